@@ -1,0 +1,149 @@
+"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed, 2 bad usage or config."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from agent.loop import EpisodeResult, LoopConfig
+from agent.runner import ConfigError, RunSpec, demo_script_path, resume_episode, start_episode
+from agent.trajectory import StepRecord, TrajectoryError
+from envs import EnvError
+from envs.browser import BrowserConfig
+from policies import PolicyError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _describe_actions(record: StepRecord) -> str:
+    parts = []
+    for action in record.actions:
+        fields = {k: v for k, v in action.items() if k != "action"}
+        args = " ".join(f"{v}" if k in ("coordinate", "keys") else f"{k}={v!r}" for k, v in fields.items())
+        parts.append(f"{action['action']} {args}".strip())
+    return "; ".join(parts) or (f"[red]unparseable answer[/red]" if record.format_error else "-")
+
+
+def _print_step(record: StepRecord, max_steps: int) -> None:
+    ok = all(r.ok for r in record.results) and all(c.result.ok for c in record.checks)
+    mark = "[green]ok[/green]" if ok else "[red]failed[/red]"
+    t = record.timings_ms
+    timings = "  ".join(f"{k} {t[k]:.0f}ms" for k in ("capture", "decide", "execute") if k in t)
+    label = f" [dim]{record.label}[/dim]" if record.label else ""
+    console.print(f"step {record.index + 1:>3}/{max_steps}  {_describe_actions(record)}  {mark}{label}  [dim]{timings}[/dim]")
+    for r in record.results:
+        if not r.ok:
+            console.print(f"           [red]{r.message}[/red]")
+
+
+def _summary(result: EpisodeResult, out: Path, started: float) -> int:
+    color = "green" if result.status == "success" else "red"
+    console.print(
+        f"[bold {color}]{result.status}[/bold {color}] after {result.steps} steps in {time.time() - started:.1f}s"
+        + (f": {result.reason}" if result.reason else "")
+    )
+    if result.answer:
+        console.print(f"answer: {result.answer}")
+    console.print(f"trajectory: {out}")
+    return EXIT_OK if result.status == "success" else EXIT_FAILED
+
+
+def _size(text: str, option: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)x(\d+)", text)
+    if not m:
+        raise ConfigError(f"{option} must look like 1280x800, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _execute(fn, out: Path) -> None:
+    started = time.time()
+    try:
+        result = fn()
+    except (ConfigError, TrajectoryError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(EXIT_USAGE)
+    except (EnvError, PolicyError) as exc:  # could not even start (no Chromium, unreadable script)
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(_summary(result, out, started))
+
+
+def _default_out(prefix: str) -> Path:
+    return Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@app.command()
+def run(
+    policy: Annotated[str, typer.Option(help="script (vlm and replay come with their issues)")] = "script",
+    script: Annotated[Optional[Path], typer.Option(help="Script file for --policy script.")] = None,
+    task: Annotated[Optional[str], typer.Option(help="The task, in words (defaults to the script's).")] = None,
+    start_url: Annotated[Optional[str], typer.Option(help="Page to open first.")] = None,
+    max_steps: Annotated[int, typer.Option(min=1)] = 50,
+    out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the stopped episode in this folder.")] = None,
+    env: Annotated[str, typer.Option(help="browser")] = "browser",
+    headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
+    viewport: Annotated[str, typer.Option(help="Viewport in CSS pixels, WxH.")] = "1280x800",
+    scale: Annotated[float, typer.Option(help="Device scale factor (2 for a HiDPI screen).")] = 1.0,
+    chromium: Annotated[Optional[str], typer.Option(help="Chromium binary (default: Debian's /usr/bin/chromium).")] = None,
+    demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
+) -> None:
+    """Run an episode (or continue one with --resume)."""
+    if resume is not None:
+        _execute(lambda: resume_episode(resume, on_step=_print_step), resume)
+        return
+    target = out or _default_out("run")
+
+    def go() -> EpisodeResult:
+        if env != "browser":
+            raise ConfigError(f"--env {env!r} is not available yet (browser is)")
+        if policy != "script":
+            raise ConfigError(f"--policy {policy!r} is not available yet (script is)")
+        width, height = _size(viewport, "--viewport")
+        spec = RunSpec(
+            browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
+                                  viewport_height=height, device_scale_factor=scale),
+            script=str(script) if script else None, task=task, start_url=start_url,
+            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps),
+        )
+        return start_episode(spec, target, on_step=_print_step)
+
+    _execute(go, target)
+
+
+@app.command()
+def demo(
+    out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/demo-TIME).")] = None,
+    headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
+    scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
+    chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
+) -> None:
+    """Run the bundled demo task on the bundled demo site, headless, and record it."""
+    target = out or _default_out("demo")
+    spec = RunSpec(
+        browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
+        script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
+    )
+    console.print(f"demo: the bundled task on the bundled site, recording to {target}")
+    _execute(lambda: start_episode(spec, target, on_step=_print_step), target)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

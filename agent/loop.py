@@ -1,0 +1,299 @@
+"""The episode loop: a LangGraph StateGraph observe -> decide -> act -> record, checkpointed in SQLite.
+
+The checkpointed state holds small things only (step index, history as text, frame ids, status);
+frames live in the frame buffer and on disk. The loop knows the Env and Policy protocols, nothing more.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Callable, TypedDict
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, StateGraph
+from pydantic import BaseModel, Field
+
+from agent.frames import FrameBuffer
+from agent.task import Task
+from agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
+from envs import Env, EnvError
+from policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
+from tools import ActionResult, Terminate, dump_action
+
+CHECKPOINT_FILE = "checkpoints.sqlite"
+THREAD_ID = "episode"
+
+
+class LoopConfig(BaseModel):
+    """Limits of one episode."""
+
+    max_steps: int = Field(default=50, ge=1)
+    max_format_errors: int = Field(default=3, ge=0, description="Consecutive unparseable answers before failing.")
+    decide_timeout_s: float = Field(default=300.0, gt=0)
+    frame_buffer: int = Field(default=64, ge=1, description="Observations kept in memory for the policy.")
+
+
+class EpisodeState(TypedDict, total=False):
+    step: int
+    status: str  # running | success | failure
+    reason: str | None
+    answer: str | None
+    format_errors: int
+    frame_id: str | None
+    pending: dict[str, Any]  # the step in progress: decision, results, timings (no pixels)
+    history: list[dict[str, Any]]
+
+
+class EpisodeResult(BaseModel):
+    status: str
+    reason: str | None = None
+    answer: str | None = None
+    steps: int
+
+
+StepCallback = Callable[[StepRecord, int], None]
+
+
+def _where(state: EpisodeState, decision: Decision) -> str:
+    """How a failure names its step: ``step 3 (sign in)``."""
+    return f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)
+
+
+class Episode:
+    """Runs one episode of ``policy`` on ``env``, recording to ``writer`` and checkpointing beside it."""
+
+    def __init__(
+        self,
+        env: Env,
+        policy: Policy,
+        task: Task,
+        writer: TrajectoryWriter,
+        config: LoopConfig | None = None,
+        on_step: StepCallback | None = None,
+    ) -> None:
+        self.env, self.policy, self.task, self.writer = env, policy, task, writer
+        self.config = config or LoopConfig()
+        self.on_step = on_step
+        self.frames = FrameBuffer(self.config.frame_buffer)
+        self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
+        self.graph = self._build().compile(checkpointer=SqliteSaver(self._conn))
+        self._thread = {"configurable": {"thread_id": THREAD_ID}}
+
+    # -- graph -----------------------------------------------------------------------------
+
+    def _build(self) -> StateGraph:
+        g = StateGraph(EpisodeState)
+        g.add_node("observe", self._observe)
+        g.add_node("decide", self._decide)
+        g.add_node("act", self._act)
+        g.add_node("record", self._record)
+        g.set_entry_point("observe")
+        g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
+        g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
+        g.add_edge("act", "record")
+        g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
+        return g
+
+    def _observe(self, state: EpisodeState) -> dict[str, Any]:
+        step = state["step"]
+        t_start = time.time()
+        t0 = time.perf_counter()
+        pending: dict[str, Any] = {"t_start": t_start, "timings_ms": {}}
+        try:
+            obs = self.env.observe()
+        except EnvError as exc:
+            pending["timings_ms"]["observe"] = _ms(t0)
+            return {"status": "failure", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
+        pending["timings_ms"]["capture"] = _ms(t0)
+        t1 = time.perf_counter()
+        frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
+        pending["timings_ms"]["encode"] = _ms(t1)  # frames arrive encoded; this is the write to disk
+        self.frames.add(frame_id, obs)
+        pending["obs"] = obs.model_dump(mode="json", exclude={"image"})  # what record needs, no pixels
+        return {"frame_id": frame_id, "pending": pending}
+
+    def _decide(self, state: EpisodeState) -> dict[str, Any]:
+        pending = dict(state["pending"])
+        obs = self.frames.get(state["frame_id"] or "")
+        if obs is None:  # only if resumed mid-step, which resume() avoids
+            return {"status": "failure", "reason": "internal: the observed frame is not in the buffer"}
+        context = DecisionContext(
+            task=self.task.instruction,
+            step=state["step"],
+            max_steps=self.config.max_steps,
+            observation=obs,
+            history=[StepSummary.model_validate(h) for h in state["history"]],
+            recent_frames=self.frames.recent(),
+        )
+        t0 = time.perf_counter()
+        update: dict[str, Any] = {}
+        try:
+            decision = self._decide_with_timeout(context)
+        except PolicyError as exc:
+            pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
+            return {"status": "failure", "reason": f"policy: {exc}", "pending": pending}
+        pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
+        pending["decision"] = decision.model_dump(mode="json")
+        if decision.format_error:
+            errors = state["format_errors"] + 1
+            update["format_errors"] = errors
+            if errors > self.config.max_format_errors:
+                update["status"] = "failure"
+                update["reason"] = (
+                    f"the model's answer could not be parsed {errors} times in a row: {decision.format_error}"
+                )
+        else:
+            update["format_errors"] = 0
+        return {**update, "pending": pending}
+
+    def _decide_with_timeout(self, context: DecisionContext) -> Decision:
+        timeout = self.config.decide_timeout_s
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
+        try:
+            future = pool.submit(self.policy.decide, context)
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise PolicyError(f"no decision within {timeout:g}s") from None
+        finally:
+            pool.shutdown(wait=False)
+
+    def _act(self, state: EpisodeState) -> dict[str, Any]:
+        pending = dict(state["pending"])
+        decision = Decision.model_validate(pending["decision"])
+        update: dict[str, Any] = {}
+        results: list[ActionResult] = []
+        checks: list[CheckRecord] = []
+        t0 = time.perf_counter()
+        try:
+            for action in decision.actions:
+                if results and not results[-1].ok:
+                    results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
+                    continue
+                results.append(self.env.execute(action))
+                if isinstance(action, Terminate):
+                    update.update(self._terminate(action))
+            failed_action = next((r for r in results if not r.ok), None)
+            for check in decision.checks:
+                if failed_action is not None:
+                    break
+                result = self.env.check(check)
+                checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
+                if not result.ok:
+                    update.update(status="failure", reason=f"{_where(state, decision)}: {result.message}")
+                    break
+            if decision.checks and failed_action is not None:
+                update.update(status="failure", reason=f"{_where(state, decision)}: {failed_action.message}")
+        except EnvError as exc:
+            update.update(status="failure", reason=f"env: {exc}")
+        pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
+        pending["results"] = [r.model_dump(mode="json") for r in results]
+        pending["checks"] = [c.model_dump(mode="json") for c in checks]
+        return {**update, "pending": pending}
+
+    def _terminate(self, action: Terminate) -> dict[str, Any]:
+        if action.status == "failure":
+            return {"status": "failure", "reason": "the policy reported failure", "answer": action.answer}
+        if self.task.success is not None:
+            result = self.env.check(self.task.success)
+            if not result.ok:
+                return {"status": "failure", "reason": f"success check: {result.message}", "answer": action.answer}
+        return {"status": "success", "reason": None, "answer": action.answer}
+
+    def _record(self, state: EpisodeState) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        step, pending = state["step"], state["pending"]
+        decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
+        results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
+        status = state["status"]
+        if state["frame_id"] is None:  # observe failed: nothing to record for this step
+            self._finish(state, status)
+            return {}
+        obs = pending["obs"]
+        record = StepRecord(
+            index=step,
+            label=decision.label,
+            t=obs["t"],
+            t_start=pending["t_start"],
+            t_end=time.time(),
+            frame=state["frame_id"],
+            geometry=obs["geometry"],
+            mapping=decision.mapping,
+            url=obs.get("url"),
+            title=obs.get("title"),
+            window=obs.get("window"),
+            thought=decision.thought,
+            raw=decision.raw,
+            format_error=decision.format_error,
+            model_actions=[dump_action(a) for a in decision.model_actions],
+            actions=[dump_action(a) for a in decision.actions],
+            results=results,
+            checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
+            url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
+            timings_ms=dict(pending["timings_ms"]),
+            usage=decision.usage,
+        )
+        record.timings_ms["record"] = _ms(t0)
+        self.writer.append(record)
+        summary = StepSummary(
+            index=step, t=record.t, thought=decision.thought, raw=decision.raw,
+            model_actions=record.model_actions, actions=record.actions,
+            results=[r.message or ("ok" if r.ok else "failed") for r in results],
+            error=decision.format_error,
+        )
+        update: dict[str, Any] = {"step": step + 1, "history": [*state["history"], summary.model_dump(mode="json")]}
+        if status == "running" and step + 1 >= self.config.max_steps:
+            status = "failure"
+            update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
+        if self.on_step is not None:
+            self.on_step(record, self.config.max_steps)
+        if status != "running":
+            self._finish({**state, **update}, status)
+        return update
+
+    def _finish(self, state: EpisodeState, status: str) -> None:
+        self.writer.finish(status, state.get("reason"), state.get("answer"))  # type: ignore[arg-type]
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> EpisodeResult:
+        """Run a new episode to its end."""
+        initial: EpisodeState = {
+            "step": 0, "status": "running", "reason": None, "answer": None, "format_errors": 0,
+            "frame_id": None, "pending": {}, "history": [],
+        }
+        return self._invoke(initial, self._thread)
+
+    def resume(self) -> EpisodeResult:
+        """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is
+        redone from its observation (its frame and decision died with the process)."""
+        snapshot = self.graph.get_state(self._thread)
+        if not snapshot.values:
+            return self.run()  # killed before the first checkpoint
+        if not snapshot.next:
+            values = snapshot.values
+            return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"), steps=values["step"])
+        config = snapshot.config
+        if snapshot.next[0] not in ("observe", "record"):
+            for earlier in self.graph.get_state_history(self._thread):
+                if earlier.next and earlier.next[0] == "observe":
+                    config = earlier.config
+                    break
+        return self._invoke(None, config)
+
+    def _invoke(self, state: EpisodeState | None, config: dict[str, Any]) -> EpisodeResult:
+        limit = self.config.max_steps * 4 + 10
+        final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+        return EpisodeResult(
+            status=final["status"], reason=final.get("reason"), answer=final.get("answer"), steps=final["step"]
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+        self.writer.close()

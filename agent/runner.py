@@ -1,0 +1,158 @@
+"""Builds an episode from a run spec (env, policy, task), runs it, and resumes it from its folder."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urljoin, urlparse
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.demo.server import DemoServer
+from agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from agent.task import Task
+from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from envs import Env
+from envs.browser import BrowserConfig, BrowserEnv
+from policies import Policy
+from policies.script import ScriptPolicy, load_script
+
+SCRIPT_COPY = "script.yaml"
+DEMO_STATE = "demo-state.json"
+
+
+class ConfigError(ValueError):
+    """A run that cannot start as configured; the message names the setting."""
+
+
+class RunSpec(BaseModel):
+    """Everything needed to build an episode; stored in meta.json so ``--resume`` rebuilds it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: Literal["browser"] = "browser"
+    browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    policy: Literal["script"] = "script"
+    script: str | None = None
+    task: str | None = None
+    start_url: str | None = None
+    demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
+    demo_port: int | None = None
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+
+
+def demo_script_path() -> Path:
+    return Path(str(resources.files("agent.demo").joinpath("demo_task.yaml")))
+
+
+def _build_policy(spec: RunSpec, root: Path) -> tuple[Policy, dict]:
+    if spec.script is None:
+        raise ConfigError("--policy script needs --script FILE")
+    script_path = Path(spec.script)
+    policy = ScriptPolicy.from_file(script_path)
+    copy = root / SCRIPT_COPY
+    if script_path.resolve() != copy.resolve():
+        shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
+    policy.source = str(copy)
+    script = policy.script
+    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success}
+
+
+def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
+    instruction = spec.task or from_policy.get("task")
+    if not instruction:
+        raise ConfigError("no task: pass --task TEXT or give the script a 'task'")
+    start_url = spec.start_url or from_policy.get("start_url")
+    if start_url and not urlparse(start_url).scheme:
+        if site_url is None:
+            raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")
+        start_url = urljoin(site_url + "/", start_url.lstrip("/"))
+    return Task(instruction=instruction, start_url=start_url, success=from_policy.get("success"))
+
+
+def _build_env(spec: RunSpec, root: Path) -> Env:
+    browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
+    return BrowserEnv(browser)
+
+
+def start_episode(spec: RunSpec, out: Path, on_step: StepCallback | None = None) -> EpisodeResult:
+    """Run a new episode into ``out`` (which must not hold a trajectory yet)."""
+    with ExitStack() as stack:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "meta.json").exists():
+            raise ConfigError(f"{out} already holds a trajectory: choose another --out or use --resume")
+        policy, from_policy = _build_policy(spec, out)
+        site_url = None
+        if spec.demo_site:
+            server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
+            spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+            site_url = server.url
+        task = _task(spec, from_policy, site_url)
+        meta = TrajectoryMeta(
+            task=task.instruction,
+            start_url=task.start_url,
+            success_check=task.success.model_dump(exclude_none=True) if task.success else None,
+            policy=policy.settings(),
+            loop=spec.loop.model_dump(),
+            extra={"spec": spec.model_dump(mode="json")},
+        )
+        env = _build_env(spec, out)
+        stack.callback(env.close)
+        meta.env = env.settings()
+        env.reset(task.start_url)
+        writer = TrajectoryWriter.create(out, meta)
+        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+        stack.callback(episode.close)
+        return _run_guarded(episode, writer, episode.run)
+
+
+def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeResult:
+    """Continue the episode recorded in ``root`` from its last checkpoint."""
+    traj = load_trajectory(root)
+    meta = traj.meta
+    if "spec" not in meta.extra:
+        raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
+    spec = RunSpec.model_validate(meta.extra["spec"])
+    if spec.script is not None:
+        spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
+    with ExitStack() as stack:
+        policy, from_policy = _build_policy(spec, root)
+        site_url = None
+        start_url = meta.start_url
+        resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
+        if spec.demo_site:
+            try:
+                server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE)
+            except OSError:  # the old port is taken: serve elsewhere and move the URLs along
+                server = DemoServer(port=0, state_path=root / DEMO_STATE)
+            stack.enter_context(server)
+            site_url = server.url
+            old = f"http://127.0.0.1:{spec.demo_port}"
+            start_url = start_url.replace(old, site_url) if start_url else None
+            resume_url = resume_url.replace(old, site_url) if resume_url else None
+        task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
+        env = _build_env(spec, root)
+        stack.callback(env.close)
+        writer = TrajectoryWriter.open(root)
+        if meta.outcome != "running":
+            writer.close()
+            return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
+        env.reset(resume_url)
+        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+        stack.callback(episode.close)
+        return _run_guarded(episode, writer, episode.resume)
+
+
+def _run_guarded(episode: Episode, writer: TrajectoryWriter, run) -> EpisodeResult:
+    """Run; an unexpected error still leaves meta.json saying what happened."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        writer.update_meta(reason="interrupted (Ctrl-C): resume with --resume")
+        raise
+    except Exception as exc:
+        writer.finish("error", f"{type(exc).__name__}: {exc}")
+        raise

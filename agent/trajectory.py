@@ -1,0 +1,221 @@
+"""The trajectory format (a contract, versioned) and its writer and reader.
+
+A trajectory is a folder:
+- ``meta.json``: format version, task, env/policy/loop settings, start/end time, outcome;
+- ``steps.jsonl``: one ``StepRecord`` per line, appended and flushed as each step ends;
+- ``frames/``: each step's observation, ``frames/000012.png``, written when it is captured.
+
+A folder cut short by a crash stays readable up to its last whole line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from tools import ActionResult, FrameGeometry, ScreenMapping
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+STEPS_FILE = "steps.jsonl"
+FRAMES_DIR = "frames"
+
+Outcome = Literal["running", "success", "failure", "error"]
+
+
+class TrajectoryError(RuntimeError):
+    """A trajectory folder that cannot be read or written; the message says what and where."""
+
+
+class TrajectoryMeta(BaseModel):
+    """meta.json: everything needed to understand (and rebuild) the episode."""
+
+    format_version: int = FORMAT_VERSION
+    task: str
+    start_url: str | None = None
+    success_check: dict[str, Any] | None = None
+    env: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    loop: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict, description="Runner specifics, e.g. the demo site.")
+    started_at: float = Field(default_factory=time.time)
+    ended_at: float | None = None
+    outcome: Outcome = "running"
+    reason: str | None = None
+    answer: str | None = None
+    steps: int = 0
+
+
+class CheckRecord(BaseModel):
+    check: dict[str, Any]
+    result: ActionResult
+
+
+class StepRecord(BaseModel):
+    """One line of steps.jsonl."""
+
+    index: int = Field(ge=0)
+    label: str | None = None
+    t: float = Field(description="Absolute time of the observation the step decided on.")
+    t_start: float
+    t_end: float
+    frame: str = Field(description="Path of the observed frame, relative to the trajectory folder.")
+    geometry: FrameGeometry
+    mapping: ScreenMapping | None = Field(default=None, description="Model space <-> screen, when a model decided.")
+    url: str | None = None
+    title: str | None = None
+    window: str | None = None
+    thought: str = ""
+    raw: str | None = None
+    format_error: str | None = None
+    model_actions: list[dict[str, Any]] = Field(default_factory=list)
+    actions: list[dict[str, Any]] = Field(default_factory=list, description="In the env's input space.")
+    results: list[ActionResult] = Field(default_factory=list)
+    checks: list[CheckRecord] = Field(default_factory=list)
+    url_after: str | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, int] | None = None
+
+
+def frame_name(index: int, suffix: str = "png") -> str:
+    return f"{FRAMES_DIR}/{index:06d}.{suffix}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class TrajectoryWriter:
+    """Appends steps to a trajectory folder; safe to reopen after a crash (``open``)."""
+
+    def __init__(self, root: Path, meta: TrajectoryMeta, count: int) -> None:
+        self.root = root
+        self.meta = meta
+        self.count = count
+        (root / FRAMES_DIR).mkdir(parents=True, exist_ok=True)
+        self._steps = open(root / STEPS_FILE, "a", encoding="utf-8")
+
+    @classmethod
+    def create(cls, root: str | Path, meta: TrajectoryMeta) -> "TrajectoryWriter":
+        root = Path(root)
+        if (root / STEPS_FILE).exists() or (root / META_FILE).exists():
+            raise TrajectoryError(f"{root} already holds a trajectory: choose another --out or use --resume")
+        root.mkdir(parents=True, exist_ok=True)
+        _write_atomic(root / META_FILE, meta.model_dump_json(indent=2))
+        return cls(root, meta, 0)
+
+    @classmethod
+    def open(cls, root: str | Path) -> "TrajectoryWriter":
+        """Reopen a trajectory to continue it: a half-written last line is moved aside, not lost."""
+        traj = load_trajectory(root)
+        path = Path(root) / STEPS_FILE
+        if traj.torn_tail is not None:
+            with open(path.with_name(STEPS_FILE + ".torn"), "a", encoding="utf-8") as f:
+                f.write(traj.torn_tail + "\n")
+            whole = path.read_bytes()
+            cut = whole.rstrip(b"\n").rfind(b"\n") + 1
+            with open(path, "r+b") as f:
+                f.truncate(cut)
+        return cls(Path(root), traj.meta, len(traj.steps))
+
+    def write_frame(self, index: int, image: bytes, suffix: str = "png") -> str:
+        """Save a step's frame now (before the step ends), so a crash keeps it. Returns its name."""
+        name = frame_name(index, suffix)
+        with open(self.root / name, "wb") as f:
+            f.write(image)
+        return name
+
+    def append(self, record: StepRecord) -> bool:
+        """Append one step, flushed. A step already recorded is skipped (False): resuming is idempotent."""
+        if record.index < self.count:
+            return False
+        if record.index != self.count:
+            raise TrajectoryError(f"step {record.index} would leave a gap after step {self.count - 1}")
+        self._steps.write(record.model_dump_json() + "\n")
+        self._steps.flush()
+        self.count += 1
+        self.meta.steps = self.count
+        return True
+
+    def update_meta(self, **fields: Any) -> None:
+        self.meta = self.meta.model_copy(update=fields)
+        _write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
+
+    def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None) -> None:
+        self.update_meta(outcome=outcome, reason=reason, answer=answer, ended_at=time.time(), steps=self.count)
+
+    def close(self) -> None:
+        if not self._steps.closed:
+            self._steps.close()
+
+
+class Trajectory(BaseModel):
+    """A trajectory read back, with what could not be read said in ``problems``."""
+
+    root: Path
+    meta: TrajectoryMeta
+    steps: list[StepRecord]
+    problems: list[str] = Field(default_factory=list)
+    torn_tail: str | None = Field(default=None, description="A half-written last line, if any.")
+
+    def frame_path(self, step: StepRecord) -> Path:
+        return self.root / step.frame
+
+
+def load_trajectory(root: str | Path) -> Trajectory:
+    """Read a trajectory folder. Raises TrajectoryError for what makes it unreadable; tolerates a
+    half-written last line and missing frames (listed in ``problems``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise TrajectoryError(f"{root}: no such trajectory folder")
+    meta_path = root / META_FILE
+    if not meta_path.exists():
+        what = "an empty folder" if not any(root.iterdir()) else "no meta.json"
+        raise TrajectoryError(f"{root}: not a trajectory ({what})")
+    try:
+        raw_meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TrajectoryError(f"{meta_path}: unreadable: {exc}") from None
+    version = raw_meta.get("format_version") if isinstance(raw_meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise TrajectoryError(
+            f"{meta_path}: unknown format version {version!r} (this guiagent reads version {FORMAT_VERSION})"
+        )
+    try:
+        meta = TrajectoryMeta.model_validate(raw_meta)
+    except ValidationError as exc:
+        raise TrajectoryError(f"{meta_path}: invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+    steps: list[StepRecord] = []
+    problems: list[str] = []
+    torn = None
+    steps_path = root / STEPS_FILE
+    lines = steps_path.read_text(encoding="utf-8", errors="replace").split("\n") if steps_path.exists() else []
+    if lines and lines[-1] == "":
+        lines.pop()
+    elif lines:
+        torn = lines.pop()  # no newline after it: the writer died mid-line
+        problems.append(f"{STEPS_FILE}: last line is incomplete (cut off while being written); ignored")
+    for n, line in enumerate(lines, 1):
+        try:
+            step = StepRecord.model_validate_json(line)
+        except ValidationError:
+            if n == len(lines) and torn is None:
+                torn = line
+                problems.append(f"{STEPS_FILE}: line {n} is not a whole record; ignored")
+                continue
+            problems.append(f"{STEPS_FILE}: line {n} is not a valid step record; ignored")
+            continue
+        if step.index != len(steps):
+            problems.append(f"{STEPS_FILE}: line {n} has step index {step.index}, expected {len(steps)}; ignored")
+            continue
+        if not (root / step.frame).exists():
+            problems.append(f"step {step.index}: frame {step.frame} is missing")
+        steps.append(step)
+    return Trajectory(root=root, meta=meta, steps=steps, problems=problems, torn_tail=torn)

@@ -1,0 +1,5 @@
+"""Computers to act on. Backends import their heavy dependencies only when used."""
+
+from envs.base import Env, EnvError
+
+__all__ = ["Env", "EnvError"]

@@ -1,0 +1,36 @@
+"""The Env protocol: a computer to observe and act on."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from tools import Action, ActionResult, Check, Observation
+
+
+class EnvError(RuntimeError):
+    """The env itself broke (browser crashed, X server gone): the episode cannot go on."""
+
+
+@runtime_checkable
+class Env(Protocol):
+    """A computer the loop can drive. Implementations: ``BrowserEnv``, ``DesktopEnv``."""
+
+    kind: str
+
+    def reset(self, url: str | None = None) -> None:
+        """Start (or restart) the computer; a browser opens ``url``."""
+
+    def observe(self) -> Observation:
+        """The current frame at native resolution with its absolute time and geometry."""
+
+    def execute(self, action: Action) -> ActionResult:
+        """Run one action given in input-space coordinates; failures come back as a result."""
+
+    def check(self, check: Check) -> ActionResult:
+        """Wait (bounded) for a condition; ok is False with the reason when it does not hold."""
+
+    def settings(self) -> dict[str, Any]:
+        """What is needed to build the same env again (recorded in meta.json)."""
+
+    def close(self) -> None:
+        """Release everything; safe to call twice."""

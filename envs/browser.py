@@ -1,0 +1,444 @@
+"""A Chromium tab driven by Playwright: screenshots at device pixels, actions in CSS pixels."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs.base import EnvError
+from tools import (
+    Action,
+    ActionResult,
+    Back,
+    Check,
+    DoubleClick,
+    FrameGeometry,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MiddleClick,
+    MouseMove,
+    Navigate,
+    Observation,
+    RightClick,
+    Scroll,
+    Terminate,
+    TripleClick,
+    Type,
+    Wait,
+)
+from tools.observation import png_size
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+# Canonical key names (tools.keys) -> Playwright's key names.
+PLAYWRIGHT_KEYS = {
+    "ctrl": "Control", "alt": "Alt", "shift": "Shift", "super": "Meta",
+    "Return": "Enter", "Escape": "Escape", "Tab": "Tab", "BackSpace": "Backspace", "Delete": "Delete",
+    "Insert": "Insert", "Home": "Home", "End": "End", "Page_Up": "PageUp", "Page_Down": "PageDown",
+    "Up": "ArrowUp", "Down": "ArrowDown", "Left": "ArrowLeft", "Right": "ArrowRight", "space": "Space",
+    "Caps_Lock": "CapsLock", "Print": "PrintScreen", "Menu": "ContextMenu", "Pause": "Pause",
+    "Scroll_Lock": "ScrollLock", "Num_Lock": "NumLock",
+    **{f"F{i}": f"F{i}" for i in range(1, 25)},
+}
+
+
+def find_chromium(explicit: str | None = None) -> str:
+    """The Chromium binary to drive: ``explicit``, ``$GUIAGENT_CHROMIUM``, or Debian's package."""
+    for candidate in (explicit, os.environ.get("GUIAGENT_CHROMIUM"), *CHROMIUM_CANDIDATES):
+        if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
+            return shutil.which(candidate) or candidate
+    if explicit:
+        raise EnvError(f"Chromium not found at {explicit!r}")
+    raise EnvError(
+        "Chromium not found: install Debian's package (apt-get install chromium) "
+        "or pass --chromium PATH / set GUIAGENT_CHROMIUM"
+    )
+
+
+class BrowserConfig(BaseModel):
+    """How to start the browser. Recorded in meta.json so replay and resume build the same one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    executable_path: str | None = Field(default=None, description="Chromium binary; found automatically if unset.")
+    headless: bool = True
+    viewport_width: int = Field(default=1280, ge=200, le=7680)
+    viewport_height: int = Field(default=800, ge=200, le=4320)
+    device_scale_factor: float = Field(default=1.0, gt=0, le=4)
+    profile_dir: str | None = Field(default=None, description="Persistent profile (cookies survive a resume).")
+    downloads_dir: str | None = None
+    dialogs: Literal["accept", "dismiss"] = "accept"
+    prompt_text: str = Field(default="", description="Answer given to prompt() dialogs when accepting.")
+    settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
+    action_timeout_s: float = Field(default=10.0, gt=0)
+    observe_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class BrowserEnv:
+    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads."""
+
+    kind = "browser"
+
+    def __init__(self, config: BrowserConfig | None = None) -> None:
+        self.config = config or BrowserConfig()
+        self._pw: Any = None
+        self._browser: Any = None
+        self._context: Any = None
+        self.page: Any = None
+        self._pages: list[Any] = []
+        self._mouse = (0.0, 0.0)
+        self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": []}
+        self._inflight = 0
+        self._requests_started = 0
+        self._crashed: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def reset(self, url: str | None = None) -> None:
+        if self._context is None:
+            self._launch()
+        self._drop_extra_pages()
+        if url:
+            self._goto(url)
+
+    def _launch(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        cfg = self.config
+        executable = find_chromium(cfg.executable_path)
+        args = [
+            "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic", "--disable-smooth-scrolling",
+            "--force-color-profile=srgb", "--disable-features=Translate,MediaRouter",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to sandbox as root
+        context_args: dict[str, Any] = dict(
+            viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
+            device_scale_factor=cfg.device_scale_factor,
+            accept_downloads=True,
+        )
+        try:
+            self._pw = sync_playwright().start()
+            if cfg.profile_dir:
+                self._context = self._pw.chromium.launch_persistent_context(
+                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
+                )
+            else:
+                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args)
+                self._context = self._browser.new_context(**context_args)
+        except Exception as exc:
+            self.close()
+            raise EnvError(f"could not start Chromium ({executable}): {_first_line(exc)}") from None
+        self._context.set_default_timeout(cfg.action_timeout_s * 1000)
+        self._context.on("page", self._on_new_page)
+        self._context.on("request", self._on_request)
+        self._context.on("requestfinished", self._on_request_done)
+        self._context.on("requestfailed", self._on_request_done)
+        existing = list(self._context.pages)
+        for p in existing:
+            self._track(p)
+        self.page = existing[0] if existing else self._context.new_page()
+        self._events["new_pages"].clear()
+
+    def close(self) -> None:
+        for obj, method in ((self._context, "close"), (self._browser, "close"), (self._pw, "stop")):
+            if obj is not None:
+                try:
+                    getattr(obj, method)()
+                except Exception:
+                    pass  # already gone: closing is best effort and idempotent
+        self._pw = self._browser = self._context = self.page = None
+        self._pages = []
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.config.model_dump()}
+
+    # -- observing -------------------------------------------------------------------------
+
+    def observe(self) -> Observation:
+        self._follow_late_tab()
+        page = self._live_page()
+        t0 = time.time()
+        try:
+            png = page.screenshot(type="png", caret="initial", timeout=self.config.observe_timeout_s * 1000)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            raise EnvError(f"screenshot failed: {_first_line(exc)}") from None
+        t1 = time.time()
+        width, height = png_size(png)
+        geometry = FrameGeometry(width=width, height=height, scale=width / page.viewport_size["width"])
+        try:
+            title = page.title()
+        except Exception:
+            title = None
+        return Observation(image=png, t=(t0 + t1) / 2, geometry=geometry, url=page.url, title=title)
+
+    @property
+    def url(self) -> str | None:
+        return self.page.url if self.page is not None else None
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def execute(self, action: Action) -> ActionResult:
+        page = self._live_page()
+        for name, point in action.points().items():
+            if not self._in_viewport(point):
+                vw, vh = page.viewport_size["width"], page.viewport_size["height"]
+                return ActionResult.failure(
+                    f"{action.action}: {name} [{point[0]:g}, {point[1]:g}] is outside the {vw}x{vh} viewport"
+                )
+        self._follow_late_tab()
+        for events in self._events.values():
+            events.clear()
+        self._requests_started = 0
+        try:
+            message = self._run(page, action)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            return ActionResult.failure(f"{action.action} failed: {_first_line(exc)}")
+        data = self._settle()
+        notes = [message] if message else []
+        if data.get("settle"):
+            notes.append(data["settle"])
+        if data.get("dialogs"):
+            notes += [f"{d['type']} dialog {d['message']!r} was {d['handled']}" for d in data["dialogs"]]
+        if data.get("new_tab"):
+            notes.append(f"a new tab opened: {data['new_tab']}")
+        if data.get("downloads"):
+            notes += [f"downloaded {d['path']}" for d in data["downloads"]]
+        return ActionResult.success("; ".join(notes), **data)
+
+    def _run(self, page: Any, action: Action) -> str:
+        mouse = page.mouse
+        match action:
+            case MouseMove(coordinate=p):
+                self._move(page, p)
+            case LeftClick() | RightClick() | MiddleClick() | DoubleClick() | TripleClick():
+                p = action.coordinate or self._mouse
+                button = {"right_click": "right", "middle_click": "middle"}.get(action.action, "left")
+                count = {"double_click": 2, "triple_click": 3}.get(action.action, 1)
+                self._move(page, p)
+                mouse.click(p[0], p[1], button=button, click_count=count)
+            case LeftClickDrag(start_coordinate=start, coordinate=end):
+                self._move(page, start or self._mouse)
+                mouse.down()
+                self._move(page, end, steps=12)
+                mouse.up()
+            case Scroll(coordinate=p, pixels=pixels):
+                if p is not None:
+                    self._move(page, p)
+                mouse.wheel(0, -pixels)
+            case Key(keys=keys):
+                names = [PLAYWRIGHT_KEYS.get(k, k) for k in keys]
+                for name in names:
+                    page.keyboard.down(name)
+                for name in reversed(names):
+                    page.keyboard.up(name)
+            case Type(text=text):
+                page.keyboard.type(text)
+            case Wait(time=seconds):
+                page.wait_for_timeout(seconds * 1000)
+            case Navigate(url=url):
+                page.goto(url, wait_until="load")
+            case Back():
+                if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
+                    raise RuntimeError("there is no previous page in this tab's history")
+            case Terminate(status=status):
+                return f"terminated: {status}"
+            case _:
+                raise RuntimeError(f"the browser cannot run {action.action!r}")
+        return ""
+
+    def _move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
+        page.mouse.move(p[0], p[1], steps=steps)
+        self._mouse = (p[0], p[1])
+
+    def _in_viewport(self, p: tuple[float, float]) -> bool:
+        vp = self.page.viewport_size
+        return 0 <= p[0] < vp["width"] and 0 <= p[1] < vp["height"]
+
+    def _settle_pass(self, deadline: float, to_front: bool) -> None:
+        page = self._live_page()
+        remaining_ms = lambda: max(1.0, (deadline - time.monotonic()) * 1000)  # noqa: E731
+        if self._requests_started:
+            # Network quiet: no request in flight for 50 ms.
+            quiet_since = None
+            while time.monotonic() < deadline:
+                if self._inflight <= 0:
+                    quiet_since = quiet_since or time.monotonic()
+                    if time.monotonic() - quiet_since >= 0.05:
+                        break
+                else:
+                    quiet_since = None
+                page.wait_for_timeout(10)
+        page.wait_for_load_state("load", timeout=remaining_ms())
+        if to_front:
+            page.bring_to_front()
+        # Two animation frames: the effects of the action are painted.
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))")
+
+    def _settle(self) -> dict[str, Any]:
+        """Wait (bounded) for what the action set off: a new tab, network, a load, a paint."""
+        deadline = time.monotonic() + self.config.settle_timeout_s
+        data: dict[str, Any] = {}
+        new_pages = self._adopt_new_page()
+        problem = None
+        for _ in range(20):  # a pass is cut short when a navigation destroys the page it waits on
+            try:
+                self._settle_pass(deadline, to_front=bool(new_pages))
+                problem = None
+                break
+            except Exception as exc:
+                self._raise_if_dead(exc)
+                problem = _first_line(exc)
+                if time.monotonic() >= deadline:
+                    break
+        if problem:
+            data["settle"] = f"page did not settle within {self.config.settle_timeout_s:g}s: {problem}"
+        if new_pages:
+            data["new_tab"] = self.page.url
+        data["url"] = self.page.url
+        if self._events["dialogs"]:
+            data["dialogs"] = list(self._events["dialogs"])
+        if self._events["page_errors"]:
+            data["page_errors"] = list(self._events["page_errors"])
+        downloads = []
+        for download in self._events["downloads"]:
+            target_dir = Path(self.config.downloads_dir or "downloads")
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / Path(download.suggested_filename).name
+            try:
+                download.save_as(target)
+                downloads.append({"url": download.url, "path": str(target)})
+            except Exception as exc:
+                downloads.append({"url": download.url, "error": _first_line(exc)})
+        if downloads:
+            data["downloads"] = downloads
+        return data
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check(self, check: Check) -> ActionResult:
+        page = self._live_page()
+        deadline = time.monotonic() + check.timeout
+        remaining_ms = lambda: max(1.0, (deadline - time.monotonic()) * 1000)  # noqa: E731
+        failed = None
+        try:
+            if check.window is not None:
+                failed = "window checks are for the desktop env"
+            if failed is None and check.url is not None:
+                pattern = re.compile(check.url)
+                while not pattern.search(page.url) and time.monotonic() < deadline:
+                    page.wait_for_timeout(25)
+                if not pattern.search(page.url):
+                    failed = f"URL {page.url!r} does not match {check.url!r}"
+            if failed is None and check.selector is not None:
+                page.wait_for_selector(check.selector, state="attached", timeout=remaining_ms())
+            if failed is None and check.text is not None:
+                page.get_by_text(check.text).first.wait_for(state="visible", timeout=remaining_ms())
+            if failed is None and check.js is not None:
+                page.wait_for_function(check.js, timeout=remaining_ms())
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            failed = _first_line(exc)
+        if failed:
+            return ActionResult.failure(f"check {check.describe()} failed within {check.timeout:g}s: {failed}")
+        return ActionResult.success(f"check {check.describe()} holds")
+
+    # -- tabs, events, failures ------------------------------------------------------------
+
+    def _track(self, page: Any) -> None:
+        self._pages.append(page)
+        page.on("dialog", self._on_dialog)
+        page.on("download", lambda d: self._events["downloads"].append(d))
+        page.on("crash", lambda _: setattr(self, "_crashed", "the page crashed"))
+        page.on("pageerror", lambda err: self._events["page_errors"].append(_first_line(err)))
+
+    def _follow_late_tab(self) -> None:
+        """Follow a tab that opened after the last action had settled, once it has loaded."""
+        if self._adopt_new_page():
+            try:
+                self.page.wait_for_load_state("load", timeout=self.config.settle_timeout_s * 1000)
+                self.page.bring_to_front()
+            except Exception as exc:
+                self._raise_if_dead(exc)
+
+    def _adopt_new_page(self) -> bool:
+        """Switch to the newest tab opened since the last call; True if there was one."""
+        new_pages = [p for p in self._events["new_pages"] if not p.is_closed()]
+        self._events["new_pages"].clear()
+        if new_pages:
+            self.page = new_pages[-1]
+        return bool(new_pages)
+
+    def _on_new_page(self, page: Any) -> None:
+        self._track(page)
+        self._events["new_pages"].append(page)
+
+    def _on_dialog(self, dialog: Any) -> None:
+        accept = self.config.dialogs == "accept"
+        if dialog.type == "beforeunload" or accept:
+            dialog.accept(self.config.prompt_text) if dialog.type == "prompt" else dialog.accept()
+            handled = "accepted"
+        else:
+            dialog.dismiss()
+            handled = "dismissed"
+        self._events["dialogs"].append({"type": dialog.type, "message": dialog.message, "handled": handled})
+
+    def _on_request(self, _: Any) -> None:
+        self._inflight += 1
+        self._requests_started += 1
+
+    def _on_request_done(self, _: Any) -> None:
+        self._inflight = max(0, self._inflight - 1)
+
+    def _live_page(self) -> Any:
+        if self._context is None:
+            raise EnvError("the browser is not running (call reset first)")
+        if self._crashed:
+            raise EnvError(f"the browser is gone: {self._crashed}")
+        if self._browser is not None and not self._browser.is_connected():
+            raise EnvError("the browser is gone: Chromium closed or crashed")
+        if self.page is None or self.page.is_closed():
+            open_pages = [p for p in self._pages if not p.is_closed()]
+            if not open_pages:
+                raise EnvError("the browser has no open tab left")
+            self.page = open_pages[-1]
+        return self.page
+
+    def _drop_extra_pages(self) -> None:
+        for p in list(self._pages):
+            if p is not self.page and not p.is_closed():
+                p.close()
+        self._pages = [p for p in self._pages if not p.is_closed()]
+
+    def _goto(self, url: str) -> None:
+        page = self._live_page()
+        try:
+            page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            raise EnvError(f"could not open {url}: {_first_line(exc)}") from None
+
+    def _raise_if_dead(self, exc: Exception) -> None:
+        text = str(exc)
+        dead = (self._browser is not None and not self._browser.is_connected()) or any(
+            s in text for s in ("Target page, context or browser has been closed", "Browser has been closed",
+                                "Target crashed", "Connection closed")
+        )
+        if dead or self._crashed:
+            raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line.removeprefix("Error: ")

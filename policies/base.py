@@ -1,0 +1,67 @@
+"""The Policy protocol and the data it exchanges with the loop."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools import Action, Check, Observation, ScreenMapping
+
+
+class PolicyError(RuntimeError):
+    """The policy cannot decide at all (model server down, script unreadable): the episode ends."""
+
+
+class StepSummary(BaseModel):
+    """One earlier step as the policy sees it: small text, no pixels."""
+
+    index: int
+    t: float
+    thought: str = ""
+    raw: str | None = None
+    model_actions: list[dict[str, Any]] = Field(default_factory=list, description="In model space, as the model wrote them.")
+    actions: list[dict[str, Any]] = Field(default_factory=list, description="In the env's input space.")
+    results: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class DecisionContext(BaseModel):
+    """What a policy gets to decide a step."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    task: str
+    step: int
+    max_steps: int
+    observation: Observation
+    history: list[StepSummary] = Field(default_factory=list)
+    recent_frames: list[Observation] = Field(default_factory=list, description="Frames since the episode's start, oldest first, bounded.")
+
+
+class Decision(BaseModel):
+    """A policy's answer: actions in the env's input space, plus what produced them."""
+
+    actions: list[Action] = Field(default_factory=list)
+    model_actions: list[Action] = Field(default_factory=list, description="The same actions in model space.")
+    mapping: ScreenMapping | None = None
+    checks: list[Check] = Field(default_factory=list, description="Conditions to wait for after the actions; failing one ends the episode.")
+    label: str | None = Field(default=None, description="A name for the step (script step name).")
+    thought: str = ""
+    raw: str | None = Field(default=None, description="The model's text, verbatim.")
+    format_error: str | None = Field(default=None, description="Why the model's answer could not be parsed.")
+    usage: dict[str, int] | None = None
+    latency_s: float | None = None
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Decides the next action from the episode so far. Implementations: script, vlm, replay."""
+
+    kind: str
+
+    def decide(self, context: DecisionContext) -> Decision:
+        """The next step's actions; raise PolicyError when no decision can be made at all."""
+
+    def settings(self) -> dict[str, Any]:
+        """What is needed to build the same policy again (recorded in meta.json)."""

@@ -1,0 +1,33 @@
+"""The action vocabulary, screen geometry and observation types (knows nothing else in the project)."""
+
+from tools.actions import (
+    ACTIONS_BY_NAME,
+    Action,
+    ActionError,
+    Back,
+    DoubleClick,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MiddleClick,
+    MouseMove,
+    Navigate,
+    RightClick,
+    Scroll,
+    Terminate,
+    TripleClick,
+    Type,
+    Wait,
+    dump_action,
+    parse_action,
+)
+from tools.checks import Check
+from tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenMapping, smart_resize
+from tools.observation import ActionResult, Observation
+
+__all__ = [
+    "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Back", "Check", "CoordinateOutOfRange",
+    "DoubleClick", "FrameGeometry", "Key", "LeftClick", "LeftClickDrag", "MiddleClick", "MouseMove",
+    "Navigate", "Observation", "RightClick", "ScreenMapping", "Scroll", "Terminate", "TripleClick", "Type",
+    "Wait", "dump_action", "parse_action", "smart_resize",
+]

@@ -1,0 +1,264 @@
+"""The action vocabulary: one pydantic model per action, discriminated by ``action``.
+
+These models are the single source of truth: the tool schema shown to the model, the parsers, the
+env executors and the trajectory format are all derived from them. Coordinates are ``[x, y]`` in
+whatever space the holder says (model space in a parsed answer, the env's input space in a
+Decision); ``Action.map_points`` converts between spaces.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union
+from urllib.parse import urlparse
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tools.keys import canonical_key, split_combo
+
+
+def _compact_number(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else round(v, 3)
+
+
+Coord = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Point = Annotated[
+    tuple[Coord, Coord],
+    PlainSerializer(lambda p: [_compact_number(p[0]), _compact_number(p[1])], return_type=list),
+]
+"""An ``[x, y]`` pair of non-negative numbers."""
+
+
+class ActionError(ValueError):
+    """An action that does not validate; the message names the field and the value."""
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str  # narrowed to a Literal by each action; declared here so it comes first in dumps
+    # Fields holding a Point, in the order [start, end] where both exist.
+    _point_fields: ClassVar[tuple[str, ...]] = ()
+    # Whether the action is part of Qwen2.5-VL's computer_use tool (else: scripts/browser only).
+    model_visible: ClassVar[bool] = True
+
+    def points(self) -> dict[str, tuple[float, float]]:
+        """The coordinates this action carries, by field name (unset ones left out)."""
+        return {f: getattr(self, f) for f in self._point_fields if getattr(self, f) is not None}
+
+    def map_points(self, fn: Callable[[tuple[float, float]], tuple[float, float]]) -> "_Action":
+        """A copy with every coordinate passed through ``fn`` (e.g. model space -> screen)."""
+        return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
+
+    def to_call(self) -> dict[str, Any]:
+        """The arguments dict as the model writes it in a ``computer_use`` call."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class _PointerAction(_Action):
+    coordinate: Point | None = Field(
+        default=None, description="(x, y): pixels from the left and top edges; the current position if left out."
+    )
+    _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
+
+
+class Key(_Action):
+    """Press a key or a combination, held in order and released in reverse."""
+
+    action: Literal["key"] = "key"
+    keys: list[str] = Field(min_length=1, description="Keys pressed together, e.g. [\"ctrl\", \"c\"].")
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_string(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return split_combo(v)
+        return v
+
+    @field_validator("keys")
+    @classmethod
+    def _known_keys(cls, v: list[str]) -> list[str]:
+        return [canonical_key(k) for k in v]
+
+
+class Type(_Action):
+    """Type a string of text at the keyboard focus."""
+
+    action: Literal["type"] = "type"
+    text: str = Field(min_length=1, description="The text to type.")
+
+
+class MouseMove(_Action):
+    """Move the pointer to a point."""
+
+    action: Literal["mouse_move"] = "mouse_move"
+    coordinate: Point = Field(description="(x, y): pixels from the left and top edges.")
+    _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
+
+
+class LeftClick(_PointerAction):
+    """Left click at a point (or where the pointer is)."""
+
+    action: Literal["left_click"] = "left_click"
+
+
+class RightClick(_PointerAction):
+    """Right click at a point (or where the pointer is)."""
+
+    action: Literal["right_click"] = "right_click"
+
+
+class MiddleClick(_PointerAction):
+    """Middle click at a point (or where the pointer is)."""
+
+    action: Literal["middle_click"] = "middle_click"
+
+
+class DoubleClick(_PointerAction):
+    """Double left click at a point (or where the pointer is)."""
+
+    action: Literal["double_click"] = "double_click"
+
+
+class TripleClick(_PointerAction):
+    """Triple left click at a point (or where the pointer is): selects a line or paragraph."""
+
+    action: Literal["triple_click"] = "triple_click"
+
+
+class LeftClickDrag(_Action):
+    """Press the left button, drag to ``coordinate`` and release."""
+
+    action: Literal["left_click_drag"] = "left_click_drag"
+    start_coordinate: Point | None = Field(
+        default=None, description="Where the drag starts; the current pointer position if left out."
+    )
+    coordinate: Point = Field(description="(x, y): where the drag ends.")
+    _point_fields: ClassVar[tuple[str, ...]] = ("start_coordinate", "coordinate")
+
+
+class Scroll(_Action):
+    """Scroll the wheel at a point: positive ``pixels`` scroll up, negative scroll down."""
+
+    action: Literal["scroll"] = "scroll"
+    coordinate: Point | None = Field(default=None, description="Where to scroll; the current position if left out.")
+    pixels: int = Field(description="Amount to scroll: positive scrolls up, negative scrolls down.")
+    _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _direction_amount(cls, data: Any) -> Any:
+        # Scripts may write {direction: down, amount: 600}; store it as signed pixels.
+        if isinstance(data, dict) and "direction" in data:
+            data = dict(data)
+            direction, amount = data.pop("direction"), data.pop("amount", None)
+            if direction not in ("up", "down"):
+                raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
+            if amount is None:
+                raise ValueError("amount is required with direction")
+            data["pixels"] = abs(int(amount)) * (1 if direction == "up" else -1)
+        return data
+
+    @field_validator("pixels")
+    @classmethod
+    def _nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("pixels must not be 0")
+        return v
+
+
+class Wait(_Action):
+    """Wait a number of seconds for the screen to change."""
+
+    action: Literal["wait"] = "wait"
+    time: float = Field(default=1.0, ge=0, le=300, description="Seconds to wait.")
+
+
+class Terminate(_Action):
+    """End the task, reporting whether it succeeded."""
+
+    action: Literal["terminate"] = "terminate"
+    status: Literal["success", "failure"] = Field(description="Whether the task succeeded.")
+    answer: str | None = Field(default=None, description="The answer, when the task asks for one.")
+
+
+class Navigate(_Action):
+    """Browser only: open a URL in the current tab."""
+
+    action: Literal["navigate"] = "navigate"
+    url: str = Field(description="An http or https URL.")
+    model_visible: ClassVar[bool] = False
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        parsed = urlparse(v)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("url must be an absolute http(s) URL")
+        return v
+
+
+class Back(_Action):
+    """Browser only: go back one page in the tab's history."""
+
+    action: Literal["back"] = "back"
+    model_visible: ClassVar[bool] = False
+
+
+Action = Annotated[
+    Union[
+        Key, Type, MouseMove, LeftClick, RightClick, MiddleClick, DoubleClick, TripleClick,
+        LeftClickDrag, Scroll, Wait, Terminate, Navigate, Back,
+    ],
+    Field(discriminator="action"),
+]
+"""Any action of the vocabulary."""
+
+ACTION_TYPES: tuple[type[_Action], ...] = Action.__origin__.__args__  # type: ignore[attr-defined]
+ACTIONS_BY_NAME: dict[str, type[_Action]] = {t.model_fields["action"].default: t for t in ACTION_TYPES}
+_adapter: TypeAdapter[Any] = TypeAdapter(Action)
+
+
+def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``field: what is wrong (got value)``."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if p not in ACTIONS_BY_NAME)
+        msg = e["msg"].removeprefix("Value error, ")
+        where = ".".join(x for x in (prefix, loc) if x)
+        got = e.get("input")
+        detail = f"{where}: {msg}" if where else msg
+        if e["type"] not in ("missing",) and not isinstance(got, dict):
+            detail += f" (got {got!r})"
+        lines.append(detail)
+    return "; ".join(lines)
+
+
+def parse_action(data: Any) -> "Action":
+    """Validate a dict into a typed action, or raise ActionError with a readable message."""
+    if isinstance(data, _Action):
+        return data  # type: ignore[return-value]
+    if not isinstance(data, dict):
+        raise ActionError(f"an action must be an object, got {data!r}")
+    name = data.get("action")
+    if name is None:
+        raise ActionError("action: missing (expected one of " + ", ".join(ACTIONS_BY_NAME) + ")")
+    if name not in ACTIONS_BY_NAME:
+        raise ActionError(f"action: unknown action {name!r} (expected one of {', '.join(ACTIONS_BY_NAME)})")
+    try:
+        return _adapter.validate_python(data)
+    except ValidationError as err:
+        raise ActionError(describe_validation_error(err, prefix=str(name))) from None
+
+
+def dump_action(action: "Action") -> dict[str, Any]:
+    """The JSON form of an action, as recorded in trajectories."""
+    return action.model_dump(mode="json", exclude_none=True)
