@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -49,9 +50,57 @@ PLAYWRIGHT_KEYS = {
 }
 
 
+class _FollowPopup(Exception):
+    """Settling found that the action opened a tab: settle again, on that tab."""
+
+
+class _Driver:
+    """One Playwright driver per thread, shared by the envs of that thread: Playwright's sync API
+    refuses a second ``sync_playwright()`` while one runs in the same thread."""
+
+    _local = threading.local()
+
+    @classmethod
+    def acquire(cls) -> Any:
+        if getattr(cls._local, "users", 0) == 0:
+            from playwright.sync_api import sync_playwright
+
+            cls._local.playwright = sync_playwright().start()
+        cls._local.users = getattr(cls._local, "users", 0) + 1
+        return cls._local.playwright
+
+    @classmethod
+    def release(cls) -> None:
+        cls._local.users -= 1
+        if cls._local.users == 0:
+            playwright, cls._local.playwright = cls._local.playwright, None
+            playwright.stop()
+
+
+# Marks, in the page, that an action asked for a new tab, so that settling waits for it (and
+# only then): a popup reaches Playwright tens of milliseconds after the click that opened it.
+POPUP_HOOK = """
+(() => {
+  const mark = () => { window.__guiagentPopup = (window.__guiagentPopup || 0) + 1; };
+  const open = window.open;
+  window.open = function (...args) { mark(); return open.apply(this, args); };
+  const onClick = e => {
+    const a = e.target instanceof Element ? e.target.closest("a[href]") : null;
+    if (a && (a.target === "_blank" || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1)) mark();
+  };
+  document.addEventListener("click", onClick, true);
+  document.addEventListener("auxclick", onClick, true);
+})();
+"""
+PAINTED_JS = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
+  const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0; r(popups);
+})))"""
+
+
 def find_chromium(explicit: str | None = None) -> str:
     """The Chromium binary to drive: ``explicit``, ``$GUIAGENT_CHROMIUM``, or Debian's package."""
-    for candidate in (explicit, os.environ.get("GUIAGENT_CHROMIUM"), *CHROMIUM_CANDIDATES):
+    candidates = (explicit,) if explicit else (os.environ.get("GUIAGENT_CHROMIUM"), *CHROMIUM_CANDIDATES)
+    for candidate in candidates:
         if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
             return shutil.which(candidate) or candidate
     if explicit:
@@ -109,8 +158,6 @@ class BrowserEnv:
             self._goto(url)
 
     def _launch(self) -> None:
-        from playwright.sync_api import sync_playwright
-
         cfg = self.config
         executable = find_chromium(cfg.executable_path)
         args = [
@@ -126,7 +173,7 @@ class BrowserEnv:
             accept_downloads=True,
         )
         try:
-            self._pw = sync_playwright().start()
+            self._pw = _Driver.acquire()
             if cfg.profile_dir:
                 self._context = self._pw.chromium.launch_persistent_context(
                     cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
@@ -138,6 +185,7 @@ class BrowserEnv:
             self.close()
             raise EnvError(f"could not start Chromium ({executable}): {_first_line(exc)}") from None
         self._context.set_default_timeout(cfg.action_timeout_s * 1000)
+        self._context.add_init_script(POPUP_HOOK)
         self._context.on("page", self._on_new_page)
         self._context.on("request", self._on_request)
         self._context.on("requestfinished", self._on_request_done)
@@ -149,12 +197,14 @@ class BrowserEnv:
         self._events["new_pages"].clear()
 
     def close(self) -> None:
-        for obj, method in ((self._context, "close"), (self._browser, "close"), (self._pw, "stop")):
+        for obj in (self._context, self._browser):
             if obj is not None:
                 try:
-                    getattr(obj, method)()
+                    obj.close()
                 except Exception:
                     pass  # already gone: closing is best effort and idempotent
+        if self._pw is not None:
+            _Driver.release()
         self._pw = self._browser = self._context = self.page = None
         self._pages = []
 
@@ -166,12 +216,19 @@ class BrowserEnv:
     def observe(self) -> Observation:
         self._follow_late_tab()
         page = self._live_page()
-        t0 = time.time()
-        try:
-            png = page.screenshot(type="png", caret="initial", timeout=self.config.observe_timeout_s * 1000)
-        except Exception as exc:
-            self._raise_if_dead(exc)
-            raise EnvError(f"screenshot failed: {_first_line(exc)}") from None
+        deadline = time.monotonic() + self.config.observe_timeout_s
+        while True:
+            t0 = time.time()
+            try:
+                png = page.screenshot(type="png", caret="initial", timeout=self.config.observe_timeout_s * 1000)
+                break
+            except Exception as exc:
+                self._raise_if_dead(exc)
+                # Chromium refuses a capture while a navigation swaps the document: let it finish.
+                if "Unable to capture screenshot" not in str(exc) or time.monotonic() > deadline:
+                    raise EnvError(f"screenshot failed: {_first_line(exc)}") from None
+                page.wait_for_timeout(50)
+                page = self._live_page()
         t1 = time.time()
         width, height = png_size(png)
         geometry = FrameGeometry(width=width, height=height, scale=width / page.viewport_size["width"])
@@ -237,7 +294,7 @@ class BrowserEnv:
                     self._move(page, p)
                 mouse.wheel(0, -pixels)
             case Key(keys=keys):
-                names = [PLAYWRIGHT_KEYS.get(k, k) for k in keys]
+                names = [_playwright_key(k, combo=len(keys) > 1) for k in keys]
                 for name in names:
                     page.keyboard.down(name)
                 for name in reversed(names):
@@ -283,7 +340,10 @@ class BrowserEnv:
         if to_front:
             page.bring_to_front()
         # Two animation frames: the effects of the action are painted.
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))")
+        popups_asked = page.evaluate(PAINTED_JS)
+        if popups_asked and not self._events["new_pages"]:
+            self._context.wait_for_event("page", timeout=remaining_ms())
+            raise _FollowPopup()
 
     def _settle(self) -> dict[str, Any]:
         """Wait (bounded) for what the action set off: a new tab, network, a load, a paint."""
@@ -296,6 +356,8 @@ class BrowserEnv:
                 self._settle_pass(deadline, to_front=bool(new_pages))
                 problem = None
                 break
+            except _FollowPopup:
+                new_pages = self._adopt_new_page() or new_pages
             except Exception as exc:
                 self._raise_if_dead(exc)
                 problem = _first_line(exc)
@@ -436,6 +498,14 @@ class BrowserEnv:
         )
         if dead or self._crashed:
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
+
+
+def _playwright_key(key: str, combo: bool) -> str:
+    """Playwright's name for a canonical key. In a combo a letter or digit is named by its physical
+    key (``KeyA``), so that shift+a gives "A" as it does under xdotool; alone, ``a`` types "a"."""
+    if combo and len(key) == 1 and key.isascii() and key.isalnum():
+        return f"Key{key.upper()}" if key.isalpha() else f"Digit{key}"
+    return PLAYWRIGHT_KEYS.get(key, key)
 
 
 def _first_line(exc: BaseException) -> str:
