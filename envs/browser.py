@@ -343,6 +343,7 @@ class BrowserEnv:
         popups_asked = page.evaluate(PAINTED_JS)
         if popups_asked and not self._events["new_pages"]:
             self._context.wait_for_event("page", timeout=remaining_ms())
+        if self._events["new_pages"]:
             raise _FollowPopup()
 
     def _settle(self) -> dict[str, Any]:

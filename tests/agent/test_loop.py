@@ -1,0 +1,149 @@
+"""The LangGraph loop end to end: the demo on real Chromium, recording, checkpoints, limits and failures."""
+
+import json
+import sqlite3
+
+import pytest
+
+from agent.loop import CHECKPOINT_FILE, Episode, LoopConfig
+from agent.runner import RunSpec, demo_script_path, start_episode
+from agent.task import Task
+from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from envs.browser import BrowserConfig, BrowserEnv
+from policies import Decision, PolicyError
+from tests.processes import kill_descendants_named
+from tools import Check, LeftClick, Terminate
+
+
+def test_the_demo_runs_to_success_and_reads_back(tmp_path):
+    out = tmp_path / "demo"
+    seen = []
+    spec = RunSpec(script=str(demo_script_path()), demo_site=True)
+    result = start_episode(spec, out, on_step=lambda record, max_steps: seen.append(record.index))
+    assert result.status == "success", result.reason
+    traj = load_trajectory(out)
+    assert traj.problems == []
+    assert traj.meta.outcome == "success" and traj.meta.ended_at is not None
+    assert [s.index for s in traj.steps] == list(range(result.steps)) == seen
+    state = json.loads((out / "demo-state.json").read_text())
+    assert state["items"] == ["Buy bread", "Call Alice", "Buy milk"]  # the site's own state
+    for step in traj.steps:
+        assert traj.frame_path(step).read_bytes()[:4] == b"\x89PNG"
+        assert step.t_start <= step.t <= step.t_end
+        assert {"capture", "decide", "execute", "record"} <= set(step.timings_ms)
+    by_label = {s.label: s for s in traj.steps}
+    assert by_label["save (alert dialog)"].results[0].data["dialogs"][0]["message"] == "Settings saved"
+    assert by_label["open help in a new tab"].url_after.endswith("/help")
+    assert by_label["drag the card to Done"].checks[0].result.ok
+    # the spec to rebuild the run is in meta.json; the script travels with the trajectory
+    assert traj.meta.extra["spec"]["demo_site"] is True
+    assert (out / "script.yaml").exists()
+
+
+def test_checkpoints_hold_no_pixels(tmp_path):
+    out = tmp_path / "demo"
+    assert start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out).status == "success"
+    conn = sqlite3.connect(out / CHECKPOINT_FILE)
+    sizes = [len(row[0]) for row in conn.execute("SELECT checkpoint FROM checkpoints")]
+    blobs = [len(row[0] or b"") for row in conn.execute("SELECT value FROM writes")]
+    frame_bytes = min(p.stat().st_size for p in (out / "frames").iterdir())
+    assert len(sizes) > 25 * 3  # a checkpoint after every node of every step
+    # even the last checkpoint, with the whole history, is far smaller than one frame
+    assert max(sizes + blobs) < frame_bytes
+
+
+class _Policy:
+    """A real Policy (not a stand-in for a boundary): answers from a list, for loop-limit tests."""
+
+    kind = "listed"
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def decide(self, context):
+        answer = self.answers[min(context.step, len(self.answers) - 1)]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def settings(self):
+        return {"kind": self.kind}
+
+
+@pytest.fixture
+def episode_on(tmp_path, pages_url):
+    envs = []
+
+    def make(policy, config=None, task=None):
+        env = BrowserEnv(BrowserConfig())
+        env.reset(pages_url + "/pad.html")
+        envs.append(env)
+        writer = TrajectoryWriter.create(tmp_path / "t", TrajectoryMeta(task="test"))
+        return Episode(env, policy, task or Task(instruction="test"), writer, config or LoopConfig())
+
+    yield make
+    for env in envs:
+        env.close()
+
+
+def test_the_step_limit_ends_the_episode(episode_on, tmp_path):
+    episode = episode_on(_Policy([Decision(actions=[LeftClick(coordinate=(5, 5))])]), LoopConfig(max_steps=3))
+    result = episode.run()
+    assert (result.status, result.steps) == ("failure", 3)
+    assert result.reason == "reached the step limit (3) without finishing"
+    assert load_trajectory(tmp_path / "t").meta.reason == result.reason
+
+
+def test_repeated_format_errors_fail_with_the_last_reason(episode_on, tmp_path):
+    bad = Decision(raw="I think I will click", format_error="no <tool_call> found")
+    result = episode_on(_Policy([bad]), LoopConfig(max_format_errors=2)).run()
+    assert result.status == "failure" and result.steps == 3
+    assert result.reason == "the model's answer could not be parsed 3 times in a row: no <tool_call> found"
+    steps = load_trajectory(tmp_path / "t").steps
+    assert [s.raw for s in steps] == ["I think I will click"] * 3
+
+
+def test_a_policy_error_ends_the_episode_and_keeps_what_was_recorded(episode_on, tmp_path):
+    ok = Decision(actions=[LeftClick(coordinate=(5, 5))])
+    result = episode_on(_Policy([ok, ok, PolicyError("model server at http://127.0.0.1:1 is down")])).run()
+    assert result.status == "failure" and result.reason == "policy: model server at http://127.0.0.1:1 is down"
+    traj = load_trajectory(tmp_path / "t")
+    assert len(traj.steps) == 3 and traj.meta.outcome == "failure"
+    assert traj.steps[-1].actions == []
+
+
+def test_a_failed_check_names_the_step(episode_on):
+    step = Decision(actions=[LeftClick(coordinate=(5, 5))], label="press", checks=[Check(text="never", timeout=0.2)])
+    result = episode_on(_Policy([step])).run()
+    assert result.status == "failure"
+    assert result.reason.startswith("step 1 (press): check text 'never' failed within 0.2s")
+
+
+def test_terminate_success_is_verified_by_the_task_check(episode_on):
+    done = Decision(actions=[Terminate(status="success")])
+    task = Task(instruction="t", success=Check(selector="#nothing-like-this", timeout=0.2))
+    result = episode_on(_Policy([done]), task=task).run()
+    assert result.status == "failure" and result.reason.startswith("success check: check selector")
+
+
+def test_a_failed_action_is_fed_back_not_fatal(episode_on, tmp_path):
+    outside = Decision(actions=[LeftClick(coordinate=(9999, 5)), LeftClick(coordinate=(5, 5))])
+    result = episode_on(_Policy([outside, Decision(actions=[Terminate(status="success")])])).run()
+    assert result.status == "success"
+    first = load_trajectory(tmp_path / "t").steps[0]
+    assert [r.ok for r in first.results] == [False, False]
+    assert first.results[1].message == "skipped: an earlier action of this step failed"
+
+
+def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_on, tmp_path):
+    class CrashAfterTwo(_Policy):
+        def decide(self, context):
+            if context.step == 2:
+                assert kill_descendants_named("chromium") > 0  # Chromium dies under the episode
+            return Decision(actions=[LeftClick(coordinate=(5, 5))])
+
+    episode = episode_on(CrashAfterTwo([]))
+    result = episode.run()
+    assert result.status == "failure" and result.reason.startswith("env: the browser is gone")
+    traj = load_trajectory(tmp_path / "t")
+    assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "failure"
