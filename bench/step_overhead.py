@@ -1,0 +1,104 @@
+"""Per-step cost of the runtime on a scripted browser episode of the demo site.
+
+Runs a >= 50-step script through the real loop (LangGraph + SQLite checkpoints + recorder) on headless
+Chromium at 1280x800, then prints the median ms of each phase and the runtime's own overhead per
+step (encode + loop/checkpoint + record) as a ratio to the raw screenshot time. Target: <= 1.5x.
+
+    .venv/bin/python bench/step_overhead.py [--steps 60] [--scale 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.demo.server import DemoServer  # noqa: E402
+from agent.loop import LoopConfig  # noqa: E402
+from agent.runner import RunSpec, start_episode  # noqa: E402
+from agent.trajectory import load_trajectory  # noqa: E402
+from envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
+
+
+def bench_script(steps: int) -> dict:
+    body = [
+        {"action": "left_click", "coordinate": [640, 220]}, {"action": "type", "text": "demo"},
+        {"action": "left_click", "coordinate": [640, 290]}, {"action": "type", "text": "demo"},
+        {"action": "left_click", "coordinate": [640, 362], "expect": {"url": "/list$"}},
+    ]
+    k = 0
+    while len(body) < steps - 1:  # add and type list items, scroll, move: a realistic mix
+        k += 1
+        body += [
+            {"action": "left_click", "coordinate": [580, 540]},
+            {"action": "type", "text": f"item {k}"},
+            {"action": "key", "keys": ["ctrl", "a"]},
+            {"action": "mouse_move", "coordinate": [700, 300 + k % 50]},
+        ]
+    body = body[: steps - 1] + [{"action": "terminate", "status": "success"}]
+    return {"task": "benchmark", "start_url": "/login", "steps": body}
+
+
+def raw_capture_ms(scale: float, n: int = 40) -> list[float]:
+    """page.screenshot alone, on the same page and viewport: the yardstick."""
+    with DemoServer() as site:
+        env = BrowserEnv(BrowserConfig(device_scale_factor=scale))
+        env.reset(site.url + "/login")
+        env.page.screenshot()  # warm up
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            env.page.screenshot(type="png")
+            times.append((time.perf_counter() - t0) * 1000)
+        env.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bench.yaml"
+        script.write_text(yaml.safe_dump(bench_script(args.steps)))
+        spec = RunSpec(browser=BrowserConfig(device_scale_factor=args.scale), script=str(script),
+                       demo_site=True, loop=LoopConfig(max_steps=args.steps + 5))
+        result = start_episode(spec, Path(tmp) / "traj")
+        if result.status != "success":
+            sys.exit(f"benchmark episode failed: {result.reason}")
+        steps = load_trajectory(Path(tmp) / "traj").steps
+
+    phases = ["capture", "encode", "decide", "execute", "record"]
+    per_phase = {p: [s.timings_ms.get(p, 0.0) for s in steps] for p in phases}
+    # loop and checkpoint: the rest of each step's wall time (LangGraph, 4 SQLite checkpoints, bookkeeping)
+    loop_ms = []
+    for a, b in zip(steps, steps[1:]):
+        wall = (b.t_start - a.t_start) * 1000
+        loop_ms.append(wall - sum(a.timings_ms.get(p, 0.0) for p in phases))
+    per_phase["loop+checkpoint"] = loop_ms
+    raw = raw_capture_ms(args.scale)
+
+    med = {k: statistics.median(v) for k, v in per_phase.items()}
+    overhead = med["encode"] + med["loop+checkpoint"] + med["record"]
+    print(f"scripted episode: {len(steps)} steps, 1280x800 at scale {args.scale:g}")
+    print(f"{'phase':<18}{'median ms':>10}{'p90 ms':>10}")
+    for name, values in per_phase.items():
+        p90 = statistics.quantiles(values, n=10)[-1] if len(values) >= 10 else max(values)
+        print(f"{name:<18}{statistics.median(values):>10.2f}{p90:>10.2f}")
+    raw_med = statistics.median(raw)
+    print(f"{'raw screenshot':<18}{raw_med:>10.2f}")
+    print(f"runtime overhead per step (encode + loop/checkpoint + record): {overhead:.2f} ms")
+    print(f"overhead / raw screenshot: {overhead / raw_med:.2f}x (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()
