@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,3 +63,32 @@ def browser(request, tmp_path_factory) -> Iterator[BrowserEnv]:
     env.reset()
     yield env
     env.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_python():
+    from tests.model.server import vllm_python as find
+
+    python = find()
+    if python is None:
+        message = "no vLLM venv: run `make test` (or scripts/setup-vllm-venv) to create .venv-vllm"
+        if os.environ.get("GUIAGENT_REQUIRE_VLLM"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
+
+
+@pytest.fixture(scope="session")
+def tiny_model(vllm_python):
+    from tests.model.server import tiny_model as build
+
+    return build(vllm_python)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_python, tiny_model, tmp_path_factory):
+    """A real vLLM server (CPU) serving the tiny random Qwen2.5-VL, once per test session."""
+    from tests.model.server import VLLMServer
+
+    with VLLMServer(vllm_python, tiny_model, tmp_path_factory.mktemp("vllm") / "server.log") as server:
+        yield server

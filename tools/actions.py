@@ -37,6 +37,12 @@ Point = Annotated[
 """An ``[x, y]`` pair of non-negative numbers."""
 
 
+COORDINATE_DOC = (
+    "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to."
+)
+HIDDEN = {"model": False}  # a field the model's tool schema does not show (scripts may use it)
+
+
 class ActionError(ValueError):
     """An action that does not validate; the message names the field and the value."""
 
@@ -64,17 +70,16 @@ class _Action(BaseModel):
 
 
 class _PointerAction(_Action):
-    coordinate: Point | None = Field(
-        default=None, description="(x, y): pixels from the left and top edges; the current position if left out."
-    )
+    # Left out: act where the cursor is. Qwen2.5-VL nearly always gives it.
+    coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
 
 
 class Key(_Action):
-    """Press a key or a combination, held in order and released in reverse."""
+    """Performs key down presses on the arguments passed in order, then performs key releases in reverse order."""
 
     action: Literal["key"] = "key"
-    keys: list[str] = Field(min_length=1, description="Keys pressed together, e.g. [\"ctrl\", \"c\"].")
+    keys: list[str] = Field(min_length=1)  # e.g. ["ctrl", "c"], or "ctrl+c"
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -90,67 +95,69 @@ class Key(_Action):
 
 
 class Type(_Action):
-    """Type a string of text at the keyboard focus."""
+    """Type a string of text on the keyboard."""
 
     action: Literal["type"] = "type"
-    text: str = Field(min_length=1, description="The text to type.")
+    text: str = Field(min_length=1)
 
 
 class MouseMove(_Action):
-    """Move the pointer to a point."""
+    """Move the cursor to a specified (x, y) pixel coordinate on the screen."""
 
     action: Literal["mouse_move"] = "mouse_move"
-    coordinate: Point = Field(description="(x, y): pixels from the left and top edges.")
+    coordinate: Point = Field(description=COORDINATE_DOC)
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
 
 
 class LeftClick(_PointerAction):
-    """Left click at a point (or where the pointer is)."""
+    """Click the left mouse button."""
 
     action: Literal["left_click"] = "left_click"
 
 
 class RightClick(_PointerAction):
-    """Right click at a point (or where the pointer is)."""
+    """Click the right mouse button."""
 
     action: Literal["right_click"] = "right_click"
 
 
 class MiddleClick(_PointerAction):
-    """Middle click at a point (or where the pointer is)."""
+    """Click the middle mouse button."""
 
     action: Literal["middle_click"] = "middle_click"
 
 
 class DoubleClick(_PointerAction):
-    """Double left click at a point (or where the pointer is)."""
+    """Double-click the left mouse button."""
 
     action: Literal["double_click"] = "double_click"
 
 
 class TripleClick(_PointerAction):
-    """Triple left click at a point (or where the pointer is): selects a line or paragraph."""
+    """Triple-click the left mouse button."""
 
     action: Literal["triple_click"] = "triple_click"
+    model_visible: ClassVar[bool] = False  # not in Qwen2.5-VL's computer_use; accepted when answered
 
 
 class LeftClickDrag(_Action):
-    """Press the left button, drag to ``coordinate`` and release."""
+    """Click and drag the cursor to a specified (x, y) pixel coordinate on the screen."""
 
     action: Literal["left_click_drag"] = "left_click_drag"
-    start_coordinate: Point | None = Field(
-        default=None, description="Where the drag starts; the current pointer position if left out."
-    )
-    coordinate: Point = Field(description="(x, y): where the drag ends.")
+    # Scripts may say where the drag starts; the model drags from where the cursor is.
+    start_coordinate: Point | None = Field(default=None, json_schema_extra=HIDDEN)
+    coordinate: Point = Field(description=COORDINATE_DOC)
     _point_fields: ClassVar[tuple[str, ...]] = ("start_coordinate", "coordinate")
 
 
 class Scroll(_Action):
-    """Scroll the wheel at a point: positive ``pixels`` scroll up, negative scroll down."""
+    """Performs a scroll of the mouse scroll wheel."""
 
     action: Literal["scroll"] = "scroll"
-    coordinate: Point | None = Field(default=None, description="Where to scroll; the current position if left out.")
-    pixels: int = Field(description="Amount to scroll: positive scrolls up, negative scrolls down.")
+    coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
+    pixels: int = Field(
+        description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down."
+    )
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
 
     @model_validator(mode="before")
@@ -176,25 +183,27 @@ class Scroll(_Action):
 
 
 class Wait(_Action):
-    """Wait a number of seconds for the screen to change."""
+    """Wait specified seconds for the change to happen."""
 
     action: Literal["wait"] = "wait"
-    time: float = Field(default=1.0, ge=0, le=300, description="Seconds to wait.")
+    time: Annotated[float, PlainSerializer(_compact_number, return_type=float)] = Field(
+        ge=0, le=300, description="The seconds to wait."
+    )
 
 
 class Terminate(_Action):
-    """End the task, reporting whether it succeeded."""
+    """Terminate the current task and report its completion status."""
 
     action: Literal["terminate"] = "terminate"
-    status: Literal["success", "failure"] = Field(description="Whether the task succeeded.")
-    answer: str | None = Field(default=None, description="The answer, when the task asks for one.")
+    status: Literal["success", "failure"] = Field(description="The status of the task.")
+    answer: str | None = Field(default=None, json_schema_extra=HIDDEN)  # an answer, when the task asks one
 
 
 class Navigate(_Action):
     """Browser only: open a URL in the current tab."""
 
     action: Literal["navigate"] = "navigate"
-    url: str = Field(description="An http or https URL.")
+    url: str = Field(description="An absolute http(s) URL.")
     model_visible: ClassVar[bool] = False
 
     @field_validator("url")
@@ -215,8 +224,9 @@ class Back(_Action):
 
 Action = Annotated[
     Union[
-        Key, Type, MouseMove, LeftClick, RightClick, MiddleClick, DoubleClick, TripleClick,
-        LeftClickDrag, Scroll, Wait, Terminate, Navigate, Back,
+        # The order of Qwen2.5-VL's trained enum; the actions it does not know come last.
+        Key, Type, MouseMove, LeftClick, LeftClickDrag, RightClick, MiddleClick, DoubleClick, Scroll, Wait,
+        Terminate, TripleClick, Navigate, Back,
     ],
     Field(discriminator="action"),
 ]

@@ -47,7 +47,7 @@ steps:
     ("steps:\n  - {action: type, text: x, expect: {timeout: 3}}", "step 1: expect: a check needs at least one of"),
     ("steps:\n  - {action: teleport}", "step 1: action: unknown action 'teleport'"),
     ("steps: [", "not valid YAML"),
-    ("success: {colour: red}\nsteps:\n  - {action: wait}", "success: colour: Extra inputs are not permitted"),
+    ("success: {colour: red}\nsteps:\n  - {action: wait, time: 1}", "success: colour: Extra inputs are not permitted"),
 ])
 def test_bad_scripts_name_the_file_and_the_step(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -1,0 +1,268 @@
+"""Qwen2.5-VL through any OpenAI-compatible ``/v1/chat/completions`` server (vLLM first)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.base import Decision, DecisionContext, PolicyError
+from policies.constrained import answer_regex
+from policies.media import Clip, Encoder, VideoConfig, build_clip, image_tokens
+from policies.prompts import build_messages, clock, system_prompt
+from tools import CoordinateOutOfRange, ScreenMapping
+from tools.geometry import MAX_PIXELS, MIN_PIXELS
+from tools.parsing import ParseError, Protocol, parse_answer
+
+
+class VLMConfig(BaseModel):
+    """The model, the server and how the prompt is built. Recorded in meta.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(default="http://127.0.0.1:8000/v1", description="The server's OpenAI-compatible root.")
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    api_key_env: str = Field(default="GUIAGENT_API_KEY", description="Environment variable holding the API key.")
+    protocol: Protocol = "tool-call"
+    constrained: bool = Field(default=False, description="Force well-formed answers with vLLM structured outputs.")
+    constrained_actions: list[str] | None = Field(default=None, description="Actions the constraint allows (all if unset).")
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int | None = None
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
+    video: VideoConfig = Field(default_factory=VideoConfig)
+    max_context: int | None = Field(default=None, description="The server's max_model_len; asked from /v1/models if unset.")
+    history_steps: int = Field(default=30, ge=0, description="Earlier steps kept as text.")
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 180.0
+    max_retries: int = Field(default=3, ge=0, description="Retries with backoff on connection errors and 5xx.")
+
+
+class ModelRequest(BaseModel):
+    """One step's request to the server, before it is sent."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    messages: list[dict[str, Any]]
+    extra_body: dict[str, Any]
+    stop: list[str] | None
+    mapping: ScreenMapping
+    predicted: dict[str, int]
+    clip: Clip | None = None
+    text_bytes: int = 0
+
+
+class VLMPolicy:
+    """Decides with Qwen2.5-VL: current screen as an image, the recent past as an absolute-time video."""
+
+    kind = "vlm"
+
+    def __init__(self, config: VLMConfig) -> None:
+        self.config = config
+        self.encoder = Encoder()
+        self._client: Any = None
+        self._context_len: int | None = config.max_context
+        # Text bytes per token, for fitting the context: counted once by the server's /tokenize where
+        # it has one (vLLM), a low guess otherwise; then measured again from each answer's usage.
+        self._bytes_per_token: float | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.config.model_dump()}
+
+    # -- server ----------------------------------------------------------------------------
+
+    def _client_for_loop(self) -> Any:
+        import httpx
+        from openai import AsyncOpenAI
+
+        cfg = self.config
+        return AsyncOpenAI(
+            base_url=cfg.base_url,
+            api_key=os.environ.get(cfg.api_key_env, "EMPTY"),
+            max_retries=cfg.max_retries,
+            timeout=httpx.Timeout(cfg.request_timeout_s, connect=cfg.connect_timeout_s),
+        )
+
+    async def served_models(self) -> list[dict[str, Any]]:
+        """The models the server serves (with vLLM's ``max_model_len``)."""
+        async with self._client_for_loop() as client:
+            try:
+                page = await client.models.list()
+            except Exception as exc:
+                raise _policy_error(exc, self.config) from None
+        return [m.model_dump() for m in page.data]
+
+    async def _context_length(self) -> int | None:
+        if self._context_len is None:
+            for m in await self.served_models():
+                if m.get("id") == self.config.model:
+                    self._context_len = m.get("max_model_len")
+                    break
+            else:
+                raise PolicyError(
+                    f"model {self.config.model!r} is not served at {self.config.base_url} "
+                    f"(served: {', '.join(m.get('id', '?') for m in await self.served_models()) or 'none'})"
+                )
+        return self._context_len
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def decide(self, context: DecisionContext) -> Decision:
+        return asyncio.run(self.adecide(context))
+
+    async def adecide(self, context: DecisionContext) -> Decision:
+        cfg = self.config
+        request = await self.build_request(context)
+        t0 = time.perf_counter()
+        async with self._client_for_loop() as client:
+            try:
+                response = await client.chat.completions.create(
+                    model=cfg.model, messages=request.messages, max_tokens=cfg.max_tokens,
+                    temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, stop=request.stop,
+                    extra_body=request.extra_body or None,
+                )
+            except Exception as exc:
+                raise _policy_error(exc, cfg) from None
+        latency = time.perf_counter() - t0
+        raw = response.choices[0].message.content or ""
+        usage = {**request.predicted}
+        if response.usage is not None:
+            usage.update(prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens)
+            text_tokens = response.usage.prompt_tokens - request.predicted["image_tokens"] - request.predicted["video_tokens"]
+            if text_tokens > 0:
+                self._bytes_per_token = 0.9 * request.text_bytes / text_tokens
+        mapping = request.mapping
+        decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
+        try:
+            parsed = parse_answer(raw, cfg.protocol)
+            actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
+        except (ParseError, CoordinateOutOfRange) as exc:
+            return decision.model_copy(update={"format_error": str(exc)})
+        return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+
+    async def build_request(self, context: DecisionContext) -> "ModelRequest":
+        """The chat request for this step, with the visual tokens it is predicted to cost."""
+        cfg = self.config
+        obs = context.observation
+        try:
+            mapping = obs.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
+        except ValueError as exc:
+            raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
+        context_len = await self._context_length()
+        history = context.history[-cfg.history_steps :] if cfg.history_steps else []
+        system = system_prompt(cfg.protocol, mapping.resized_width, mapping.resized_height)
+        clip = build_clip(context.recent_frames, obs.t, cfg.video)
+        messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
+        if context_len is not None:
+            if self._bytes_per_token is None:
+                self._bytes_per_token = await self._measure_bytes_per_token(messages)
+            fitted = self._fit(clip, mapping, context_len, _text_bytes(messages))
+            if fitted is not clip:
+                clip = fitted
+                messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
+        body: dict[str, Any] = {k: v for k, v in extra.items() if k != "stop"}
+        if clip is not None:
+            body["media_io_kwargs"] = {"video": {"fps": clip.fps}}
+        if cfg.constrained:
+            regex = answer_regex(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.constrained_actions)
+            body["structured_outputs"] = {"regex": regex}
+        predicted = {
+            "image_tokens": image_tokens(mapping.resized_height, mapping.resized_width),
+            "video_tokens": clip.tokens if clip else 0,
+            "video_frames": len(clip.frames) if clip else 0,
+        }
+        return ModelRequest(messages=messages, extra_body=body, stop=extra.get("stop"), mapping=mapping,
+                            predicted=predicted, clip=clip, text_bytes=_text_bytes(messages))
+
+    def _media(self, obs, mapping: ScreenMapping, clip: Clip | None) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        if clip is not None:
+            parts.append({"type": "text", "text": (
+                f"The screen from {clock(clip.t0)} to {clock(clip.t_end)}: {len(clip.frames)} frames at "
+                f"{clip.fps:g} fps, frame k taken at {clock(clip.t0)} + k/{clip.fps:g} s.\n"
+            )})
+            parts.append({"type": "video_url", "video_url": {"url": self.encoder.video_url(clip)}})
+        parts.append({"type": "text", "text": f"\nThe screen now ({clock(obs.t)}):\n"})
+        url = self.encoder.data_url(obs, mapping.resized_width, mapping.resized_height, "png")
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+        return parts
+
+    async def _measure_bytes_per_token(self, messages: list[dict[str, Any]]) -> float:
+        import httpx
+
+        text_only = [
+            {**m, "content": m["content"] if isinstance(m["content"], str) else [p for p in m["content"] if p["type"] == "text"]}
+            for m in messages
+        ]
+        root = self.config.base_url.rstrip("/").removesuffix("/v1")
+        try:
+            async with httpx.AsyncClient(timeout=self.config.connect_timeout_s) as client:
+                r = await client.post(f"{root}/tokenize", json={"model": self.config.model, "messages": text_only})
+                count = r.json()["count"] if r.status_code == 200 else 0
+        except (httpx.HTTPError, ValueError, KeyError):
+            count = 0  # not vLLM: keep a guess that errs on the safe side
+        return 0.9 * _text_bytes(messages) / count if count > 0 else 2.0
+
+    def _fit(self, clip: Clip | None, mapping: ScreenMapping, context_len: int, text_bytes: int) -> Clip | None:
+        """Trim the clip (oldest frames first) so the request fits the context, or refuse."""
+        budget = context_len - self.config.max_tokens - int(text_bytes / (self._bytes_per_token or 2.0))
+        image = image_tokens(mapping.resized_height, mapping.resized_width)
+        if image > budget:
+            raise PolicyError(
+                f"the screenshot alone needs {image} visual tokens but only {max(budget, 0)} fit the "
+                f"{context_len}-token context: lower --max-pixels or raise the server's --max-model-len"
+            )
+        while clip is not None and image + clip.tokens > budget:
+            frames = clip.frames[2:]
+            clip = clip.model_copy(update={"frames": frames, "t0": clip.t0 + 2 / clip.fps}) if len(frames) >= 2 else None
+        return clip
+
+
+def _text_bytes(messages: list[dict[str, Any]]) -> int:
+    total = 0
+    for m in messages:
+        content = m["content"]
+        parts = [content] if isinstance(content, str) else [p.get("text", "") for p in content if p["type"] == "text"]
+        total += sum(len(p.encode()) for p in parts) + 16  # role markers
+    return total
+
+
+def _policy_error(exc: Exception, cfg: VLMConfig) -> PolicyError:
+    """A clear message for what went wrong with the server, never a traceback."""
+    import openai
+
+    where = cfg.base_url
+    if isinstance(exc, openai.APITimeoutError):
+        return PolicyError(f"the model server at {where} did not answer within {cfg.request_timeout_s:g}s")
+    if isinstance(exc, openai.APIConnectionError):
+        return PolicyError(f"cannot reach the model server at {where} (is it running?)")
+    if isinstance(exc, openai.NotFoundError):
+        return PolicyError(f"model {cfg.model!r} is not served at {where}: {_detail(exc)}")
+    if isinstance(exc, openai.AuthenticationError):
+        return PolicyError(f"the model server at {where} refused the API key (set ${cfg.api_key_env})")
+    if isinstance(exc, openai.BadRequestError):
+        detail = _detail(exc)
+        lowered = detail.lower()
+        if "context length" in lowered or "maximum context" in lowered or "too long" in lowered:
+            return PolicyError(f"the request is longer than the model's context: {detail}")
+        if "at most" in lowered and ("image" in lowered or "video" in lowered):
+            return PolicyError(f"the server refuses this many images/videos per prompt: {detail} "
+                               "(start vLLM with --limit-mm-per-prompt '{\"image\": 2, \"video\": 1}')")
+        return PolicyError(f"the model server rejected the request: {detail}")
+    if isinstance(exc, openai.APIStatusError):
+        return PolicyError(f"the model server at {where} failed ({exc.status_code}): {_detail(exc)}")
+    return PolicyError(f"model request failed: {type(exc).__name__}: {exc}")
+
+
+def _detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else body.get("message")
+        if message:
+            return str(message)
+    return str(getattr(exc, "message", exc))

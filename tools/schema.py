@@ -1,0 +1,115 @@
+"""The ``computer_use`` tool as Qwen2.5-VL was trained to see it, generated from the action models.
+
+The enum of actions, the parameters, their types and the "Required only by ..." notes all come
+from ``tools.actions``; only the prose (the tool's description, and each action's one-line doc,
+which is the model's docstring) is the cookbook's text. See shared/reference/qwen25vl-computer-use.md.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic.fields import FieldInfo
+
+from tools.actions import ACTION_TYPES
+
+TOOL_NAME = "computer_use"
+ARGS_FORMAT = "Format the arguments as a JSON object."
+
+DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take screenshots.
+* This is an interface to a desktop GUI. You do not have access to a terminal or applications menu. You must click on desktop icons to start applications.
+* Some applications may take time to start or process actions, so you may need to wait and take successive screenshots to see the results of your actions. E.g. if you click on Firefox and a window doesn't open, try wait and taking another screenshot.
+* The screen's resolution is {width}x{height}.
+* Whenever you intend to move the cursor to click on an element like an icon, you should consult a screenshot to determine the coordinates of the element before moving the cursor.
+* If you tried clicking on a program or link but it failed to load, even after waiting, try adjusting your cursor position so that the tip of the cursor visually falls on the element that you want to click.
+* Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. Don't click boxes on their edges unless asked."""
+
+
+def model_actions() -> list[type]:
+    """The action models shown to the model, in the trained enum order."""
+    return [t for t in ACTION_TYPES if t.model_visible]
+
+
+def _action_name(model: type) -> str:
+    return model.model_fields["action"].default
+
+
+def _json_type(annotation: Any) -> dict[str, Any]:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return _json_type(inner[0])
+    if origin is typing.Annotated:
+        return _json_type(get_args(annotation)[0])
+    if origin is Literal:
+        return {"type": "string", "enum": list(get_args(annotation))}
+    if origin in (list, tuple) or annotation in (list, tuple):
+        return {"type": "array"}
+    if annotation in (int, float):
+        return {"type": "number"}  # as trained: "number" for integers too
+    return {"type": "string"}
+
+
+def _visible(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return not (isinstance(extra, dict) and extra.get("model") is False)
+
+
+def parameters() -> dict[str, Any]:
+    """The JSON schema of the tool's arguments, keys in the order the trained prompt has them."""
+    actions = model_actions()
+    names = [_action_name(m) for m in actions]
+    lines = "\n".join(f"* `{_action_name(m)}`: {(m.__doc__ or '').strip().splitlines()[0]}" for m in actions)
+    props: dict[str, Any] = {
+        "action": {
+            "description": f"The action to perform. The available actions are:\n{lines}",
+            "enum": names,
+            "type": "string",
+        }
+    }
+    required_by: dict[str, list[str]] = {}
+    fields: dict[str, FieldInfo] = {}
+    for model in actions:
+        for name, field in model.model_fields.items():
+            if name == "action" or not _visible(field):
+                continue
+            fields.setdefault(name, field)
+            if field.is_required():
+                required_by.setdefault(name, []).append(_action_name(model))
+    for name, field in fields.items():
+        users = required_by.get(name, [])
+        note = ("Required only by " + " and ".join(f"`action={u}`" for u in users) + ".") if users else ""
+        description = " ".join(x for x in (field.description or "", note) if x)
+        schema = _json_type(field.annotation)
+        prop: dict[str, Any] = {"description": description, "type": schema["type"]}
+        if "enum" in schema:
+            prop["enum"] = schema["enum"]
+        props[name] = prop
+    return {"properties": props, "required": ["action"], "type": "object"}
+
+
+def computer_use_function(width: int, height: int) -> dict[str, Any]:
+    """The function entry for a screen of ``width`` x ``height`` model pixels (the smart-resized size)."""
+    return {
+        "name_for_human": TOOL_NAME,
+        "name": TOOL_NAME,
+        "description": DESCRIPTION.format(width=width, height=height),
+        "parameters": parameters(),
+        "args_format": ARGS_FORMAT,
+    }
+
+
+def nous_tool_line(function: dict[str, Any]) -> str:
+    """One line of the ``<tools>`` block, as Qwen-Agent's nous prompt writes it."""
+    return json.dumps({"type": "function", "function": function}, ensure_ascii=False)
+
+
+def qwen_tool_description(function: dict[str, Any]) -> str:
+    """The tool's description block, as Qwen-Agent's qwen (FUNCTION/RESULT/RETURN) prompt writes it."""
+    return (
+        f"### {function['name_for_human']}\n\n{function['name']}: {function['description']} "
+        f"Parameters: {json.dumps(function['parameters'], ensure_ascii=False)} {function['args_format']}"
+    ).rstrip()
