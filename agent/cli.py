@@ -17,6 +17,8 @@ from agent.trajectory import StepRecord, TrajectoryError
 from envs import EnvError
 from envs.browser import BrowserConfig
 from policies import PolicyError
+from policies.media import VideoConfig
+from policies.vlm import VLMConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -39,11 +41,16 @@ def _print_step(record: StepRecord, max_steps: int) -> None:
     mark = "[green]ok[/green]" if ok else "[red]failed[/red]"
     t = record.timings_ms
     timings = "  ".join(f"{k} {t[k]:.0f}ms" for k in ("capture", "decide", "execute") if k in t)
+    if record.usage and "prompt_tokens" in record.usage:
+        u = record.usage
+        timings += f"  tokens {u['prompt_tokens']}+{u.get('completion_tokens', 0)} (visual {u.get('image_tokens', 0) + u.get('video_tokens', 0)})"
     label = f" [dim]{record.label}[/dim]" if record.label else ""
     console.print(f"step {record.index + 1:>3}/{max_steps}  {_describe_actions(record)}  {mark}{label}  [dim]{timings}[/dim]")
     for r in record.results:
         if not r.ok:
             console.print(f"           [red]{r.message}[/red]")
+    if record.format_error:
+        console.print(f"           [red]{record.format_error}[/red]")
 
 
 def _summary(result: EpisodeResult, out: Path, started: float) -> int:
@@ -73,7 +80,9 @@ def _execute(fn, out: Path) -> None:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_USAGE)
     except ValidationError as exc:
-        err.print(f"[red]error:[/red] invalid setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(f"[red]error:[/red] invalid setting {where}: {first['msg'].removeprefix('Value error, ')}")
         raise typer.Exit(EXIT_USAGE)
     except (EnvError, PolicyError) as exc:  # could not even start (no Chromium, unreadable script)
         err.print(f"[red]error:[/red] {exc}")
@@ -87,7 +96,7 @@ def _default_out(prefix: str) -> Path:
 
 @app.command()
 def run(
-    policy: Annotated[str, typer.Option(help="script (vlm and replay come with their issues)")] = "script",
+    policy: Annotated[str, typer.Option(help="script, or vlm (Qwen2.5-VL on an OpenAI-compatible server)")] = "script",
     script: Annotated[Optional[Path], typer.Option(help="Script file for --policy script.")] = None,
     task: Annotated[Optional[str], typer.Option(help="The task, in words (defaults to the script's).")] = None,
     start_url: Annotated[Optional[str], typer.Option(help="Page to open first.")] = None,
@@ -100,6 +109,14 @@ def run(
     scale: Annotated[float, typer.Option(help="Device scale factor (2 for a HiDPI screen).")] = 1.0,
     chromium: Annotated[Optional[str], typer.Option(help="Chromium binary (default: Debian's /usr/bin/chromium).")] = None,
     demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
+    model_url: Annotated[str, typer.Option(help="vlm: the server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
+    model: Annotated[str, typer.Option(help="vlm: the served model name.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
+    protocol: Annotated[str, typer.Option(help="vlm: tool-call or function-result-return.")] = "tool-call",
+    constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
+    video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
+    history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
+    max_pixels: Annotated[int, typer.Option(help="vlm: smart_resize's max pixels for the screenshot.")] = 1280 * 28 * 28,
+    max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     if resume is not None:
@@ -110,14 +127,23 @@ def run(
     def go() -> EpisodeResult:
         if env != "browser":
             raise ConfigError(f"--env {env!r} is not available yet (browser is)")
-        if policy != "script":
-            raise ConfigError(f"--policy {policy!r} is not available yet (script is)")
+        if policy not in ("script", "vlm"):
+            raise ConfigError(f"--policy must be script or vlm, got {policy!r}")
+        if protocol not in ("tool-call", "function-result-return"):
+            raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
         width, height = _size(viewport, "--viewport")
+        vlm = None
+        if policy == "vlm":
+            vlm = VLMConfig(
+                base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
+                video=VideoConfig(fps=video_fps, history_seconds=history_seconds),
+            )
         spec = RunSpec(
+            policy=policy, vlm=vlm,
             browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
                                   viewport_height=height, device_scale_factor=scale),
             script=str(script) if script else None, task=task, start_url=start_url,
-            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps),
+            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
         )
         return start_episode(spec, target, on_step=_print_step)
 
@@ -139,6 +165,25 @@ def demo(
     )
     console.print(f"demo: the bundled task on the bundled site, recording to {target}")
     _execute(lambda: start_episode(spec, target, on_step=_print_step), target)
+
+
+@app.command()
+def doctor(
+    model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
+    model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
+    max_pixels: Annotated[int, typer.Option(help="smart_resize's max pixels for the screenshot.")] = 1280 * 28 * 28,
+    video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
+    history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
+) -> None:
+    """Check a model server: reachable, models served, images + video accepted, visual tokens per step."""
+    from agent.doctor import run_doctor
+
+    try:
+        ok = run_doctor(console, model_url, model, max_pixels, VideoConfig(fps=video_fps, history_seconds=history_seconds))
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from envs import Env
 from envs.browser import BrowserConfig, BrowserEnv
 from policies import Policy
-from policies.script import ScriptPolicy, load_script
+from policies.script import ScriptPolicy
+from policies.vlm import VLMConfig, VLMPolicy
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -35,8 +36,9 @@ class RunSpec(BaseModel):
 
     env: Literal["browser"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
-    policy: Literal["script"] = "script"
+    policy: Literal["script", "vlm"] = "script"
     script: str | None = None
+    vlm: VLMConfig | None = None
     task: str | None = None
     start_url: str | None = None
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
@@ -49,6 +51,8 @@ def demo_script_path() -> Path:
 
 
 def _build_policy(spec: RunSpec, root: Path) -> tuple[Policy, dict]:
+    if spec.policy == "vlm":
+        return VLMPolicy(spec.vlm or VLMConfig()), {}
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)

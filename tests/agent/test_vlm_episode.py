@@ -1,0 +1,98 @@
+"""Whole episodes with the VLM policy on the demo site, against a real vLLM server (tiny random model)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from agent.loop import LoopConfig
+from agent.runner import RunSpec, start_episode
+from agent.trajectory import load_trajectory
+from policies.media import VideoConfig
+from policies.vlm import VLMConfig
+from tests.model.server import MODEL_NAME, VLLMServer
+
+# Random weights, constrained to well-formed calls; terminate left out so the episode runs its length.
+MOVES = ["key", "type", "mouse_move", "left_click", "right_click", "double_click", "scroll", "wait"]
+
+
+def vlm_spec(base_url: str, protocol: str = "tool-call", steps: int = 10, **video) -> RunSpec:
+    return RunSpec(
+        policy="vlm",
+        vlm=VLMConfig(base_url=base_url, model=MODEL_NAME, protocol=protocol, constrained=True,
+                      constrained_actions=MOVES, max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
+                      video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512)),
+        task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps),
+    )
+
+
+@pytest.mark.parametrize("protocol", ["tool-call", "function-result-return"])
+def test_ten_vlm_steps_on_the_demo_site_are_recorded(vllm_server, tmp_path, protocol):
+    out = tmp_path / "run"
+    result = start_episode(vlm_spec(vllm_server.base_url, protocol), out)
+    assert result.status == "failure" and result.reason == "reached the step limit (10) without finishing"
+    traj = load_trajectory(out)
+    assert len(traj.steps) == 10 and traj.problems == []
+    assert traj.meta.policy["kind"] == "vlm" and traj.meta.policy["protocol"] == protocol
+    for step in traj.steps:
+        assert step.raw and step.format_error is None, step.raw
+        assert step.model_actions and len(step.model_actions) == len(step.actions)
+        assert step.mapping is not None and step.mapping.frame == step.geometry
+        assert step.usage["prompt_tokens"] > step.usage["image_tokens"] > 0
+    # the history grows as text, and a clip appears once there is a past to show
+    prompts = [s.usage["prompt_tokens"] - s.usage["image_tokens"] - s.usage["video_tokens"] for s in traj.steps]
+    assert prompts == sorted(prompts) and prompts[-1] > prompts[0]
+    assert traj.steps[0].usage["video_frames"] == 0 and max(s.usage["video_frames"] for s in traj.steps) >= 2
+
+
+def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(vllm_python, tiny_model, tmp_path):
+    with VLLMServer(vllm_python, tiny_model, tmp_path / "server.log") as server:
+        spec = vlm_spec(server.base_url, steps=20)
+        spec.vlm.max_retries = 1
+
+        def kill_after_three(record, max_steps):
+            if record.index == 2:
+                server.kill()
+
+        result = start_episode(spec, tmp_path / "run", on_step=kill_after_three)
+    assert result.status == "failure"
+    assert result.reason == f"policy: cannot reach the model server at {server.base_url} (is it running?)"
+    traj = load_trajectory(tmp_path / "run")
+    assert traj.problems == [] and traj.meta.outcome == "failure" and traj.meta.reason == result.reason
+    assert [s.index for s in traj.steps] == [0, 1, 2, 3]
+    assert all(s.raw for s in traj.steps[:3]) and traj.steps[3].actions == []
+
+
+def test_a_server_that_refuses_the_video_says_so(vllm_python, tiny_model, tmp_path):
+    with VLLMServer(vllm_python, tiny_model, tmp_path / "server.log", limit_mm={"image": 1, "video": 0}) as server:
+        result = start_episode(vlm_spec(server.base_url, steps=4), tmp_path / "run")
+    assert result.status == "failure"
+    assert "the server refuses this many images/videos per prompt" in result.reason
+    assert "--limit-mm-per-prompt" in result.reason
+
+
+def test_the_cli_runs_the_vlm_policy_and_doctor_checks_the_server(vllm_server, tmp_path):
+    cli = [sys.executable, "-m", "agent.cli"]
+    run = subprocess.run(
+        [*cli, "run", "--policy", "vlm", "--model-url", vllm_server.base_url, "--model", MODEL_NAME,
+         "--constrained", "--demo-site", "--start-url", "/login", "--task", "Sign in.", "--max-steps", "2",
+         "--history-seconds", "0", "--max-pixels", str(256 * 28 * 28), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr  # random actions: the step limit, not a crash
+    assert "step   1/2" in run.stdout and "tokens" in run.stdout
+    assert "reached the step limit (2)" in run.stdout
+    doctor = subprocess.run([*cli, "doctor", "--model-url", vllm_server.base_url, "--history-seconds", "4",
+                             "--max-pixels", str(256 * 28 * 28)],
+                            capture_output=True, text=True, timeout=300)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert MODEL_NAME in doctor.stdout and "max_model_len 4096" in doctor.stdout
+    assert re.search(r"accepts a screenshot plus a [2-4]-frame clip", doctor.stdout)
+    assert re.search(r"image \d+ \+ video \d+ = \d+ visual tokens predicted; the server counted \d+", doctor.stdout)
+    assert "vllm serve Qwen/Qwen2.5-VL-7B-Instruct" in doctor.stdout
+    bad = subprocess.run([*cli, "run", "--policy", "vlm", "--video-fps", "0.7", "--task", "x", "--out", str(tmp_path / "x")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "2/fps must be a whole number" in bad.stderr
