@@ -19,6 +19,7 @@ from envs.browser import BrowserConfig
 from policies import PolicyError
 from policies.media import VideoConfig
 from policies.vlm import VLMConfig
+from tools.geometry import MAX_PIXELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -115,7 +116,8 @@ def run(
     constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
     video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
-    max_pixels: Annotated[int, typer.Option(help="vlm: smart_resize's max pixels for the screenshot.")] = 1280 * 28 * 28,
+    max_pixels: Annotated[int, typer.Option(help="vlm: smart_resize's max pixels for the screenshot.")] = MAX_PIXELS,
+    video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
@@ -136,7 +138,7 @@ def run(
         if policy == "vlm":
             vlm = VLMConfig(
                 base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
-                video=VideoConfig(fps=video_fps, history_seconds=history_seconds),
+                video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
             )
         spec = RunSpec(
             policy=policy, vlm=vlm,
@@ -171,7 +173,7 @@ def demo(
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
-    max_pixels: Annotated[int, typer.Option(help="smart_resize's max pixels for the screenshot.")] = 1280 * 28 * 28,
+    max_pixels: Annotated[int, typer.Option(help="smart_resize's max pixels for the screenshot.")] = MAX_PIXELS,
     video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
 ) -> None:

@@ -17,11 +17,13 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools import Observation, smart_resize
-from tools.geometry import IMAGE_FACTOR
+from tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS
 
 TEMPORAL_PATCH = 2
-VIDEO_MIN_PIXELS = 128 * 28 * 28  # Qwen2-VL's video processor defaults, which vLLM applies per frame
-VIDEO_MAX_PIXELS = 768 * 28 * 28
+# The per-frame limits of the server's video processor. Qwen2.5-VL's released processor config has no
+# video section, so its videos get the image limits; a server configured otherwise needs these set to match.
+VIDEO_MIN_PIXELS = MIN_PIXELS
+VIDEO_MAX_PIXELS = MAX_PIXELS
 
 
 def image_tokens(height: int, width: int) -> int:
@@ -42,7 +44,10 @@ class VideoConfig(BaseModel):
     fps: float = Field(default=1.0, gt=0, le=2, description="Clip frame rate; 2/fps must be a whole number.")
     history_seconds: float = Field(default=30.0, ge=0, description="How far back the clip reaches; 0: no video.")
     max_frames: int = Field(default=64, ge=2)
-    token_budget: int = Field(default=2048, ge=8, description="Most visual tokens the clip may take.")
+    token_budget: int = Field(
+        default=768, ge=8,
+        description="Most visual tokens the clip may take (30 frames at 1 fps: ~250x140 px each at 1280x800).",
+    )
     min_pixels: int = VIDEO_MIN_PIXELS
     max_pixels: int = VIDEO_MAX_PIXELS
 

@@ -114,8 +114,9 @@ def build(out: Path) -> None:
     image_processor = Qwen2VLImageProcessorPil(
         min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, patch_size=14, temporal_patch_size=2, merge_size=2
     )
+    # As in Qwen2.5-VL's released config, whose videos get the image processor's limits.
     video_processor = Qwen2VLVideoProcessor(
-        min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28, patch_size=14, temporal_patch_size=2, merge_size=2
+        min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, patch_size=14, temporal_patch_size=2, merge_size=2
     )
     processor = Qwen2_5_VLProcessor(
         image_processor=image_processor, tokenizer=tokenizer, video_processor=video_processor,
