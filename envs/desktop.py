@@ -1,0 +1,368 @@
+"""An X11 desktop: mss captures at native resolution, pyautogui drives mouse and keyboard.
+
+Nothing from mss, pyautogui or Xlib is imported until a DesktopEnv is used, so the browser path
+never needs X. With ``xvfb`` set, the env runs its own Xvfb for the episode and stops it after.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs.base import EnvError
+from envs.xvfb import Xvfb, parse_screen
+from tools import (
+    Action,
+    ActionResult,
+    Check,
+    DoubleClick,
+    FrameGeometry,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MiddleClick,
+    MouseMove,
+    Observation,
+    RightClick,
+    Scroll,
+    Terminate,
+    TripleClick,
+    Type,
+    Wait,
+)
+
+# Canonical key names (tools.keys) -> pyautogui's.
+PYAUTOGUI_KEYS = {
+    "ctrl": "ctrl", "alt": "alt", "shift": "shift", "super": "winleft",
+    "Return": "enter", "Escape": "esc", "Tab": "tab", "BackSpace": "backspace", "Delete": "delete",
+    "Insert": "insert", "Home": "home", "End": "end", "Page_Up": "pageup", "Page_Down": "pagedown",
+    "Up": "up", "Down": "down", "Left": "left", "Right": "right", "space": "space", "Caps_Lock": "capslock",
+    "Print": "printscreen", "Menu": "apps", "Pause": "pause", "Scroll_Lock": "scrolllock", "Num_Lock": "numlock",
+    **{f"F{i}": f"f{i}" for i in range(1, 25)},
+}
+
+
+class DesktopConfig(BaseModel):
+    """Which display, which monitor, what to launch. Recorded in meta.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display: str | None = Field(default=None, description="X display; $DISPLAY if unset (and no xvfb).")
+    xvfb: str | None = Field(default=None, description="Run a private Xvfb of this size, WxH[xD].")
+    xvfb_monitors: int = Field(default=1, ge=1, le=8, description="Split the Xvfb screen into N side-by-side monitors.")
+    monitor: int = Field(default=0, ge=0, description="0: the whole virtual screen; N: mss monitor N.")
+    launch: str | None = Field(default=None, description="Command that starts the app under test.")
+    launch_timeout_s: float = Field(default=20.0, gt=0)
+    window: str | None = Field(default=None, description="Regex of the launched app's window title to wait for.")
+    settle_s: float = Field(default=0.15, ge=0, description="Pause after each action for the app to react.")
+    scroll_pixels_per_click: int = Field(default=50, ge=1, description="Wheel 'pixels' per X11 wheel click.")
+    failsafe: bool = Field(default=False, description="pyautogui's corner fail-safe (off: no one is at the mouse).")
+
+
+class DesktopEnv:
+    """The ``Env`` for an X11 desktop (a real display or a private Xvfb)."""
+
+    kind = "desktop"
+
+    def __init__(self, config: DesktopConfig | None = None) -> None:
+        self.config = config or DesktopConfig()
+        self.display: str | None = None
+        self._xvfb: Xvfb | None = None
+        self._app: subprocess.Popen | None = None
+        self._sct: Any = None
+        self._gui: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def reset(self, url: str | None = None) -> None:
+        cfg = self.config
+        if self.display is None:
+            if cfg.xvfb:
+                parse_screen(cfg.xvfb)
+                self._xvfb = Xvfb(cfg.xvfb, monitors=cfg.xvfb_monitors).start()
+                self.display = self._xvfb.display
+            else:
+                self.display = cfg.display or os.environ.get("DISPLAY")
+                if not self.display:
+                    raise EnvError("no X display: set DISPLAY, or pass --xvfb WxH to run a private Xvfb")
+            self._connect()
+        if cfg.launch and (self._app is None or self._app.poll() is not None):
+            self._launch(cfg.launch)
+
+    def _connect(self) -> None:
+        import mss
+
+        _ensure_xauthority()
+        try:
+            self._sct = mss.MSS(display=self.display)
+            monitors = self._sct.monitors
+        except Exception as exc:
+            raise EnvError(f"cannot open X display {self.display}: {exc}") from None
+        if self.config.monitor >= len(monitors):
+            raise EnvError(f"monitor {self.config.monitor} does not exist: {self.display} has {len(monitors) - 1}")
+        self._gui = _pyautogui_on(self.display or "")
+        self._gui.FAILSAFE = self.config.failsafe
+        self._gui.PAUSE = 0  # we wait for the app ourselves (settle_s), once per action
+
+    def _launch(self, command: str) -> None:
+        before = set(self._windows())
+        env = {**os.environ, "DISPLAY": self.display or ""}
+        try:
+            self._app = subprocess.Popen(shlex.split(command), env=env, start_new_session=True,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise EnvError(f"cannot launch {command!r}: {exc.strerror}") from None
+        deadline = time.monotonic() + self.config.launch_timeout_s
+        pattern = re.compile(self.config.window) if self.config.window else None
+        while time.monotonic() < deadline:
+            if self._app.poll() is not None:
+                err = self._app.stderr.read().decode(errors="replace").strip()[-400:] if self._app.stderr else ""
+                raise EnvError(f"{command!r} exited with {self._app.returncode} before its window appeared: {err}")
+            titles = {w: t for w, t in self._windows().items() if w not in before}
+            if titles and (pattern is None or any(pattern.search(t) for t in titles.values())):
+                time.sleep(self.config.settle_s)
+                return
+            time.sleep(0.05)
+        what = f"a window matching {self.config.window!r}" if pattern else "a window"
+        raise EnvError(f"{command!r} showed no {what} within {self.config.launch_timeout_s:g}s")
+
+    def close(self) -> None:
+        if self._app is not None and self._app.poll() is None:
+            try:
+                os.killpg(self._app.pid, signal.SIGTERM)
+                self._app.wait(timeout=5)
+            except Exception:
+                pass
+        if self._sct is not None:
+            try:
+                self._sct.close()
+            except Exception:
+                pass
+        if self._xvfb is not None:
+            self._xvfb.stop()
+        self._app = self._sct = self._xvfb = None
+        self.display = None
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.config.model_dump()}
+
+    # -- observing -------------------------------------------------------------------------
+
+    def _monitor(self) -> dict[str, int]:
+        return self._sct.monitors[self.config.monitor]
+
+    def observe(self) -> Observation:
+        self._alive()
+        from PIL import Image
+
+        monitor = self._monitor()
+        t0 = time.time()
+        try:
+            shot = self._sct.grab(monitor)
+        except Exception as exc:
+            raise EnvError(f"screen capture on {self.display} failed (is the X server gone?): {exc}") from None
+        t1 = time.time()
+        image = Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1)
+        buf = io.BytesIO()
+        image.save(buf, "PNG", compress_level=1)
+        geometry = FrameGeometry(width=shot.width, height=shot.height, scale=1.0,
+                                 offset_x=monitor["left"], offset_y=monitor["top"])
+        return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title())
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def execute(self, action: Action) -> ActionResult:
+        self._alive()
+        for name, point in action.points().items():
+            if not self._on_screen(point):
+                return ActionResult.failure(f"{action.action}: {name} [{point[0]:g}, {point[1]:g}] is off the screen")
+        try:
+            message = self._run(action)
+        except EnvError:
+            raise
+        except Exception as exc:
+            self._alive()
+            return ActionResult.failure(f"{action.action} failed: {exc}")
+        time.sleep(self.config.settle_s)
+        return ActionResult.success(message, window=self._active_title())
+
+    def _run(self, action: Action) -> str:
+        gui = self._gui
+        match action:
+            case MouseMove(coordinate=p):
+                gui.moveTo(*_px(p))
+            case LeftClick() | RightClick() | MiddleClick() | DoubleClick() | TripleClick():
+                x, y = _px(action.coordinate) if action.coordinate else gui.position()
+                button = {"right_click": "right", "middle_click": "middle"}.get(action.action, "left")
+                clicks = {"double_click": 2, "triple_click": 3}.get(action.action, 1)
+                gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+            case LeftClickDrag(start_coordinate=start, coordinate=end):
+                if start is not None:
+                    gui.moveTo(*_px(start))
+                gui.mouseDown(button="left")
+                x0, y0 = gui.position()
+                x1, y1 = _px(end)
+                for k in range(1, 11):  # intermediate motion, so that apps see a drag
+                    gui.moveTo(round(x0 + (x1 - x0) * k / 10), round(y0 + (y1 - y0) * k / 10))
+                gui.mouseUp(button="left")
+            case Scroll(coordinate=p, pixels=pixels):
+                clicks = max(1, round(abs(pixels) / self.config.scroll_pixels_per_click))
+                x, y = _px(p) if p else gui.position()
+                gui.scroll(clicks if pixels > 0 else -clicks, x=x, y=y)
+            case Key(keys=keys):
+                names = [self._key_name(k) for k in keys]
+                gui.hotkey(*names, interval=0.02)
+            case Type(text=text):
+                self._type(text)
+            case Wait(time=seconds):
+                time.sleep(seconds)
+            case Terminate(status=status):
+                return f"terminated: {status}"
+            case _:
+                raise RuntimeError(f"the desktop cannot run {action.action!r} (a browser-only action)")
+        return ""
+
+    def _key_name(self, key: str) -> str:
+        name = PYAUTOGUI_KEYS.get(key, key)
+        if name not in self._gui.KEYBOARD_KEYS:
+            raise RuntimeError(f"key {key!r} is not supported on the desktop (pyautogui has no {name!r})")
+        return name
+
+    def _type(self, text: str) -> None:
+        """ASCII through pyautogui; anything else through xdotool, which types any Unicode on X11
+        by mapping a spare keycode to the character's keysym."""
+        if text.isascii():
+            self._gui.write(text, interval=0)
+            return
+        xdotool = shutil.which("xdotool")
+        if xdotool is None:
+            raise RuntimeError("typing non-ASCII text needs xdotool (apt-get install xdotool)")
+        env = {**os.environ, "DISPLAY": self.display or ""}
+        subprocess.run([xdotool, "type", "--delay", "12", "--", text], env=env, check=True, timeout=60,
+                       capture_output=True)
+
+    def _on_screen(self, p: tuple[float, float]) -> bool:
+        whole = self._sct.monitors[0]
+        x, y = _px(p)
+        return whole["left"] <= x < whole["left"] + whole["width"] and whole["top"] <= y < whole["top"] + whole["height"]
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check(self, check: Check) -> ActionResult:
+        self._alive()
+        if any(v is not None for v in (check.text, check.url, check.selector, check.js)):
+            return ActionResult.failure("check: text, url, selector and js are for the browser; the desktop checks window")
+        pattern = re.compile(check.window or "")
+        deadline = time.monotonic() + check.timeout
+        while True:
+            title = self._active_title() or ""
+            titles = list(self._windows().values())
+            if pattern.search(title) or any(pattern.search(t) for t in titles):
+                return ActionResult.success(f"check {check.describe()} holds")
+            if time.monotonic() >= deadline:
+                return ActionResult.failure(
+                    f"check {check.describe()} failed within {check.timeout:g}s: windows are {titles!r}"
+                )
+            time.sleep(0.05)
+
+    # -- X helpers -------------------------------------------------------------------------
+
+    def _alive(self) -> None:
+        if self._sct is None:
+            raise EnvError("the desktop is not open (call reset first)")
+        if self._xvfb is not None and not self._xvfb.alive:
+            raise EnvError(f"the X server {self.display} is gone (Xvfb exited)")
+        if self.display and self.display.startswith(":"):
+            n = self.display[1:].split(".")[0]
+            if not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+                raise EnvError(f"the X server {self.display} is gone")
+
+    def _windows(self) -> dict[int, str]:
+        """Top-level windows with a title: {id: title}."""
+        try:
+            from Xlib import X, display as xdisplay
+
+            d = xdisplay.Display(self.display)
+        except Exception:
+            return {}
+        try:
+            found = {}
+            for child in d.screen().root.query_tree().children:
+                try:
+                    if child.get_attributes().map_state != X.IsViewable:
+                        continue
+                    name = child.get_wm_name()
+                    if name:
+                        found[child.id] = name if isinstance(name, str) else name.decode(errors="replace")
+                except Exception:
+                    continue
+            return found
+        finally:
+            d.close()
+
+    def _active_title(self) -> str | None:
+        """The focused window's title (no window manager runs under Xvfb, so: the input focus)."""
+        try:
+            from Xlib import display as xdisplay
+
+            d = xdisplay.Display(self.display)
+        except Exception:
+            return None
+        try:
+            window = d.get_input_focus().focus
+            for _ in range(20):  # walk up to the top-level window, which carries the title
+                if not hasattr(window, "get_wm_name"):
+                    return None
+                name = window.get_wm_name()
+                if name:
+                    return name if isinstance(name, str) else name.decode(errors="replace")
+                tree = window.query_tree()
+                if tree.parent == 0 or tree.parent == tree.root:
+                    return None
+                window = tree.parent
+            return None
+        except Exception:
+            return None
+        finally:
+            d.close()
+
+
+def _px(p: tuple[float, float]) -> tuple[int, int]:
+    """X11 takes whole pixels: round half up, explicitly."""
+    return (int(p[0] + 0.5), int(p[1] + 0.5))
+
+
+def _ensure_xauthority() -> None:
+    """python-xlib refuses to connect without an authority file, even to a server (like our Xvfb)
+    that asks for none: give it an empty one when the user has none."""
+    if os.environ.get("XAUTHORITY") or os.path.exists(os.path.expanduser("~/.Xauthority")):
+        return
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="guiagent-xauth-")
+    os.close(fd)
+    os.environ["XAUTHORITY"] = path
+
+
+def _pyautogui_on(display: str) -> Any:
+    """pyautogui, talking to ``display``. It opens $DISPLAY once, at import; a later env on another
+    display swaps that connection (keycodes agree across Xvfb servers, which share the default keymap)."""
+    os.environ.setdefault("DISPLAY", display)
+    import pyautogui
+    from pyautogui import _pyautogui_x11 as x11
+    from Xlib.display import Display
+
+    current = getattr(x11, "_guiagent_display", os.environ.get("DISPLAY"))
+    if current != display:
+        x11._display = Display(display)
+    x11._guiagent_display = display
+    return pyautogui
