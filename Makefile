@@ -18,7 +18,7 @@ bench: system venv
 	$(PY) bench/step_overhead.py
 
 system:
-	@scripts/ensure-system-deps
+	@PYTHON=$(PYTHON) scripts/ensure-system-deps
 
 venv: $(STAMP)
 
@@ -26,7 +26,7 @@ $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guiagent needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,model]'
+	$(PY) -m pip install -q -e '.[test,model,desktop]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 vllm-venv: $(VLLM_STAMP)

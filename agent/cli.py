@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from agent.loop import EpisodeResult, LoopConfig
-from agent.runner import ConfigError, RunSpec, demo_script_path, resume_episode, start_episode
+from agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, resume_episode, start_episode
 from agent.trajectory import StepRecord, TrajectoryError
 from envs import EnvError
 from envs.browser import BrowserConfig
+from envs.desktop import DesktopConfig
+from envs.xvfb import parse_screen
 from policies import PolicyError
 from policies.media import VideoConfig
 from policies.vlm import VLMConfig
@@ -104,7 +106,12 @@ def run(
     max_steps: Annotated[int, typer.Option(min=1)] = 50,
     out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the stopped episode in this folder.")] = None,
-    env: Annotated[str, typer.Option(help="browser")] = "browser",
+    env: Annotated[str, typer.Option(help="browser (Playwright) or desktop (X11: mss + pyautogui)")] = "browser",
+    xvfb: Annotated[Optional[str], typer.Option(help="desktop: run a private Xvfb of this size, WxH[xD].")] = None,
+    launch: Annotated[Optional[str], typer.Option(help="desktop: command that starts the app under test.")] = None,
+    window: Annotated[Optional[str], typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,
+    monitor: Annotated[int, typer.Option(min=0, help="desktop: 0 the whole screen, N monitor N.")] = 0,
+    display: Annotated[Optional[str], typer.Option(help="desktop: X display (default $DISPLAY).")] = None,
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     viewport: Annotated[str, typer.Option(help="Viewport in CSS pixels, WxH.")] = "1280x800",
     scale: Annotated[float, typer.Option(help="Device scale factor (2 for a HiDPI screen).")] = 1.0,
@@ -127,8 +134,13 @@ def run(
     target = out or _default_out("run")
 
     def go() -> EpisodeResult:
-        if env != "browser":
-            raise ConfigError(f"--env {env!r} is not available yet (browser is)")
+        if env not in ("browser", "desktop"):
+            raise ConfigError(f"--env must be browser or desktop, got {env!r}")
+        if xvfb is not None:
+            try:
+                parse_screen(xvfb)
+            except ValueError as exc:
+                raise ConfigError(f"--xvfb: {exc}") from None
         if policy not in ("script", "vlm"):
             raise ConfigError(f"--policy must be script or vlm, got {policy!r}")
         if protocol not in ("tool-call", "function-result-return"):
@@ -141,7 +153,8 @@ def run(
                 video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
             )
         spec = RunSpec(
-            policy=policy, vlm=vlm,
+            env=env, policy=policy, vlm=vlm,
+            desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor),
             browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
                                   viewport_height=height, device_scale_factor=scale),
             script=str(script) if script else None, task=task, start_url=start_url,
@@ -155,17 +168,25 @@ def run(
 @app.command()
 def demo(
     out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/demo-TIME).")] = None,
+    env: Annotated[str, typer.Option(help="browser: the demo site in Chromium; desktop: a Tk app under Xvfb.")] = "browser",
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
     chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
 ) -> None:
-    """Run the bundled demo task on the bundled demo site, headless, and record it."""
-    target = out or _default_out("demo")
-    spec = RunSpec(
-        browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
-        script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
-    )
-    console.print(f"demo: the bundled task on the bundled site, recording to {target}")
+    """Run the bundled demo task, headless, and record it."""
+    target = out or _default_out(f"demo-{env}" if env != "browser" else "demo")
+    if env == "desktop":
+        spec = desktop_demo_spec(target)
+        console.print(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
+    elif env == "browser":
+        spec = RunSpec(
+            browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
+            script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
+        )
+        console.print(f"demo: the bundled task on the bundled site, recording to {target}")
+    else:
+        err.print(f"[red]error:[/red] --env must be browser or desktop, got {env!r}")
+        raise typer.Exit(EXIT_USAGE)
     _execute(lambda: start_episode(spec, target, on_step=_print_step), target)
 
 

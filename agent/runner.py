@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
@@ -17,12 +19,14 @@ from agent.task import Task
 from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from envs import Env
 from envs.browser import BrowserConfig, BrowserEnv
+from envs.desktop import DesktopConfig, DesktopEnv
 from policies import Policy
 from policies.script import ScriptPolicy
 from policies.vlm import VLMConfig, VLMPolicy
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
+DESKTOP_STATE = "desktop-state.json"
 
 
 class ConfigError(ValueError):
@@ -34,8 +38,9 @@ class RunSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    env: Literal["browser"] = "browser"
+    env: Literal["browser", "desktop"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    desktop: DesktopConfig = Field(default_factory=DesktopConfig)
     policy: Literal["script", "vlm"] = "script"
     script: str | None = None
     vlm: VLMConfig | None = None
@@ -46,8 +51,18 @@ class RunSpec(BaseModel):
     loop: LoopConfig = Field(default_factory=LoopConfig)
 
 
-def demo_script_path() -> Path:
-    return Path(str(resources.files("agent.demo").joinpath("demo_task.yaml")))
+def demo_script_path(env: str = "browser") -> Path:
+    name = "desktop_task.yaml" if env == "desktop" else "demo_task.yaml"
+    return Path(str(resources.files("agent.demo").joinpath(name)))
+
+
+def desktop_demo_spec(out: Path) -> RunSpec:
+    """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory."""
+    app = f"{shlex.quote(sys.executable)} -m agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
+    return RunSpec(
+        env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
+        script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
+    )
 
 
 def _build_policy(spec: RunSpec, root: Path) -> tuple[Policy, dict]:
@@ -78,6 +93,8 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
 
 
 def _build_env(spec: RunSpec, root: Path) -> Env:
+    if spec.env == "desktop":
+        return DesktopEnv(spec.desktop)
     browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
     return BrowserEnv(browser)
 

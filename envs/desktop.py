@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.base import EnvError
-from envs.xvfb import Xvfb, parse_screen
+from envs.xvfb import Xvfb, die_with_parent, parse_screen
 from tools import (
     Action,
     ActionResult,
@@ -80,6 +80,7 @@ class DesktopEnv:
         self._app: subprocess.Popen | None = None
         self._sct: Any = None
         self._gui: Any = None
+        self._x: Any = None  # one python-xlib connection, for window titles
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -109,6 +110,9 @@ class DesktopEnv:
             raise EnvError(f"cannot open X display {self.display}: {exc}") from None
         if self.config.monitor >= len(monitors):
             raise EnvError(f"monitor {self.config.monitor} does not exist: {self.display} has {len(monitors) - 1}")
+        from Xlib.display import Display
+
+        self._x = _quietly(Display, self.display)
         self._gui = _pyautogui_on(self.display or "")
         self._gui.FAILSAFE = self.config.failsafe
         self._gui.PAUSE = 0  # we wait for the app ourselves (settle_s), once per action
@@ -118,7 +122,7 @@ class DesktopEnv:
         env = {**os.environ, "DISPLAY": self.display or ""}
         try:
             self._app = subprocess.Popen(shlex.split(command), env=env, start_new_session=True,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         except OSError as exc:
             raise EnvError(f"cannot launch {command!r}: {exc.strerror}") from None
         deadline = time.monotonic() + self.config.launch_timeout_s
@@ -142,14 +146,15 @@ class DesktopEnv:
                 self._app.wait(timeout=5)
             except Exception:
                 pass
-        if self._sct is not None:
-            try:
-                self._sct.close()
-            except Exception:
-                pass
+        for handle in (self._sct, self._x):
+            if handle is not None:
+                try:
+                    handle.close()
+                except Exception:
+                    pass
         if self._xvfb is not None:
             self._xvfb.stop()
-        self._app = self._sct = self._xvfb = None
+        self._app = self._sct = self._xvfb = self._x = None
         self.display = None
 
     def settings(self) -> dict[str, Any]:
@@ -288,52 +293,46 @@ class DesktopEnv:
 
     def _windows(self) -> dict[int, str]:
         """Top-level windows with a title: {id: title}."""
-        try:
-            from Xlib import X, display as xdisplay
+        from Xlib import X
 
-            d = xdisplay.Display(self.display)
+        found = {}
+        try:
+            children = self._x.screen().root.query_tree().children
         except Exception:
             return {}
-        try:
-            found = {}
-            for child in d.screen().root.query_tree().children:
-                try:
-                    if child.get_attributes().map_state != X.IsViewable:
-                        continue
-                    name = child.get_wm_name()
-                    if name:
-                        found[child.id] = name if isinstance(name, str) else name.decode(errors="replace")
-                except Exception:
-                    continue
-            return found
-        finally:
-            d.close()
+        for child in children:
+            try:
+                if child.get_attributes().map_state == X.IsViewable and (name := child.get_wm_name()):
+                    found[child.id] = name if isinstance(name, str) else name.decode(errors="replace")
+            except Exception:
+                continue  # a window that went away meanwhile
+        return found
 
     def _active_title(self) -> str | None:
-        """The focused window's title (no window manager runs under Xvfb, so: the input focus)."""
+        """The active window's title. No window manager runs under Xvfb, so: the window with the input
+        focus, else the top-level window under the pointer (focus follows the pointer there)."""
         try:
-            from Xlib import display as xdisplay
+            focus = self._x.get_input_focus().focus
+            title = self._title_of(focus) if hasattr(focus, "query_tree") else None
+            if title is None:
+                title = self._title_of(self._x.screen().root.query_pointer().child)
+            return title
+        except Exception:
+            return None
 
-            d = xdisplay.Display(self.display)
-        except Exception:
-            return None
-        try:
-            window = d.get_input_focus().focus
-            for _ in range(20):  # walk up to the top-level window, which carries the title
-                if not hasattr(window, "get_wm_name"):
-                    return None
-                name = window.get_wm_name()
-                if name:
-                    return name if isinstance(name, str) else name.decode(errors="replace")
-                tree = window.query_tree()
-                if tree.parent == 0 or tree.parent == tree.root:
-                    return None
-                window = tree.parent
-            return None
-        except Exception:
-            return None
-        finally:
-            d.close()
+    def _title_of(self, window: Any) -> str | None:
+        """The title of ``window`` or of the nearest ancestor that has one."""
+        for _ in range(20):
+            if not window or not hasattr(window, "get_wm_name"):
+                return None
+            name = window.get_wm_name()
+            if name:
+                return name if isinstance(name, str) else name.decode(errors="replace")
+            tree = window.query_tree()
+            if not tree.parent or tree.parent == tree.root:
+                return None
+            window = tree.parent
+        return None
 
 
 def _px(p: tuple[float, float]) -> tuple[int, int]:
@@ -353,16 +352,37 @@ def _ensure_xauthority() -> None:
     os.environ["XAUTHORITY"] = path
 
 
+def _quietly(fn: Any, *args: Any) -> Any:
+    """python-xlib prints an xauth warning to stdout when it connects; keep the CLI's output clean."""
+    import contextlib
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args)
+
+
 def _pyautogui_on(display: str) -> Any:
     """pyautogui, talking to ``display``. It opens $DISPLAY once, at import; a later env on another
     display swaps that connection (keycodes agree across Xvfb servers, which share the default keymap)."""
-    os.environ.setdefault("DISPLAY", display)
+    import importlib
+    import sys
+
+    if "pyautogui" not in sys.modules:
+        previous = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = display  # pyautogui connects to $DISPLAY while it is imported
+        try:
+            _quietly(importlib.import_module, "pyautogui")
+        finally:
+            if previous is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = previous
+        sys.modules["pyautogui._pyautogui_x11"]._guiagent_display = display
     import pyautogui
     from pyautogui import _pyautogui_x11 as x11
     from Xlib.display import Display
 
-    current = getattr(x11, "_guiagent_display", os.environ.get("DISPLAY"))
+    current = getattr(x11, "_guiagent_display", None)
     if current != display:
-        x11._display = Display(display)
+        x11._display = _quietly(Display, display)
     x11._guiagent_display = display
     return pyautogui

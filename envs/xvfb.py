@@ -21,6 +21,17 @@ def parse_screen(spec: str) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 24)
 
 
+def die_with_parent() -> None:
+    """In a child before exec: get SIGTERM when the runtime dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), so that no Xvfb or app outlives the episode that started it."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not glibc Linux: close() and the context manager still stop it
+
+
 def _free_display(start: int = 90) -> int:
     for n in range(start, start + 400):
         if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
@@ -47,7 +58,7 @@ class Xvfb:
             self.proc = subprocess.Popen(
                 [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
                  "-noreset", "+extension", "RANDR"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
             )
             deadline = time.monotonic() + self.timeout_s
             while time.monotonic() < deadline:

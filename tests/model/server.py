@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from envs.xvfb import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER = Path(__file__).with_name("build_tiny_qwen.py")
 MODEL_NAME = "tiny-qwen25vl"
@@ -70,7 +72,8 @@ class VLLMServer:
             "--limit-mm-per-prompt", json.dumps(self.limit_mm), "--trust-request-mm-kwargs",
             "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}',
         ]
-        self.proc = subprocess.Popen(args, env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(args, env=env, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
