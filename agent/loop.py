@@ -83,6 +83,10 @@ class Episode:
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
+        # WAL without an fsync per commit: a checkpoint survives the process being killed (the case
+        # resume is for), not the machine losing power; it makes a checkpoint ~10x cheaper.
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self.graph = self._build().compile(checkpointer=SqliteSaver(self._conn))
         self._thread = {"configurable": {"thread_id": THREAD_ID}}
 

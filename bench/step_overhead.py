@@ -13,7 +13,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -24,6 +23,7 @@ from agent.demo.server import DemoServer  # noqa: E402
 from agent.loop import LoopConfig  # noqa: E402
 from agent.runner import RunSpec, start_episode  # noqa: E402
 from agent.trajectory import load_trajectory  # noqa: E402
+from bench.common import print_step_overhead, timed  # noqa: E402
 from envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
 
 
@@ -51,12 +51,7 @@ def raw_capture_ms(scale: float, n: int = 40) -> list[float]:
     with DemoServer() as site:
         env = BrowserEnv(BrowserConfig(device_scale_factor=scale))
         env.reset(site.url + "/login")
-        env.page.screenshot()  # warm up
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            env.page.screenshot(type="png")
-            times.append((time.perf_counter() - t0) * 1000)
+        times = timed(lambda: env.page.screenshot(type="png"), n)
         env.close()
     return times
 
@@ -77,27 +72,7 @@ def main() -> None:
             sys.exit(f"benchmark episode failed: {result.reason}")
         steps = load_trajectory(Path(tmp) / "traj").steps
 
-    phases = ["capture", "encode", "decide", "execute", "record"]
-    per_phase = {p: [s.timings_ms.get(p, 0.0) for s in steps] for p in phases}
-    # loop and checkpoint: the rest of each step's wall time (LangGraph, 4 SQLite checkpoints, bookkeeping)
-    loop_ms = []
-    for a, b in zip(steps, steps[1:]):
-        wall = (b.t_start - a.t_start) * 1000
-        loop_ms.append(wall - sum(a.timings_ms.get(p, 0.0) for p in phases))
-    per_phase["loop+checkpoint"] = loop_ms
-    raw = raw_capture_ms(args.scale)
-
-    med = {k: statistics.median(v) for k, v in per_phase.items()}
-    overhead = med["encode"] + med["loop+checkpoint"] + med["record"]
-    print(f"scripted episode: {len(steps)} steps, 1280x800 at scale {args.scale:g}")
-    print(f"{'phase':<18}{'median ms':>10}{'p90 ms':>10}")
-    for name, values in per_phase.items():
-        p90 = statistics.quantiles(values, n=10)[-1] if len(values) >= 10 else max(values)
-        print(f"{name:<18}{statistics.median(values):>10.2f}{p90:>10.2f}")
-    raw_med = statistics.median(raw)
-    print(f"{'raw screenshot':<18}{raw_med:>10.2f}")
-    print(f"runtime overhead per step (encode + loop/checkpoint + record): {overhead:.2f} ms")
-    print(f"overhead / raw screenshot: {overhead / raw_med:.2f}x (target <= 1.5x)")
+    print_step_overhead(steps, statistics.median(raw_capture_ms(args.scale)), f"scripted browser episode, 1280x800 at scale {args.scale:g}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""Capture cost: mss (desktop) and Playwright (browser) at 1280x800 and 1920x1080, raw vs PNG vs JPEG,
+median and p95; then the desktop step overhead as in step_overhead.py, on the bundled Tk demo app.
+
+    .venv/bin/python bench/capture.py [-n 40] [--steps 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.demo.server import DemoServer  # noqa: E402
+from agent.loop import LoopConfig  # noqa: E402
+from agent.runner import desktop_demo_spec, start_episode  # noqa: E402
+from agent.trajectory import load_trajectory  # noqa: E402
+from bench.common import percentile, print_step_overhead, timed  # noqa: E402
+from envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
+from envs.xvfb import Xvfb  # noqa: E402
+
+SIZES = [(1280, 800), (1920, 1080)]
+
+
+def encode(shot, fmt: str) -> bytes:
+    image = Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1)
+    buf = io.BytesIO()
+    image.save(buf, fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 90}))
+    return buf.getvalue()
+
+
+def row(kind: str, size: tuple[int, int], fmt: str, times: list[float]) -> None:
+    print(f"{kind:<10}{size[0]}x{size[1]:<7}{fmt:<6}{statistics.median(times):>9.2f}{percentile(times, 0.95):>9.2f}")
+
+
+def bench_mss(n: int) -> dict[tuple[int, int], float]:
+    import mss
+
+    raw, png = {}, {}
+    for size in SIZES:
+        with Xvfb(f"{size[0]}x{size[1]}x24") as x, mss.MSS(display=x.display) as sct:
+            monitor = sct.monitors[1]
+            times = timed(lambda: sct.grab(monitor), n)
+            raw[size] = statistics.median(times)
+            row("mss", size, "raw", times)
+            shot = sct.grab(monitor)
+            png_times = timed(lambda: encode(sct.grab(monitor), "PNG"), n)
+            png[size] = statistics.median(png_times)
+            row("mss", size, "PNG", png_times)
+            row("mss", size, "JPEG", timed(lambda: encode(sct.grab(monitor), "JPEG"), n))
+            del shot
+    return raw, png
+
+
+def bench_playwright(n: int) -> None:
+    with DemoServer() as site:
+        for size in SIZES:
+            env = BrowserEnv(BrowserConfig(viewport_width=size[0], viewport_height=size[1]))
+            env.reset(site.url + "/login")
+            row("browser", size, "PNG", timed(lambda: env.page.screenshot(type="png"), n))
+            row("browser", size, "JPEG", timed(lambda: env.page.screenshot(type="jpeg", quality=90), n))
+            env.close()
+
+
+def desktop_steps(steps: int, tmp: Path) -> list:
+    body = []
+    k = 0
+    while len(body) < steps - 1:  # click the field, type, tick and untick, move: a realistic mix
+        k += 1
+        body += [{"action": "left_click", "coordinate": [300, 116]}, {"action": "type", "text": f"x{k}"},
+                 {"action": "left_click", "coordinate": [200, 180]}, {"action": "mouse_move", "coordinate": [700, 300 + k]}]
+    body = body[: steps - 1] + [{"action": "terminate", "status": "success"}]
+    script = tmp / "desktop-bench.yaml"
+    script.write_text(yaml.safe_dump({"task": "benchmark", "steps": body}, allow_unicode=True))
+    out = tmp / "traj"
+    spec = desktop_demo_spec(out)
+    spec = spec.model_copy(update={"script": str(script), "loop": LoopConfig(max_steps=steps + 5)})
+    spec.desktop.settle_s = 0.02
+    result = start_episode(spec, out)
+    if result.status != "success":
+        sys.exit(f"desktop benchmark episode failed: {result.reason}")
+    return load_trajectory(out).steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args()
+    print(f"{'source':<10}{'size':<12}{'fmt':<6}{'median':>9}{'p95':>9}   (ms)")
+    raw, png = bench_mss(args.n)
+    bench_playwright(args.n)
+    print()
+    with tempfile.TemporaryDirectory() as tmp:
+        steps = desktop_steps(args.steps, Path(tmp))
+    ratio = print_step_overhead(steps, raw[(1280, 800)], "scripted desktop episode (Tk demo, Xvfb 1280x800)")
+    # An mss grab is raw memory; a screenshot as the browser's raw figure counts it is an encoded image.
+    print(f"overhead / (mss grab + PNG encode, {png[(1280, 800)]:.2f} ms): {ratio * raw[(1280, 800)] / png[(1280, 800)]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
