@@ -191,6 +191,39 @@ def demo(
 
 
 @app.command()
+def replay(
+    trajectory: Annotated[Path, typer.Argument(help="The recorded trajectory folder.")],
+    mode: Annotated[str, typer.Option(help="strict: stop at the first divergence; lenient: go on and report.")] = "strict",
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the replay's own trajectory (default runs/replay-TIME).")] = None,
+    threshold: Annotated[float, typer.Option(help="Similarity (SSIM of thumbnails) under which a step diverges.")] = 0.95,
+) -> None:
+    """Re-execute a trajectory on a fresh env, verifying each step against its recording."""
+    from agent.replay import replay_trajectory
+
+    if mode not in ("strict", "lenient"):
+        err.print(f"[red]error:[/red] --mode must be strict or lenient, got {mode!r}")
+        raise typer.Exit(EXIT_USAGE)
+    target = out or _default_out("replay")
+    started = time.time()
+    try:
+        result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=_print_step)  # type: ignore[arg-type]
+    except (ConfigError, TrajectoryError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    except (EnvError, PolicyError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    for problem in report.skipped:
+        console.print(f"[yellow]skipped:[/yellow] {problem}")
+    for d in report.divergences:
+        score = f"{d['similarity']:.3f}" if d["similarity"] is not None else "-"
+        console.print(f"[red]diverged[/red] at step {d['step'] + 1} (similarity {score}): {'; '.join(d['reasons'])}")
+    console.print(f"report: {target / 'divergence.txt'}")
+    code = _summary(result, target, started)
+    raise typer.Exit(EXIT_FAILED if report.divergences else code)
+
+
+@app.command()
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,

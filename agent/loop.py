@@ -242,6 +242,7 @@ class Episode:
             url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
             timings_ms=dict(pending["timings_ms"]),
             usage=decision.usage,
+            policy_info=decision.info,
         )
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)

@@ -33,6 +33,14 @@ class ConfigError(ValueError):
     """A run that cannot start as configured; the message names the setting."""
 
 
+class ReplaySettings(BaseModel):
+    """What a replay replays, and how strictly."""
+
+    source: str
+    mode: Literal["strict", "lenient"] = "strict"
+    threshold: float = Field(default=0.95, gt=0, le=1)
+
+
 class RunSpec(BaseModel):
     """Everything needed to build an episode; stored in meta.json so ``--resume`` rebuilds it."""
 
@@ -41,9 +49,10 @@ class RunSpec(BaseModel):
     env: Literal["browser", "desktop"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm"] = "script"
+    policy: Literal["script", "vlm", "replay"] = "script"
     script: str | None = None
     vlm: VLMConfig | None = None
+    replay: ReplaySettings | None = None
     task: str | None = None
     start_url: str | None = None
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
@@ -65,9 +74,15 @@ def desktop_demo_spec(out: Path) -> RunSpec:
     )
 
 
-def _build_policy(spec: RunSpec, root: Path) -> tuple[Policy, dict]:
+def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Policy, dict]:
     if spec.policy == "vlm":
         return VLMPolicy(spec.vlm or VLMConfig()), {}
+    if spec.policy == "replay":
+        from agent.replay import replay_policy
+
+        if spec.replay is None:
+            raise ConfigError("a replay needs its source trajectory")
+        return replay_policy(spec.replay, root, site_url)
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
@@ -92,6 +107,13 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
     return Task(instruction=instruction, start_url=start_url, success=from_policy.get("success"))
 
 
+def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
+    """A demo-site URL recorded under another port, moved to where the site is served now."""
+    if url is None or old_port is None or site_url is None:
+        return url
+    return url.replace(f"http://127.0.0.1:{old_port}", site_url)
+
+
 def _build_env(spec: RunSpec, root: Path) -> Env:
     if spec.env == "desktop":
         return DesktopEnv(spec.desktop)
@@ -99,18 +121,21 @@ def _build_env(spec: RunSpec, root: Path) -> Env:
     return BrowserEnv(browser)
 
 
-def start_episode(spec: RunSpec, out: Path, on_step: StepCallback | None = None) -> EpisodeResult:
-    """Run a new episode into ``out`` (which must not hold a trajectory yet)."""
+def start_episode(
+    spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None
+) -> EpisodeResult:
+    """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
+    caller made already (with the task facts it brings), instead of one built from ``spec``."""
     with ExitStack() as stack:
         out.mkdir(parents=True, exist_ok=True)
         if (out / "meta.json").exists():
             raise ConfigError(f"{out} already holds a trajectory: choose another --out or use --resume")
-        policy, from_policy = _build_policy(spec, out)
         site_url = None
         if spec.demo_site:
             server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
             spec = spec.model_copy(update={"demo_port": server.server_address[1]})
             site_url = server.url
+        policy, from_policy = built or _build_policy(spec, out, site_url)
         task = _task(spec, from_policy, site_url)
         meta = TrajectoryMeta(
             task=task.instruction,
@@ -140,7 +165,6 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
     with ExitStack() as stack:
-        policy, from_policy = _build_policy(spec, root)
         site_url = None
         start_url = meta.start_url
         resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
@@ -151,9 +175,9 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
                 server = DemoServer(port=0, state_path=root / DEMO_STATE)
             stack.enter_context(server)
             site_url = server.url
-            old = f"http://127.0.0.1:{spec.demo_port}"
-            start_url = start_url.replace(old, site_url) if start_url else None
-            resume_url = resume_url.replace(old, site_url) if resume_url else None
+            start_url = served_url(start_url, spec.demo_port, site_url)
+            resume_url = served_url(resume_url, spec.demo_port, site_url)
+        policy, from_policy = _build_policy(spec, root, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
         env = _build_env(spec, root)
         stack.callback(env.close)

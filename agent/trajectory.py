@@ -80,6 +80,7 @@ class StepRecord(BaseModel):
     url_after: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, int] | None = None
+    policy_info: dict[str, Any] = Field(default_factory=dict, description="E.g. a replay's verification of the step.")
 
 
 def frame_name(index: int, suffix: str = "png") -> str:

@@ -52,6 +52,7 @@ class Decision(BaseModel):
     format_error: str | None = Field(default=None, description="Why the model's answer could not be parsed.")
     usage: dict[str, int] | None = None
     latency_s: float | None = None
+    info: dict[str, Any] = Field(default_factory=dict, description="Policy-specific facts to record (replay scores).")
 
 
 @runtime_checkable

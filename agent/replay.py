@@ -1,0 +1,154 @@
+"""``guiagent replay``: re-execute a recorded trajectory on a fresh env, verify every step, report.
+
+The replay is itself recorded as a new trajectory. Before each step the live screen is compared with
+the recorded one (policies.replay); each divergence is saved with the two frames and their diff, and
+summed up in ``divergence.json`` and ``divergence.txt`` in the replay's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agent.loop import EpisodeResult, LoopConfig, StepCallback
+from agent.runner import (
+    DESKTOP_STATE,
+    ConfigError,
+    ReplaySettings,
+    RunSpec,
+    served_url,
+    start_episode,
+)
+from agent.trajectory import StepRecord, Trajectory, load_trajectory
+from policies.replay import Divergence, ReplayPolicy, ReplayStep, diff_image
+from tools import Check
+
+REPORT_JSON = "divergence.json"
+REPORT_TEXT = "divergence.txt"
+DIVERGENCE_DIR = "divergence"
+
+
+def _frame_loader(traj: Trajectory, step: StepRecord):
+    path = traj.frame_path(step)
+    return lambda: path.read_bytes() if path.exists() else None
+
+
+def replay_policy(settings: ReplaySettings, out: Path, site_url: str | None) -> tuple[ReplayPolicy, dict]:
+    """The replay policy for ``settings.source``, saving divergence images under ``out``."""
+    source = load_trajectory(settings.source)
+    spec = RunSpec.model_validate(source.meta.extra.get("spec", {}))
+    old_port = spec.demo_port
+    url_map = lambda u: served_url(u, old_port, site_url) or u  # noqa: E731
+    steps = [
+        ReplayStep(
+            index=s.index, label=s.label, actions=s.actions, model_actions=s.model_actions, mapping=s.mapping,
+            thought=s.thought, raw=s.raw, url=s.url, title=s.title, frame=_frame_loader(source, s),
+            checks=[Check.model_validate(c.check) for c in s.checks],
+        )
+        for s in source.steps
+    ]
+    folder = out / DIVERGENCE_DIR
+
+    def save(divergence: Divergence, recorded: bytes | None, live: bytes) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / f"step-{divergence.step:06d}"
+        (stem.with_name(stem.name + "-live.png")).write_bytes(live)
+        if recorded is not None:
+            (stem.with_name(stem.name + "-recorded.png")).write_bytes(recorded)
+            (stem.with_name(stem.name + "-diff.png")).write_bytes(diff_image(recorded, live))
+
+    policy = ReplayPolicy(steps, mode=settings.mode, threshold=settings.threshold, outcome=source.meta.outcome,
+                          url_map=url_map, on_divergence=save)
+    success = Check.model_validate(source.meta.success_check) if source.meta.success_check else None
+    facts = {"task": source.meta.task, "start_url": url_map(source.meta.start_url) if source.meta.start_url else None,
+             "success": success}
+    return policy, facts
+
+
+class ReplayReport(BaseModel):
+    source: str
+    replay: str
+    mode: str
+    threshold: float
+    recorded_steps: int
+    replayed_steps: int
+    skipped: list[str]
+    outcome: str
+    reason: str | None
+    divergences: list[dict]
+
+
+def replay_trajectory(
+    source: Path, out: Path, mode: Literal["strict", "lenient"] = "strict", threshold: float = 0.95,
+    on_step: StepCallback | None = None,
+) -> tuple[EpisodeResult, ReplayReport]:
+    """Replay ``source`` into ``out``; returns the episode's result and the divergence report."""
+    traj = load_trajectory(source)
+    if not traj.steps:
+        raise ConfigError(f"{source}: no whole step to replay" + (f" ({'; '.join(traj.problems)})" if traj.problems else ""))
+    if "spec" not in traj.meta.extra:
+        raise ConfigError(f"{source}: meta.json has no run spec: cannot build the same env")
+    spec = RunSpec.model_validate(traj.meta.extra["spec"])
+    launch = spec.desktop.launch
+    if launch and str(Path(source).resolve()) in launch:  # an app whose state lives in the trajectory: start fresh
+        launch = launch.replace(str(Path(source).resolve() / DESKTOP_STATE), str(out.resolve() / DESKTOP_STATE))
+    spec = spec.model_copy(update={
+        "policy": "replay", "script": None, "vlm": None, "demo_port": None,
+        "replay": ReplaySettings(source=str(Path(source).resolve()), mode=mode, threshold=threshold),
+        "desktop": spec.desktop.model_copy(update={"launch": launch}),
+        "loop": LoopConfig(max_steps=len(traj.steps) + 1, max_format_errors=0),
+    })
+    out.mkdir(parents=True, exist_ok=True)
+    site_url = None
+    if spec.demo_site:  # pick the port now, so that recorded URLs can be mapped to it while verifying
+        spec.demo_port = _free_port()
+        site_url = f"http://127.0.0.1:{spec.demo_port}"
+    policy, facts = replay_policy(spec.replay, out, site_url)  # type: ignore[arg-type]
+    result = start_episode(spec, out, on_step=on_step, built=(policy, facts))
+    replayed = load_trajectory(out)
+    divergences = []
+    for d in policy.divergences:
+        stem = f"{DIVERGENCE_DIR}/step-{d.step:06d}"
+        frames = {k: f"{stem}-{k}.png" for k in ("recorded", "live", "diff") if (out / f"{stem}-{k}.png").exists()}
+        divergences.append({"step": d.step, "label": d.label, "similarity": d.score, "reasons": d.reasons, "frames": frames})
+    report = ReplayReport(
+        source=str(source), replay=str(out), mode=mode, threshold=threshold, recorded_steps=len(traj.steps),
+        replayed_steps=len(replayed.steps), skipped=traj.problems, outcome=result.status, reason=result.reason,
+        divergences=divergences,
+    )
+    (out / REPORT_JSON).write_text(report.model_dump_json(indent=2))
+    (out / REPORT_TEXT).write_text(report_text(report, replayed))
+    return result, report
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def report_text(report: ReplayReport, replayed: Trajectory) -> str:
+    lines = [
+        f"replay of {report.source}",
+        f"into {report.replay} ({report.mode}, similarity threshold {report.threshold})",
+        f"{report.replayed_steps} of {report.recorded_steps} recorded steps replayed; outcome {report.outcome}"
+        + (f": {report.reason}" if report.reason else ""),
+    ]
+    lines += [f"skipped: {p}" for p in report.skipped]
+    scores = [s.policy_info.get("similarity") for s in replayed.steps if s.policy_info.get("similarity") is not None]
+    if scores:
+        lines.append(f"similarity: min {min(scores):.3f}, mean {sum(scores) / len(scores):.3f}")
+    if not report.divergences:
+        lines.append("no divergence: every step matched its recording")
+    for d in report.divergences:
+        score = f"{d['similarity']:.3f}" if d["similarity"] is not None else "-"
+        label = f" ({d['label']})" if d["label"] else ""
+        lines.append(f"step {d['step'] + 1}{label}: similarity {score}: {'; '.join(d['reasons'])}")
+        for kind, path in d["frames"].items():
+            lines.append(f"    {kind}: {path}")
+    return "\n".join(lines) + "\n"
