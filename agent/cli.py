@@ -25,7 +25,7 @@ from tools.geometry import MAX_PIXELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -221,6 +221,46 @@ def replay(
     console.print(f"report: {target / 'divergence.txt'}")
     code = _summary(result, target, started)
     raise typer.Exit(EXIT_FAILED if report.divergences else code)
+
+
+@app.command()
+def export(
+    trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders.")],
+    format: Annotated[str, typer.Option("--format", help="llamafactory, swift, qwenvl or trl.")] = "llamafactory",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
+    protocol: Annotated[str, typer.Option(help="Target format: tool-call or function-result-return.")] = "tool-call",
+    max_pixels: Annotated[int, typer.Option(help="The trainer's max_pixels: labels are computed for it.")] = 1280 * 28 * 28,
+    min_pixels: Annotated[int, typer.Option(help="The trainer's min_pixels.")] = 4 * 28 * 28,
+    history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
+    per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
+    only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
+    keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
+    replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+) -> None:
+    """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
+    from agent.export import ExportOptions, build_samples, write_dataset
+    from agent.export.samples import load_divergent
+
+    try:
+        if protocol not in ("tool-call", "function-result-return"):
+            raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
+        options = ExportOptions(
+            protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
+            per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
+            divergent=load_divergent(replay_report or []),
+        )
+        samples, skipped = build_samples(trajectories, options)
+        if not samples:
+            raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
+        data, warnings = write_dataset(samples, output, format, options)
+    except (ConfigError, TrajectoryError, ValueError, RuntimeError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    for s in skipped:
+        console.print(f"[yellow]skipped[/yellow] {s.source}: {s.reason}")
+    for w in warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"{len(samples)} samples for {format} in {output / data} (settings: {output / 'TRAINING.md'})")
 
 
 @app.command()

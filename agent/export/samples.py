@@ -1,0 +1,153 @@
+"""Trajectories to trainer-neutral samples: turns of text with ``<image>`` placeholders, and images.
+
+Labels are recomputed for the trainer's own resize: each recorded action is in screen coordinates with
+its frame's geometry, so the model-space label is ``smart_resize(frame, min_pixels, max_pixels)``'s
+mapping of that point, exactly what the trainer will show the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.trajectory import StepRecord, Trajectory, load_trajectory
+from policies.prompts import system_prompt
+from tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
+from tools.geometry import MIN_PIXELS
+from tools.parsing import FN_RESULT, Protocol, format_function_call, format_tool_call
+
+IMAGE = "<image>"
+
+
+class ExportOptions(BaseModel):
+    protocol: Protocol = "tool-call"
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = 1280 * 28 * 28
+    history_images: int = Field(default=2, ge=0, description="Earlier screenshots shown as images (K).")
+    history_steps: int = Field(default=8, ge=0, description="Earlier steps shown as turns.")
+    per_episode: bool = False
+    only_success: bool = False
+    keep_unparsed: bool = False
+    divergent: dict[str, set[int]] = Field(default_factory=dict, description="Trajectory -> steps a replay found divergent.")
+
+
+class Turn(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    text: str
+    loss: bool | None = None  # assistant turns: trained on (True) or context only (False)
+
+
+class Sample(BaseModel):
+    turns: list[Turn]
+    images: list[Path]
+    source: str
+    step: int | None = None
+
+
+class Skipped(BaseModel):
+    source: str
+    reason: str
+
+
+def _labels(step: StepRecord, mapping: ScreenMapping):
+    """The step's actions in the trainer's model space, as the model would emit them."""
+    actions = []
+    for data in step.actions:
+        action = parse_action(data)
+        if not type(action).model_visible:
+            raise ValueError(f"{action.action!r} is not a computer_use action")
+        if isinstance(action, LeftClickDrag) and action.start_coordinate is not None:
+            # the model drags from where the cursor is: move there first
+            actions.append(MouseMove(coordinate=action.start_coordinate).map_points(mapping.input_to_model))
+            action = LeftClickDrag(coordinate=action.coordinate)
+        actions.append(action.map_points(mapping.input_to_model))
+    if not actions:
+        raise ValueError("no action")
+    return actions
+
+
+def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol) -> str:
+    fmt = format_tool_call if protocol == "tool-call" else format_function_call
+    calls = "\n".join(fmt(a) for a in _labels(step, mapping))
+    return f"{step.thought}\n{calls}" if step.thought else calls
+
+
+def _result_text(step: StepRecord, protocol: Protocol) -> str:
+    text = "\n".join(r.message or ("ok" if r.ok else "failed") for r in step.results) or "ok"
+    return f"<tool_response>\n{text}\n</tool_response>" if protocol == "tool-call" else f"{FN_RESULT}: {text}"
+
+
+def _usable(traj: Trajectory, options: ExportOptions, skipped: list[Skipped]) -> list[StepRecord]:
+    out = []
+    divergent = options.divergent.get(str(traj.root.resolve()), set())
+    for step in traj.steps:
+        where = f"{traj.root} step {step.index + 1}"
+        if step.format_error and not options.keep_unparsed:
+            skipped.append(Skipped(source=where, reason=f"the model's answer did not parse: {step.format_error}"))
+        elif step.index in divergent:
+            skipped.append(Skipped(source=where, reason="a replay found this step divergent"))
+        elif not traj.frame_path(step).exists():
+            skipped.append(Skipped(source=where, reason=f"frame {step.frame} is missing"))
+        elif not step.actions:
+            skipped.append(Skipped(source=where, reason="no action was taken"))
+        else:
+            out.append(step)
+    return out
+
+
+def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sample], list[Skipped]]:
+    """Samples from every usable step (or episode) of ``roots``, and what was skipped and why."""
+    samples: list[Sample] = []
+    skipped: list[Skipped] = []
+    for root in roots:
+        traj = load_trajectory(root)
+        skipped += [Skipped(source=str(root), reason=p) for p in traj.problems]
+        if options.only_success and traj.meta.outcome != "success":
+            skipped.append(Skipped(source=str(root), reason=f"outcome is {traj.meta.outcome}, not success"))
+            continue
+        steps = _usable(traj, options, skipped)
+        labelled = []
+        for step in steps:
+            mapping = step.geometry.for_model(options.min_pixels, options.max_pixels)
+            try:
+                labelled.append((step, mapping, target_text(step, mapping, options.protocol)))
+            except ValueError as exc:
+                skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
+        if not labelled:
+            continue
+        if options.per_episode:
+            samples.append(_sample(traj, labelled, len(labelled) - 1, options, episode=True))
+        else:
+            samples += [_sample(traj, labelled, i, options, episode=False) for i in range(len(labelled))]
+    return samples, skipped
+
+
+def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool) -> Sample:
+    step, mapping, target = labelled[i]
+    system = system_prompt(options.protocol, mapping.resized_width, mapping.resized_height)
+    first = 0 if episode else max(0, i - options.history_steps)
+    with_image = set(range(first, i + 1)) if episode else set(range(max(first, i - options.history_images), i + 1))
+    turns = [Turn(role="system", text=system)]
+    images: list[Path] = []
+    user = traj.meta.task
+    for j in range(first, i + 1):
+        s, _, text = labelled[j]
+        if j in with_image:
+            user += f"\n{IMAGE}"
+            images.append(traj.frame_path(s))
+        turns.append(Turn(role="user", text=user))
+        turns.append(Turn(role="assistant", text=text, loss=episode or j == i))
+        user = _result_text(s, options.protocol)
+    return Sample(turns=turns, images=images, source=str(traj.root), step=None if episode else step.index)
+
+
+def load_divergent(reports: list[Path]) -> dict[str, set[int]]:
+    """Steps that replays found divergent, by source trajectory (from their divergence.json)."""
+    found: dict[str, set[int]] = {}
+    for report in reports:
+        data = json.loads(Path(report).read_text())
+        found.setdefault(str(Path(data["source"]).resolve()), set()).update(d["step"] for d in data["divergences"])
+    return found
