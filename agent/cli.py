@@ -264,6 +264,33 @@ def export(
 
 
 @app.command()
+def view(
+    trajectory: Annotated[Path, typer.Argument(help="The trajectory folder.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
+    mp4: Annotated[Optional[Path], typer.Option(help="Also write the episode as an mp4.")] = None,
+    gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
+) -> None:
+    """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it)."""
+    from agent.report import render_html, write_gif, write_mp4
+    from agent.trajectory import load_trajectory
+
+    try:
+        traj = load_trajectory(trajectory)
+        target = output or trajectory / "report.html"
+        target.write_text(render_html(traj), encoding="utf-8")
+        if mp4:
+            write_mp4(traj, mp4)
+        if gif:
+            write_gif(traj, gif)
+    except (TrajectoryError, ValueError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    for problem in traj.problems:
+        console.print(f"[yellow]note:[/yellow] {problem}")
+    console.print(f"report: {target}" + (f"; video: {mp4}" if mp4 else "") + (f"; gif: {gif}" if gif else ""))
+
+
+@app.command()
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,

@@ -217,6 +217,6 @@ def load_trajectory(root: str | Path) -> Trajectory:
             problems.append(f"{STEPS_FILE}: line {n} has step index {step.index}, expected {len(steps)}; ignored")
             continue
         if not (root / step.frame).exists():
-            problems.append(f"step {step.index}: frame {step.frame} is missing")
+            problems.append(f"step {step.index + 1}: frame {step.frame} is missing")
         steps.append(step)
     return Trajectory(root=root, meta=meta, steps=steps, problems=problems, torn_tail=torn)

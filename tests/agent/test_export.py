@@ -117,7 +117,7 @@ def test_filters_and_bad_input_are_reported(demo_trajectory, tmp_path):
     proc = subprocess.run([*CLI, "export", str(broken), "-o", str(tmp_path / "out")], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
     assert proc.returncode == 0
-    assert "last line is incomplete" in proc.stdout and "frame frames/000003.png is missing" in proc.stdout
+    assert "last line is incomplete" in proc.stdout and "step 4: frame frames/000003.png is missing" in proc.stdout
     assert "23 samples" in proc.stdout
     meta = json.loads((broken / "meta.json").read_text())
     (broken / "meta.json").write_text(json.dumps({**meta, "outcome": "failure"}))

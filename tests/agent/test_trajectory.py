@@ -73,7 +73,7 @@ def test_a_missing_frame_is_reported_not_fatal(tmp_path):
     (tmp_path / "t" / "frames" / "000001.png").unlink()
     traj = load_trajectory(tmp_path / "t")
     assert len(traj.steps) == 3
-    assert traj.problems == ["step 1: frame frames/000001.png is missing"]
+    assert traj.problems == ["step 2: frame frames/000001.png is missing"]
 
 
 def test_unreadable_trajectories_say_why(tmp_path):

@@ -1,0 +1,172 @@
+"""``guiagent view``: a trajectory as a self-contained HTML page, and as an mp4 or a GIF.
+
+Each step's screenshot is drawn with what was done on it: the point clicked, the drag's path, the
+scroll's direction, the keys pressed or the text typed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from agent.trajectory import StepRecord, Trajectory
+
+ACCENT = (230, 40, 90)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    for name in ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
+
+
+def annotated(traj: Trajectory, step: StepRecord) -> Image.Image:
+    """The step's frame with its actions drawn on it (a grey placeholder if the frame is missing)."""
+    path = traj.frame_path(step)
+    g = step.geometry
+    if path.exists():
+        image = Image.open(path).convert("RGB")
+    else:
+        image = Image.new("RGB", (g.width, g.height), (90, 90, 90))
+        ImageDraw.Draw(image).text((20, 20), f"frame {step.frame} is missing", fill=(255, 255, 255), font=_font(28))
+    draw = ImageDraw.Draw(image)
+    r = max(8, g.width // 100)
+    width = max(3, g.width // 400)
+    banner = []
+    for action in step.actions:
+        points = {k: g.input_to_captured(tuple(v)) for k, v in action.items() if k in ("coordinate", "start_coordinate")}
+        name = action["action"]
+        if "start_coordinate" in points:
+            (x0, y0), (x1, y1) = points["start_coordinate"], points["coordinate"]
+            draw.line([(x0, y0), (x1, y1)], fill=ACCENT, width=width)
+            draw.ellipse([x0 - r / 2, y0 - r / 2, x0 + r / 2, y0 + r / 2], fill=ACCENT)
+        if "coordinate" in points:
+            x, y = points["coordinate"]
+            draw.ellipse([x - r, y - r, x + r, y + r], outline=ACCENT, width=width)
+            draw.line([(x - 2 * r, y), (x + 2 * r, y)], fill=ACCENT, width=max(1, width // 2))
+            draw.line([(x, y - 2 * r), (x, y + 2 * r)], fill=ACCENT, width=max(1, width // 2))
+            if name == "scroll":
+                dy = -4 * r if action["pixels"] > 0 else 4 * r
+                draw.line([(x, y), (x, y + dy)], fill=ACCENT, width=width)
+        if name in ("key", "type", "scroll", "wait", "terminate", "navigate", "back"):
+            detail = {k: v for k, v in action.items() if k not in ("action", "coordinate")}
+            banner.append(f"{name} {json.dumps(detail, ensure_ascii=False)}" if detail else name)
+    if banner:
+        font = _font(max(14, g.width // 60))
+        text = "  |  ".join(banner)
+        box = draw.textbbox((0, 0), text, font=font)
+        h = box[3] - box[1] + 16
+        draw.rectangle([0, image.height - h, image.width, image.height], fill=(0, 0, 0))
+        draw.text((10, image.height - h + 6), text, fill=(255, 255, 255), font=font)
+    return image
+
+
+def _data_url(image: Image.Image, max_width: int = 1280) -> str:
+    if image.width > max_width:
+        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=82)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2430}
+header{background:#24324a;color:#fff;padding:16px 24px}header h1{margin:0 0 6px;font-size:20px}
+.ok{color:#2e7d32}.bad{color:#c62828}main{padding:16px 24px}
+section{background:#fff;border:1px solid #dde2ea;border-radius:6px;margin:0 0 16px;padding:12px 16px}
+section h2{font-size:15px;margin:0 0 8px}img{max-width:100%;border:1px solid #ccd;display:block}
+.grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:8px;border-radius:4px;margin:4px 0}
+dt{font-weight:600;margin-top:6px}dd{margin:0}
+"""
+
+
+def render_html(traj: Trajectory) -> str:
+    m = traj.meta
+    outcome_class = "ok" if m.outcome == "success" else "bad"
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(m.task[:80])} - guiagent</title><style>{CSS}</style></head><body>",
+        f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome)}</b>"
+        + (f" &mdash; {esc(m.reason)}" if m.reason else "")
+        + f" &middot; {len(traj.steps)} steps &middot; env {esc(str(m.env.get('kind')))} &middot; "
+        f"policy {esc(str(m.policy.get('kind')))}"
+        + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")
+        + "</div></header><main>",
+    ]
+    for problem in traj.problems:
+        parts.append(f"<section class='bad'>{esc(problem)}</section>")
+    for step in traj.steps:
+        ok = all(r.ok for r in step.results) and all(c.result.ok for c in step.checks) and not step.format_error
+        results = "".join(
+            f"<li class='{'ok' if r.ok else 'bad'}'>{'ok' if r.ok else 'failed'}{': ' + esc(r.message) if r.message else ''}</li>"
+            for r in step.results
+        )
+        checks = "".join(
+            f"<li class='{'ok' if c.result.ok else 'bad'}'>{esc(c.result.message)}</li>" for c in step.checks
+        )
+        timings = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items())
+        tokens = ", ".join(f"{k} {v}" for k, v in (step.usage or {}).items())
+        details = [
+            ("label", esc(step.label or "")),
+            ("thought", esc(step.thought)),
+            ("raw model output", f"<pre>{esc(step.raw)}</pre>" if step.raw is not None else ""),
+            ("parse error", f"<span class='bad'>{esc(step.format_error)}</span>" if step.format_error else ""),
+            ("action (screen)", f"<pre>{esc(json.dumps(step.actions, ensure_ascii=False))}</pre>"),
+            ("action (model)", f"<pre>{esc(json.dumps(step.model_actions, ensure_ascii=False))}</pre>" if step.model_actions else ""),
+            ("results", f"<ul>{results}</ul>" if results else ""),
+            ("checks", f"<ul>{checks}</ul>" if checks else ""),
+            ("page", esc(" - ".join(x for x in (step.title, step.url, step.window) if x))),
+            ("timings", esc(timings)),
+            ("tokens", esc(tokens)),
+        ]
+        dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in details if v)
+        parts.append(
+            f"<section id='step-{step.index + 1}'><h2 class='{'ok' if ok else 'bad'}'>step {step.index + 1}</h2>"
+            f"<div class='grid'><div><img alt='step {step.index + 1}' src='{_data_url(annotated(traj, step))}'></div>"
+            f"<dl>{dl}</dl></div></section>"
+        )
+    parts.append("</main></body></html>")
+    return "".join(parts)
+
+
+def write_gif(traj: Trajectory, path: Path, seconds_per_step: float = 1.0, width: int = 640) -> None:
+    frames = [_scaled(annotated(traj, s), width) for s in traj.steps]
+    if not frames:
+        raise ValueError("no step to show")
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(seconds_per_step * 1000), loop=0)
+
+
+def write_mp4(traj: Trajectory, path: Path, fps: int = 2, seconds_per_step: float = 1.0) -> None:
+    import av
+
+    frames = [annotated(traj, s) for s in traj.steps]
+    if not frames:
+        raise ValueError("no step to show")
+    w, h = frames[0].width // 2 * 2, frames[0].height // 2 * 2  # yuv420p wants even sizes
+    with av.open(str(path), "w") as container:
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for image in frames:
+            frame = av.VideoFrame.from_image(image.resize((w, h)))
+            for _ in range(max(1, round(seconds_per_step * fps))):
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _scaled(image: Image.Image, width: int) -> Image.Image:
+    if image.width <= width:
+        return image
+    return image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
