@@ -361,8 +361,10 @@ def _quietly(fn: Any, *args: Any) -> Any:
 
 
 def _pyautogui_on(display: str) -> Any:
-    """pyautogui, talking to ``display``. It opens $DISPLAY once, at import; a later env on another
-    display swaps that connection (keycodes agree across Xvfb servers, which share the default keymap)."""
+    """pyautogui, talking to ``display`` over a fresh connection. pyautogui opens $DISPLAY once, at
+    import; each env replaces that connection with its own (a later Xvfb may reuse an old display
+    number, so a name is no proof the old connection still works). Keycodes agree across Xvfb
+    servers, which share the default keymap."""
     import importlib
     import sys
 
@@ -376,13 +378,14 @@ def _pyautogui_on(display: str) -> Any:
                 os.environ.pop("DISPLAY", None)
             else:
                 os.environ["DISPLAY"] = previous
-        sys.modules["pyautogui._pyautogui_x11"]._guiagent_display = display
     import pyautogui
     from pyautogui import _pyautogui_x11 as x11
     from Xlib.display import Display
 
-    current = getattr(x11, "_guiagent_display", None)
-    if current != display:
-        x11._display = _quietly(Display, display)
-    x11._guiagent_display = display
+    old = x11._display
+    x11._display = _quietly(Display, display)
+    try:
+        old.close()
+    except Exception:
+        pass  # its server may be gone already
     return pyautogui
