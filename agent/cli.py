@@ -36,7 +36,7 @@ def _describe_actions(record: StepRecord) -> str:
         fields = {k: v for k, v in action.items() if k != "action"}
         args = " ".join(f"{v}" if k in ("coordinate", "keys") else f"{k}={v!r}" for k, v in fields.items())
         parts.append(f"{action['action']} {args}".strip())
-    return "; ".join(parts) or (f"[red]unparseable answer[/red]" if record.format_error else "-")
+    return "; ".join(parts) or ("[red]unparseable answer[/red]" if record.format_error else "-")
 
 
 def _print_step(record: StepRecord, max_steps: int) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import concurrent.futures
 import sqlite3
 import time
-from pathlib import Path
 from typing import Any, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver

@@ -7,7 +7,6 @@ summed up in ``divergence.json`` and ``divergence.txt`` in the replay's folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 

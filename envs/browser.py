@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.base import EnvError
+from envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
 from tools import (
     Action,
     ActionResult,
@@ -36,8 +35,6 @@ from tools import (
 )
 from tools.observation import png_size
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-
 # Canonical key names (tools.keys) -> Playwright's key names.
 PLAYWRIGHT_KEYS = {
     "ctrl": "Control", "alt": "Alt", "shift": "Shift", "super": "Meta",
@@ -52,63 +49,6 @@ PLAYWRIGHT_KEYS = {
 
 class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
-
-
-class _Driver:
-    """One Playwright driver per thread, shared by the envs of that thread: Playwright's sync API
-    refuses a second ``sync_playwright()`` while one runs in the same thread."""
-
-    _local = threading.local()
-
-    @classmethod
-    def acquire(cls) -> Any:
-        if getattr(cls._local, "users", 0) == 0:
-            from playwright.sync_api import sync_playwright
-
-            cls._local.playwright = sync_playwright().start()
-        cls._local.users = getattr(cls._local, "users", 0) + 1
-        return cls._local.playwright
-
-    @classmethod
-    def release(cls) -> None:
-        cls._local.users -= 1
-        if cls._local.users == 0:
-            playwright, cls._local.playwright = cls._local.playwright, None
-            playwright.stop()
-
-
-# Marks, in the page, that an action asked for a new tab, so that settling waits for it (and
-# only then): a popup reaches Playwright tens of milliseconds after the click that opened it.
-POPUP_HOOK = """
-(() => {
-  const mark = () => { window.__guiagentPopup = (window.__guiagentPopup || 0) + 1; };
-  const open = window.open;
-  window.open = function (...args) { mark(); return open.apply(this, args); };
-  const onClick = e => {
-    const a = e.target instanceof Element ? e.target.closest("a[href]") : null;
-    if (a && (a.target === "_blank" || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1)) mark();
-  };
-  document.addEventListener("click", onClick, true);
-  document.addEventListener("auxclick", onClick, true);
-})();
-"""
-PAINTED_JS = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
-  const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0; r(popups);
-})))"""
-
-
-def find_chromium(explicit: str | None = None) -> str:
-    """The Chromium binary to drive: ``explicit``, ``$GUIAGENT_CHROMIUM``, or Debian's package."""
-    candidates = (explicit,) if explicit else (os.environ.get("GUIAGENT_CHROMIUM"), *CHROMIUM_CANDIDATES)
-    for candidate in candidates:
-        if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
-            return shutil.which(candidate) or candidate
-    if explicit:
-        raise EnvError(f"Chromium not found at {explicit!r}")
-    raise EnvError(
-        "Chromium not found: install Debian's package (apt-get install chromium) "
-        "or pass --chromium PATH / set GUIAGENT_CHROMIUM"
-    )
 
 
 class BrowserConfig(BaseModel):
@@ -160,11 +100,7 @@ class BrowserEnv:
     def _launch(self) -> None:
         cfg = self.config
         executable = find_chromium(cfg.executable_path)
-        args = [
-            "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic", "--disable-smooth-scrolling",
-            "--force-color-profile=srgb", "--disable-features=Translate,MediaRouter",
-        ]
+        args = list(CHROMIUM_ARGS)
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to sandbox as root
         context_args: dict[str, Any] = dict(
@@ -173,7 +109,7 @@ class BrowserEnv:
             accept_downloads=True,
         )
         try:
-            self._pw = _Driver.acquire()
+            self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
                 self._context = self._pw.chromium.launch_persistent_context(
                     cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
@@ -204,7 +140,7 @@ class BrowserEnv:
                 except Exception:
                     pass  # already gone: closing is best effort and idempotent
         if self._pw is not None:
-            _Driver.release()
+            PlaywrightDriver.release()
         self._pw = self._browser = self._context = self.page = None
         self._pages = []
 
