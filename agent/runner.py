@@ -21,6 +21,7 @@ from envs import Env
 from envs.browser import BrowserConfig, BrowserEnv
 from envs.desktop import DesktopConfig, DesktopEnv
 from policies import Policy
+from tools import Observation
 from policies.script import ScriptPolicy
 from policies.vlm import VLMConfig, VLMPolicy
 
@@ -188,7 +189,18 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
         env.reset(resume_url)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
         stack.callback(episode.close)
+        _preload_frames(episode, traj)
         return _run_guarded(episode, writer, episode.resume)
+
+
+def _preload_frames(episode: Episode, traj) -> None:
+    """Give a resumed episode the recorded past, so the model's clip of it is not empty."""
+    for step in traj.steps[-episode.config.frame_buffer :]:
+        path = traj.frame_path(step)
+        if path.exists():
+            obs = Observation(image=path.read_bytes(), t=step.t, geometry=step.geometry, url=step.url,
+                              title=step.title, window=step.window)
+            episode.frames.add(step.frame, obs)
 
 
 def _run_guarded(episode: Episode, writer: TrajectoryWriter, run) -> EpisodeResult:
