@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from agent.loop import EpisodeResult, LoopConfig
 from agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, resume_episode, start_episode
@@ -25,7 +26,8 @@ from tools.geometry import MAX_PIXELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Messages carry user text (paths, '[export]', model output): printed as they are, never as markup.
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,23 +49,23 @@ def _print_step(record: StepRecord, max_steps: int) -> None:
     if record.usage and "prompt_tokens" in record.usage:
         u = record.usage
         timings += f"  tokens {u['prompt_tokens']}+{u.get('completion_tokens', 0)} (visual {u.get('image_tokens', 0) + u.get('video_tokens', 0)})"
-    label = f" [dim]{record.label}[/dim]" if record.label else ""
-    console.print(f"step {record.index + 1:>3}/{max_steps}  {_describe_actions(record)}  {mark}{label}  [dim]{timings}[/dim]")
+    label = f" [dim]{escape(record.label)}[/dim]" if record.label else ""
+    console.print(f"step {record.index + 1:>3}/{max_steps}  {escape(_describe_actions(record))}  {mark}{label}  [dim]{timings}[/dim]")
     for r in record.results:
         if not r.ok:
-            console.print(f"           [red]{r.message}[/red]")
+            console.print(f"           [red]{escape(r.message)}[/red]")
     if record.format_error:
-        console.print(f"           [red]{record.format_error}[/red]")
+        console.print(f"           [red]{escape(record.format_error)}[/red]")
 
 
 def _summary(result: EpisodeResult, out: Path, started: float) -> int:
     color = "green" if result.status == "success" else "red"
     console.print(
         f"[bold {color}]{result.status}[/bold {color}] after {result.steps} steps in {time.time() - started:.1f}s"
-        + (f": {result.reason}" if result.reason else "")
+        + (f": {escape(result.reason)}" if result.reason else "")
     )
     if result.answer:
-        console.print(f"answer: {result.answer}")
+        console.print(f"answer: {escape(result.answer)}")
     console.print(f"trajectory: {out}")
     return EXIT_OK if result.status == "success" else EXIT_FAILED
 
@@ -80,15 +82,15 @@ def _execute(fn, out: Path) -> None:
     try:
         result = fn()
     except (ConfigError, TrajectoryError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[red]error:[/red] invalid setting {where}: {first['msg'].removeprefix('Value error, ')}")
+        err.print(f"error: invalid setting {where}: {first['msg'].removeprefix('Value error, ')}")
         raise typer.Exit(EXIT_USAGE)
     except (EnvError, PolicyError) as exc:  # could not even start (no Chromium, unreadable script)
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(_summary(result, out, started))
 
@@ -185,7 +187,7 @@ def demo(
         )
         console.print(f"demo: the bundled task on the bundled site, recording to {target}")
     else:
-        err.print(f"[red]error:[/red] --env must be browser or desktop, got {env!r}")
+        err.print(f"error: --env must be browser or desktop, got {env!r}")
         raise typer.Exit(EXIT_USAGE)
     _execute(lambda: start_episode(spec, target, on_step=_print_step), target)
 
@@ -201,23 +203,23 @@ def replay(
     from agent.replay import replay_trajectory
 
     if mode not in ("strict", "lenient"):
-        err.print(f"[red]error:[/red] --mode must be strict or lenient, got {mode!r}")
+        err.print(f"error: --mode must be strict or lenient, got {mode!r}")
         raise typer.Exit(EXIT_USAGE)
     target = out or _default_out("replay")
     started = time.time()
     try:
         result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=_print_step)  # type: ignore[arg-type]
     except (ConfigError, TrajectoryError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     except (EnvError, PolicyError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     for problem in report.skipped:
-        console.print(f"[yellow]skipped:[/yellow] {problem}")
+        console.print(f"[yellow]skipped:[/yellow] {escape(problem)}")
     for d in report.divergences:
         score = f"{d['similarity']:.3f}" if d["similarity"] is not None else "-"
-        console.print(f"[red]diverged[/red] at step {d['step'] + 1} (similarity {score}): {'; '.join(d['reasons'])}")
+        console.print(f"[red]diverged[/red] at step {d['step'] + 1} (similarity {score}): {escape('; '.join(d['reasons']))}")
     console.print(f"report: {target / 'divergence.txt'}")
     code = _summary(result, target, started)
     raise typer.Exit(EXIT_FAILED if report.divergences else code)
@@ -254,12 +256,12 @@ def export(
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
         data, warnings = write_dataset(samples, output, format, options)
     except (ConfigError, TrajectoryError, ValueError, RuntimeError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     for s in skipped:
-        console.print(f"[yellow]skipped[/yellow] {s.source}: {s.reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(s.source)}: {escape(s.reason)}")
     for w in warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     console.print(f"{len(samples)} samples for {format} in {output / data} (settings: {output / 'TRAINING.md'})")
 
 
@@ -283,10 +285,10 @@ def view(
         if gif:
             write_gif(traj, gif)
     except (TrajectoryError, ValueError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     for problem in traj.problems:
-        console.print(f"[yellow]note:[/yellow] {problem}")
+        console.print(f"[yellow]note:[/yellow] {escape(problem)}")
     console.print(f"report: {target}" + (f"; video: {mp4}" if mp4 else "") + (f"; gif: {gif}" if gif else ""))
 
 
@@ -304,7 +306,7 @@ def doctor(
     try:
         ok = run_doctor(console, model_url, model, max_pixels, VideoConfig(fps=video_fps, history_seconds=history_seconds))
     except ValidationError as exc:
-        err.print(f"[red]error:[/red] {exc.errors()[0]['msg']}")
+        err.print(f"error: {exc.errors()[0]['msg']}")
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 

@@ -7,6 +7,7 @@ import io
 
 from PIL import Image
 from rich.console import Console
+from rich.markup import escape
 
 from policies import DecisionContext, PolicyError
 from policies.media import VideoConfig
@@ -37,7 +38,7 @@ def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: i
     try:
         served = asyncio.run(probe.served_models())
     except PolicyError as exc:
-        console.print(f"[red]✗[/red] {exc}")
+        console.print(f"[red]✗[/red] {escape(str(exc))}")
         return False
     console.print(f"[green]✓[/green] {base_url} answers; models served:")
     for m in served:
@@ -57,7 +58,7 @@ def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: i
     try:
         decision = probe.decide(context)
     except PolicyError as exc:
-        console.print(f"[red]✗[/red] a probe with one image and one video failed: {exc}")
+        console.print(f"[red]✗[/red] a probe with one image and one video failed: {escape(str(exc))}")
         return False
     usage = decision.usage or {}
     visual = usage.get("image_tokens", 0) + usage.get("video_tokens", 0)

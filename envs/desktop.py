@@ -174,7 +174,13 @@ class DesktopEnv:
         try:
             shot = self._sct.grab(monitor)
         except Exception as exc:
-            raise EnvError(f"screen capture on {self.display} failed (is the X server gone?): {exc}") from None
+            if self._xvfb is not None and self._xvfb.proc is not None:
+                try:
+                    self._xvfb.proc.wait(timeout=1)  # a server that just died is reaped here
+                except subprocess.TimeoutExpired:
+                    pass
+            self._alive()
+            raise EnvError(f"screen capture on {self.display} failed: {exc or type(exc).__name__}") from None
         t1 = time.time()
         image = Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1)
         buf = io.BytesIO()
