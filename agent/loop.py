@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from agent.frames import FrameBuffer
 from agent.task import Task
 from agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
-from envs import Env, EnvError
+from envs import Env, EnvError, FrameSource
 from policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
 from tools import ActionResult, Terminate, dump_action
 
@@ -32,7 +32,7 @@ class LoopConfig(BaseModel):
     max_steps: int = Field(default=50, ge=1)
     max_format_errors: int = Field(default=3, ge=0, description="Consecutive unparseable answers before failing.")
     decide_timeout_s: float = Field(default=300.0, gt=0)
-    frame_buffer: int = Field(default=64, ge=1, description="Observations kept in memory for the policy.")
+    frame_buffer: int = Field(default=256, ge=1, description="Frames kept in memory for the policy's video.")
 
 
 class EpisodeState(TypedDict, total=False):
@@ -196,9 +196,22 @@ class Episode:
         except EnvError as exc:
             update.update(status="failure", reason=f"env: {exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
+        if isinstance(self.env, FrameSource) and "reason" not in update:
+            t1 = time.perf_counter()
+            pending["context_frames"] = self._keep_context_frames(state["step"], self.env.drain_frames())
+            pending["timings_ms"]["context"] = _ms(t1)
         pending["results"] = [r.model_dump(mode="json") for r in results]
         pending["checks"] = [c.model_dump(mode="json") for c in checks]
         return {**update, "pending": pending}
+
+    def _keep_context_frames(self, step: int, frames) -> list[dict[str, Any]]:
+        kept = []
+        for k, obs in enumerate(frames):
+            suffix = "jpg" if obs.image_format == "jpeg" else obs.image_format
+            name = self.writer.write_context_frame(step, k, obs.image, suffix)
+            self.frames.add(name, obs)
+            kept.append({"frame": name, "t": obs.t})
+        return kept
 
     def _terminate(self, action: Terminate) -> dict[str, Any]:
         if action.status == "failure":
@@ -242,6 +255,7 @@ class Episode:
             timings_ms=dict(pending["timings_ms"]),
             usage=decision.usage,
             policy_info=decision.info,
+            context_frames=pending.get("context_frames", []),
         )
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)

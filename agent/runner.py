@@ -201,6 +201,19 @@ def _preload_frames(episode: Episode, traj) -> None:
             obs = Observation(image=path.read_bytes(), t=step.t, geometry=step.geometry, url=step.url,
                               title=step.title, window=step.window)
             episode.frames.add(step.frame, obs)
+        for ctx in step.context_frames:
+            path = traj.root / ctx["frame"]
+            if path.exists():
+                geometry = step.geometry.model_copy(update=dict(zip(("width", "height"), _image_size(path))))
+                episode.frames.add(ctx["frame"], Observation(image=path.read_bytes(), image_format="jpeg",
+                                                             t=ctx["t"], geometry=geometry))
+
+
+def _image_size(path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.size
 
 
 def _run_guarded(episode: Episode, writer: TrajectoryWriter, run) -> EpisodeResult:

@@ -81,6 +81,9 @@ class StepRecord(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, int] | None = None
     policy_info: dict[str, Any] = Field(default_factory=dict, description="E.g. a replay's verification of the step.")
+    context_frames: list[dict[str, Any]] = Field(
+        default_factory=list, description="Frames painted during the step's actions: {frame, t}, oldest first."
+    )
 
 
 def frame_name(index: int, suffix: str = "png") -> str:
@@ -129,6 +132,13 @@ class TrajectoryWriter:
     def write_frame(self, index: int, image: bytes, suffix: str = "png") -> str:
         """Save a step's frame now (before the step ends), so a crash keeps it. Returns its name."""
         name = frame_name(index, suffix)
+        with open(self.root / name, "wb") as f:
+            f.write(image)
+        return name
+
+    def write_context_frame(self, index: int, k: int, image: bytes, suffix: str) -> str:
+        """Save a frame painted during step ``index``'s actions (for the video context)."""
+        name = f"{FRAMES_DIR}/{index:06d}-ctx{k:03d}.{suffix}"
         with open(self.root / name, "wb") as f:
             f.write(image)
         return name

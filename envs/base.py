@@ -34,3 +34,11 @@ class Env(Protocol):
 
     def close(self) -> None:
         """Release everything; safe to call twice."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """An env that also keeps the frames painted between observations (the browser's screencast)."""
+
+    def drain_frames(self) -> list[Observation]:
+        """Frames since the last call, oldest first, each stamped with the absolute time it was painted."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.base import EnvError
 from envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from envs.screencast import Screencast
 from tools import (
     Action,
     ActionResult,
@@ -66,6 +67,7 @@ class BrowserConfig(BaseModel):
     dialogs: Literal["accept", "dismiss"] = "accept"
     prompt_text: str = Field(default="", description="Answer given to prompt() dialogs when accepting.")
     settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
+    sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep repainted frames between observations at this rate (0: off).")
     action_timeout_s: float = Field(default=10.0, gt=0)
     observe_timeout_s: float = Field(default=10.0, gt=0)
 
@@ -87,6 +89,7 @@ class BrowserEnv:
         self._inflight = 0
         self._requests_started = 0
         self._crashed: str | None = None
+        self._screencast: Screencast | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -130,9 +133,22 @@ class BrowserEnv:
         for p in existing:
             self._track(p)
         self.page = existing[0] if existing else self._context.new_page()
+        if cfg.sample_fps > 0:
+            self._screencast = Screencast(self._context, cfg.sample_fps, cfg.viewport_width, cfg.viewport_height,
+                                          cfg.device_scale_factor)
         self._events["new_pages"].clear()
 
+    def drain_frames(self) -> list[Observation]:
+        """Frames painted since the last call (with ``sample_fps``): what happened during the actions."""
+        if self._screencast is None:
+            return []
+        self._screencast.follow(self._live_page())
+        return self._screencast.drain()
+
     def close(self) -> None:
+        if self._screencast is not None:
+            self._screencast.stop()
+            self._screencast = None
         for obj in (self._context, self._browser):
             if obj is not None:
                 try:
@@ -305,6 +321,8 @@ class BrowserEnv:
         if new_pages:
             data["new_tab"] = self.page.url
         data["url"] = self.page.url
+        if self._screencast is not None:
+            self._screencast.follow(self.page)
         if self._events["dialogs"]:
             data["dialogs"] = list(self._events["dialogs"])
         if self._events["page_errors"]:

@@ -147,3 +147,44 @@ def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_
     assert result.status == "failure" and result.reason.startswith("env: the browser is gone")
     traj = load_trajectory(tmp_path / "t")
     assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "failure"
+
+
+def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp_path, pages_url):
+    from PIL import Image
+
+    env = BrowserEnv(BrowserConfig(sample_fps=4))
+    env.reset(pages_url + "/animate.html")
+    seen = {}
+
+    class Watch(_Policy):
+        def decide(self, context):
+            seen[context.step] = [o.t for o in context.recent_frames]
+            return super().decide(context)
+
+    steps = [Decision(actions=[LeftClick(coordinate=(100, 30))], checks=[Check(text="Done", timeout=3)]),
+             Decision(actions=[Terminate(status="success")])]
+    writer = TrajectoryWriter.create(tmp_path / "t", TrajectoryMeta(task="animate"))
+    episode = Episode(env, Watch(steps), Task(instruction="animate"), writer)
+    try:
+        assert episode.run().status == "success"
+    finally:
+        episode.close()
+        env.close()
+    first = load_trajectory(tmp_path / "t").steps[0]
+    times = [f["t"] for f in first.context_frames]
+    assert len(times) >= 3 and times == sorted(times)
+    assert first.t < times[0] and times[-1] <= first.t_end  # painted during the step's action and check
+    images = [Image.open(tmp_path / "t" / f["frame"]) for f in first.context_frames]
+    assert all(i.format == "JPEG" and i.size == (1280, 800) for i in images)
+    assert len({i.tobytes() for i in images}) >= 3  # the animation, not one frame repeated
+    assert set(times) <= set(seen[1])  # the policy's next decision sees them
+
+    # a resumed episode's buffer holds them again (the model's clip of the past is not empty)
+    from agent.runner import _preload_frames
+
+    resumed = Episode(BrowserEnv(BrowserConfig()), _Policy([]), Task(instruction="animate"), TrajectoryWriter.open(tmp_path / "t"))
+    _preload_frames(resumed, load_trajectory(tmp_path / "t"))
+    preloaded = resumed.frames.recent()
+    assert [o.t for o in preloaded if o.image_format == "jpeg"] == times
+    assert all(o.geometry.width == 1280 for o in preloaded)
+    resumed.close()
