@@ -207,8 +207,7 @@ class Episode:
     def _keep_context_frames(self, step: int, frames) -> list[dict[str, Any]]:
         kept = []
         for k, obs in enumerate(frames):
-            suffix = "jpg" if obs.image_format == "jpeg" else obs.image_format
-            name = self.writer.write_context_frame(step, k, obs.image, suffix)
+            name = self.writer.write_context_frame(step, k, obs.image, obs.image_format)
             self.frames.add(name, obs)
             kept.append({"frame": name, "t": obs.t})
         return kept

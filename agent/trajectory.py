@@ -131,14 +131,13 @@ class TrajectoryWriter:
 
     def write_frame(self, index: int, image: bytes, suffix: str = "png") -> str:
         """Save a step's frame now (before the step ends), so a crash keeps it. Returns its name."""
-        name = frame_name(index, suffix)
-        with open(self.root / name, "wb") as f:
-            f.write(image)
-        return name
+        return self._write(frame_name(index, suffix), image)
 
     def write_context_frame(self, index: int, k: int, image: bytes, suffix: str) -> str:
         """Save a frame painted during step ``index``'s actions (for the video context)."""
-        name = f"{FRAMES_DIR}/{index:06d}-ctx{k:03d}.{suffix}"
+        return self._write(f"{FRAMES_DIR}/{index:06d}-ctx{k:03d}.{suffix}", image)
+
+    def _write(self, name: str, image: bytes) -> str:
         with open(self.root / name, "wb") as f:
             f.write(image)
         return name
