@@ -11,6 +11,7 @@ import pytest
 from agent.loop import LoopConfig
 from agent.runner import RunSpec, start_episode
 from agent.trajectory import load_trajectory
+from envs.browser import BrowserConfig
 from policies.media import VideoConfig
 from policies.vlm import VLMConfig
 from tests.model.server import MODEL_NAME, VLLMServer
@@ -26,6 +27,7 @@ def vlm_spec(base_url: str, protocol: str = "tool-call", steps: int = 10, **vide
                       constrained_actions=MOVES, max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
                       video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512)),
         task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps),
+        browser=BrowserConfig(sample_fps=1.0),  # what is painted during actions joins the clip
     )
 
 
@@ -46,6 +48,7 @@ def test_ten_vlm_steps_on_the_demo_site_are_recorded(vllm_server, tmp_path, prot
     prompts = [s.usage["prompt_tokens"] - s.usage["image_tokens"] - s.usage["video_tokens"] for s in traj.steps]
     assert prompts == sorted(prompts) and prompts[-1] > prompts[0]
     assert traj.steps[0].usage["video_frames"] == 0 and max(s.usage["video_frames"] for s in traj.steps) >= 2
+    assert any(s.context_frames for s in traj.steps)  # the sampler ran beside the model policy
 
 
 def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(vllm_python, tiny_model, tmp_path):
