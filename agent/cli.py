@@ -128,7 +128,7 @@ def run(
     max_pixels: Annotated[int, typer.Option(help="vlm: smart_resize's max pixels for the screenshot.")] = MAX_PIXELS,
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
-    sample_fps: Annotated[Optional[float], typer.Option(help="browser: keep frames painted during actions at this rate (default: the video fps for vlm, else off).")] = None,
+    sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     if resume is not None:
@@ -149,6 +149,7 @@ def run(
         if protocol not in ("tool-call", "function-result-return"):
             raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
         width, height = _size(viewport, "--viewport")
+        fps = sample_fps if sample_fps is not None else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)
         vlm = None
         if policy == "vlm":
             vlm = VLMConfig(
@@ -157,11 +158,10 @@ def run(
             )
         spec = RunSpec(
             env=env, policy=policy, vlm=vlm,
-            desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor),
+            desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor,
+                                  sample_fps=fps),
             browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
-                                  viewport_height=height, device_scale_factor=scale,
-                                  sample_fps=sample_fps if sample_fps is not None
-                                  else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)),
+                                  viewport_height=height, device_scale_factor=scale, sample_fps=fps),
             script=str(script) if script else None, task=task, start_url=start_url,
             demo_site=demo_site, loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
         )

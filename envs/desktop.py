@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.base import EnvError
+from envs.screen_sampler import ScreenSampler
 from envs.xvfb import Xvfb, die_with_parent, parse_screen
 from tools import (
     Action,
@@ -66,6 +67,7 @@ class DesktopConfig(BaseModel):
     settle_s: float = Field(default=0.15, ge=0, description="Pause after each action for the app to react.")
     scroll_pixels_per_click: int = Field(default=50, ge=1, description="Wheel 'pixels' per X11 wheel click.")
     failsafe: bool = Field(default=False, description="pyautogui's corner fail-safe (off: no one is at the mouse).")
+    sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep changed frames between observations at this rate (0: off).")
 
 
 class DesktopEnv:
@@ -81,6 +83,7 @@ class DesktopEnv:
         self._sct: Any = None
         self._gui: Any = None
         self._x: Any = None  # one python-xlib connection, for window titles
+        self._sampler: ScreenSampler | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -96,6 +99,8 @@ class DesktopEnv:
                 if not self.display:
                     raise EnvError("no X display: set DISPLAY, or pass --xvfb WxH to run a private Xvfb")
             self._connect()
+            if cfg.sample_fps > 0:
+                self._sampler = ScreenSampler(self.display, cfg.monitor, cfg.sample_fps).start()
         if cfg.launch and (self._app is None or self._app.poll() is not None):
             self._launch(cfg.launch)
 
@@ -139,7 +144,14 @@ class DesktopEnv:
         what = f"a window matching {self.config.window!r}" if pattern else "a window"
         raise EnvError(f"{command!r} showed no {what} within {self.config.launch_timeout_s:g}s")
 
+    def drain_frames(self) -> list[Observation]:
+        """Frames that changed since the last call (with ``sample_fps``): what happened during the actions."""
+        return self._sampler.drain() if self._sampler is not None else []
+
     def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.stop()
+            self._sampler = None
         if self._app is not None and self._app.poll() is None:
             try:
                 os.killpg(self._app.pid, signal.SIGTERM)

@@ -36,11 +36,14 @@ def test_killing_the_x_server_mid_episode_ends_it_clearly(tmp_path):
         if record.index == 1:
             assert kill_descendants_named("Xvfb") == 1
 
-    result = start_episode(desktop_demo_spec(out), out, on_step=kill_x_after_two)
+    spec = desktop_demo_spec(out)
+    spec.desktop.sample_fps = 4  # the background sampler dies with the server too, quietly
+    result = start_episode(spec, out, on_step=kill_x_after_two)
     assert result.status == "failure" and result.reason.startswith("env: ")
     assert "is gone" in result.reason
     traj = load_trajectory(out)
     assert traj.problems == [] and traj.meta.outcome == "failure" and len(traj.steps) >= 2
+    assert traj.steps[0].context_frames  # what the first action changed on the screen
 
 
 def test_sigkill_then_resume_on_the_desktop(tmp_path):

@@ -175,3 +175,36 @@ def test_the_browser_path_does_not_import_x_libraries():
     code = "import agent.cli, agent.runner, envs.browser, sys; print(sorted(m for m in ('mss', 'pyautogui', 'Xlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_the_sampler_keeps_frames_that_changed_between_observations(tmp_path):
+    import io
+
+    from PIL import Image, ImageChops
+
+    state = tmp_path / "state.json"
+    env = DesktopEnv(DesktopConfig(xvfb="1280x800x24", sample_fps=5,
+                                   launch=f"{sys.executable} {PROBE} {state} Probe", window="^Probe$"))
+    try:
+        env.reset()
+        wait_state(state, lambda s: True)
+        time.sleep(0.5)
+        env.drain_frames()
+        act(env, action="wait", time=1)
+        assert env.drain_frames() == []  # a still screen adds nothing
+        empty = Image.open(io.BytesIO(env.observe().image)).convert("RGB").crop((100, 200, 500, 232))
+        before = time.time()
+        act(env, action="left_click", coordinate=[300, 216])
+        act(env, action="type", text="sampled")
+        act(env, action="wait", time=0.5)
+        frames = env.drain_frames()
+        assert frames and [f.t for f in frames] == sorted(f.t for f in frames)
+        assert before < frames[0].t and frames[-1].t < time.time()
+        last = Image.open(io.BytesIO(frames[-1].image))
+        assert last.format == "JPEG" and last.size == (1280, 800)
+        assert frames[-1].geometry.width == 1280
+        typed = last.convert("RGB").crop((100, 200, 500, 232))
+        assert ImageChops.difference(empty, typed).getbbox() is not None  # the typing is in the frame
+    finally:
+        env.close()
+    assert env.drain_frames() == []

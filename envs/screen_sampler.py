@@ -1,0 +1,77 @@
+"""Frames of an X11 screen between observations, grabbed by a background thread (the desktop's screencast).
+
+Every ``1/fps`` the thread grabs the monitor with its own mss connection (a grab is ~1 ms) and keeps
+the frame only when the pixels changed since the last grab, so a still screen costs no encoding and
+adds nothing to the model's clip; a changed one is JPEG-encoded and stamped with absolute time.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import deque
+
+from tools import FrameGeometry, Observation
+
+
+class ScreenSampler:
+    """Samples monitor ``monitor`` of X display ``display`` at ``fps`` until ``stop()``."""
+
+    def __init__(self, display: str, monitor: int, fps: float, capacity: int = 256) -> None:
+        self.display, self.monitor, self.fps = display, monitor, fps
+        self._frames: deque[Observation] = deque(maxlen=capacity)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="guiagent-screen-sampler", daemon=True)
+
+    def start(self) -> "ScreenSampler":
+        self._thread.start()
+        return self
+
+    def drain(self) -> list[Observation]:
+        with self._lock:
+            frames = list(self._frames)
+            self._frames.clear()
+        return frames
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import mss
+
+        try:
+            sct = mss.MSS(display=self.display)
+        except Exception:
+            return  # the display is gone; observe() says so
+        with sct:
+            monitor = sct.monitors[self.monitor]
+            geometry = FrameGeometry(width=monitor["width"], height=monitor["height"],
+                                     offset_x=monitor["left"], offset_y=monitor["top"])
+            last: bytes | None = None
+            next_tick = time.monotonic()
+            while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
+                next_tick = max(next_tick + 1 / self.fps, time.monotonic())
+                try:
+                    t0 = time.time()
+                    shot = sct.grab(monitor)
+                    t = (t0 + time.time()) / 2
+                except Exception:
+                    return  # the X server went away; observe() says so
+                raw = bytes(shot.raw)
+                if raw == last:
+                    continue
+                last = raw
+                with self._lock:
+                    self._frames.append(Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry))
+
+
+def _jpeg(shot) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
