@@ -38,7 +38,7 @@ class Env(Protocol):
 
 @runtime_checkable
 class FrameSource(Protocol):
-    """An env that also keeps the frames painted between observations (the browser's screencast)."""
+    """An env that also keeps the frames shown between observations (a screencast, a background sampler)."""
 
     def drain_frames(self) -> list[Observation]:
         """Frames since the last call, oldest first, each stamped with the absolute time it was painted."""
