@@ -1,7 +1,7 @@
 """Capture cost: mss (desktop) and Playwright (browser) at 1280x800 and 1920x1080, raw vs PNG vs JPEG,
 median and p95; then the desktop step overhead as in step_overhead.py, on the bundled Tk demo app.
 
-    .venv/bin/python bench/capture.py [-n 40] [--steps 60]
+    .venv/bin/python bench/capture.py [-n 40] [--steps 60] [--sample-fps 0]
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def bench_playwright(n: int) -> None:
             env.close()
 
 
-def desktop_steps(steps: int, tmp: Path) -> list:
+def desktop_steps(steps: int, tmp: Path, sample_fps: float = 0.0) -> list:
     body = []
     k = 0
     while len(body) < steps - 1:  # click the field, type, tick and untick, move: a realistic mix
@@ -83,6 +83,7 @@ def desktop_steps(steps: int, tmp: Path) -> list:
     spec = desktop_demo_spec(out)
     spec = spec.model_copy(update={"script": str(script), "loop": LoopConfig(max_steps=steps + 5)})
     spec.desktop.settle_s = 0.02
+    spec.desktop.sample_fps = sample_fps
     result = start_episode(spec, out)
     if result.status != "success":
         sys.exit(f"desktop benchmark episode failed: {result.reason}")
@@ -93,14 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--sample-fps", type=float, default=0.0, help="run the desktop sampler too")
     args = parser.parse_args()
     print(f"{'source':<10}{'size':<12}{'fmt':<6}{'median':>9}{'p95':>9}   (ms)")
     raw, png = bench_mss(args.n)
     bench_playwright(args.n)
     print()
     with tempfile.TemporaryDirectory() as tmp:
-        steps = desktop_steps(args.steps, Path(tmp))
-    ratio = print_step_overhead(steps, raw[(1280, 800)], "scripted desktop episode (Tk demo, Xvfb 1280x800)")
+        steps = desktop_steps(args.steps, Path(tmp), args.sample_fps)
+    ratio = print_step_overhead(steps, raw[(1280, 800)], f"scripted desktop episode (Tk demo, Xvfb 1280x800), sampler at {args.sample_fps:g} fps")
     # An mss grab is raw memory; a screenshot as the browser's raw figure counts it is an encoded image.
     print(f"overhead / (mss grab + PNG encode, {png[(1280, 800)]:.2f} ms): {ratio * raw[(1280, 800)] / png[(1280, 800)]:.2f}x")
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 from agent.trajectory import StepRecord
 
-PHASES = ["capture", "encode", "decide", "execute", "record"]
+PHASES = ["capture", "encode", "decide", "execute", "context", "record"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -27,7 +27,7 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 
 def print_step_overhead(steps: list[StepRecord], raw_capture_ms: float, label: str) -> float:
-    """Print median/p90 per phase and the runtime's overhead (encode + loop/checkpoint + record) as a
+    """Print median/p90 per phase and the runtime's overhead (encode + context + loop/checkpoint + record) as a
     ratio to the raw capture time; returns the ratio."""
     per_phase = {p: [s.timings_ms.get(p, 0.0) for s in steps] for p in PHASES}
     # loop and checkpoint: the rest of each step's wall time (LangGraph, 4 SQLite checkpoints, bookkeeping)
@@ -40,8 +40,8 @@ def print_step_overhead(steps: list[StepRecord], raw_capture_ms: float, label: s
         print(f"{name:<18}{statistics.median(values):>10.2f}{percentile(values, 0.9):>10.2f}")
     print(f"{'raw capture':<18}{raw_capture_ms:>10.2f}")
     med = {k: statistics.median(v) for k, v in per_phase.items()}
-    overhead = med["encode"] + med["loop+checkpoint"] + med["record"]
+    overhead = med["encode"] + med["context"] + med["loop+checkpoint"] + med["record"]
     ratio = overhead / raw_capture_ms
-    print(f"runtime overhead per step (encode + loop/checkpoint + record): {overhead:.2f} ms")
+    print(f"runtime overhead per step (encode + context + loop/checkpoint + record): {overhead:.2f} ms")
     print(f"overhead / raw capture: {ratio:.2f}x (target <= 1.5x)")
     return ratio

@@ -4,7 +4,7 @@ Runs a >= 50-step script through the real loop (LangGraph + SQLite checkpoints +
 Chromium at 1280x800, then prints the median ms of each phase and the runtime's own overhead per
 step (encode + loop/checkpoint + record) as a ratio to the raw screenshot time. Target: <= 1.5x.
 
-    .venv/bin/python bench/step_overhead.py [--steps 60] [--scale 1]
+    .venv/bin/python bench/step_overhead.py [--steps 60] [--scale 1] [--sample-fps 0]
 """
 
 from __future__ import annotations
@@ -60,19 +60,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--sample-fps", type=float, default=0.0, help="run the screencast sampler too")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.yaml"
         script.write_text(yaml.safe_dump(bench_script(args.steps)))
-        spec = RunSpec(browser=BrowserConfig(device_scale_factor=args.scale), script=str(script),
+        spec = RunSpec(browser=BrowserConfig(device_scale_factor=args.scale, sample_fps=args.sample_fps), script=str(script),
                        demo_site=True, loop=LoopConfig(max_steps=args.steps + 5))
         result = start_episode(spec, Path(tmp) / "traj")
         if result.status != "success":
             sys.exit(f"benchmark episode failed: {result.reason}")
         steps = load_trajectory(Path(tmp) / "traj").steps
 
-    print_step_overhead(steps, statistics.median(raw_capture_ms(args.scale)), f"scripted browser episode, 1280x800 at scale {args.scale:g}")
+    print_step_overhead(steps, statistics.median(raw_capture_ms(args.scale)), f"scripted browser episode, 1280x800 at scale {args.scale:g}, sampler at {args.sample_fps:g} fps")
 
 
 if __name__ == "__main__":
