@@ -69,6 +69,26 @@ def annotated(traj: Trajectory, step: StepRecord) -> Image.Image:
     return image
 
 
+def _filmstrip(traj: Trajectory, step: StepRecord, most: int = 12, width: int = 240) -> str:
+    """Thumbnails of the frames shown between this step's observation and the next, with their times."""
+    frames = step.context_frames
+    if len(frames) > most:  # evenly spread, the last one kept
+        frames = [frames[round(k * (len(frames) - 1) / (most - 1))] for k in range(most)]
+    cells = []
+    for f in frames:
+        path = traj.root / f["frame"]
+        if path.exists():
+            with Image.open(path) as image:
+                src = _data_url(image.convert("RGB"), max_width=width)
+            cells.append(f"<figure><img alt='{html.escape(f['frame'])}' src='{src}'>"
+                         f"<figcaption>+{f['t'] - step.t:.2f} s</figcaption></figure>")
+    return f"<div class='strip'>{''.join(cells)}</div>" if cells else ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _data_url(image: Image.Image, max_width: int = 1280) -> str:
     if image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS)
@@ -86,6 +106,8 @@ section h2{font-size:15px;margin:0 0 8px}img{max-width:100%;border:1px solid #cc
 .grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:8px;border-radius:4px;margin:4px 0}
 dt{font-weight:600;margin-top:6px}dd{margin:0}
+.strip{display:flex;flex-wrap:wrap;gap:6px}.strip figure{margin:0;width:120px}
+.strip figcaption{font-size:11px;color:#556;text-align:center}
 """
 
 
@@ -128,6 +150,7 @@ def render_html(traj: Trajectory) -> str:
             ("page", esc(" - ".join(x for x in (step.title, step.url, step.window) if x))),
             ("timings", esc(timings)),
             ("tokens", esc(tokens)),
+            (f"on screen until the next step ({_count(len(step.context_frames), 'frame')})", _filmstrip(traj, step)),
         ]
         dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in details if v)
         parts.append(

@@ -9,13 +9,15 @@ import av
 from PIL import Image
 
 from agent.runner import RunSpec, demo_script_path, start_episode
+from agent.trajectory import load_trajectory
 from envs.browser import BrowserConfig, BrowserEnv
 from tests.model.server import ROOT
 
 
 def test_report_video_and_gif(tmp_path):
     traj = tmp_path / "demo"
-    assert start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), traj).status == "success"
+    spec = RunSpec(script=str(demo_script_path()), demo_site=True, browser=BrowserConfig(sample_fps=2))
+    assert start_episode(spec, traj).status == "success"
     (traj / "frames" / "000002.png").unlink()  # a missing frame is shown as missing, not a broken image
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "view", str(traj), "-o", str(tmp_path / "r.html"),
                            "--mp4", str(tmp_path / "e.mp4"), "--gif", str(tmp_path / "e.gif")],
@@ -35,8 +37,9 @@ def test_report_video_and_gif(tmp_path):
         text = env.page.inner_text("body")
     finally:
         env.close()
+    shown = sum(min(12, len(s.context_frames)) for s in load_trajectory(traj).steps)
     assert errors == []
-    assert len(images) == 25 and all(images)
+    assert shown > 0 and len(images) == 25 + shown and all(images)  # each step, and its filmstrip
     assert sections == 25
     assert "Sign in as demo / demo" in text and "success" in text and "drag the card to Done" in text
 
