@@ -1,7 +1,8 @@
 """``guiagent view``: a trajectory as a self-contained HTML page, and as an mp4 or a GIF.
 
 Each step's screenshot is drawn with what was done on it: the point clicked, the drag's path, the
-scroll's direction, the keys pressed or the text typed.
+scroll's direction, the keys pressed or the text typed; below it, the frames a sampler kept
+between that step and the next (``--sample-fps``), with their times.
 """
 
 from __future__ import annotations
