@@ -205,7 +205,7 @@ def _preload_frames(episode: Episode, traj) -> None:
             path = traj.root / ctx["frame"]
             if path.exists():
                 geometry = step.geometry.model_copy(update=dict(zip(("width", "height"), _image_size(path))))
-                episode.frames.add(ctx["frame"], Observation(image=path.read_bytes(), image_format="jpeg",
+                episode.frames.add(ctx["frame"], Observation(image=path.read_bytes(), image_format=path.suffix[1:],
                                                              t=ctx["t"], geometry=geometry))
 
 
