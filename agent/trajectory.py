@@ -82,7 +82,7 @@ class StepRecord(BaseModel):
     usage: dict[str, int] | None = None
     policy_info: dict[str, Any] = Field(default_factory=dict, description="E.g. a replay's verification of the step.")
     context_frames: list[dict[str, Any]] = Field(
-        default_factory=list, description="Frames painted during the step's actions: {frame, t}, oldest first."
+        default_factory=list, description="Frames a sampler kept until the next step's observation: {frame, t}, oldest first."
     )
 
 

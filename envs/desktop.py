@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.base import EnvError
-from envs.screen_sampler import ScreenSampler
+from envs.screen_sampler import ScreenSampler, shot_image
 from envs.xvfb import Xvfb, die_with_parent, parse_screen
 from tools import (
     Action,
@@ -179,8 +179,6 @@ class DesktopEnv:
 
     def observe(self) -> Observation:
         self._alive()
-        from PIL import Image
-
         monitor = self._monitor()
         t0 = time.time()
         try:
@@ -194,9 +192,8 @@ class DesktopEnv:
             self._alive()
             raise EnvError(f"screen capture on {self.display} failed: {exc or type(exc).__name__}") from None
         t1 = time.time()
-        image = Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1)
         buf = io.BytesIO()
-        image.save(buf, "PNG", compress_level=1)
+        shot_image(shot).save(buf, "PNG", compress_level=1)
         geometry = FrameGeometry(width=shot.width, height=shot.height, scale=1.0,
                                  offset_x=monitor["left"], offset_y=monitor["top"])
         return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title())

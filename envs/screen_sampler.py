@@ -69,9 +69,14 @@ class ScreenSampler:
                     self._frames.append(Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry))
 
 
-def _jpeg(shot) -> bytes:
+def shot_image(shot):
+    """An mss screenshot as a PIL image (no copy of the pixels)."""
     from PIL import Image
 
+    return Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1)
+
+
+def _jpeg(shot) -> bytes:
     buf = io.BytesIO()
-    Image.frombuffer("RGB", shot.size, shot.rgb, "raw", "RGB", 0, 1).save(buf, "JPEG", quality=80)
+    shot_image(shot).save(buf, "JPEG", quality=80)
     return buf.getvalue()
