@@ -12,17 +12,17 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from agent.loop import EpisodeResult, LoopConfig
-from agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, resume_episode, start_episode
-from agent.trajectory import StepRecord, TrajectoryError
-from envs import EnvError
-from envs.browser import BrowserConfig
-from envs.desktop import DesktopConfig
-from envs.xvfb import parse_screen
-from policies import PolicyError
-from policies.media import VideoConfig
-from policies.vlm import VLMConfig
-from tools.geometry import MAX_PIXELS
+from guiagent.agent.loop import EpisodeResult, LoopConfig
+from guiagent.agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, resume_episode, start_episode
+from guiagent.agent.trajectory import StepRecord, TrajectoryError
+from guiagent.envs import EnvError
+from guiagent.envs.browser import BrowserConfig
+from guiagent.envs.desktop import DesktopConfig
+from guiagent.envs.xvfb import parse_screen
+from guiagent.policies import PolicyError
+from guiagent.policies.media import VideoConfig
+from guiagent.policies.vlm import VLMConfig
+from guiagent.tools.geometry import MAX_PIXELS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -203,7 +203,7 @@ def replay(
     threshold: Annotated[float, typer.Option(help="Similarity (SSIM of thumbnails) under which a step diverges.")] = 0.95,
 ) -> None:
     """Re-execute a trajectory on a fresh env, verifying each step against its recording."""
-    from agent.replay import replay_trajectory
+    from guiagent.agent.replay import replay_trajectory
 
     if mode not in ("strict", "lenient"):
         err.print(f"error: --mode must be strict or lenient, got {mode!r}")
@@ -243,8 +243,8 @@ def export(
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
-    from agent.export import ExportOptions, build_samples, write_dataset
-    from agent.export.samples import load_divergent
+    from guiagent.agent.export import ExportOptions, build_samples, write_dataset
+    from guiagent.agent.export.samples import load_divergent
 
     try:
         if protocol not in ("tool-call", "function-result-return"):
@@ -276,8 +276,8 @@ def view(
     gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
 ) -> None:
     """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it)."""
-    from agent.report import render_html, write_gif, write_mp4
-    from agent.trajectory import load_trajectory
+    from guiagent.agent.report import render_html, write_gif, write_mp4
+    from guiagent.agent.trajectory import load_trajectory
 
     try:
         traj = load_trajectory(trajectory)
@@ -304,7 +304,7 @@ def doctor(
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
 ) -> None:
     """Check a model server: reachable, models served, images + video accepted, visual tokens per step."""
-    from agent.doctor import run_doctor
+    from guiagent.agent.doctor import run_doctor
 
     try:
         ok = run_doctor(console, model_url, model, max_pixels, VideoConfig(fps=video_fps, history_seconds=history_seconds))

@@ -9,10 +9,10 @@ from PIL import Image
 from rich.console import Console
 from rich.markup import escape
 
-from policies import DecisionContext, PolicyError
-from policies.media import VideoConfig
-from policies.vlm import VLMConfig, VLMPolicy
-from tools import FrameGeometry, Observation
+from guiagent.policies import DecisionContext, PolicyError
+from guiagent.policies.media import VideoConfig
+from guiagent.policies.vlm import VLMConfig, VLMPolicy
+from guiagent.tools import FrameGeometry, Observation
 
 SERVE_LINES = {
     "Qwen/Qwen2.5-VL-7B-Instruct": (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from tools import Observation
+from guiagent.tools import Observation
 
 
 class FrameBuffer:

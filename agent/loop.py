@@ -15,12 +15,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, StateGraph
 from pydantic import BaseModel, Field
 
-from agent.frames import FrameBuffer
-from agent.task import Task
-from agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
-from envs import Env, EnvError, FrameSource
-from policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
-from tools import ActionResult, Terminate, dump_action
+from guiagent.agent.frames import FrameBuffer
+from guiagent.agent.task import Task
+from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
+from guiagent.envs import Env, EnvError, FrameSource
+from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
+from guiagent.tools import ActionResult, Terminate, dump_action
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agent.loop import EpisodeResult, LoopConfig, StepCallback
-from agent.runner import (
+from guiagent.agent.loop import EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.runner import (
     DESKTOP_STATE,
     ConfigError,
     ReplaySettings,
@@ -21,9 +21,9 @@ from agent.runner import (
     served_url,
     start_episode,
 )
-from agent.trajectory import StepRecord, Trajectory, load_trajectory
-from policies.replay import Divergence, ReplayPolicy, ReplayStep, diff_image
-from tools import Check
+from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
+from guiagent.policies.replay import Divergence, ReplayPolicy, ReplayStep, diff_image
+from guiagent.tools import Check
 
 REPORT_JSON = "divergence.json"
 REPORT_TEXT = "divergence.txt"

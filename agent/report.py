@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.trajectory import StepRecord, Trajectory
+from guiagent.agent.trajectory import StepRecord, Trajectory
 
 ACCENT = (230, 40, 90)
 

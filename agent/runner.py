@@ -13,17 +13,17 @@ from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.demo.server import DemoServer
-from agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
-from agent.task import Task
-from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
-from envs import Env
-from envs.browser import BrowserConfig, BrowserEnv
-from envs.desktop import DesktopConfig, DesktopEnv
-from policies import Policy
-from tools import Observation
-from policies.script import ScriptPolicy
-from policies.vlm import VLMConfig, VLMPolicy
+from guiagent.agent.demo.server import DemoServer
+from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.task import Task
+from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from guiagent.envs import Env
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.policies import Policy
+from guiagent.tools import Observation
+from guiagent.policies.script import ScriptPolicy
+from guiagent.policies.vlm import VLMConfig, VLMPolicy
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -63,7 +63,7 @@ class RunSpec(BaseModel):
 
 def demo_script_path(env: str = "browser") -> Path:
     name = "desktop_task.yaml" if env == "desktop" else "demo_task.yaml"
-    return Path(str(resources.files("agent.demo").joinpath(name)))
+    return Path(str(resources.files("guiagent.agent.demo").joinpath(name)))
 
 
 def desktop_demo_spec(out: Path) -> RunSpec:
@@ -79,7 +79,7 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
     if spec.policy == "vlm":
         return VLMPolicy(spec.vlm or VLMConfig()), {}
     if spec.policy == "replay":
-        from agent.replay import replay_policy
+        from guiagent.agent.replay import replay_policy
 
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")

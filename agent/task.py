@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tools import Check
+from guiagent.tools import Check
 
 
 class Task(BaseModel):

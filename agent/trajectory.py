@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from tools import ActionResult, FrameGeometry, ScreenMapping
+from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
 
 FORMAT_VERSION = 1
 META_FILE = "meta.json"

@@ -18,13 +18,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.demo.server import DemoServer  # noqa: E402
-from agent.loop import LoopConfig  # noqa: E402
-from agent.runner import desktop_demo_spec, start_episode  # noqa: E402
-from agent.trajectory import load_trajectory  # noqa: E402
+from guiagent.agent.demo.server import DemoServer  # noqa: E402
+from guiagent.agent.loop import LoopConfig  # noqa: E402
+from guiagent.agent.runner import desktop_demo_spec, start_episode  # noqa: E402
+from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 from bench.common import percentile, print_step_overhead, timed  # noqa: E402
-from envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
-from envs.xvfb import Xvfb  # noqa: E402
+from guiagent.envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
+from guiagent.envs.xvfb import Xvfb  # noqa: E402
 
 SIZES = [(1280, 800), (1920, 1080)]
 

@@ -6,7 +6,7 @@ import statistics
 import time
 from typing import Callable
 
-from agent.trajectory import StepRecord
+from guiagent.agent.trajectory import StepRecord
 
 PHASES = ["capture", "encode", "decide", "execute", "context", "record"]
 

@@ -20,11 +20,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from policies import DecisionContext  # noqa: E402
-from policies.media import VideoConfig, image_tokens  # noqa: E402
-from policies.vlm import VLMConfig, VLMPolicy  # noqa: E402
-from tools import FrameGeometry, Observation  # noqa: E402
-from tools.geometry import MAX_PIXELS  # noqa: E402
+from guiagent.policies import DecisionContext  # noqa: E402
+from guiagent.policies.media import VideoConfig, image_tokens  # noqa: E402
+from guiagent.policies.vlm import VLMConfig, VLMPolicy  # noqa: E402
+from guiagent.tools import FrameGeometry, Observation  # noqa: E402
+from guiagent.tools.geometry import MAX_PIXELS  # noqa: E402
 
 HORIZON = 30.0
 

@@ -16,11 +16,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.export import ExportOptions, build_samples, write_dataset  # noqa: E402
-from agent.loop import LoopConfig  # noqa: E402
-from agent.replay import replay_trajectory  # noqa: E402
-from agent.runner import RunSpec, start_episode  # noqa: E402
-from agent.trajectory import load_trajectory  # noqa: E402
+from guiagent.agent.export import ExportOptions, build_samples, write_dataset  # noqa: E402
+from guiagent.agent.loop import LoopConfig  # noqa: E402
+from guiagent.agent.replay import replay_trajectory  # noqa: E402
+from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
+from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 from bench.step_overhead import bench_script  # noqa: E402
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from tools import Action, ActionResult, Check, Observation
+from guiagent.tools import Action, ActionResult, Check, Observation
 
 
 class EnvError(RuntimeError):

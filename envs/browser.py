@@ -10,10 +10,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from envs.base import EnvError
-from envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
-from envs.screencast import Screencast
-from tools import (
+from guiagent.envs.base import EnvError
+from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.screencast import Screencast
+from guiagent.tools import (
     Action,
     ActionResult,
     Back,
@@ -34,7 +34,7 @@ from tools import (
     Type,
     Wait,
 )
-from tools.observation import png_size
+from guiagent.tools.observation import png_size
 
 # Canonical key names (tools.keys) -> Playwright's key names.
 PLAYWRIGHT_KEYS = {

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from envs.base import EnvError
+from guiagent.envs.base import EnvError
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from envs.base import EnvError
-from envs.screen_sampler import ScreenSampler, shot_image
-from envs.xvfb import Xvfb, die_with_parent, parse_screen
-from tools import (
+from guiagent.envs.base import EnvError
+from guiagent.envs.screen_sampler import ScreenSampler, shot_image
+from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
+from guiagent.tools import (
     Action,
     ActionResult,
     Check,

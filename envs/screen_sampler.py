@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 
-from tools import FrameGeometry, Observation
+from guiagent.tools import FrameGeometry, Observation
 
 
 class ScreenSampler:

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from tools import FrameGeometry, Observation
+from guiagent.tools import FrameGeometry, Observation
 
 
 class Screencast:

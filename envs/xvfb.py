@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from envs.base import EnvError
+from guiagent.envs.base import EnvError
 
 
 def parse_screen(spec: str) -> tuple[int, int, int]:

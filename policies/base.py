@@ -6,7 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools import Action, Check, Observation, ScreenMapping
+from guiagent.tools import Action, Check, Observation, ScreenMapping
 
 
 class PolicyError(RuntimeError):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from tools.keys import MODIFIERS, NAMED_KEYS
-from tools.parsing import FN_ARGS, FN_NAME, Protocol
-from tools.schema import TOOL_NAME, model_actions
+from guiagent.tools.keys import MODIFIERS, NAMED_KEYS
+from guiagent.tools.parsing import FN_ARGS, FN_NAME, Protocol
+from guiagent.tools.schema import TOOL_NAME, model_actions
 
 
 def int_range(low: int, high: int) -> str:

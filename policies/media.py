@@ -16,8 +16,8 @@ from typing import Sequence
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tools import Observation, smart_resize
-from tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS
+from guiagent.tools import Observation, smart_resize
+from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS
 
 TEMPORAL_PATCH = 2
 # The per-frame limits of the server's video processor. Qwen2.5-VL's released processor config has no

@@ -12,9 +12,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from policies.base import StepSummary
-from tools.parsing import FN_ARGS, FN_EXIT, FN_NAME, FN_RESULT, Protocol
-from tools.schema import TOOL_NAME, computer_use_function, nous_tool_line, qwen_tool_description
+from guiagent.policies.base import StepSummary
+from guiagent.tools.parsing import FN_ARGS, FN_EXIT, FN_NAME, FN_RESULT, Protocol
+from guiagent.tools.schema import TOOL_NAME, computer_use_function, nous_tool_line, qwen_tool_description
 
 SYSTEM_PREAMBLE = "You are a helpful assistant."
 

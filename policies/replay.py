@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.base import Decision, DecisionContext, PolicyError
-from tools import Check, ScreenMapping, Terminate, parse_action
+from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.tools import Check, ScreenMapping, Terminate, parse_action
 
 THUMB = (160, 100)
 DEFAULT_THRESHOLD = 0.95

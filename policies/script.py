@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policies.base import Decision, DecisionContext, PolicyError
-from tools import Action, ActionError, Check, Terminate, parse_action
-from tools.actions import describe_validation_error
+from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.tools import Action, ActionError, Check, Terminate, parse_action
+from guiagent.tools.actions import describe_validation_error
 
 
 class ScriptError(PolicyError):

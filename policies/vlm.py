@@ -9,13 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.base import Decision, DecisionContext, PolicyError
-from policies.constrained import answer_regex
-from policies.media import Clip, Encoder, VideoConfig, build_clip, image_tokens
-from policies.prompts import build_messages, clock, system_prompt
-from tools import CoordinateOutOfRange, ScreenMapping
-from tools.geometry import MAX_PIXELS, MIN_PIXELS
-from tools.parsing import ParseError, Protocol, parse_answer
+from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.constrained import answer_regex
+from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, image_tokens
+from guiagent.policies.prompts import build_messages, clock, system_prompt
+from guiagent.tools import CoordinateOutOfRange, ScreenMapping
+from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
+from guiagent.tools.parsing import ParseError, Protocol, parse_answer
 
 
 class VLMConfig(BaseModel):

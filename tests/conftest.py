@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from agent.demo.server import DemoServer
-from envs.browser import BrowserConfig, BrowserEnv
+from guiagent.agent.demo.server import DemoServer
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
 
 PAGES_DIR = Path(__file__).parent / "pages"
 

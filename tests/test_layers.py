@@ -17,13 +17,16 @@ ALLOWED = {
 
 
 def project_imports(path: Path) -> set[str]:
-    found = set()
+    """The layers a file imports: `guiagent.X...` -> X. A bare `import agent` would be a bug of its own."""
+    names = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
+            names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-    return found & set(ALLOWED)
+            names.append(node.module)
+    bare = [n for n in names if n.split(".")[0] in ALLOWED]
+    assert not bare, f"{path}: import the namespace, guiagent.{bare[0]}, not {bare[0]}"
+    return {n.split(".")[1] for n in names if n.startswith("guiagent.") and n.count(".") >= 1} & set(ALLOWED)
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))

@@ -1,6 +1,6 @@
 """The action vocabulary, screen geometry and observation types (knows nothing else in the project)."""
 
-from tools.actions import (
+from guiagent.tools.actions import (
     ACTIONS_BY_NAME,
     Action,
     ActionError,
@@ -21,9 +21,9 @@ from tools.actions import (
     dump_action,
     parse_action,
 )
-from tools.checks import Check
-from tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenMapping, smart_resize
-from tools.observation import ActionResult, Observation
+from guiagent.tools.checks import Check
+from guiagent.tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenMapping, smart_resize
+from guiagent.tools.observation import ActionResult, Observation
 
 __all__ = [
     "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Back", "Check", "CoordinateOutOfRange",

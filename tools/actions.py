@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from tools.keys import canonical_key, split_combo
+from guiagent.tools.keys import canonical_key, split_combo
 
 
 def _compact_number(v: float) -> int | float:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.geometry import FrameGeometry
+from guiagent.tools.geometry import FrameGeometry
 
 
 class Observation(BaseModel):

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.actions import Action, ActionError, parse_action
-from tools.schema import TOOL_NAME
+from guiagent.tools.actions import Action, ActionError, parse_action
+from guiagent.tools.schema import TOOL_NAME
 
 Protocol = Literal["tool-call", "function-result-return"]
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from tools.actions import ACTION_TYPES
+from guiagent.tools.actions import ACTION_TYPES
 
 TOOL_NAME = "computer_use"
 ARGS_FORMAT = "Format the arguments as a JSON object."

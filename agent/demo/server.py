@@ -101,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(302, b"", "text/plain", {"Location": "/login"})
         name = path.removeprefix("/static/") if path.startswith("/static/") else path.lstrip("/") + ".html"
         if path in PAGES or path.startswith("/static/"):
-            resource = resources.files("agent.demo").joinpath("site", name)
+            resource = resources.files("guiagent.agent.demo").joinpath("site", name)
             if resource.is_file():
                 body = resource.read_bytes()
                 return self._send(200, body, CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"))

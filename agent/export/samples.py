@@ -13,11 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.trajectory import StepRecord, Trajectory, load_trajectory
-from policies.prompts import system_prompt
-from tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
-from tools.geometry import MIN_PIXELS
-from tools.parsing import FN_RESULT, Protocol, format_function_call, format_tool_call
+from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
+from guiagent.policies.prompts import system_prompt
+from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
+from guiagent.tools.geometry import MIN_PIXELS
+from guiagent.tools.parsing import FN_RESULT, Protocol, format_function_call, format_tool_call
 
 IMAGE = "<image>"
 

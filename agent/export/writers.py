@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.export.samples import IMAGE, ExportOptions, Sample
+from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
 
 # What each trainer does to image size by default, and the setting that changes it.
 TRAINER_LIMITS = {

@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from agent.runner import demo_script_path
-from agent.trajectory import load_trajectory
-from policies.script import load_script
+from guiagent.agent.runner import demo_script_path
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.policies.script import load_script
 
-GUIAGENT = [sys.executable, "-m", "agent.cli"]
+GUIAGENT = [sys.executable, "-m", "guiagent.agent.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

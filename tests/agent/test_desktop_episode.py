@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from agent.runner import desktop_demo_spec, start_episode
-from agent.trajectory import load_trajectory
+from guiagent.agent.runner import desktop_demo_spec, start_episode
+from guiagent.agent.trajectory import load_trajectory
 from tests.processes import kill_descendants_named
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 
 
 def test_guiagent_demo_desktop_succeeds_and_reads_back(tmp_path):

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.demo.server import DemoServer
-from agent.export import ExportOptions, build_samples, write_dataset
-from agent.runner import RunSpec, demo_script_path, start_episode
-from agent.trajectory import load_trajectory
-from envs.browser import BrowserConfig, BrowserEnv
+from guiagent.agent.demo.server import DemoServer
+from guiagent.agent.export import ExportOptions, build_samples, write_dataset
+from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from tests.model.server import ROOT
-from tools.parsing import parse_function_calls, parse_tool_calls
+from guiagent.tools.parsing import parse_function_calls, parse_tool_calls
 
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 MAX = 1280 * 28 * 28
 
 

@@ -5,14 +5,14 @@ import sqlite3
 
 import pytest
 
-from agent.loop import CHECKPOINT_FILE, Episode, LoopConfig
-from agent.runner import RunSpec, demo_script_path, start_episode
-from agent.task import Task
-from agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
-from envs.browser import BrowserConfig, BrowserEnv
-from policies import Decision, PolicyError
+from guiagent.agent.loop import CHECKPOINT_FILE, Episode, LoopConfig
+from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.task import Task
+from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.policies import Decision, PolicyError
 from tests.processes import kill_descendants_named
-from tools import Check, LeftClick, Terminate
+from guiagent.tools import Check, LeftClick, Terminate
 
 
 def test_the_demo_runs_to_success_and_reads_back(tmp_path):
@@ -180,7 +180,7 @@ def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp
     assert set(times) <= set(seen[1])  # the policy's next decision sees them
 
     # a resumed episode's buffer holds them again (the model's clip of the past is not empty)
-    from agent.runner import _preload_frames
+    from guiagent.agent.runner import _preload_frames
 
     resumed = Episode(BrowserEnv(BrowserConfig()), _Policy([]), Task(instruction="animate"), TrajectoryWriter.open(tmp_path / "t"))
     _preload_frames(resumed, load_trajectory(tmp_path / "t"))

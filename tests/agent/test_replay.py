@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.replay import replay_trajectory
-from agent.runner import RunSpec, demo_script_path, desktop_demo_spec, start_episode
-from agent.trajectory import load_trajectory
+from guiagent.agent.replay import replay_trajectory
+from guiagent.agent.runner import RunSpec, demo_script_path, desktop_demo_spec, start_episode
+from guiagent.agent.trajectory import load_trajectory
 from tests.model.server import ROOT
 
-CLI = [sys.executable, "-m", "agent.cli"]
+CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 
 
 @pytest.fixture(scope="module")

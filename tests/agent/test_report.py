@@ -8,9 +8,9 @@ import sys
 import av
 from PIL import Image
 
-from agent.runner import RunSpec, demo_script_path, start_episode
-from agent.trajectory import load_trajectory
-from envs.browser import BrowserConfig, BrowserEnv
+from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from tests.model.server import ROOT
 
 
@@ -19,7 +19,7 @@ def test_report_video_and_gif(tmp_path):
     spec = RunSpec(script=str(demo_script_path()), demo_site=True, browser=BrowserConfig(sample_fps=2))
     assert start_episode(spec, traj).status == "success"
     (traj / "frames" / "000002.png").unlink()  # a missing frame is shown as missing, not a broken image
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "view", str(traj), "-o", str(tmp_path / "r.html"),
+    proc = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "view", str(traj), "-o", str(tmp_path / "r.html"),
                            "--mp4", str(tmp_path / "e.mp4"), "--gif", str(tmp_path / "e.gif")],
                           capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -52,6 +52,6 @@ def test_report_video_and_gif(tmp_path):
 
 def test_view_of_a_broken_folder_says_why(tmp_path):
     (tmp_path / "empty").mkdir()
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "view", str(tmp_path / "empty")],
+    proc = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "view", str(tmp_path / "empty")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "not a trajectory (an empty folder)" in proc.stderr

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from agent.trajectory import (
+from guiagent.agent.trajectory import (
     FORMAT_VERSION,
     StepRecord,
     TrajectoryError,
@@ -10,7 +10,7 @@ from agent.trajectory import (
     TrajectoryWriter,
     load_trajectory,
 )
-from tools import ActionResult, FrameGeometry
+from guiagent.tools import ActionResult, FrameGeometry
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from agent.loop import LoopConfig
-from agent.runner import RunSpec, start_episode
-from agent.trajectory import load_trajectory
-from envs.browser import BrowserConfig
-from policies.media import VideoConfig
-from policies.vlm import VLMConfig
+from guiagent.agent.loop import LoopConfig
+from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.envs.browser import BrowserConfig
+from guiagent.policies.media import VideoConfig
+from guiagent.policies.vlm import VLMConfig
 from tests.model.server import MODEL_NAME, VLLMServer
 
 # Random weights, constrained to well-formed calls; terminate left out so the episode runs its length.
@@ -78,7 +78,7 @@ def test_a_server_that_refuses_the_video_says_so(vllm_python, tiny_model, tmp_pa
 
 
 def test_the_cli_runs_the_vlm_policy_and_doctor_checks_the_server(vllm_server, tmp_path):
-    cli = [sys.executable, "-m", "agent.cli"]
+    cli = [sys.executable, "-m", "guiagent.agent.cli"]
     run = subprocess.run(
         [*cli, "run", "--policy", "vlm", "--model-url", vllm_server.base_url, "--model", MODEL_NAME,
          "--constrained", "--demo-site", "--start-url", "/login", "--task", "Sign in.", "--max-steps", "2",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from envs import EnvError
-from envs.browser import BrowserConfig, BrowserEnv
-from tools import Check, parse_action
+from guiagent.envs import EnvError
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.tools import Check, parse_action
 
 
 def act(env, **action):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from envs import EnvError
-from envs.desktop import DesktopConfig, DesktopEnv
-from tools import Check, parse_action
+from guiagent.envs import EnvError
+from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.tools import Check, parse_action
 
 PROBE = Path(__file__).resolve().parents[1] / "apps" / "probe_app.py"
 

@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from policies.media import VideoConfig, build_clip, image_tokens, video_tokens
-from tools import FrameGeometry, Observation, smart_resize
+from guiagent.policies.media import VideoConfig, build_clip, image_tokens, video_tokens
+from guiagent.tools import FrameGeometry, Observation, smart_resize
 
 
 def frame(t: float, w: int = 1280, h: int = 800) -> Observation:

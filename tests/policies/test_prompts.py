@@ -8,10 +8,10 @@ with shared/reference/qwen25vl-computer-use.md.
 import json
 import re
 
-from policies.base import StepSummary
-from policies.prompts import NOUS_TEMPLATE, QWEN_TEMPLATE_EN, build_messages, system_prompt
+from guiagent.policies.base import StepSummary
+from guiagent.policies.prompts import NOUS_TEMPLATE, QWEN_TEMPLATE_EN, build_messages, system_prompt
 from tests.reference_qwen_agent import load
-from tools.schema import computer_use_function, nous_tool_line, parameters, qwen_tool_description
+from guiagent.tools.schema import computer_use_function, nous_tool_line, parameters, qwen_tool_description
 
 nous = load("nous_fncall_prompt")
 qwen = load("qwen_fncall_prompt")

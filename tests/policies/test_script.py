@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.runner import demo_script_path
-from policies import DecisionContext
-from policies.script import ScriptError, ScriptPolicy, load_script
-from tools import FrameGeometry, LeftClick, Observation, Terminate
+from guiagent.agent.runner import demo_script_path
+from guiagent.policies import DecisionContext
+from guiagent.policies.script import ScriptError, ScriptPolicy, load_script
+from guiagent.tools import FrameGeometry, LeftClick, Observation, Terminate
 
 
 def write(tmp_path: Path, text: str) -> Path:

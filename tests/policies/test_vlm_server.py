@@ -9,12 +9,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from policies import DecisionContext, PolicyError
-from policies.media import VideoConfig, video_tokens
-from policies.vlm import VLMConfig, VLMPolicy
+from guiagent.policies import DecisionContext, PolicyError
+from guiagent.policies.media import VideoConfig, video_tokens
+from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from tests.model.server import MODEL_NAME
-from tools import FrameGeometry, Observation
-from tools.parsing import parse_function_calls, parse_tool_calls
+from guiagent.tools import FrameGeometry, Observation
+from guiagent.tools.parsing import parse_function_calls, parse_tool_calls
 
 
 def screenshot(width: int, height: int, t: float, shade: int = 0) -> Observation:

@@ -1,6 +1,6 @@
 import pytest
 
-from tools import (
+from guiagent.tools import (
     ACTIONS_BY_NAME,
     ActionError,
     Key,
@@ -10,7 +10,7 @@ from tools import (
     dump_action,
     parse_action,
 )
-from tools.keys import canonical_key, split_combo
+from guiagent.tools.keys import canonical_key, split_combo
 
 
 @pytest.mark.parametrize("data, message", [

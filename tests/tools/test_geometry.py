@@ -3,7 +3,7 @@ import random
 import pytest
 
 from tests.reference_qwen_vl_utils import load_reference_smart_resize
-from tools.geometry import (
+from guiagent.tools.geometry import (
     MAX_PIXELS,
     MIN_PIXELS,
     CoordinateOutOfRange,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tools import DoubleClick, Key, LeftClick, LeftClickDrag, MouseMove, Scroll, Terminate, TripleClick, Type, Wait
-from tools.parsing import ParseError, format_function_call, format_tool_call, parse_function_calls, parse_tool_calls
+from guiagent.tools import DoubleClick, Key, LeftClick, LeftClickDrag, MouseMove, Scroll, Terminate, TripleClick, Type, Wait
+from guiagent.tools.parsing import ParseError, format_function_call, format_tool_call, parse_function_calls, parse_tool_calls
 
 TOOL_CALL_CORPUS = [
     # the cookbook's shape: a thought, then one call
