@@ -25,7 +25,7 @@ META_FILE = "meta.json"
 STEPS_FILE = "steps.jsonl"
 FRAMES_DIR = "frames"
 
-Outcome = Literal["running", "success", "failure", "error"]
+Outcome = Literal["running", "success", "failure", "error", "awaiting-approval"]
 
 
 class TrajectoryError(RuntimeError):
@@ -83,6 +83,9 @@ class StepRecord(BaseModel):
     policy_info: dict[str, Any] = Field(default_factory=dict, description="E.g. a replay's verification of the step.")
     context_frames: list[dict[str, Any]] = Field(
         default_factory=list, description="Frames a sampler kept until the next step's observation: {frame, t}, oldest first."
+    )
+    approval: dict[str, Any] | None = Field(
+        default=None, description="A person's answer before a guarded action: rule, action, approved, note."
     )
 
 

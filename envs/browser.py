@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.netguard import NetworkGuard, blocked_notes
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
@@ -77,6 +78,7 @@ class BrowserConfig(BaseModel):
         description="Where the browser may go, enforced on every request (None: no guard at all).",
     )
     hosts: dict[str, str] = Field(default_factory=dict, description="Name -> address before DNS (tests, offline sites).")
+    pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
 class BrowserEnv:
@@ -114,6 +116,7 @@ class BrowserEnv:
         cfg = self.config
         executable = find_chromium(cfg.executable_path)
         args = list(CHROMIUM_ARGS)
+        env = clean_environ(cfg.pass_env)
         if cfg.url_policy is not None:
             self._guard = NetworkGuard(cfg.url_policy, cfg.hosts).start()
             args += self._guard.chromium_args()
@@ -128,10 +131,11 @@ class BrowserEnv:
             self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
                 self._context = self._pw.chromium.launch_persistent_context(
-                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
+                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args
                 )
             else:
-                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args)
+                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
+                                                         env=env)
                 self._context = self._browser.new_context(**context_args)
         except Exception as exc:
             self.close()
