@@ -118,7 +118,7 @@ class Episode:
         after_decide = "approve" if self.guards.rules else "act"
         g.add_conditional_edges("decide", lambda s: after_decide if s["status"] == "running" else "record")
         if self.guards.rules:
-            g.add_node("approve", self._approve)
+            g.add_node("approve", _recordable(self._approve))
             g.add_edge("approve", "act")
         g.add_edge("act", "record")
         g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
