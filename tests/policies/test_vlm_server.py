@@ -81,7 +81,7 @@ def test_the_longest_clip_the_cli_can_make_reaches_the_server_whole(vllm_server)
     assert video.max_frames == VideoConfig.model_fields["max_frames"].default == 64
     p = policy(vllm_server, max_pixels=64 * 28 * 28, video=video)
     ctx = context(screenshot(640, 400, t=now), frames)
-    request = asyncio.run(p.build_request(ctx))
+    request = p.build_request(ctx)
     assert len(request.clip.frames) == 64
     assert "64 frames at 2 fps" in str(request.messages)
     decision = p.decide(ctx)
