@@ -118,27 +118,12 @@ class VLMPolicy:
     # -- deciding --------------------------------------------------------------------------
 
     def decide(self, context: DecisionContext) -> Decision:
-        from openai.types.chat import ChatCompletion
-
         cfg = self.config
         request = self.build_request(context)
-        sampling = {"top_p": cfg.top_p, "seed": cfg.seed, "stop": request.stop}
-        body = {"model": cfg.model, "messages": request.messages, "max_tokens": cfg.max_tokens,
-                "temperature": cfg.temperature, **{k: v for k, v in sampling.items() if v is not None},
-                **request.extra_body}
-        t0 = time.perf_counter()
-        try:
-            # The raw POST, not chat.completions.create: create() walks every message part through the
-            # SDK's type transforms, tens of ms per step with a long history; the body is already plain JSON.
-            response = self._client().post("/chat/completions", body=body, cast_to=ChatCompletion)
-        except Exception as exc:
-            raise _policy_error(exc, cfg) from None
-        latency = time.perf_counter() - t0
-        raw = response.choices[0].message.content or ""
-        usage = {**request.predicted}
-        if response.usage is not None:
-            usage.update(prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens)
-            text_tokens = response.usage.prompt_tokens - request.predicted["image_tokens"] - request.predicted["video_tokens"]
+        raw, served, latency = self.complete(request.messages, request.extra_body, request.stop)
+        usage = {**request.predicted, **served}
+        if "prompt_tokens" in served:
+            text_tokens = served["prompt_tokens"] - request.predicted["image_tokens"] - request.predicted["video_tokens"]
             if text_tokens > 0:
                 self._bytes_per_token = 0.9 * request.text_bytes / text_tokens
         mapping = request.mapping
@@ -149,6 +134,28 @@ class VLMPolicy:
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
         return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+
+    def complete(
+        self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
+    ) -> tuple[str, dict[str, int], float]:
+        """One chat request: the answer's text, the server's token counts, the latency in seconds."""
+        from openai.types.chat import ChatCompletion
+
+        cfg = self.config
+        sampling = {"top_p": cfg.top_p, "seed": cfg.seed, "stop": stop}
+        body = {"model": cfg.model, "messages": messages, "max_tokens": cfg.max_tokens, "temperature": cfg.temperature,
+                **{k: v for k, v in sampling.items() if v is not None}, **(extra_body or {})}
+        t0 = time.perf_counter()
+        try:
+            # The raw POST, not chat.completions.create: create() walks every message part through the
+            # SDK's type transforms, tens of ms per step with a long history; the body is already plain JSON.
+            response = self._client().post("/chat/completions", body=body, cast_to=ChatCompletion)
+        except Exception as exc:
+            raise _policy_error(exc, cfg) from None
+        usage = {}
+        if response.usage is not None:
+            usage = {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens}
+        return response.choices[0].message.content or "", usage, time.perf_counter() - t0
 
     def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""
