@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.envs.base import EnvError
+from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
@@ -72,7 +72,7 @@ class BrowserConfig(BaseModel):
     observe_timeout_s: float = Field(default=10.0, gt=0)
 
 
-class BrowserEnv:
+class BrowserEnv(ClosingEnv):
     """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads."""
 
     kind = "browser"

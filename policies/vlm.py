@@ -9,13 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
 from guiagent.policies.constrained import answer_regex
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, image_tokens
 from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
-from guiagent.tools.parsing import ParseError, Protocol, parse_answer
+from guiagent.tools.parsing import ParseError, Protocol
 
 
 class VLMConfig(BaseModel):
@@ -139,18 +140,18 @@ class VLMPolicy:
         mapping = request.mapping
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
         try:
-            parsed = parse_answer(raw, cfg.protocol)
-            actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
+            answer = actions_from_answer(raw, mapping, cfg.protocol)
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
-        return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+        return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
+                                           "actions": answer.actions})
 
     async def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""
         cfg = self.config
         obs = context.observation
         try:
-            mapping = obs.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
+            mapping = mapping_for(obs, cfg.min_pixels, cfg.max_pixels)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = await self._context_length()
