@@ -231,6 +231,7 @@ class Episode:
             self._finish(state, status)
             return {}
         obs = pending["obs"]
+        ends = status != "running" or step + 1 >= self.config.max_steps
         record = StepRecord(
             index=step,
             label=decision.label,
@@ -255,7 +256,10 @@ class Episode:
             usage=decision.usage,
             policy_info=decision.info,
             context_frames=pending.get("context_frames", []),
+            error=state.get("reason") if status not in ("running", "success") else None,
         )
+        if ends:
+            self._observe_after(record)
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)
         summary = StepSummary(
@@ -273,6 +277,15 @@ class Episode:
         if status != "running":
             self._finish({**state, **update}, status)
         return update
+
+    def _observe_after(self, record: StepRecord) -> None:
+        """The screen the episode ended on (what the last action or a failed check left), if it can be seen."""
+        try:
+            obs = self.env.observe()
+        except EnvError:
+            return  # the env is gone: the step's own frame is the last there is
+        record.frame_after = self.writer.write_after_frame(record.index, obs.image, obs.image_format)
+        record.t_after = obs.t
 
     def _finish(self, state: EpisodeState, status: str) -> None:
         self.writer.finish(status, state.get("reason"), state.get("answer"))  # type: ignore[arg-type]

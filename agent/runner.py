@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import shutil
 import sys
@@ -24,6 +25,8 @@ from guiagent.policies import Policy
 from guiagent.tools import Observation
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
+
+log = logging.getLogger(__name__)
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -68,7 +71,7 @@ def demo_script_path(env: str = "browser") -> Path:
 
 def desktop_demo_spec(out: Path) -> RunSpec:
     """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory."""
-    app = f"{shlex.quote(sys.executable)} -m agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
+    app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
         env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
         script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
@@ -136,6 +139,7 @@ def start_episode(
             server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
             spec = spec.model_copy(update={"demo_port": server.server_address[1]})
             site_url = server.url
+            log.info("demo site at %s", site_url)
         policy, from_policy = built or _build_policy(spec, out, site_url)
         task = _task(spec, from_policy, site_url)
         meta = TrajectoryMeta(
@@ -149,6 +153,7 @@ def start_episode(
         env = _build_env(spec, out)
         stack.callback(env.close)
         meta.env = env.settings()
+        log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
         env.reset(task.start_url)
         writer = TrajectoryWriter.create(out, meta)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
@@ -186,6 +191,7 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
         if meta.outcome != "running":
             writer.close()
             return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
+        log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
         env.reset(resume_url)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
         stack.callback(episode.close)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
@@ -17,6 +18,8 @@ from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
 from guiagent.tools.parsing import ParseError, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class VLMConfig(BaseModel):
@@ -131,6 +134,7 @@ class VLMPolicy:
                 raise _policy_error(exc, cfg) from None
         latency = time.perf_counter() - t0
         raw = response.choices[0].message.content or ""
+        log.debug("step %d: %s answered in %.2fs: %r", context.step + 1, cfg.model, latency, raw[:200])
         usage = {**request.predicted}
         if response.usage is not None:
             usage.update(prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens)
