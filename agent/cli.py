@@ -141,6 +141,10 @@ def run(
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
+    cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
+    refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout (steps go to stderr).")] = False,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
@@ -166,10 +170,12 @@ def run(
                 parse_screen(xvfb)
             except ValueError as exc:
                 raise ConfigError(f"--xvfb: {exc}") from None
+        if no_cache and refresh_cache:
+            raise ConfigError("--no-cache and --refresh-cache exclude each other")
         width, height = _size(viewport, "--viewport")
         fps = sample_fps if sample_fps is not None else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)
         vlm = None
-        if policy == "vlm":
+        if policy == "vlm" or script is not None:  # a script's describe targets are grounded by this model
             given = {"max_pixels": max_pixels} if max_pixels is not None else {}
             vlm = VLMConfig(
                 base_url=model_url, model=model, protocol=protocol, constrained=constrained, **given,
@@ -183,7 +189,10 @@ def run(
                                   viewport_height=height, device_scale_factor=scale, sample_fps=fps,
                                   profile_dir=str(profile.resolve()) if profile else None),
             script=str(script) if script else None, task=task, start_url=start_url,
-            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
+            cache=str(cache) if cache else None,
+            cache_mode="off" if no_cache else "refresh" if refresh_cache else "use",
+            demo_site=demo_site, demo_layout=demo_layout,
+            loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
         )
         return start_episode(spec, target, on_step=output.step)
 
@@ -197,6 +206,8 @@ def demo(
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
     chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
+    layout: Annotated[Literal["default", "moved"], typer.Option(help="browser: the site's layout (moved: controls moved and restyled).")] = "default",
+    targets: Annotated[bool, typer.Option(help="browser: the script with selector/text/role targets instead of coordinates.")] = False,
 ) -> None:
     """Run the bundled demo task, headless, and record it."""
     output = _output()
@@ -211,7 +222,8 @@ def demo(
     else:
         spec = RunSpec(
             browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
-            script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
+            script=str(demo_script_path(targets=targets)), demo_site=True, demo_layout=layout,
+            loop=LoopConfig(max_steps=40),
         )
         output.line(f"demo: the bundled task on the bundled site, recording to {target}")
     _execute(lambda: start_episode(spec, target, on_step=output.step), target, output)

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from guiagent.agent.loop import EpisodeResult
 from guiagent.agent.trajectory import StepRecord
+from guiagent.tools.targets import ResolvedTarget, Target
 
 
 def setup_logging(verbosity: int, quiet: bool) -> None:
@@ -41,6 +42,14 @@ def describe_actions(record: StepRecord) -> str:
         args = " ".join(f"{v}" if k in ("coordinate", "keys") else f"{k}={v!r}" for k, v in fields.items())
         parts.append(f"{action['action']} {args}".strip())
     return "; ".join(parts)
+
+
+def describe_target(resolved: ResolvedTarget) -> str:
+    """``role button 'Sign in' (dom)``, ``describe 'the Save button' (model, healed: ...)``."""
+    how = resolved.source or "unresolved"
+    if resolved.healed:
+        how += f", healed: {resolved.reason}"
+    return f"{Target.model_validate(resolved.target).label()} ({how})"
 
 
 def step_failed(record: StepRecord) -> bool:
@@ -77,6 +86,8 @@ class Output:
         described = describe_actions(record)
         if described:
             line.append(described)
+            for resolved in record.targets:
+                line.append(f"  <- {describe_target(resolved)}", style="dim")
         elif record.format_error is not None:
             line.append("unparseable answer", style="red")
         else:
