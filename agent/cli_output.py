@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from guiagent.agent.loop import EpisodeResult
+from guiagent.agent.safeguards import AWAITING
 from guiagent.agent.trajectory import StepRecord
 from guiagent.tools.targets import ResolvedTarget, Target
 
@@ -118,6 +119,8 @@ class Output:
         if result.answer:
             self.out.print(Text(f"answer: {result.answer}"))
         self.out.print(Text(f"trajectory: {out}"))
+        if result.status == AWAITING:
+            self.out.print(Text(f"answer it: guiagent approve {out} (or --deny, with --note TEXT)"))
         self.out.print(Text(f"report: guiagent view {out}"), style="dim")
 
     def json_error(self, message: str, code: int) -> None:
