@@ -6,7 +6,6 @@ recommended vLLM serve lines are printed whatever the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -71,7 +70,7 @@ def check_server(base_url: str, model: str | None, max_pixels: int | None, video
                        connect_timeout_s=5.0, **given)
     probe = VLMPolicy(config)
     try:
-        report.served = asyncio.run(probe.served_models())
+        report.served = probe.served_models()
     except PolicyError as exc:
         report.checks.append(DoctorCheck(name="reachable", ok=False, detail=str(exc)))
         return report
