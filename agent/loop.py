@@ -329,6 +329,7 @@ class Episode:
             self._finish(state, status)
             return {}
         obs = pending["obs"]
+        ends = status != "running" or step + 1 >= self.config.max_steps
         record = StepRecord(
             index=step,
             label=decision.label,
@@ -355,9 +356,12 @@ class Episode:
             targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
             context_frames=pending.get("context_frames", []),
             approval=pending.get("approval"),
+            error=state.get("reason") if status in ("failure", "error") else None,
         )
         if self.guards.secrets:
             record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
+        if ends:
+            self._observe_after(record)
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)
         self.history[step:] = [summary_of(record)]
@@ -370,6 +374,15 @@ class Episode:
         if status != "running":
             self._finish({**state, **update}, status)
         return update
+
+    def _observe_after(self, record: StepRecord) -> None:
+        """The screen the episode ended on (what the last action or a failed check left), if it can be seen."""
+        try:
+            obs = self.env.observe()
+        except EnvError:
+            return  # the env is gone: the step's own frame is the last there is
+        record.frame_after = self.writer.write_after_frame(record.index, obs.image, obs.image_format)
+        record.t_after = obs.t
 
     def _finish(self, state: EpisodeState, status: str) -> None:
         reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
