@@ -97,3 +97,52 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     with sqlite3.connect(out / CHECKPOINT_FILE) as conn:
         state = SqliteSaver(conn).get({"configurable": {"thread_id": THREAD_ID}})
     assert state["channel_values"]["history"][0]["results"] == ["denied by a person (approval rule type): do not type there"]
+
+
+def _read_until(fd: int, marker: bytes, seen: bytearray, times: int = 1, timeout: float = 120) -> None:
+    """Read the terminal until ``marker`` has appeared ``times`` times (or fail, showing what came)."""
+    import os
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while seen.count(marker) < times:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = b""
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                pass
+        if not chunk:
+            raise AssertionError(f"no {marker!r} in the output: {seen.decode(errors='replace')}")
+        seen += chunk
+
+
+def test_in_a_terminal_the_person_is_asked_with_the_frame_and_the_action(tmp_path: Path, demo_site) -> None:
+    import os
+
+    port = demo_site.server_address[1]
+    script = tmp_path / "nav.yaml"
+    script.write_text(SCRIPT % (port, port, port))
+    out = tmp_path / "run"
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*CLI, "run", "--script", str(script), "--approve", "navigate", "--out", str(out)],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env={**os.environ, "CI": ""})
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, b"approve? [y/N]", seen)
+        assert f"frame: {out}/frames/000000.png".encode() in seen and b"step 1: navigate url=" in seen
+        os.write(master, b"n\n")
+        _read_until(master, b"note for the model", seen)
+        os.write(master, b"wrong page\n")
+        _read_until(master, b"approve? [y/N]", seen, times=2)
+        os.write(master, b"y\n")
+        assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    steps = load_trajectory(out).steps
+    assert steps[0].approval["note"] == "wrong page" and steps[2].approval["approved"] is True
