@@ -48,12 +48,12 @@ class Grounder:
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
         self.vlm = VLMPolicy(config)
-        # The caller runs on Playwright's thread, whose event loop must not be nested: requests run here.
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounding")
 
     def ground(self, describe: str, observation: Observation) -> Grounding:
         """The point the model gives for ``describe`` on this screen; GroundingError or PolicyError if none."""
-        return self._pool.submit(asyncio.run, self.aground(describe, observation)).result()
+        # The caller is on Playwright's thread, whose event loop must not be nested: the request runs beside it.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounding") as pool:
+            return pool.submit(asyncio.run, self.aground(describe, observation)).result()
 
     def request(self, describe: str, observation: Observation) -> tuple[list[dict[str, Any]], dict[str, Any], ScreenMapping]:
         """The chat messages, the extra request body and the mapping of one grounding request."""
@@ -69,7 +69,8 @@ class Grounder:
         messages, extra = build_messages(cfg.protocol, system_prompt(cfg.protocol, w, h), task, [], media)
         body = dict(extra)
         if cfg.constrained:
-            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"])}
+            # one left_click, no thought: the answer is a point and nothing else
+            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"], thought=False)}
         return messages, body, mapping
 
     async def aground(self, describe: str, observation: Observation) -> Grounding:
@@ -88,6 +89,3 @@ class Grounder:
         except CoordinateOutOfRange as exc:
             raise GroundingError(f"the model's point is off the screen: {exc}") from None
         return Grounding(point=point, model_point=model_point, mapping=mapping, raw=raw, usage=usage, latency_s=latency)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False)
