@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import ClosingEnv, EnvError
-from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.chromium import CHROMIUM_ARGS, PAGE_IDLE_JS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.netguard import NetworkGuard, blocked_notes
 from guiagent.envs import locate as dom
@@ -341,9 +342,16 @@ class BrowserEnv(ClosingEnv):
         page.wait_for_load_state("load", timeout=remaining_ms())
         if to_front:
             page.bring_to_front()
-        # Two animation frames: the effects of the action are painted.
-        popups_asked = page.evaluate(PAINTED_JS)
-        if popups_asked and not self._events["new_pages"]:
+        painted = page.evaluate(PAINTED_JS)
+        if painted["pending"]:
+            # The page's fetch/XHR work (and what its responses set off, a dialog included) ends
+            # before the result is read; a request that never ends costs the settle timeout only.
+            try:
+                page.wait_for_function(PAGE_IDLE_JS, timeout=remaining_ms())
+            except PlaywrightTimeoutError:
+                return
+            painted = page.evaluate(PAINTED_JS)
+        if painted["popups"] and not self._events["new_pages"]:
             self._context.wait_for_event("page", timeout=remaining_ms())
         if self._events["new_pages"]:
             raise _FollowPopup()

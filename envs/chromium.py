@@ -34,11 +34,37 @@ POPUP_HOOK = """
   };
   document.addEventListener("click", onClick, true);
   document.addEventListener("auxclick", onClick, true);
+  // The page's own count of its fetch/XHR work in flight (reading a body included): the settle pass
+  // waits on it, so what a response sets off (a dialog, a render) belongs to the action that sent it,
+  // however late Playwright reports the request. The end is counted a task later, so the code that
+  // awaits the response (reading its body, then e.g. alert()) runs before the count drops.
+  window.__guiagentPending = 0;
+  const track = p => {
+    window.__guiagentPending++;
+    const done = () => setTimeout(() => { window.__guiagentPending--; }, 0);
+    p.then(done, done);
+    return p;
+  };
+  const fetch = window.fetch;
+  window.fetch = function (...args) { return track(fetch.apply(this, args)); };
+  for (const name of ["json", "text", "arrayBuffer", "blob", "formData"]) {
+    const read = Response.prototype[name];
+    Response.prototype[name] = function (...args) { return track(read.apply(this, args)); };
+  }
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    track(new Promise(r => this.addEventListener("loadend", r, {once: true})));
+    return send.apply(this, args);
+  };
 })();
 """
+# Two animation frames (the effects of an action are painted), then what the page still owes:
+# popups it asked for and its fetch/XHR work in flight.
 PAINTED_JS = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
-  const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0; r(popups);
+  const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0;
+  r({popups, pending: window.__guiagentPending || 0});
 })))"""
+PAGE_IDLE_JS = "() => !window.__guiagentPending"
 
 
 class PlaywrightDriver:
