@@ -93,7 +93,8 @@ def desktop_demo_spec(out: Path) -> RunSpec:
 
 def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Policy, dict]:
     if spec.policy == "vlm":
-        return VLMPolicy(spec.vlm or VLMConfig()), {}
+        # the vocabulary offered to the model follows the env it drives
+        return VLMPolicy((spec.vlm or VLMConfig()).model_copy(update={"env": spec.env})), {}
     if spec.policy == "replay":
         from guiagent.agent.replay import replay_policy
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.tools import Action, Observation, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
+from guiagent.tools.actions import EnvKind
 from guiagent.tools.parsing import Protocol, parse_answer
 
 
@@ -31,12 +32,15 @@ def mapping_for(observation: Observation, min_pixels: int = MIN_PIXELS, max_pixe
     return observation.geometry.for_model(min_pixels, max_pixels)
 
 
-def actions_from_answer(text: str, mapping: ScreenMapping, protocol: Protocol = "tool-call") -> ScreenAnswer:
-    """The model's ``text`` (in ``protocol``) as actions on the screen ``mapping`` describes.
+def actions_from_answer(
+    text: str, mapping: ScreenMapping, protocol: Protocol = "tool-call", env: EnvKind = "desktop"
+) -> ScreenAnswer:
+    """The model's ``text`` (in ``protocol``, the actions offered in an ``env`` episode) as actions on the
+    screen ``mapping`` describes.
 
     Raises ``ParseError`` when the text is not a valid call and ``CoordinateOutOfRange`` when a point
     lies outside the screen the model was shown (both ValueError, with a message for the model).
     """
-    parsed = parse_answer(text, protocol)
+    parsed = parse_answer(text, protocol, env)
     actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
     return ScreenAnswer(thought=parsed.thought, model_actions=parsed.actions, actions=actions)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from guiagent.tools.actions import EnvKind
 from guiagent.tools.keys import MODIFIERS, NAMED_KEYS
 from guiagent.tools.parsing import FN_ARGS, FN_NAME, Protocol
 from guiagent.tools.schema import TOOL_NAME, model_actions
@@ -51,13 +52,18 @@ def _field(name: str, width: int, height: int) -> str:
         "pixels": r"-?[1-9][0-9]{0,2}",
         "time": r"[0-9](?:\.[0-9])?",
         "status": '"(?:success|failure)"',
+        "url": r'"https?://[a-z]{1,12}\.(?:com|org|net)/[a-z]{0,12}"',  # a well-formed URL, host never local
     }[name]
 
 
-def arguments_regex(width: int, height: int, actions: list[str] | None = None) -> str:
-    """The arguments object of any allowed action, fields in the order the models dump them."""
+def arguments_regex(width: int, height: int, actions: list[str] | None = None, env: EnvKind = "desktop") -> str:
+    """The arguments object of any allowed action offered in an ``env`` episode, fields in the order the
+    models dump them."""
     options = []
-    for model in model_actions():
+    offered = model_actions(env)
+    if actions is not None and (unknown := set(actions) - {m.model_fields["action"].default for m in offered}):
+        raise ValueError(f"cannot constrain to {', '.join(sorted(unknown))}: not offered in a {env} episode")
+    for model in offered:
         name = model.model_fields["action"].default
         if actions is not None and name not in actions:
             continue
@@ -72,10 +78,11 @@ def arguments_regex(width: int, height: int, actions: list[str] | None = None) -
 
 
 def answer_regex(
-    protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True
+    protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True,
+    env: EnvKind = "desktop",
 ) -> str:
     """A whole answer: an optional one-line thought (unless ``thought`` is False), then one call."""
-    args = arguments_regex(width, height, actions)
+    args = arguments_regex(width, height, actions, env)
     thought = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
     if protocol == "tool-call":
         return thought + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'

@@ -15,6 +15,7 @@ from guiagent.policies.constrained import answer_regex
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
 from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
+from guiagent.tools.actions import EnvKind
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
 from guiagent.tools.parsing import ParseError, Protocol
 
@@ -32,6 +33,7 @@ class VLMConfig(BaseModel):
     protocol: Protocol = "tool-call"
     constrained: bool = Field(default=False, description="Force well-formed answers with vLLM structured outputs.")
     constrained_actions: list[str] | None = Field(default=None, description="Actions the constraint allows (all if unset).")
+    env: EnvKind = Field(default="desktop", description="The env kind driven (set by the runner): a browser's tool also offers navigate and back.")
     temperature: float = 0.0
     top_p: float | None = None
     max_tokens: int = Field(default=512, ge=1)
@@ -134,7 +136,7 @@ class VLMPolicy:
         mapping = request.mapping
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
         try:
-            answer = actions_from_answer(raw, mapping, cfg.protocol)
+            answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.env)
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
         return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
@@ -172,7 +174,7 @@ class VLMPolicy:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = self._context_length()
         history = context.history[-cfg.history_steps :] if cfg.history_steps else []
-        system = system_prompt(cfg.protocol, mapping.resized_width, mapping.resized_height)
+        system = system_prompt(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.env)
         clip = build_clip(context.recent_frames, obs.t, cfg.video)
         messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
         if context_len is not None:
@@ -187,7 +189,8 @@ class VLMPolicy:
             # num_frames with fps: without it vLLM keeps its default 32 frames (the oldest), silently.
             body["media_io_kwargs"] = {"video": {"fps": clip.fps, "num_frames": len(clip.frames)}}
         if cfg.constrained:
-            regex = answer_regex(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.constrained_actions)
+            regex = answer_regex(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.constrained_actions,
+                                 env=cfg.env)
             body["structured_outputs"] = {"regex": regex}
         predicted = {
             "image_tokens": image_tokens(mapping.resized_height, mapping.resized_width),

@@ -68,6 +68,8 @@ class _Action(BaseModel):
     _point_fields: ClassVar[tuple[str, ...]] = ()
     # Whether the action is part of Qwen2.5-VL's computer_use tool (else: scripts/browser only).
     model_visible: ClassVar[bool] = True
+    # Whether the computer_use tool of a browser episode offers it too (beyond the trained vocabulary).
+    browser_tool: ClassVar[bool] = False
 
     def points(self) -> dict[str, tuple[float, float]]:
         """The coordinates this action carries, by field name (unset ones left out)."""
@@ -77,11 +79,12 @@ class _Action(BaseModel):
         """A copy with every coordinate passed through ``fn`` (e.g. model space -> screen)."""
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
-    def to_call(self) -> dict[str, Any]:
-        """The arguments dict as the model writes it in a ``computer_use`` call: the parameters its
-        schema shows, nothing a script added (a terminate's answer), so what is written parses back."""
-        if not self.model_visible:
-            raise ActionError(f"{self.action!r} is not an action the model is offered")
+    def to_call(self, env: "EnvKind" = "desktop") -> dict[str, Any]:
+        """The arguments dict as the model writes it in a ``computer_use`` call of an ``env`` episode:
+        the parameters its schema shows, nothing a script added (a terminate's answer), so what is
+        written parses back."""
+        if self.action not in offered_actions(env):
+            raise ActionError(f"{self.action!r} is not an action the model is offered in a {env} episode")
         return self.model_dump(mode="json", exclude_none=True, include={"action", *shown_fields(type(self))})
 
 
@@ -228,6 +231,7 @@ class Navigate(_Action):
     action: Literal["navigate"] = "navigate"
     url: str = Field(max_length=MAX_URL_CHARS, description="An absolute http(s) URL.")
     model_visible: ClassVar[bool] = False
+    browser_tool: ClassVar[bool] = True
 
     @field_validator("url")
     @classmethod
@@ -243,6 +247,7 @@ class Back(_Action):
 
     action: Literal["back"] = "back"
     model_visible: ClassVar[bool] = False
+    browser_tool: ClassVar[bool] = True
 
 
 Action = Annotated[
@@ -269,8 +274,21 @@ def shown_fields(action_type: type[_Action]) -> tuple[str, ...]:
     )
 
 
-MODEL_ACTIONS: dict[str, type[_Action]] = {name: t for name, t in ACTIONS_BY_NAME.items() if t.model_visible}
-"""The actions a model is offered (tools.schema shows exactly these), in the trained enum order."""
+EnvKind = Literal["browser", "desktop"]
+
+
+@functools.cache
+def offered_actions(env: EnvKind = "desktop") -> dict[str, type[_Action]]:
+    """The actions a model is offered in an episode of this env kind, in enum order: Qwen2.5-VL's
+    trained vocabulary, and in a browser also ``navigate`` and ``back``. The one source of what the
+    prompt shows (tools.schema), the constraint allows, the parser takes and the exports write."""
+    if env not in ("browser", "desktop"):
+        raise ValueError(f"unknown env kind {env!r} (expected browser or desktop)")
+    return {n: t for n, t in ACTIONS_BY_NAME.items() if t.model_visible or (env == "browser" and t.browser_tool)}
+
+
+MODEL_ACTIONS: dict[str, type[_Action]] = offered_actions("desktop")
+"""The trained vocabulary (a desktop episode's offer), in the trained enum order."""
 
 _MOST_PROBLEMS = 3
 
@@ -312,12 +330,13 @@ def _action_name(data: Any, known: dict[str, type[_Action]]) -> str:
     return name
 
 
-def parse_model_action(data: Any) -> "Action":
-    """An action as a model wrote it: only the actions and parameters its tool schema offers
-    (``MODEL_ACTIONS``, ``shown_fields``; tools.schema shows the model exactly these). Scripts use
-    ``parse_action``, which takes the whole vocabulary."""
-    name = _action_name(data, MODEL_ACTIONS)
-    shown = shown_fields(MODEL_ACTIONS[name])
+def parse_model_action(data: Any, env: EnvKind = "desktop") -> "Action":
+    """An action as a model wrote it: only the actions and parameters its tool schema offers in an
+    episode of this env kind (``offered_actions``, ``shown_fields``; tools.schema shows exactly these).
+    Scripts use ``parse_action``, which takes the whole vocabulary."""
+    offered = offered_actions(env)
+    name = _action_name(data, offered)
+    shown = shown_fields(offered[name])
     for key in data:
         if key != "action" and key not in shown:
             takes = f"its parameters: {', '.join(shown)}" if shown else "it takes no parameters"

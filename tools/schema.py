@@ -7,6 +7,7 @@ which is the model's docstring) is the cookbook's text. See shared/reference/qwe
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -14,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from guiagent.tools.actions import MODEL_ACTIONS, shown_fields
+from guiagent.tools.actions import EnvKind, offered_actions, shown_fields
 
 TOOL_NAME = "computer_use"
 ARGS_FORMAT = "Format the arguments as a JSON object."
@@ -28,9 +29,20 @@ DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take 
 * Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. Don't click boxes on their edges unless asked."""
 
 
-def model_actions() -> list[type]:
-    """The action models shown to the model, in the trained enum order (the parser accepts exactly these)."""
-    return list(MODEL_ACTIONS.values())
+def model_actions(env: EnvKind = "desktop") -> list[type]:
+    """The action models shown to the model in an episode of this env kind, in enum order (the parser
+    accepts exactly these)."""
+    return list(offered_actions(env).values())
+
+
+def _description(env: EnvKind, width: int, height: int) -> str:
+    """The cookbook's description; a browser episode adds one line naming its extra actions."""
+    text = DESCRIPTION.format(width=width, height=height)
+    extra = [_action_name(m) for m in model_actions(env) if not m.model_visible]
+    if extra:
+        names = " and ".join(f"`{n}`" for n in extra)
+        text += f"\n* The screen shows a web browser: besides mouse and keyboard you can use {names} (see `action`)."
+    return text
 
 
 def _action_name(model: type) -> str:
@@ -53,9 +65,18 @@ def _json_type(annotation: Any) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def parameters() -> dict[str, Any]:
+@functools.cache
+def _parameters(env: EnvKind) -> str:
+    return json.dumps(_build_parameters(env))
+
+
+def parameters(env: EnvKind = "desktop") -> dict[str, Any]:
     """The JSON schema of the tool's arguments, keys in the order the trained prompt has them."""
-    actions = model_actions()
+    return json.loads(_parameters(env))
+
+
+def _build_parameters(env: EnvKind) -> dict[str, Any]:
+    actions = model_actions(env)
     names = [_action_name(m) for m in actions]
     lines = "\n".join(f"* `{_action_name(m)}`: {(m.__doc__ or '').strip().splitlines()[0]}" for m in actions)
     props: dict[str, Any] = {
@@ -85,13 +106,14 @@ def parameters() -> dict[str, Any]:
     return {"properties": props, "required": ["action"], "type": "object"}
 
 
-def computer_use_function(width: int, height: int) -> dict[str, Any]:
-    """The function entry for a screen of ``width`` x ``height`` model pixels (the smart-resized size)."""
+def computer_use_function(width: int, height: int, env: EnvKind = "desktop") -> dict[str, Any]:
+    """The function entry for a screen of ``width`` x ``height`` model pixels (the smart-resized size)
+    in an episode of this env kind."""
     return {
         "name_for_human": TOOL_NAME,
         "name": TOOL_NAME,
-        "description": DESCRIPTION.format(width=width, height=height),
-        "parameters": parameters(),
+        "description": _description(env, width, height),
+        "parameters": parameters(env),
         "args_format": ARGS_FORMAT,
     }
 

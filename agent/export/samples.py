@@ -17,6 +17,7 @@ from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 from guiagent.policies.prompts import system_prompt
 from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
 from guiagent.tools.geometry import MIN_PIXELS
+from guiagent.tools.actions import EnvKind
 from guiagent.tools.parsing import FN_RESULT, Protocol, format_function_call, format_tool_call
 
 IMAGE = "<image>"
@@ -52,13 +53,16 @@ class Skipped(BaseModel):
     reason: str
 
 
+def env_kind(traj: Trajectory) -> EnvKind:
+    """The env kind a trajectory drove (what its model was offered); desktop when unrecorded."""
+    return "browser" if traj.meta.env.get("kind") == "browser" else "desktop"
+
+
 def _labels(step: StepRecord, mapping: ScreenMapping):
     """The step's actions in the trainer's model space, as the model would emit them."""
     actions = []
     for data in step.actions:
         action = parse_action(data)
-        if not type(action).model_visible:
-            raise ValueError(f"{action.action!r} is not a computer_use action")
         if isinstance(action, LeftClickDrag) and action.start_coordinate is not None:
             # the model drags from where the cursor is: move there first
             actions.append(MouseMove(coordinate=action.start_coordinate).map_points(mapping.input_to_model))
@@ -69,9 +73,10 @@ def _labels(step: StepRecord, mapping: ScreenMapping):
     return actions
 
 
-def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol) -> str:
+def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, env: EnvKind = "desktop") -> str:
     fmt = format_tool_call if protocol == "tool-call" else format_function_call
-    calls = "\n".join(fmt(a) for a in _labels(step, mapping))
+    # an action the model is not offered in this env raises ActionError (a ValueError): no label
+    calls = "\n".join(fmt(a, env) for a in _labels(step, mapping))
     return f"{step.thought}\n{calls}" if step.thought else calls
 
 
@@ -113,7 +118,7 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
         for step in steps:
             mapping = step.geometry.for_model(options.min_pixels, options.max_pixels)
             try:
-                labelled.append((step, mapping, target_text(step, mapping, options.protocol)))
+                labelled.append((step, mapping, target_text(step, mapping, options.protocol, env_kind(traj))))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
         if not labelled:
@@ -127,7 +132,7 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
 
 def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool) -> Sample:
     step, mapping, target = labelled[i]
-    system = system_prompt(options.protocol, mapping.resized_width, mapping.resized_height)
+    system = system_prompt(options.protocol, mapping.resized_width, mapping.resized_height, env_kind(traj))
     first = 0 if episode else max(0, i - options.history_steps)
     with_image = set(range(first, i + 1)) if episode else set(range(max(first, i - options.history_images), i + 1))
     turns = [Turn(role="system", text=system)]

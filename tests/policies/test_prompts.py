@@ -8,6 +8,8 @@ with shared/reference/qwen25vl-computer-use.md.
 import json
 import re
 
+import pytest
+
 from guiagent.policies.base import StepSummary
 from guiagent.policies.prompts import NOUS_TEMPLATE, QWEN_TEMPLATE_EN, build_messages, system_prompt
 from tests.reference_qwen_agent import load
@@ -117,3 +119,15 @@ def test_function_result_return_dialogue_continues_the_assistant_turn():
     assert turn["content"][1:-1] == MEDIA  # the newest screen is the latest RESULT
     assert turn["content"][-1] == {"type": "text", "text": "Error: no <tool_call> found\n✿RETURN✿"}
     assert re.search(r"✿RETURN✿$", turn["content"][-1]["text"])  # generation continues after it
+
+
+def test_the_constraint_offers_what_the_episode_offers():
+    from guiagent.policies.constrained import answer_regex
+    from guiagent.tools.parsing import parse_tool_calls
+
+    regex = answer_regex("tool-call", 1000, 700, ["navigate", "back"], env="browser")
+    navigate = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "navigate", "url": "https://evil.com/x"}}\n</tool_call>'
+    assert re.fullmatch(regex, navigate) and parse_tool_calls(navigate, "browser").actions[0].url == "https://evil.com/x"
+    assert not re.fullmatch(regex, navigate.replace("evil.com", "127.0.0.1"))
+    with pytest.raises(ValueError, match="cannot constrain to navigate: not offered in a desktop episode"):
+        answer_regex("tool-call", 1000, 700, ["navigate"])

@@ -15,6 +15,8 @@ from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools.approval import ApprovalRule
+from guiagent.tools.urlpolicy import UrlPolicy
+from guiagent.envs.browser import BrowserConfig
 from guiagent.tools import Key, Navigate, Type
 from tests.model.server import MODEL_NAME, ROOT
 
@@ -75,15 +77,16 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     out = tmp_path / "run"
     spec = RunSpec(
         policy="vlm",
-        vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["type"],
+        vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
                       max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
                       video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
-        task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
-        approve=[ApprovalRule(rule="type")],
+        task="Open the shop.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
+        browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
+        approve=[ApprovalRule(rule="navigate")],
     )
     first = start_episode(spec, out)
-    assert first.status == "awaiting-approval", first.reason
-    denied = subprocess.run([*CLI, "approve", str(out), "--deny", "--note", "do not type there"],
+    assert first.status == "awaiting-approval" and "step 1: navigate" in first.reason, first.reason
+    denied = subprocess.run([*CLI, "approve", str(out), "--deny", "--note", "stay on the site"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert denied.returncode == 1, denied.stdout + denied.stderr  # the run went on and stops again, awaiting
     assert "awaiting approval of step 2" in denied.stdout
@@ -91,12 +94,13 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     assert "reached the step limit (2)" in approved.stdout, approved.stdout + approved.stderr
     steps = load_trajectory(out).steps
     assert [s.approval["approved"] for s in steps] == [False, True]
-    assert steps[0].results[0].message == "denied by a person (approval rule type): do not type there"
-    assert steps[1].results[0].ok
+    assert steps[0].results[0].message == "denied by a person (approval rule navigate): stay on the site"
+    # approved, the model's navigate still meets the URL policy (the constraint writes no local host)
+    assert steps[1].results[0].message.startswith("blocked by policy: http")
     # the model heard the refusal: the history its second decision was given holds it as the call's result
     with sqlite3.connect(out / CHECKPOINT_FILE) as conn:
         state = SqliteSaver(conn).get({"configurable": {"thread_id": THREAD_ID}})
-    assert state["channel_values"]["history"][0]["results"] == ["denied by a person (approval rule type): do not type there"]
+    assert state["channel_values"]["history"][0]["results"] == ["denied by a person (approval rule navigate): stay on the site"]
 
 
 def _read_until(fd: int, marker: bytes, seen: bytearray, times: int = 1, timeout: float = 120) -> None:

@@ -160,26 +160,49 @@ def test_function_call_bounds(text, message):
     assert message in str(info.value)
 
 
-def test_the_parser_accepts_exactly_the_schema_the_model_is_shown():
+@pytest.mark.parametrize("env", ["desktop", "browser"])
+def test_the_parser_accepts_exactly_the_schema_the_model_is_shown(env):
     from guiagent.tools.actions import ACTIONS_BY_NAME, shown_fields
     from guiagent.tools.schema import parameters
 
-    props = parameters()["properties"]
+    props = parameters(env)["properties"]
     offered = set(props["action"]["enum"])
     for name, action_type in ACTIONS_BY_NAME.items():
         text = _call(json.dumps({"action": name}))
         try:
-            parse_tool_calls(text)
+            parse_tool_calls(text, env)
         except ParseError as exc:
             assert (name in offered) == ("unknown action" not in str(exc)), (name, str(exc))
         for field in action_type.model_fields:
             if field == "action" or name not in offered:
                 continue
             try:
-                parse_tool_calls(_call(json.dumps({"action": name, field: None})))
+                parse_tool_calls(_call(json.dumps({"action": name, field: None})), env)
             except ParseError as exc:
                 assert (field in props) == ("not a parameter" not in str(exc)), (name, field, str(exc))
             assert (field in shown_fields(action_type)) == (field in props)
+
+
+def test_a_browser_episode_offers_navigate_and_back_and_the_desktop_keeps_the_trained_vocabulary():
+    from guiagent.tools.actions import MODEL_ACTIONS
+    from guiagent.tools.schema import computer_use_function
+
+    desktop, browser = computer_use_function(1000, 700), computer_use_function(1000, 700, "browser")
+    trained = ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+               "double_click", "scroll", "wait", "terminate"]
+    assert desktop["parameters"]["properties"]["action"]["enum"] == list(MODEL_ACTIONS) == trained
+    assert "navigate" not in desktop["description"] and "url" not in desktop["parameters"]["properties"]
+    assert browser["parameters"]["properties"]["action"]["enum"] == [*trained, "navigate", "back"]
+    assert "`navigate` and `back`" in browser["description"]
+    assert "Required only by `action=navigate`" in browser["parameters"]["properties"]["url"]["description"]
+    navigate = _call('{"action": "navigate", "url": "https://example.com/a"}')
+    assert parse_tool_calls(navigate, "browser").actions[0].url == "https://example.com/a"
+    assert parse_function_calls("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"back\"}", "browser").actions[0].action == "back"
+    for env in ("desktop", "browser"):  # triple_click is offered nowhere
+        with pytest.raises(ParseError, match="unknown action 'triple_click'"):
+            parse_tool_calls(_call('{"action": "triple_click", "coordinate": [1, 1]}'), env)
+    with pytest.raises(ParseError, match="navigate.url: url must be an absolute http"):
+        parse_tool_calls(_call('{"action": "navigate", "url": "file:///etc/passwd"}'), "browser")
 
 
 def test_many_fences_parse_as_one_pass():
@@ -200,5 +223,9 @@ def test_the_formatters_write_only_what_the_model_is_offered():
     assert parse_tool_calls(format_tool_call(Terminate(status="success", answer="42"))).actions == [Terminate(status="success")]
     assert "start_coordinate" not in format_function_call(LeftClickDrag(start_coordinate=(1, 1), coordinate=(5, 5)))
     for action in (TripleClick(coordinate=(1, 2)), Navigate(url="https://example.com")):
-        with pytest.raises(ValueError, match="not an action the model is offered"):
+        with pytest.raises(ValueError, match="not an action the model is offered in a desktop episode"):
             format_tool_call(action)
+    # a browser episode offers navigate: its label parses back there
+    navigate = Navigate(url="https://example.com")
+    assert parse_tool_calls(format_tool_call(navigate, "browser"), "browser").actions == [navigate]
+    assert parse_function_calls(format_function_call(navigate, "browser"), "browser").actions == [navigate]
