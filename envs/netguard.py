@@ -98,10 +98,13 @@ class NetworkGuard:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for _ in range(3):  # a connection accepted while closing starts one more task
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                if not tasks:
+                    break
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
