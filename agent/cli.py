@@ -22,7 +22,7 @@ from guiagent.envs.xvfb import parse_screen
 from guiagent.policies import PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
-from guiagent.tools.geometry import MAX_PIXELS
+from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -121,11 +121,12 @@ def run(
     demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
     model_url: Annotated[str, typer.Option(help="vlm: the server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[str, typer.Option(help="vlm: the served model name.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
+    model_family: Annotated[str, typer.Option(help=f"vlm: the model's family profile ({', '.join(FAMILIES)}).")] = DEFAULT_FAMILY,
     protocol: Annotated[str, typer.Option(help="vlm: tool-call or function-result-return.")] = "tool-call",
     constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
     video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
-    max_pixels: Annotated[int, typer.Option(help="vlm: smart_resize's max pixels for the screenshot.")] = MAX_PIXELS,
+    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: the resize's max pixels for the screenshot (default: the family's).")] = None,
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
@@ -153,7 +154,8 @@ def run(
         vlm = None
         if policy == "vlm":
             vlm = VLMConfig(
-                base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
+                base_url=model_url, model=model, family=model_family, protocol=protocol, constrained=constrained,
+                max_pixels=max_pixels,
                 video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
             )
         spec = RunSpec(
@@ -234,6 +236,7 @@ def export(
     format: Annotated[str, typer.Option("--format", help="llamafactory, swift, qwenvl or trl.")] = "llamafactory",
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
     protocol: Annotated[str, typer.Option(help="Target format: tool-call or function-result-return.")] = "tool-call",
+    model_family: Annotated[str, typer.Option(help=f"The model family the labels are for ({', '.join(FAMILIES)}): its coordinate space and answer form.")] = DEFAULT_FAMILY,
     max_pixels: Annotated[int, typer.Option(help="The trainer's max_pixels: labels are computed for it.")] = 1280 * 28 * 28,
     min_pixels: Annotated[int, typer.Option(help="The trainer's min_pixels.")] = 4 * 28 * 28,
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
@@ -249,8 +252,10 @@ def export(
     try:
         if protocol not in ("tool-call", "function-result-return"):
             raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
+        if model_family not in FAMILIES:
+            raise ConfigError(f"--model-family must be one of {', '.join(FAMILIES)}, got {model_family!r}")
         options = ExportOptions(
-            protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
+            family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
             per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
             divergent=load_divergent(replay_report or []),
         )
@@ -299,15 +304,20 @@ def view(
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
-    max_pixels: Annotated[int, typer.Option(help="smart_resize's max pixels for the screenshot.")] = MAX_PIXELS,
+    model_family: Annotated[Optional[str], typer.Option(help=f"The model's family ({', '.join(FAMILIES)}; default: proposed from the served model).")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(help="The resize's max pixels for the screenshot (default: the family's).")] = None,
     video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
 ) -> None:
     """Check a model server: reachable, models served, images + video accepted, visual tokens per step."""
     from guiagent.agent.doctor import run_doctor
 
+    if model_family is not None and model_family not in FAMILIES:
+        err.print(f"error: --model-family must be one of {', '.join(FAMILIES)}, got {model_family!r}")
+        raise typer.Exit(EXIT_USAGE)
     try:
-        ok = run_doctor(console, model_url, model, max_pixels, VideoConfig(fps=video_fps, history_seconds=history_seconds))
+        ok = run_doctor(console, model_url, model, max_pixels, VideoConfig(fps=video_fps, history_seconds=history_seconds),
+                        family=model_family)
     except ValidationError as exc:
         err.print(f"error: {exc.errors()[0]['msg']}")
         raise typer.Exit(EXIT_USAGE)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+from pathlib import Path
 
 from PIL import Image
 from rich.console import Console
 from rich.markup import escape
 
 from guiagent.policies import DecisionContext, PolicyError
+from guiagent.policies.families import DEFAULT_FAMILY, get_family, propose_family
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import FrameGeometry, Observation
 
 SERVE_LINES = {
-    "Qwen/Qwen2.5-VL-7B-Instruct": (
-        "vllm serve Qwen/Qwen2.5-VL-7B-Instruct --max-model-len 32768 --limit-mm-per-prompt "
-        "'{\"image\": 2, \"video\": 1}' --mm-processor-cache-gb 4 --gpu-memory-utilization 0.9"
-    ),
     "Qwen/Qwen2.5-VL-72B-Instruct": (
         "vllm serve Qwen/Qwen2.5-VL-72B-Instruct --tensor-parallel-size 4 --max-model-len 32768 "
         "--limit-mm-per-prompt '{\"image\": 2, \"video\": 1}' --gpu-memory-utilization 0.9"
@@ -32,7 +31,18 @@ def _synthetic(width: int, height: int, t: float, shade: int) -> Observation:
     return Observation(image=buf.getvalue(), t=t, geometry=FrameGeometry(width=width, height=height))
 
 
-def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: int, video: VideoConfig) -> bool:
+def _served_config(entry: dict) -> dict:
+    """The served model's config.json, where vLLM's /v1/models names a local folder as its root."""
+    root = entry.get("root")
+    try:
+        path = Path(root) / "config.json" if root else None
+        return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig,
+               family: str | None = None) -> bool:
     """Print what the server offers and what a 1280x800 step costs; False if it is not usable."""
     probe = VLMPolicy(VLMConfig(base_url=base_url, model=model or "?", max_pixels=max_pixels, video=video, max_tokens=1))
     try:
@@ -51,6 +61,20 @@ def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: i
         console.print(f"[red]✗[/red] {name!r} is not among them")
         return False
     probe.config.model = name
+    entry = next(m for m in served if m["id"] == name)
+    proposed = propose_family(" ".join(str(entry.get(k) or "") for k in ("id", "root")), _served_config(entry))
+    if family is None:
+        family = proposed.name if proposed else DEFAULT_FAMILY
+        how = f"proposed from its id and config ({proposed.summary})" if proposed else "the default: no family recognised"
+        console.print(f"[green]✓[/green] model family {family}: {how}; set --model-family to choose another")
+    elif proposed is not None and proposed.name != family:
+        console.print(f"[yellow]![/yellow] --model-family {family}, but {name} looks like {proposed.name}")
+    profile = get_family(family)
+    probe.config.family = family
+    probe.config.protocol = profile.protocols[0]
+    if profile.video == "none":
+        video = video.model_copy(update={"history_seconds": 0})
+        probe.config.video = video
     now = 1_000_000.0
     frames = [_synthetic(1280, 800, now - video.history_seconds + k, shade=k * 7 % 256) for k in range(int(video.history_seconds))]
     context = DecisionContext(task="doctor probe", step=0, max_steps=1, observation=_synthetic(1280, 800, now, 10),
@@ -72,7 +96,9 @@ def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: i
         f"    per step at 1280x800: image {usage.get('image_tokens')} + video {usage.get('video_tokens')} = {visual} "
         f"visual tokens predicted; the server counted {usage.get('prompt_tokens')} prompt tokens in all"
     )
-    console.print("Recommended on a GPU:")
-    for line in SERVE_LINES.values():
-        console.print(f"    {line}")
+    console.print(f"Recommended on a GPU ({family}):")
+    console.print(f"    {profile.serve_line()}")
+    if family == DEFAULT_FAMILY:
+        for line in SERVE_LINES.values():
+            console.print(f"    {line}")
     return True
