@@ -21,6 +21,7 @@ from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
 from guiagent.tools import ActionResult, Terminate, dump_action
+from guiagent.tools.text import recordable_tree
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
@@ -61,6 +62,17 @@ def _where(state: EpisodeState, decision: Decision) -> str:
     return f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
 
 
+def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[EpisodeState], dict[str, Any]]:
+    """A node whose update is made recordable (tools.text) before LangGraph checkpoints it and the
+    record node writes it: the model's text, page titles, env messages. The history is left as is:
+    it is built from updates already made recordable."""
+
+    def run(state: EpisodeState) -> dict[str, Any]:
+        return {k: v if k == "history" else recordable_tree(v) for k, v in node(state).items()}
+
+    return run
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 3)
 
@@ -93,10 +105,10 @@ class Episode:
 
     def _build(self) -> StateGraph:
         g = StateGraph(EpisodeState)
-        g.add_node("observe", self._observe)
-        g.add_node("decide", self._decide)
-        g.add_node("act", self._act)
-        g.add_node("record", self._record)
+        g.add_node("observe", _recordable(self._observe))
+        g.add_node("decide", _recordable(self._decide))
+        g.add_node("act", _recordable(self._act))
+        g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
         g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
