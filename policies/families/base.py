@@ -53,6 +53,7 @@ class ModelFamily:
     ids: ClassVar[tuple[str, ...]] = ()
     architectures: ClassVar[tuple[str, ...]] = ()
     request_extras: ClassVar[dict[str, Any]] = {}
+    keeps_drag_start: ClassVar[bool] = False  # its answer form states where a drag starts (else: move there first)
 
     # -- seeing -------------------------------------------------------------------------------
 

@@ -200,6 +200,7 @@ class UITARS15(ModelFamily):
     name = "ui-tars-1.5"
     summary = "UI-TARS-1.5 (ByteDance, Qwen2.5-VL based)"
     min_pixels = 100 * 28 * 28
+    keeps_drag_start = True
     video = "none"
     protocols = ("tool-call",)
     resize_rule = "smart_resize, factor 28, min 100*28*28"
