@@ -45,6 +45,7 @@ class ModelFamily:
     min_pixels: ClassVar[int] = MIN_PIXELS
     max_pixels: ClassVar[int] = MAX_PIXELS
     video: ClassVar[VideoMode] = "absolute-time"
+    video_note: ClassVar[str] = ""  # how the README states its video handling, where the mode alone does not
     protocols: ClassVar[tuple[Protocol, ...]] = ("tool-call", "function-result-return")
     forms: ClassVar[str] = "computer_use <tool_call>; ✿FUNCTION✿/✿ARGS✿"
     resize_rule: ClassVar[str] = "smart_resize, factor 28"

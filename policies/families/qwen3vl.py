@@ -30,6 +30,7 @@ class Qwen3VL(ModelFamily):
     min_pixels = 4 * 32 * 32
     max_pixels = 16384 * 32 * 32
     resize_rule = "smart_resize, factor 32"
+    video_note = "yes, a timestamp text per frame pair"
     forms = "computer_use <tool_call> on 0-1000; ✿FUNCTION✿/✿ARGS✿"
     ids = (r"qwen3-vl", r"qwen3_vl")
     architectures = (r"Qwen3VLForConditionalGeneration", r"Qwen3VLMoeForConditionalGeneration", r"^qwen3_vl")
