@@ -13,14 +13,17 @@ from typing import Any, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, StateGraph
+from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
+from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
 from guiagent.envs import Env, EnvError, FrameSource
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
-from guiagent.tools import ActionResult, Terminate, dump_action
+from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary, TargetResolver
+from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
+from guiagent.tools.targets import ResolvedTarget, TargetScreen
 from guiagent.tools.text import recordable_tree
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
@@ -88,8 +91,10 @@ class Episode:
         writer: TrajectoryWriter,
         config: LoopConfig | None = None,
         on_step: StepCallback | None = None,
+        safeguards: Safeguards | None = None,
     ) -> None:
         self.env, self.policy, self.task, self.writer = env, policy, task, writer
+        self.guards = safeguards or Safeguards()
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
@@ -111,7 +116,11 @@ class Episode:
         g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
-        g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
+        after_decide = "approve" if self.guards.rules else "act"
+        g.add_conditional_edges("decide", lambda s: after_decide if s["status"] == "running" else "record")
+        if self.guards.rules:
+            g.add_node("approve", _recordable(self._approve))
+            g.add_edge("approve", "act")
         g.add_edge("act", "record")
         g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
         return g
@@ -131,7 +140,7 @@ class Episode:
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
         pending["timings_ms"]["encode"] = _ms(t1)  # frames arrive encoded; this is the write to disk
         self.frames.add(frame_id, obs)
-        pending["obs"] = obs.model_dump(mode="json", exclude={"image"})  # what record needs, no pixels
+        pending["obs"] = self.guards.redact(obs.model_dump(mode="json", exclude={"image"}))  # what record needs, no pixels
         return {"frame_id": frame_id, "pending": pending}
 
     def _decide(self, state: EpisodeState) -> dict[str, Any]:
@@ -179,32 +188,42 @@ class Episode:
         finally:
             pool.shutdown(wait=False)
 
+    def _approve(self, state: EpisodeState) -> dict[str, Any]:
+        """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
+        pending = dict(state["pending"])
+        decision = Decision.model_validate(pending["decision"])
+        request = self.guards.request(decision.actions, pending["obs"].get("url"))
+        if request is None:
+            return {}
+        request.update(step=state["step"], frame=str(self.writer.root / (state["frame_id"] or "")))
+        answer = interrupt(request)
+        pending["approval"] = {**request, "approved": bool(answer.get("approved")), "note": answer.get("note")}
+        return {"pending": pending}
+
     def _act(self, state: EpisodeState) -> dict[str, Any]:
         pending = dict(state["pending"])
         decision = Decision.model_validate(pending["decision"])
         update: dict[str, Any] = {}
         results: list[ActionResult] = []
         checks: list[CheckRecord] = []
+        resolved: list[ResolvedTarget] = []
         t0 = time.perf_counter()
+        denied = not pending.get("approval", {}).get("approved", True)
         try:
-            for action in decision.actions:
-                if results and not results[-1].ok:
-                    results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
-                    continue
-                results.append(self.env.execute(action))
-                if isinstance(action, Terminate):
-                    update.update(self._terminate(action))
-            failed_action = next((r for r in results if not r.ok), None)
-            for check in decision.checks:
-                if failed_action is not None:
-                    break
-                result = self.env.check(check)
-                checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
-                if not result.ok:
-                    update.update(status="failure", reason=f"{_where(state, decision)}: {result.message}")
-                    break
-            if decision.checks and failed_action is not None:
-                update.update(status="failure", reason=f"{_where(state, decision)}: {failed_action.message}")
+            actions, results, resolved = self._run_actions(decision, state, update, denied=denied)
+            checks, failure = self._run_checks(state, decision, results)
+            if failure and any(r.source == "cache" for r in resolved):
+                # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
+                observation = self.env.observe()
+                actions, results, resolved = self._run_actions(decision, state, update, observation)
+                checks, failure = self._run_checks(state, decision, results)
+            if failure:
+                update.update(status="failure", reason=failure)
+            elif resolved and isinstance(self.policy, TargetResolver):
+                self.policy.keep(resolved)
+            if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
+                pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in actions]}
+                pending["targets"] = [r.model_dump(mode="json") for r in resolved]
         except EnvError as exc:
             update.update(status="failure", reason=f"env: {exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
@@ -212,9 +231,65 @@ class Episode:
             t1 = time.perf_counter()
             pending["context_frames"] = self._keep_context_frames(state["step"], self.env.drain_frames())
             pending["timings_ms"]["context"] = _ms(t1)
-        pending["results"] = [r.model_dump(mode="json") for r in results]
-        pending["checks"] = [c.model_dump(mode="json") for c in checks]
+        pending["results"] = self.guards.redact([r.model_dump(mode="json") for r in results])
+        pending["checks"] = self.guards.redact([c.model_dump(mode="json") for c in checks])
+        if "reason" in update:
+            update["reason"] = self.guards.redact(update["reason"])
         return {**update, "pending": pending}
+
+    def _run_actions(
+        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None,
+        denied: bool = False,
+    ) -> tuple[list[Action], list[ActionResult], list[ResolvedTarget]]:
+        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped,
+        none runs in a step a person denied."""
+        actions, results, resolved = list(decision.actions), [], []
+        if denied:
+            return actions, denied_results(actions, state["pending"]["approval"]), resolved
+        for i, action in enumerate(actions):
+            if results and not results[-1].ok:
+                results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
+                continue
+            targets = decision.targets[i] if i < len(decision.targets) else {}
+            if targets:
+                actions[i], found, error = self._resolve(action, targets, state, regrounding)
+                resolved += found
+                if error is not None:
+                    results.append(ActionResult.failure(error))
+                    continue
+            filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
+            results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
+            if isinstance(action, Terminate):
+                update.update(self._terminate(action))
+        return actions, results, resolved
+
+    def _resolve(
+        self, action: Action, targets: dict[str, Any], state: EpisodeState, regrounding: Observation | None
+    ) -> tuple[Action, list[ResolvedTarget], str | None]:
+        if not isinstance(self.policy, TargetResolver):
+            return action, [], f"{action.action}: the {self.policy.kind} policy cannot resolve targets"
+        observation = regrounding or self.frames.get(state["frame_id"] or "")
+        if observation is None:
+            return action, [], "internal: the observed frame is not in the buffer"
+        screen = self.env if isinstance(self.env, TargetScreen) else None
+        return self.policy.resolve_action(action, targets, observation, screen, regrounding is not None)
+
+    def _run_checks(
+        self, state: EpisodeState, decision: Decision, results: list[ActionResult]
+    ) -> tuple[list[CheckRecord], str | None]:
+        """The decision's checks, in order until one fails; the failure's reason, if the step failed."""
+        checks: list[CheckRecord] = []
+        failed_action = next((r for r in results if not r.ok), None)
+        if not decision.checks:
+            return checks, None
+        if failed_action is not None:
+            return checks, f"{_where(state, decision)}: {failed_action.message}"
+        for check in decision.checks:
+            result = self.env.check(check)
+            checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
+            if not result.ok:
+                return checks, f"{_where(state, decision)}: {result.message}"
+        return checks, None
 
     def _keep_context_frames(self, step: int, frames) -> list[dict[str, Any]]:
         kept = []
@@ -266,8 +341,12 @@ class Episode:
             timings_ms=dict(pending["timings_ms"]),
             usage=decision.usage,
             policy_info=decision.info,
+            targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
             context_frames=pending.get("context_frames", []),
+            approval=pending.get("approval"),
         )
+        if self.guards.secrets:
+            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)
         summary = StepSummary(
@@ -287,7 +366,8 @@ class Episode:
         return update
 
     def _finish(self, state: EpisodeState, status: str) -> None:
-        self.writer.finish(status, state.get("reason"), state.get("answer"))  # type: ignore[arg-type]
+        reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
+        self.writer.finish(status, reason, answer)  # type: ignore[arg-type]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -299,10 +379,13 @@ class Episode:
         }
         return self._invoke(initial, self._thread)
 
-    def resume(self) -> EpisodeResult:
+    def resume(self, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is
-        redone from its observation (its frame and decision died with the process)."""
+        redone from its observation (its frame and decision died with the process). An episode awaiting
+        approval goes on with ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
         snapshot = self.graph.get_state(self._thread)
+        if snapshot.next and snapshot.next[0] == "approve":
+            return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
         if not snapshot.values:
             return self.run()  # killed before the first checkpoint
         if not snapshot.next:
@@ -316,9 +399,19 @@ class Episode:
                     break
         return self._invoke(None, config)
 
-    def _invoke(self, state: EpisodeState | None, config: dict[str, Any]) -> EpisodeResult:
-        limit = self.config.max_steps * 4 + 10
-        final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+    def _invoke(self, state: EpisodeState | Command | None, config: dict[str, Any]) -> EpisodeResult:
+        limit = self.config.max_steps * 5 + 10
+        while True:
+            final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+            interrupts = final.get("__interrupt__")
+            if not interrupts:
+                break
+            request = interrupts[0].value
+            if self.guards.approver is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
+                reason = f"awaiting approval of {describe_request(request)}: guiagent approve {self.writer.root} [--deny]"
+                self.writer.update_meta(outcome=AWAITING, reason=reason, steps=self.writer.count)
+                return EpisodeResult(status=AWAITING, reason=reason, steps=final["step"])
+            state, config = Command(resume=self.guards.approver(request)), self._thread
         return EpisodeResult(
             status=final["status"], reason=final.get("reason"), answer=final.get("answer"), steps=final["step"]
         )
