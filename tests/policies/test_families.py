@@ -200,3 +200,16 @@ def test_every_family_writes_labels_its_parser_reads_back(name):
 def test_a_family_is_proposed_from_the_model_id_and_config(model_id, config, expected):
     assert propose_family(model_id, config).name == expected
     assert propose_family("no-idea", {"architectures": ["LlamaForCausalLM"]}) is None
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_a_point_outside_the_familys_space_is_a_format_error(name):
+    family = get_family(name)
+    mapping = family.mapping(FrameGeometry(width=1280, height=800))
+    beyond = (mapping.model_width + 1, 10)
+    text = family.format_answer([LeftClick(coordinate=beyond)], "Out.", family.protocols[0])
+    action = family.parse(text, family.protocols[0]).actions[0]
+    with pytest.raises(CoordinateOutOfRange):
+        action.map_points(mapping.model_to_input)
+    with pytest.raises(ParseError):  # negative numbers never make an action
+        family.parse(text.replace(str(beyond[0]), f"-{beyond[0]}"), family.protocols[0])
