@@ -98,6 +98,8 @@ class Episode:
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
+        self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
         # WAL without an fsync per commit: a checkpoint survives the process being killed (the case
         # resume is for), not the machine losing power; it makes a checkpoint ~10x cheaper.
@@ -179,14 +181,12 @@ class Episode:
 
     def _decide_with_timeout(self, context: DecisionContext) -> Decision:
         timeout = self.config.decide_timeout_s
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
+        future = self._decider.submit(self.policy.decide, context)
         try:
-            future = pool.submit(self.policy.decide, context)
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
+            # the late decision still holds the thread; the episode ends here, so nothing waits behind it
             raise PolicyError(f"no decision within {timeout:g}s") from None
-        finally:
-            pool.shutdown(wait=False)
 
     def _approve(self, state: EpisodeState) -> dict[str, Any]:
         """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
@@ -417,5 +417,6 @@ class Episode:
         )
 
     def close(self) -> None:
+        self._decider.shutdown(wait=False)
         self._conn.close()
         self.writer.close()

@@ -7,7 +7,6 @@ Families vLLM 0.32 does not serve here are checked in test_family_processors.py 
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
@@ -45,7 +44,7 @@ def test_predicted_image_tokens_match_the_server(family_server):
     for size in [(1280, 800), (1920, 1080), (333, 517)]:
         p = policy(family, server, max_pixels=512 * 32 * 32)
         ctx = context(screenshot(*size, t=1000.0))
-        request = asyncio.run(p.build_request(ctx))
+        request = p.build_request(ctx)
         decision = p.decide(ctx)
         visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
         assert visual == request.predicted["image_tokens"], (family, size)
@@ -61,7 +60,7 @@ def test_predicted_video_tokens_match_the_server(family_server):
     frames = [screenshot(640, 400, t=now - 8 + k * 0.5, shade=k * 10) for k in range(16)]
     p = policy(family, server, max_pixels=128 * 28 * 28, video=VideoConfig(fps=1.0, history_seconds=8, token_budget=512))
     ctx = context(screenshot(640, 400, t=now), frames)
-    request = asyncio.run(p.build_request(ctx))
+    request = p.build_request(ctx)
     assert len(request.clip.frames) == 8
     decision = p.decide(ctx)
     visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
