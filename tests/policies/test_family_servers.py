@@ -19,6 +19,7 @@ from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from tests.policies.test_vlm_server import context, screenshot, text_only_tokens
 
 FAMILIES = ["qwen2-vl", "qwen3-vl"]
+pytestmark = pytest.mark.timeout(900)  # the first test of each family starts its server
 MOVES = ["left_click", "double_click", "mouse_move", "type", "key", "scroll", "wait"]
 
 
