@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
 from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
 from guiagent.policies.prompts import build_messages, clock
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.parsing import ParseError, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class VLMConfig(BaseModel):
@@ -139,6 +143,7 @@ class VLMPolicy:
         cfg = self.config
         request = self.build_request(context)
         raw, served, latency = self.complete(request.messages, request.extra_body, request.stop)
+        log.debug("step %d: %s answered in %.2fs: %r", context.step + 1, cfg.model, latency, raw[:200])
         usage = {**request.predicted, **served}
         if "prompt_tokens" in served:
             text_tokens = served["prompt_tokens"] - request.predicted["image_tokens"] - request.predicted["video_tokens"]
@@ -147,11 +152,11 @@ class VLMPolicy:
         mapping = request.mapping
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
         try:
-            parsed = cfg.profile.parse(raw, cfg.protocol)
-            actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
+            answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.profile)
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
-        return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+        return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
+                                           "actions": answer.actions})
 
     def complete(
         self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
@@ -181,7 +186,7 @@ class VLMPolicy:
         family = cfg.profile
         obs = context.observation
         try:
-            mapping = family.mapping(obs.geometry, cfg.min_pixels, cfg.max_pixels)
+            mapping = mapping_for(obs, cfg.min_pixels, cfg.max_pixels, family)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = self._context_length()
