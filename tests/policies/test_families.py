@@ -213,3 +213,24 @@ def test_a_point_outside_the_familys_space_is_a_format_error(name):
         action.map_points(mapping.model_to_input)
     with pytest.raises(ParseError):  # negative numbers never make an action
         family.parse(text.replace(str(beyond[0]), f"-{beyond[0]}"), family.protocols[0])
+
+
+def test_the_cli_offers_every_family_by_name():
+    from typing import get_args
+
+    from guiagent.agent.cli import FamilyName
+
+    assert get_args(FamilyName) == tuple(FAMILIES)
+
+
+def test_the_public_functions_take_the_family():
+    from guiagent.policies.answer import actions_from_answer, mapping_for
+    from guiagent.tools import Observation
+
+    obs = Observation(image=b"", t=1.0, geometry=FrameGeometry(width=2560, height=1600, scale=2.0))
+    mapping = mapping_for(obs, family="qwen3-vl")
+    assert mapping.space == "relative-1000" and mapping.resized_width % 32 == 0
+    tars = mapping_for(obs, family="ui-tars-1.5")
+    answer = actions_from_answer("Thought: t\nAction: click(start_box='(1274,798)')", tars, family="ui-tars-1.5")
+    assert (tars.resized_width, tars.resized_height) == (2548, 1596)
+    assert answer.actions[0].coordinate == pytest.approx((640, 400), abs=0.5)  # the centre, in CSS pixels
