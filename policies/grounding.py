@@ -69,7 +69,8 @@ class Grounder:
         messages, extra = build_messages(cfg.protocol, family.system_prompt(cfg.protocol, mapping), task, [], media)
         body = {**family.request_extras, **extra}
         if cfg.constrained:
-            body["structured_outputs"] = {"regex": family.answer_regex(cfg.protocol, mapping, ["left_click"])}
+            # one left_click, no thought: the answer is a point and nothing else
+            body["structured_outputs"] = {"regex": family.answer_regex(cfg.protocol, mapping, ["left_click"], thought=False)}
         return messages, body, mapping
 
     def _ground(self, describe: str, observation: Observation) -> Grounding:

@@ -74,16 +74,16 @@ MAX_ECHOED_ANSWER = 2_000
 stays in the trajectory): enough to see what was wrong, not a 64 KB answer repeated in every prompt."""
 
 
-def _echoed_answer(step: StepSummary) -> str:
+def echoed_answer(step: StepSummary) -> str:
     raw = step.raw or ""
     if len(raw) <= MAX_ECHOED_ANSWER:
         return raw
     return f"{raw[:MAX_ECHOED_ANSWER]}... [{len(raw) - MAX_ECHOED_ANSWER} more characters]"
 
 
-def _assistant_text(step: StepSummary) -> str:
+def assistant_turn(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return _echoed_answer(step)
+        return echoed_answer(step)
     calls = "\n".join(format_tool_call_dict(a) for a in step.model_actions)
     return f"{step.thought}\n{calls}" if step.thought else calls
 
@@ -94,7 +94,7 @@ def format_tool_call_dict(arguments: dict[str, Any]) -> str:
 
 def _frr_call(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return _echoed_answer(step).strip()
+        return echoed_answer(step).strip()
     calls = "\n".join(
         f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(a, ensure_ascii=False)}" for a in step.model_actions
     )
@@ -115,7 +115,7 @@ def build_messages(
     image), placed after everything that stays the same between steps. ``assistant_text`` writes an
     earlier step as the model's family answers (default: Qwen2.5-VL's tool calls).
     """
-    _assistant = assistant_text or _assistant_text
+    _assistant = assistant_text or assistant_turn
     if protocol == "tool-call":
         # The trained turns (Qwen's computer-use cookbook, Qwen-Agent's NousFnCallPrompt): one user turn
         # with the task and the screen; later, the screen inside the last <tool_response>. Each turn

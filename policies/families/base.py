@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.constrained import answer_regex as qwen_answer_regex
-from guiagent.policies.prompts import format_tool_call_dict, system_prompt as qwen_system_prompt
+from guiagent.policies.prompts import assistant_turn, system_prompt as qwen_system_prompt
 from guiagent.tools import Action, FrameGeometry, LeftClick, ScreenMapping
 from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace, round_half_up
 from guiagent.tools.parsing import (
@@ -84,11 +84,8 @@ class ModelFamily:
         return task
 
     def assistant_text(self, step: StepSummary) -> str:
-        """An earlier step as the model would have written it (history turns)."""
-        if step.error or not step.model_actions:
-            return step.raw or ""
-        calls = "\n".join(format_tool_call_dict(a) for a in step.model_actions)
-        return f"{step.thought}\n{calls}" if step.thought else calls
+        """An earlier step as the model would have written it (history turns; an unparsed answer cut short)."""
+        return assistant_turn(step)
 
     # -- answering ------------------------------------------------------------------------------
 
@@ -102,9 +99,10 @@ class ModelFamily:
         calls = "\n".join(fmt(a) for a in actions)
         return f"{thought}\n{calls}" if thought else calls
 
-    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None) -> str:
+    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
+                     thought: bool = True) -> str:
         """A regex of well-formed answers for constrained decoding, points bounded to the space."""
-        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions)
+        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought=thought)
 
     def serve_line(self, model: str | None = None) -> str:
         return self.serve

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from guiagent.policies.base import StepSummary
+from guiagent.policies.prompts import echoed_answer
 from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily
 from guiagent.policies.families.pycalls import Call, parse_calls
 from guiagent.tools import (
@@ -212,7 +213,7 @@ class OpenCUA(ModelFamily):
         return INSTRUCTION_TEMPLATE.format(instruction=task)
 
     def assistant_text(self, step: StepSummary) -> str:
-        return step.raw or ""
+        return echoed_answer(step)
 
     def parse(self, text: str, protocol: Protocol) -> ParsedAnswer:
         return parse_opencua(text)
@@ -220,7 +221,8 @@ class OpenCUA(ModelFamily):
     def format_answer(self, actions: list[Action], thought: str, protocol: Protocol) -> str:
         return format_opencua(actions, thought)
 
-    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None) -> str:
+    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
+                     thought: bool = True) -> str:
         from guiagent.policies.constrained import int_range
 
         xy = rf"x={int_range(0, mapping.model_width)}, y={int_range(0, mapping.model_height)}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 from guiagent.policies.base import StepSummary
+from guiagent.policies.prompts import echoed_answer
 from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily, numbers_in, point_of
 from guiagent.policies.families.pycalls import parse_call
 from guiagent.tools import (
@@ -216,7 +217,7 @@ class UITARS15(ModelFamily):
         return COMPUTER_USE_DOUBAO.format(language="English", instruction=task)
 
     def assistant_text(self, step: StepSummary) -> str:
-        return step.raw or ""
+        return echoed_answer(step)
 
     def parse(self, text: str, protocol: Protocol) -> ParsedAnswer:
         return parse_uitars(text)
@@ -224,7 +225,8 @@ class UITARS15(ModelFamily):
     def format_answer(self, actions: list[Action], thought: str, protocol: Protocol) -> str:
         return format_uitars(actions, thought)
 
-    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None) -> str:
+    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
+                     thought: bool = True) -> str:
         from guiagent.policies.constrained import int_range
 
         point = rf"<point>{int_range(0, mapping.model_width)} {int_range(0, mapping.model_height)}</point>"
