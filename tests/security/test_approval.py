@@ -78,7 +78,7 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     spec = RunSpec(
         policy="vlm",
         vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
-                      max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
+                      max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
                       video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
         task="Open the shop.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
         browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),

@@ -22,7 +22,7 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     spec = RunSpec(
         policy="vlm",
         vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
-                      max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
+                      max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
                       video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
         task="Open the admin page.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
         browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
@@ -32,15 +32,17 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     assert result.steps == 2 and "step limit" in result.reason, result.reason  # refused, the episode went on
     blocked = []
     for step in traj.steps:
+        assert step.format_error is None, step.format_error  # constrained: the answer always parses
         (url,) = [a["url"] for a in step.actions]
         assert step.results[0].message.startswith(f"blocked by policy: {url} (") and not step.results[0].ok
         assert step.results[0].data["blocked"] == [url]
         blocked.append(url.split("/")[2])
-    # no frame, URL or title recorded is the blocked page: the tab stayed on the demo's login
+    # no frame, URL or title recorded is the blocked page: every frame (the one after a refusal too)
+    # is the demo's login, and a refused navigate has no URL after it (nothing ran)
     for step in traj.steps:
-        for seen in (step.url, step.url_after, step.title):
+        for seen in (step.url, step.title):
             assert seen and not any(host in seen for host in blocked), seen
-        assert "/login" in step.url_after
+        assert step.url.endswith("/login") and step.url_after is None
     # the model's navigate exports as a label that parses back as a browser episode's call
     samples, _ = build_samples([out], ExportOptions())
     assert len(samples) == 2 and "`navigate` and `back`" in samples[0].turns[0].text
