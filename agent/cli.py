@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from types import SimpleNamespace
+from typing import Annotated, Any, Optional
 
 import typer
 from pydantic import ValidationError
@@ -131,43 +134,45 @@ def run(
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
+    options = dict(locals())
     if resume is not None:
         _execute(lambda: resume_episode(resume, on_step=_print_step), resume)
         return
     target = out or _default_out("run")
+    _execute(lambda: start_episode(_run_spec(options), target, on_step=_print_step), target)
 
-    def go() -> EpisodeResult:
-        if env not in ("browser", "desktop"):
-            raise ConfigError(f"--env must be browser or desktop, got {env!r}")
-        if xvfb is not None:
-            try:
-                parse_screen(xvfb)
-            except ValueError as exc:
-                raise ConfigError(f"--xvfb: {exc}") from None
-        if policy not in ("script", "vlm"):
-            raise ConfigError(f"--policy must be script or vlm, got {policy!r}")
-        if protocol not in ("tool-call", "function-result-return"):
-            raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
-        width, height = _size(viewport, "--viewport")
-        fps = sample_fps if sample_fps is not None else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)
-        vlm = None
-        if policy == "vlm":
-            vlm = VLMConfig(
-                base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
-                video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
-            )
-        spec = RunSpec(
-            env=env, policy=policy, vlm=vlm,
-            desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor,
-                                  sample_fps=fps),
-            browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
-                                  viewport_height=height, device_scale_factor=scale, sample_fps=fps),
-            script=str(script) if script else None, task=task, start_url=start_url,
-            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
+
+def _run_spec(options: dict[str, Any], policies: tuple[str, ...] = ("script", "vlm")) -> RunSpec:
+    """The run spec that ``run``'s options describe (``batch`` builds its episodes' base spec with it)."""
+    o = SimpleNamespace(**options)
+    if o.env not in ("browser", "desktop"):
+        raise ConfigError(f"--env must be browser or desktop, got {o.env!r}")
+    if o.xvfb is not None:
+        try:
+            parse_screen(o.xvfb)
+        except ValueError as exc:
+            raise ConfigError(f"--xvfb: {exc}") from None
+    if o.policy not in policies:
+        raise ConfigError(f"--policy must be {' or '.join(policies)}, got {o.policy!r}")
+    if o.protocol not in ("tool-call", "function-result-return"):
+        raise ConfigError(f"--protocol must be tool-call or function-result-return, got {o.protocol!r}")
+    width, height = _size(o.viewport, "--viewport")
+    fps = o.sample_fps if o.sample_fps is not None else (o.video_fps if o.policy == "vlm" and o.history_seconds > 0 else 0.0)
+    vlm = None
+    if o.policy == "vlm":
+        vlm = VLMConfig(
+            base_url=o.model_url, model=o.model, protocol=o.protocol, constrained=o.constrained, max_pixels=o.max_pixels,
+            video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
         )
-        return start_episode(spec, target, on_step=_print_step)
-
-    _execute(go, target)
+    return RunSpec(
+        env=o.env, policy=o.policy, vlm=vlm,
+        desktop=DesktopConfig(display=o.display, xvfb=o.xvfb, launch=o.launch, window=o.window, monitor=o.monitor,
+                              sample_fps=fps),
+        browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
+                              viewport_height=height, device_scale_factor=o.scale, sample_fps=fps),
+        script=str(o.script) if o.script else None, task=o.task, start_url=o.start_url,
+        demo_site=o.demo_site, loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
+    )
 
 
 @app.command()
@@ -312,6 +317,72 @@ def doctor(
         err.print(f"error: {exc.errors()[0]['msg']}")
         raise typer.Exit(EXIT_USAGE)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+# What a suite's task gives each episode, so batch does not take it from the command line.
+SUITE_GIVES = {"script", "task", "start_url", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
+               "monitor", "display", "demo_site", "policy", "model_url"}
+
+
+def _with_run_options(command):
+    """Give ``command`` every option of ``run`` that a suite's task does not decide (policy, model and env
+    settings), with run's names, help and defaults; their values reach it as ``run_options``."""
+    borrowed = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in SUITE_GIVES]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "run_options"]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        command(run_options={p.name: kwargs.pop(p.name) for p in borrowed}, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + borrowed)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + borrowed}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+@app.command()
+@_with_run_options
+def batch(
+    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, miniwob, or task files (.yaml, .jsonl).")],
+    out: Annotated[Path, typer.Option(help="The batch folder: episodes/, results.jsonl, summary.json, index.html.")],
+    workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
+    policy: Annotated[str, typer.Option(help="script (each task's script), oracle (the task's DOM oracle) or vlm.")] = "script",
+    tasks: Annotated[Optional[str], typer.Option(help="Only these task ids, comma-separated.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Run every task with these seeds, comma-separated.")] = None,
+    model_url: Annotated[Optional[list[str]], typer.Option(help="vlm: a server's OpenAI-compatible root; repeat for several.")] = None,
+    engine: Annotated[str, typer.Option(help="local (a process pool) or ray.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="ray: the cluster to join (default: start a local one).")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Fresh attempts for an episode whose env or model server failed.")] = 2,
+    episode_timeout: Annotated[float, typer.Option(help="Seconds an episode may run before its worker is killed.")] = 600.0,
+    recycle_after: Annotated[int, typer.Option(min=1, help="Replace a worker after this many episodes.")] = 50,
+    run_options: dict[str, Any] | None = None,
+) -> None:
+    """Run many episodes (suites x seeds) on a local process pool or Ray; re-run to continue."""
+    from guiagent.agent.batch import BatchError, run_from_cli
+    from guiagent.agent.suites import SuiteError
+
+    try:
+        options = {**(run_options or {}), "policy": policy, "model_url": (model_url or ["http://127.0.0.1:8000/v1"])[0],
+                   "env": "browser", "xvfb": None, "launch": None, "window": None, "monitor": 0, "display": None,
+                   "script": None, "task": None, "start_url": None, "demo_site": False, "max_steps": 50}
+        spec = _run_spec(options, policies=("script", "oracle", "vlm"))
+        report = run_from_cli(
+            suites, out, spec, workers=workers, tasks=tasks, seeds=seeds, model_urls=model_url or [],
+            engine=engine, ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
+            recycle_after=recycle_after,
+        )
+    except (ConfigError, SuiteError, BatchError) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err.print(f"error: invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        raise typer.Exit(EXIT_USAGE)
+    s = report.summary
+    rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
+    console.print(f"{s['success']} of {s['episodes']} episodes succeeded{rate}; {s['failure']} failed; "
+                  f"{s['not_run']} could not run. Results: {out / 'results.jsonl'}, {out / 'index.html'}", markup=False)
+    raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 
 def main() -> None:

@@ -18,10 +18,10 @@ from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env
-from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
-from guiagent.tools import Observation
+from guiagent.tools import Check, Observation
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 
@@ -50,12 +50,13 @@ class RunSpec(BaseModel):
     env: Literal["browser", "desktop"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm", "replay"] = "script"
+    policy: Literal["script", "vlm", "replay", "oracle"] = "script"
     script: str | None = None
     vlm: VLMConfig | None = None
     replay: ReplaySettings | None = None
     task: str | None = None
     start_url: str | None = None
+    success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
     demo_port: int | None = None
     loop: LoopConfig = Field(default_factory=LoopConfig)
@@ -84,6 +85,8 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")
         return replay_policy(spec.replay, root, site_url)
+    if spec.policy == "oracle":
+        raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
@@ -105,7 +108,7 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
         if site_url is None:
             raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")
         start_url = urljoin(site_url + "/", start_url.lstrip("/"))
-    return Task(instruction=instruction, start_url=start_url, success=from_policy.get("success"))
+    return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"))
 
 
 def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
@@ -115,18 +118,21 @@ def served_url(url: str | None, old_port: int | None, site_url: str | None) -> s
     return url.replace(f"http://127.0.0.1:{old_port}", site_url)
 
 
-def _build_env(spec: RunSpec, root: Path) -> Env:
+def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
     if spec.env == "desktop":
         return DesktopEnv(spec.desktop)
     browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
-    return BrowserEnv(browser)
+    return BrowserEnv(browser, shared=shared)
 
 
 def start_episode(
-    spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None
+    spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
+    env: Env | None = None, shared: SharedBrowser | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
-    caller made already (with the task facts it brings), instead of one built from ``spec``."""
+    caller made already (with the task facts it brings), instead of one built from ``spec``; ``env``:
+    an env the caller made (closed here, at the end); ``shared``: a running browser to open the
+    episode's context in (a batch worker's)."""
     with ExitStack() as stack:
         out.mkdir(parents=True, exist_ok=True)
         if (out / "meta.json").exists():
@@ -146,7 +152,7 @@ def start_episode(
             loop=spec.loop.model_dump(),
             extra={"spec": spec.model_dump(mode="json")},
         )
-        env = _build_env(spec, out)
+        env = env or _build_env(spec, out, shared)
         stack.callback(env.close)
         meta.env = env.settings()
         env.reset(task.start_url)
@@ -156,8 +162,12 @@ def start_episode(
         return _run_guarded(episode, writer, episode.run)
 
 
-def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeResult:
-    """Continue the episode recorded in ``root`` from its last checkpoint."""
+def resume_episode(
+    root: Path, on_step: StepCallback | None = None, shared: SharedBrowser | None = None,
+    built: tuple[Policy, dict] | None = None,
+) -> EpisodeResult:
+    """Continue the episode recorded in ``root`` from its last checkpoint (``shared``, ``built``: as in
+    start_episode)."""
     traj = load_trajectory(root)
     meta = traj.meta
     if "spec" not in meta.extra:
@@ -178,9 +188,9 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
             site_url = server.url
             start_url = served_url(start_url, spec.demo_port, site_url)
             resume_url = served_url(resume_url, spec.demo_port, site_url)
-        policy, from_policy = _build_policy(spec, root, site_url)
-        task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
-        env = _build_env(spec, root)
+        policy, from_policy = built or _build_policy(spec, root, site_url)
+        task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"))
+        env = _build_env(spec, root, shared)
         stack.callback(env.close)
         writer = TrajectoryWriter.open(root)
         if meta.outcome != "running":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import EnvError
-from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.chromium import (
+    PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
+)
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
     Action,
@@ -73,12 +74,19 @@ class BrowserConfig(BaseModel):
 
 
 class BrowserEnv:
-    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads."""
+    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads.
+
+    With ``shared``, the env opens a fresh context in that already running browser and closes only
+    the context; otherwise it starts (and stops) a Chromium of its own.
+    """
 
     kind = "browser"
 
-    def __init__(self, config: BrowserConfig | None = None) -> None:
+    def __init__(self, config: BrowserConfig | None = None, shared: SharedBrowser | None = None) -> None:
         self.config = config or BrowserConfig()
+        if shared is not None and not shared.serves(self.config):
+            raise EnvError("a shared browser cannot serve a persistent profile or another Chromium binary/mode")
+        self._shared = shared
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
@@ -102,15 +110,24 @@ class BrowserEnv:
 
     def _launch(self) -> None:
         cfg = self.config
-        executable = find_chromium(cfg.executable_path)
-        args = list(CHROMIUM_ARGS)
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            args.append("--no-sandbox")  # Chromium refuses to sandbox as root
         context_args: dict[str, Any] = dict(
             viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
             device_scale_factor=cfg.device_scale_factor,
             accept_downloads=True,
         )
+        if self._shared is not None:
+            try:
+                self._browser = self._shared.start().browser
+                self._context = self._browser.new_context(**context_args)
+            except EnvError:
+                raise
+            except Exception as exc:
+                self.close()
+                raise EnvError(f"could not open a browser context: {_first_line(exc)}") from None
+            self._init_context()
+            return
+        executable = find_chromium(cfg.executable_path)
+        args = chromium_args()
         try:
             self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
@@ -123,6 +140,10 @@ class BrowserEnv:
         except Exception as exc:
             self.close()
             raise EnvError(f"could not start Chromium ({executable}): {_first_line(exc)}") from None
+        self._init_context()
+
+    def _init_context(self) -> None:
+        cfg = self.config
         self._context.set_default_timeout(cfg.action_timeout_s * 1000)
         self._context.add_init_script(POPUP_HOOK)
         self._context.on("page", self._on_new_page)
@@ -149,7 +170,8 @@ class BrowserEnv:
         if self._screencast is not None:
             self._screencast.stop()
             self._screencast = None
-        for obj in (self._context, self._browser):
+        owned = (self._context,) if self._shared is not None else (self._context, self._browser)
+        for obj in owned:
             if obj is not None:
                 try:
                     obj.close()
@@ -193,6 +215,15 @@ class BrowserEnv:
     @property
     def url(self) -> str | None:
         return self.page.url if self.page is not None else None
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the current page (for a task's reward or setup)."""
+        page = self._live_page()
+        try:
+            return page.evaluate(expression)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            raise EnvError(f"evaluating {expression[:60]!r} failed: {_first_line(exc)}") from None
 
     # -- acting ----------------------------------------------------------------------------
 
@@ -461,9 +492,3 @@ def _playwright_key(key: str, combo: bool) -> str:
     if combo and len(key) == 1 and key.isascii() and key.isalnum():
         return f"Key{key.upper()}" if key.isalpha() else f"Digit{key}"
     return PLAYWRIGHT_KEYS.get(key, key)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    line = text.splitlines()[0]
-    return line.removeprefix("Error: ")
