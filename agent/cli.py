@@ -349,6 +349,7 @@ def batch(
     policy: Annotated[str, typer.Option(help="script (each task's script), oracle (the task's DOM oracle) or vlm.")] = "script",
     tasks: Annotated[Optional[str], typer.Option(help="Only these task ids, comma-separated.")] = None,
     seeds: Annotated[Optional[str], typer.Option(help="Run every task with these seeds, comma-separated.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="At most this many steps an episode (default: each task's limit).")] = None,
     model_url: Annotated[Optional[list[str]], typer.Option(help="vlm: a server's OpenAI-compatible root; repeat for several.")] = None,
     engine: Annotated[str, typer.Option(help="local (a process pool) or ray.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="ray: the cluster to join (default: start a local one).")] = None,
@@ -367,7 +368,7 @@ def batch(
                    "script": None, "task": None, "start_url": None, "demo_site": False, "max_steps": 50}
         spec = _run_spec(options, policies=("script", "oracle", "vlm"))
         report = run_from_cli(
-            suites, out, spec, workers=workers, tasks=tasks, seeds=seeds, model_urls=model_url or [],
+            suites, out, spec, workers=workers, tasks=tasks, seeds=seeds, max_steps=max_steps, model_urls=model_url or [],
             engine=engine, ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
             recycle_after=recycle_after,
         )

@@ -23,8 +23,10 @@ def _ints(text: str, option: str) -> list[int]:
         raise BatchError(f"{option} must be comma-separated whole numbers, got {text!r}") from None
 
 
-def load_suites(names: list[str], tasks: str | None = None, seeds: str | None = None) -> list[Suite]:
-    """The suites named, filtered to ``tasks`` (ids, comma-separated), with ``seeds`` if given."""
+def load_suites(names: list[str], tasks: str | None = None, seeds: str | None = None,
+                max_steps: int | None = None) -> list[Suite]:
+    """The suites named, filtered to ``tasks`` (ids, comma-separated), with ``seeds`` if given, each
+    task's step limit capped at ``max_steps``."""
     suites = [load_suite(n) for n in names]
     if tasks:
         wanted = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -37,6 +39,9 @@ def load_suites(names: list[str], tasks: str | None = None, seeds: str | None = 
     if seeds:
         chosen = _ints(seeds, "--seeds")
         suites = [s.model_copy(update={"tasks": [t.model_copy(update={"seeds": chosen}) for t in s.tasks]}) for s in suites]
+    if max_steps:
+        suites = [s.model_copy(update={"tasks": [t.model_copy(update={"max_steps": min(t.max_steps, max_steps)})
+                                                 for t in s.tasks]}) for s in suites]
     return suites
 
 
@@ -63,12 +68,12 @@ def make_engine(engine: str, settings: BatchSettings, workers: int, ray_address:
     raise BatchError(f"--engine must be local or ray, got {engine!r}")
 
 
-def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, tasks: str | None, seeds: str | None,
-                 model_urls: list[str], engine: str, ray_address: str | None, retries: int,
+def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, tasks: str | None = None,
+                 seeds: str | None = None, max_steps: int | None = None, model_urls: list[str], engine: str, ray_address: str | None, retries: int,
                  episode_timeout_s: float, recycle_after: int, progress: Progress | None = None) -> BatchReport:
-    suites = load_suites(names, tasks, seeds)
+    suites = load_suites(names, tasks, seeds, max_steps)
     check_policy(suites, spec.policy)
-    settings = BatchSettings(root=str(out.resolve()), spec=spec, model_urls=model_urls, retries=retries,
+    settings = BatchSettings(root=str(out.resolve()), spec=spec, model_urls=model_urls or [], retries=retries,
                              episode_timeout_s=episode_timeout_s, recycle_after=recycle_after)
     try:
         return run_batch(settings, suites, make_engine(engine, settings, workers, ray_address), progress or Progress())

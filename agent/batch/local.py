@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from pathlib import Path
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from guiagent.agent.batch.engine import Event
-from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
+from guiagent.agent.batch.plan import BatchSettings, EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.procs import die_with_parent, kill_tree, tree_pss
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
@@ -143,12 +144,11 @@ def _timed_out(job: EpisodeJob, started: float, limit: float) -> ResultRow:
     """Past its wall-clock limit: a task failure (not retried); meta.json is closed to say so."""
     reason = f"the episode ran past its wall-clock limit of {limit:g}s and was killed"
     path = job.folder / META_FILE
-    steps = 0
-    if path.exists():
-        meta = TrajectoryMeta.model_validate_json(path.read_text())
-        steps = meta.steps
-        tmp = path.with_name(META_FILE + ".tmp")
-        tmp.write_text(meta.model_copy(update={"outcome": "failure", "reason": reason, "ended_at": time.time()}).model_dump_json(indent=2))
-        tmp.replace(path)
-    row = _lost(job, reason, started)
-    return row.model_copy(update={"outcome": "failure", "steps": steps})
+    if not path.exists():
+        return _lost(job, reason, started).model_copy(update={"outcome": "failure"})
+    meta = TrajectoryMeta.model_validate_json(path.read_text())
+    tmp = path.with_name(META_FILE + ".tmp")
+    tmp.write_text(meta.model_copy(update={"outcome": "failure", "reason": reason, "ended_at": time.time()}).model_dump_json(indent=2))
+    tmp.replace(path)
+    return row_from_trajectory(Path(job.settings.root), job.folder, job.task, job.seed, job.attempt,
+                               wall_s=time.time() - started)
