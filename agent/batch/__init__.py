@@ -69,8 +69,10 @@ def make_engine(engine: str, settings: BatchSettings, workers: int, ray_address:
 
 
 def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, tasks: str | None = None,
-                 seeds: str | None = None, max_steps: int | None = None, model_urls: list[str], engine: str, ray_address: str | None, retries: int,
-                 episode_timeout_s: float, recycle_after: int, progress: Progress | None = None) -> BatchReport:
+                 seeds: str | None = None, max_steps: int | None = None, model_urls: list[str] | None = None,
+                 engine: str = "local", ray_address: str | None = None, retries: int = 2,
+                 episode_timeout_s: float = 600.0, recycle_after: int = 50, progress: Progress | None = None) -> BatchReport:
+    """A batch of the suites named (``guiagent batch``): ``spec`` holds the policy, model and env settings."""
     suites = load_suites(names, tasks, seeds, max_steps)
     check_policy(suites, spec.policy)
     settings = BatchSettings(root=str(out.resolve()), spec=spec, model_urls=model_urls or [], retries=retries,

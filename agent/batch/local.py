@@ -35,6 +35,7 @@ def worker_main(conn: Connection, settings_json: str) -> None:
             if message is None:
                 break
             job = EpisodeJob.model_validate_json(message)
+            conn.send(("begin", job.key, None))  # the episode's clock starts now, not while this worker started
             row = run_episode(job, state, on_step=lambda key, n: conn.send(("step", key, n)))
             conn.send(("row", row.key, row.model_dump_json()))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -103,7 +104,9 @@ class LocalPool:
                 kind, key, payload = slot.conn.recv()
             except (EOFError, OSError):
                 break
-            if kind == "step":
+            if kind == "begin":
+                slot.started = time.time()
+            elif kind == "step":
                 events.append(Event(key=key, step=payload))
             else:
                 events.append(Event(key=key, row=ResultRow.model_validate_json(payload)))

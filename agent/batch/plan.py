@@ -77,6 +77,8 @@ def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> S
     while attempt_folder(root, task.id, seed, attempt + 1).exists():
         attempt += 1
     folder = attempt_folder(root, task.id, seed, attempt)
+    if row is not None and row.attempt == attempt:  # this attempt's error is counted: a fresh one, kept apart
+        return Standing(state="start", attempt=attempt + 1)
     if not folder.exists():
         return Standing(state="start", attempt=attempt)
     outcome = _recorded_outcome(folder)
@@ -85,8 +87,6 @@ def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> S
         return Standing(state="start", attempt=attempt)
     if outcome == "running":
         return Standing(state="resume", attempt=attempt)
-    if row is not None and row.attempt == attempt:  # this attempt's error is already counted
-        return Standing(state="start", attempt=attempt + 1)
     return Standing(state="recover", attempt=attempt)
 
 
