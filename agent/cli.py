@@ -26,6 +26,7 @@ from guiagent.policies import PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools.geometry import MAX_PIXELS
+from guiagent.tools.targets import ResolvedTarget, Target
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -44,6 +45,14 @@ def _describe_actions(record: StepRecord) -> str:
     return "; ".join(parts) or ("[red]unparseable answer[/red]" if record.format_error else "-")
 
 
+def _describe_target(resolved: ResolvedTarget) -> str:
+    """``role button 'Sign in' (dom)``, ``describe 'the Save button' (model, healed: ...)``."""
+    how = resolved.source or "unresolved"
+    if resolved.healed:
+        how += f", healed: {resolved.reason}"
+    return f"{Target.model_validate(resolved.target).label()} ({how})"
+
+
 def _print_step(record: StepRecord, max_steps: int) -> None:
     ok = all(r.ok for r in record.results) and all(c.result.ok for c in record.checks)
     mark = "[green]ok[/green]" if ok else "[red]failed[/red]"
@@ -53,7 +62,8 @@ def _print_step(record: StepRecord, max_steps: int) -> None:
         u = record.usage
         timings += f"  tokens {u['prompt_tokens']}+{u.get('completion_tokens', 0)} (visual {u.get('image_tokens', 0) + u.get('video_tokens', 0)})"
     label = f" [dim]{escape(record.label)}[/dim]" if record.label else ""
-    console.print(f"step {record.index + 1:>3}/{max_steps}  {escape(_describe_actions(record))}  {mark}{label}  [dim]{timings}[/dim]")
+    targets = "".join(f"  [dim]<- {escape(_describe_target(t))}[/dim]" for t in record.targets)
+    console.print(f"step {record.index + 1:>3}/{max_steps}  {escape(_describe_actions(record))}{targets}  {mark}{label}  [dim]{timings}[/dim]")
     for r in record.results:
         if not r.ok:
             console.print(f"           [red]{escape(r.message)}[/red]")
@@ -132,6 +142,10 @@ def run(
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    demo_layout: Annotated[str, typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
+    cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
+    refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     options = dict(locals())
@@ -156,10 +170,14 @@ def _run_spec(options: dict[str, Any], policies: tuple[str, ...] = ("script", "v
         raise ConfigError(f"--policy must be {' or '.join(policies)}, got {o.policy!r}")
     if o.protocol not in ("tool-call", "function-result-return"):
         raise ConfigError(f"--protocol must be tool-call or function-result-return, got {o.protocol!r}")
+    if o.demo_layout not in ("default", "moved"):
+        raise ConfigError(f"--demo-layout must be default or moved, got {o.demo_layout!r}")
+    if o.no_cache and o.refresh_cache:
+        raise ConfigError("--no-cache and --refresh-cache exclude each other")
     width, height = _size(o.viewport, "--viewport")
     fps = o.sample_fps if o.sample_fps is not None else (o.video_fps if o.policy == "vlm" and o.history_seconds > 0 else 0.0)
     vlm = None
-    if o.policy == "vlm":
+    if o.policy == "vlm" or o.script is not None:  # a script's describe targets are grounded by this model
         vlm = VLMConfig(
             base_url=o.model_url, model=o.model, protocol=o.protocol, constrained=o.constrained, max_pixels=o.max_pixels,
             video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
@@ -171,7 +189,10 @@ def _run_spec(options: dict[str, Any], policies: tuple[str, ...] = ("script", "v
         browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
                               viewport_height=height, device_scale_factor=o.scale, sample_fps=fps),
         script=str(o.script) if o.script else None, task=o.task, start_url=o.start_url,
-        demo_site=o.demo_site, loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
+        cache=str(o.cache) if o.cache else None,
+        cache_mode="off" if o.no_cache else "refresh" if o.refresh_cache else "use",
+        demo_site=o.demo_site, demo_layout=o.demo_layout,
+        loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
     )
 
 
@@ -182,6 +203,8 @@ def demo(
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
     chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
+    layout: Annotated[str, typer.Option(help="browser: the site's layout, default or moved (controls moved and restyled).")] = "default",
+    targets: Annotated[bool, typer.Option(help="browser: the script with selector/text/role targets instead of coordinates.")] = False,
 ) -> None:
     """Run the bundled demo task, headless, and record it."""
     target = out or _default_out(f"demo-{env}" if env != "browser" else "demo")
@@ -189,9 +212,13 @@ def demo(
         spec = desktop_demo_spec(target)
         console.print(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
     elif env == "browser":
+        if layout not in ("default", "moved"):
+            err.print(f"error: --layout must be default or moved, got {layout!r}")
+            raise typer.Exit(EXIT_USAGE)
         spec = RunSpec(
             browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
-            script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
+            script=str(demo_script_path(targets=targets)), demo_site=True, demo_layout=layout,
+            loop=LoopConfig(max_steps=40),
         )
         console.print(f"demo: the bundled task on the bundled site, recording to {target}")
     else:
@@ -321,7 +348,7 @@ def doctor(
 
 # What a suite's task gives each episode, so batch does not take it from the command line.
 SUITE_GIVES = {"script", "task", "start_url", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
-               "monitor", "display", "demo_site", "policy", "model_url"}
+               "monitor", "display", "demo_site", "policy", "model_url", "cache"}
 
 
 def _with_run_options(command):
@@ -365,7 +392,7 @@ def batch(
     try:
         options = {**(run_options or {}), "policy": policy, "model_url": (model_url or ["http://127.0.0.1:8000/v1"])[0],
                    "env": "browser", "xvfb": None, "launch": None, "window": None, "monitor": 0, "display": None,
-                   "script": None, "task": None, "start_url": None, "demo_site": False, "max_steps": 50}
+                   "script": None, "task": None, "start_url": None, "demo_site": False, "max_steps": 50, "cache": None}
         spec = _run_spec(options, policies=("script", "oracle", "vlm"))
         report = run_from_cli(
             suites, out, spec, workers=workers, tasks=tasks, seeds=seeds, max_steps=max_steps, model_urls=model_url or [],

@@ -13,6 +13,8 @@ from guiagent.envs.base import EnvError
 from guiagent.envs.chromium import (
     PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
 )
+from guiagent.envs import locate as dom
+from guiagent.envs.keys import playwright_key
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
     Action,
@@ -36,18 +38,7 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
-
-# Canonical key names (tools.keys) -> Playwright's key names.
-PLAYWRIGHT_KEYS = {
-    "ctrl": "Control", "alt": "Alt", "shift": "Shift", "super": "Meta",
-    "Return": "Enter", "Escape": "Escape", "Tab": "Tab", "BackSpace": "Backspace", "Delete": "Delete",
-    "Insert": "Insert", "Home": "Home", "End": "End", "Page_Up": "PageUp", "Page_Down": "PageDown",
-    "Up": "ArrowUp", "Down": "ArrowDown", "Left": "ArrowLeft", "Right": "ArrowRight", "space": "Space",
-    "Caps_Lock": "CapsLock", "Print": "PrintScreen", "Menu": "ContextMenu", "Pause": "Pause",
-    "Scroll_Lock": "ScrollLock", "Num_Lock": "NumLock",
-    **{f"F{i}": f"F{i}" for i in range(1, 25)},
-}
-
+from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
@@ -70,6 +61,7 @@ class BrowserConfig(BaseModel):
     settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep repainted frames between observations at this rate (0: off).")
     action_timeout_s: float = Field(default=10.0, gt=0)
+    record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
     observe_timeout_s: float = Field(default=10.0, gt=0)
 
 
@@ -239,12 +231,15 @@ class BrowserEnv:
         for events in self._events.values():
             events.clear()
         self._requests_started = 0
+        elements = self._elements_at(page, action)
         try:
             message = self._run(page, action)
         except Exception as exc:
             self._raise_if_dead(exc)
             return ActionResult.failure(f"{action.action} failed: {_first_line(exc)}")
         data = self._settle()
+        if elements:
+            data["elements"] = elements
         notes = [message] if message else []
         if data.get("settle"):
             notes.append(data["settle"])
@@ -277,7 +272,7 @@ class BrowserEnv:
                     self._move(page, p)
                 mouse.wheel(0, -pixels)
             case Key(keys=keys):
-                names = [_playwright_key(k, combo=len(keys) > 1) for k in keys]
+                names = [playwright_key(k, combo=len(keys) > 1) for k in keys]
                 for name in names:
                     page.keyboard.down(name)
                 for name in reversed(names):
@@ -296,6 +291,21 @@ class BrowserEnv:
             case _:
                 raise RuntimeError(f"the browser cannot run {action.action!r}")
         return ""
+
+    # -- targets (scripts) -------------------------------------------------------------------
+
+    def locate(self, target: Target) -> LocatedElement:
+        """A selector/text/role target's visible element, scrolled into view (raises TargetError)."""
+        return dom.locate(self._live_page(), target)
+
+    def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
+        return dom.element_at(self._live_page(), point)
+
+    def _elements_at(self, page: Any, action: Action) -> dict[str, Any]:
+        if not self.config.record_elements:
+            return {}
+        found = {name: dom.element_at(page, p) for name, p in action.points().items()}
+        return {name: e.model_dump(mode="json") for name, e in found.items() if e is not None}
 
     def _move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
         page.mouse.move(p[0], p[1], steps=steps)
@@ -484,11 +494,3 @@ class BrowserEnv:
         )
         if dead or self._crashed:
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
-
-
-def _playwright_key(key: str, combo: bool) -> str:
-    """Playwright's name for a canonical key. In a combo a letter or digit is named by its physical
-    key (``KeyA``), so that shift+a gives "A" as it does under xdotool; alone, ``a`` types "a"."""
-    if combo and len(key) == 1 and key.isascii() and key.isalnum():
-        return f"Key{key.upper()}" if key.isalpha() else f"Digit{key}"
-    return PLAYWRIGHT_KEYS.get(key, key)
