@@ -262,7 +262,7 @@ def replay(
 
 @app.command()
 def export(
-    trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders.")],
+    trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders, or batch folders (their results.jsonl).")],
     format: Annotated[str, typer.Option("--format", help="llamafactory, swift, qwenvl or trl.")] = "llamafactory",
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
     protocol: Annotated[str, typer.Option(help="Target format: tool-call or function-result-return.")] = "tool-call",
@@ -286,7 +286,7 @@ def export(
             per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
             divergent=load_divergent(replay_report or []),
         )
-        samples, skipped = build_samples(trajectories, options)
+        samples, skipped = build_samples(_expand_batches(trajectories, only_success), options)
         if not samples:
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
         data, warnings = write_dataset(samples, output, format, options)
@@ -300,6 +300,13 @@ def export(
     console.print(f"{len(samples)} samples for {format} in {output / data} (settings: {output / 'TRAINING.md'})")
 
 
+def _expand_batches(paths: list[Path], only_success: bool = False) -> list[Path]:
+    """Trajectory folders, a batch folder standing for the episodes its results.jsonl lists."""
+    from guiagent.agent.batch.results import batch_trajectories, is_batch
+
+    return [t for p in paths for t in (batch_trajectories(p, only_success) if is_batch(p) else [p])]
+
+
 @app.command()
 def view(
     trajectory: Annotated[Path, typer.Argument(help="The trajectory folder.")],
@@ -307,10 +314,22 @@ def view(
     mp4: Annotated[Optional[Path], typer.Option(help="Also write the episode as an mp4.")] = None,
     gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
 ) -> None:
-    """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it)."""
+    """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it); for a batch folder,
+    every episode's report, linked from its index.html."""
+    from guiagent.agent.batch.results import INDEX, is_batch
     from guiagent.agent.report import render_html, write_gif, write_mp4
     from guiagent.agent.trajectory import load_trajectory
 
+    if is_batch(trajectory):
+        written = 0
+        for folder in _expand_batches([trajectory]):
+            try:
+                (folder / "report.html").write_text(render_html(load_trajectory(folder)), encoding="utf-8")
+                written += 1
+            except (TrajectoryError, ValueError, OSError) as exc:
+                console.print(f"[yellow]skipped[/yellow] {escape(str(folder))}: {escape(str(exc))}")
+        console.print(f"{written} episode reports; index: {trajectory / INDEX}", markup=False)
+        return
     try:
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"

@@ -142,6 +142,15 @@ td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }} .succes
 <th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
 
 
+def is_batch(path: Path) -> bool:
+    return (path / RESULTS).is_file()
+
+
+def batch_trajectories(path: Path, only_success: bool = False) -> list[Path]:
+    """The episode folders a batch folder's results.jsonl lists (the successful ones only, if asked)."""
+    return [path / r.trajectory for r in read_results(path).values() if not only_success or r.outcome == "success"]
+
+
 def _num(value: float | None, spec: str) -> str:
     return "" if value is None else format(value, spec)
 

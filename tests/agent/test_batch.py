@@ -16,8 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from typer.testing import CliRunner
 
 from guiagent.agent.batch.results import read_results
+from guiagent.agent.cli import app
 
 GATE_PAGE = b"<!doctype html><title>Gate</title><button style='position:absolute;left:100px;top:100px'>go</button>"
 # A sync request, so the check can poll it: true once the test opens the gate.
@@ -113,6 +115,11 @@ def test_killed_batch_rerun_finishes_the_rest_without_redoing_anything(tmp_path,
     for row in rows.values():
         assert f"{row.trajectory}/report.html" in index
         assert (out / row.trajectory / "steps.jsonl").exists() and not (out / row.trajectory).name.endswith("retry1")
+    # view and export read the batch folder: every episode's report, every successful episode's steps
+    viewed = CliRunner().invoke(app, ["view", str(out)])
+    assert viewed.exit_code == 0 and all((out / r.trajectory / "report.html").is_file() for r in rows.values())
+    exported = CliRunner().invoke(app, ["export", str(out), "--only-success", "-o", str(tmp_path / "sft")])
+    assert exported.exit_code == 0 and json.loads((tmp_path / "sft" / "data.json").read_text()), exported.output
     # and a third run finds nothing to do
     again = subprocess.run(batch_cmd(str(tmp_path / "gate-suite.yaml"), "demo", "--out", str(out)),
                            capture_output=True, text=True, timeout=300)
@@ -155,3 +162,14 @@ def test_a_shared_browser_gives_each_episode_a_fresh_context(pages_url, tmp_path
             env.close()
             assert shared.alive  # closing the episode's env leaves the worker's browser running
         assert seen == [("", None), ("", None)]
+
+
+def test_desktop_suite_episodes_get_their_own_xvfb_and_app(tmp_path):
+    from guiagent.agent.batch import run_from_cli
+    from guiagent.agent.runner import RunSpec
+
+    report = run_from_cli(["desktop"], tmp_path / "out", RunSpec(policy="script"), workers=2, tasks="drag-and-save,save")
+    assert report.all_ran and [r.outcome for r in report.rows] == ["success", "success"], report.rows
+    for row in report.rows:  # each app kept its state in its own episode folder, from the task's initial state
+        state = json.loads((tmp_path / "out" / row.trajectory / "desktop-state.json").read_text())
+        assert state["name"] == "naïve café" and state["square_on_target"] and "complete" in state["title"]

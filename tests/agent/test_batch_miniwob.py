@@ -8,7 +8,7 @@ import json
 import pytest
 
 from guiagent.agent.batch import run_from_cli
-from guiagent.agent.batch.results import read_results
+from guiagent.agent.batch.results import batch_trajectories, read_results
 from guiagent.agent.runner import RunSpec
 
 ORACLE_TASKS = "click-test,click-button,click-link,click-dialog,focus-text,enter-text"
@@ -63,3 +63,5 @@ def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
     row = report.rows[0]
     # the script says success, the page did not end the episode with a reward above 0: it is a failure
     assert row.outcome == "failure" and row.reward == 0.0 and "the page's reward is 0" in row.reason
+    assert batch_trajectories(tmp_path / "out") == [tmp_path / "out" / row.trajectory]
+    assert batch_trajectories(tmp_path / "out", only_success=True) == []  # what export --only-success reads
