@@ -25,7 +25,10 @@ from guiagent.envs.xvfb import parse_screen
 from guiagent.policies import PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.agent.safeguards import AWAITING, owner_only, terminal_approver
 from guiagent.tools.geometry import MAX_PIXELS
+from guiagent.tools.secrets import SecretSpec
+from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ResolvedTarget, Target
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
@@ -80,6 +83,8 @@ def _summary(result: EpisodeResult, out: Path, started: float) -> int:
     if result.answer:
         console.print(f"answer: {escape(result.answer)}")
     console.print(f"trajectory: {out}")
+    if result.status == AWAITING:
+        console.print(f"answer it: guiagent approve {out} (or --deny, with --note TEXT)")
     return EXIT_OK if result.status == "success" else EXIT_FAILED
 
 
@@ -142,6 +147,15 @@ def run(
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    allow: Annotated[Optional[list[str]], typer.Option(help="browser: only these hosts (example.com, *.example.com, 10.0.0.0/8); repeatable.")] = None,
+    block: Annotated[Optional[list[str]], typer.Option(help="browser: never these hosts; repeatable.")] = None,
+    allow_scheme: Annotated[Optional[list[str]], typer.Option(help="browser: a scheme beyond http and https (e.g. data); repeatable.")] = None,
+    private_network: Annotated[Optional[bool], typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and --demo-site).")] = None,
+    secret: Annotated[Optional[list[str]], typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
+    secrets_file: Annotated[Optional[Path], typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
+    pass_env: Annotated[Optional[list[str]], typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
+    approve: Annotated[Optional[list[str]], typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
+    share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[str, typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
     cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
@@ -150,10 +164,10 @@ def run(
     """Run an episode (or continue one with --resume)."""
     options = dict(locals())
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=_print_step), resume)
+        _execute(lambda: resume_episode(resume, on_step=_print_step, approver=terminal_approver()), resume)
         return
     target = out or _default_out("run")
-    _execute(lambda: start_episode(_run_spec(options), target, on_step=_print_step), target)
+    _execute(lambda: start_episode(_run_spec(options), target, on_step=_print_step, approver=terminal_approver()), target)
 
 
 def _run_spec(options: dict[str, Any], policies: tuple[str, ...] = ("script", "vlm")) -> RunSpec:
@@ -182,18 +196,46 @@ def _run_spec(options: dict[str, Any], policies: tuple[str, ...] = ("script", "v
             base_url=o.model_url, model=o.model, protocol=o.protocol, constrained=o.constrained, max_pixels=o.max_pixels,
             video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
         )
+    private = o.private_network if o.private_network is not None else (o.policy != "vlm" or o.demo_site)
+    try:
+        url_policy = UrlPolicy(allow=o.allow or [], block=o.block or [], private_network=private,
+                               schemes=["http", "https", *(o.allow_scheme or [])])
+        secrets = [SecretSpec.parse(s) for s in o.secret or []]
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(_first_error(exc)) from None
     return RunSpec(
         env=o.env, policy=o.policy, vlm=vlm,
         desktop=DesktopConfig(display=o.display, xvfb=o.xvfb, launch=o.launch, window=o.window, monitor=o.monitor,
-                              sample_fps=fps),
+                              sample_fps=fps, pass_env=o.pass_env or []),
         browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
-                              viewport_height=height, device_scale_factor=o.scale, sample_fps=fps),
+                              viewport_height=height, device_scale_factor=o.scale, sample_fps=fps,
+                              url_policy=url_policy, pass_env=o.pass_env or []),
         script=str(o.script) if o.script else None, task=o.task, start_url=o.start_url,
         cache=str(o.cache) if o.cache else None,
         cache_mode="off" if o.no_cache else "refresh" if o.refresh_cache else "use",
         demo_site=o.demo_site, demo_layout=o.demo_layout,
         loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
+        secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
+        approve=[{"rule": r} for r in o.approve or []], share=o.share,
     )
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return exc.errors()[0]["msg"].removeprefix("Value error, ")
+    return str(exc)
+
+
+@app.command()
+def approve(
+    trajectory: Annotated[Path, typer.Argument(help="The episode folder awaiting approval.")],
+    deny: Annotated[bool, typer.Option("--deny", help="Refuse the action: the model is told, the episode goes on.")] = False,
+    note: Annotated[Optional[str], typer.Option(help="Words for the model with the answer.")] = None,
+) -> None:
+    """Answer an episode that stopped awaiting approval, and let it go on."""
+    answer = {"approved": not deny, "note": note}
+    _execute(lambda: resume_episode(trajectory, on_step=_print_step, approval=answer,
+                                    approver=terminal_approver()), trajectory)
 
 
 @app.command()
@@ -273,6 +315,7 @@ def export(
     only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+    share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
     from guiagent.agent.export import ExportOptions, build_samples, write_dataset
@@ -289,7 +332,8 @@ def export(
         samples, skipped = build_samples(_expand_batches(trajectories, only_success), options)
         if not samples:
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
-        data, warnings = write_dataset(samples, output, format, options)
+        with owner_only(output, share):
+            data, warnings = write_dataset(samples, output, format, options)
     except (ConfigError, TrajectoryError, ValueError, RuntimeError, OSError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -313,6 +357,7 @@ def view(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
     mp4: Annotated[Optional[Path], typer.Option(help="Also write the episode as an mp4.")] = None,
     gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
+    share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it); for a batch folder,
     every episode's report, linked from its index.html."""
@@ -333,11 +378,12 @@ def view(
     try:
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"
-        target.write_text(render_html(traj), encoding="utf-8")
-        if mp4:
-            write_mp4(traj, mp4)
-        if gif:
-            write_gif(traj, gif)
+        with owner_only(target.parent, share):
+            target.write_text(render_html(traj), encoding="utf-8")
+            if mp4:
+                write_mp4(traj, mp4)
+            if gif:
+                write_gif(traj, gif)
     except (TrajectoryError, ValueError, OSError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -366,8 +412,9 @@ def doctor(
 
 
 # What a suite's task gives each episode, so batch does not take it from the command line.
+# (approve: a batch has no one to ask.)
 SUITE_GIVES = {"script", "task", "start_url", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
-               "monitor", "display", "demo_site", "policy", "model_url", "cache"}
+               "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve"}
 
 
 def _with_run_options(command):
@@ -411,7 +458,9 @@ def batch(
     try:
         options = {**(run_options or {}), "policy": policy, "model_url": (model_url or ["http://127.0.0.1:8000/v1"])[0],
                    "env": "browser", "xvfb": None, "launch": None, "window": None, "monitor": 0, "display": None,
-                   "script": None, "task": None, "start_url": None, "demo_site": False, "max_steps": 50, "cache": None}
+                   "script": None, "task": None, "start_url": None, "max_steps": 50, "cache": None, "approve": None,
+                   # the bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network
+                   "demo_site": True}
         spec = _run_spec(options, policies=("script", "oracle", "vlm"))
         report = run_from_cli(
             suites, out, spec, workers=workers, tasks=tasks, seeds=seeds, max_steps=max_steps, model_urls=model_url or [],

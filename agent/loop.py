@@ -13,9 +13,11 @@ from typing import Any, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, StateGraph
+from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
+from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
 from guiagent.envs import Env, EnvError, FrameSource
@@ -89,11 +91,15 @@ class Episode:
         writer: TrajectoryWriter,
         config: LoopConfig | None = None,
         on_step: StepCallback | None = None,
+        safeguards: Safeguards | None = None,
     ) -> None:
         self.env, self.policy, self.task, self.writer = env, policy, task, writer
+        self.guards = safeguards or Safeguards()
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
+        self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
         # WAL without an fsync per commit: a checkpoint survives the process being killed (the case
         # resume is for), not the machine losing power; it makes a checkpoint ~10x cheaper.
@@ -112,7 +118,11 @@ class Episode:
         g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
-        g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
+        after_decide = "approve" if self.guards.rules else "act"
+        g.add_conditional_edges("decide", lambda s: after_decide if s["status"] == "running" else "record")
+        if self.guards.rules:
+            g.add_node("approve", _recordable(self._approve))
+            g.add_edge("approve", "act")
         g.add_edge("act", "record")
         g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
         return g
@@ -132,7 +142,7 @@ class Episode:
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
         pending["timings_ms"]["encode"] = _ms(t1)  # frames arrive encoded; this is the write to disk
         self.frames.add(frame_id, obs)
-        pending["obs"] = obs.model_dump(mode="json", exclude={"image"})  # what record needs, no pixels
+        pending["obs"] = self.guards.redact(obs.model_dump(mode="json", exclude={"image"}))  # what record needs, no pixels
         return {"frame_id": frame_id, "pending": pending}
 
     def _decide(self, state: EpisodeState) -> dict[str, Any]:
@@ -171,14 +181,24 @@ class Episode:
 
     def _decide_with_timeout(self, context: DecisionContext) -> Decision:
         timeout = self.config.decide_timeout_s
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
+        future = self._decider.submit(self.policy.decide, context)
         try:
-            future = pool.submit(self.policy.decide, context)
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
+            # the late decision still holds the thread; the episode ends here, so nothing waits behind it
             raise PolicyError(f"no decision within {timeout:g}s") from None
-        finally:
-            pool.shutdown(wait=False)
+
+    def _approve(self, state: EpisodeState) -> dict[str, Any]:
+        """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
+        pending = dict(state["pending"])
+        decision = Decision.model_validate(pending["decision"])
+        request = self.guards.request(decision.actions, pending["obs"].get("url"))
+        if request is None:
+            return {}
+        request.update(step=state["step"], frame=str(self.writer.root / (state["frame_id"] or "")))
+        answer = interrupt(request)
+        pending["approval"] = {**request, "approved": bool(answer.get("approved")), "note": answer.get("note")}
+        return {"pending": pending}
 
     def _act(self, state: EpisodeState) -> dict[str, Any]:
         pending = dict(state["pending"])
@@ -188,8 +208,9 @@ class Episode:
         checks: list[CheckRecord] = []
         resolved: list[ResolvedTarget] = []
         t0 = time.perf_counter()
+        denied = not pending.get("approval", {}).get("approved", True)
         try:
-            actions, results, resolved = self._run_actions(decision, state, update)
+            actions, results, resolved = self._run_actions(decision, state, update, denied=denied)
             checks, failure = self._run_checks(state, decision, results)
             if failure and any(r.source == "cache" for r in resolved):
                 # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
@@ -210,15 +231,21 @@ class Episode:
             t1 = time.perf_counter()
             pending["context_frames"] = self._keep_context_frames(state["step"], self.env.drain_frames())
             pending["timings_ms"]["context"] = _ms(t1)
-        pending["results"] = [r.model_dump(mode="json") for r in results]
-        pending["checks"] = [c.model_dump(mode="json") for c in checks]
+        pending["results"] = self.guards.redact([r.model_dump(mode="json") for r in results])
+        pending["checks"] = self.guards.redact([c.model_dump(mode="json") for c in checks])
+        if "reason" in update:
+            update["reason"] = self.guards.redact(update["reason"])
         return {**update, "pending": pending}
 
     def _run_actions(
-        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None
+        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None,
+        denied: bool = False,
     ) -> tuple[list[Action], list[ActionResult], list[ResolvedTarget]]:
-        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped."""
+        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped,
+        none runs in a step a person denied."""
         actions, results, resolved = list(decision.actions), [], []
+        if denied:
+            return actions, denied_results(actions, state["pending"]["approval"]), resolved
         for i, action in enumerate(actions):
             if results and not results[-1].ok:
                 results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
@@ -230,7 +257,8 @@ class Episode:
                 if error is not None:
                     results.append(ActionResult.failure(error))
                     continue
-            results.append(self.env.execute(actions[i]))
+            filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
+            results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
             if isinstance(action, Terminate):
                 update.update(self._terminate(action))
         return actions, results, resolved
@@ -315,7 +343,10 @@ class Episode:
             policy_info=decision.info,
             targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
             context_frames=pending.get("context_frames", []),
+            approval=pending.get("approval"),
         )
+        if self.guards.secrets:
+            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)
         summary = StepSummary(
@@ -335,7 +366,8 @@ class Episode:
         return update
 
     def _finish(self, state: EpisodeState, status: str) -> None:
-        self.writer.finish(status, state.get("reason"), state.get("answer"))  # type: ignore[arg-type]
+        reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
+        self.writer.finish(status, reason, answer)  # type: ignore[arg-type]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -347,10 +379,13 @@ class Episode:
         }
         return self._invoke(initial, self._thread)
 
-    def resume(self) -> EpisodeResult:
+    def resume(self, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is
-        redone from its observation (its frame and decision died with the process)."""
+        redone from its observation (its frame and decision died with the process). An episode awaiting
+        approval goes on with ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
         snapshot = self.graph.get_state(self._thread)
+        if snapshot.next and snapshot.next[0] == "approve":
+            return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
         if not snapshot.values:
             return self.run()  # killed before the first checkpoint
         if not snapshot.next:
@@ -364,13 +399,24 @@ class Episode:
                     break
         return self._invoke(None, config)
 
-    def _invoke(self, state: EpisodeState | None, config: dict[str, Any]) -> EpisodeResult:
-        limit = self.config.max_steps * 4 + 10
-        final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+    def _invoke(self, state: EpisodeState | Command | None, config: dict[str, Any]) -> EpisodeResult:
+        limit = self.config.max_steps * 5 + 10
+        while True:
+            final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+            interrupts = final.get("__interrupt__")
+            if not interrupts:
+                break
+            request = interrupts[0].value
+            if self.guards.approver is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
+                reason = f"awaiting approval of {describe_request(request)}: guiagent approve {self.writer.root} [--deny]"
+                self.writer.update_meta(outcome=AWAITING, reason=reason, steps=self.writer.count)
+                return EpisodeResult(status=AWAITING, reason=reason, steps=final["step"])
+            state, config = Command(resume=self.guards.approver(request)), self._thread
         return EpisodeResult(
             status=final["status"], reason=final.get("reason"), answer=final.get("answer"), steps=final["step"]
         )
 
     def close(self) -> None:
+        self._decider.shutdown(wait=False)
         self._conn.close()
         self.writer.close()

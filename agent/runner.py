@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.safeguards import AWAITING, Approver, Safeguards, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env
@@ -25,6 +27,8 @@ from guiagent.tools import Check, Observation
 from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
+from guiagent.tools.approval import ApprovalRule
+from guiagent.tools.secrets import SecretError, SecretSpec, Secrets, placeholders
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -64,6 +68,10 @@ class RunSpec(BaseModel):
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
+    secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
+    approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")
+    share: bool = Field(default=False, description="Files as the umask says (else owner only: 0700/0600).")
 
 
 def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
@@ -101,7 +109,8 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
         shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
     policy.source = str(copy)
     script = policy.script
-    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success}
+    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success,
+                    "allow": script.allow, "block": script.block, "text": script_path.read_text()}
 
 
 def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
@@ -123,6 +132,37 @@ def served_url(url: str | None, old_port: int | None, site_url: str | None) -> s
     return url.replace(f"http://127.0.0.1:{old_port}", site_url)
 
 
+def _with_script_lists(spec: RunSpec, from_policy: dict) -> RunSpec:
+    """The run's URL policy with a script's own allow/block lists added."""
+    policy = spec.browser.url_policy
+    if policy is None or not (from_policy.get("allow") or from_policy.get("block")):
+        return spec
+    policy = policy.model_copy(update={"allow": [*policy.allow, *from_policy.get("allow", [])],
+                                       "block": [*policy.block, *from_policy.get("block", [])]})
+    policy = type(policy).model_validate(policy.model_dump())  # re-parse the patterns
+    return spec.model_copy(update={"browser": spec.browser.model_copy(update={"url_policy": policy})})
+
+
+def _check_start_url(spec: RunSpec, url: str | None) -> None:
+    policy = spec.browser.url_policy
+    if spec.env == "browser" and url and policy is not None and not (verdict := policy.check_url(url)):
+        raise ConfigError(f"start URL {url!r} is refused by the URL policy: {verdict.reason}")
+
+
+def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> Safeguards:
+    """Load the run's secrets (from the environment or the secrets file) and its approval rules."""
+    try:
+        secrets = Secrets.load(spec.secrets, os.environ, spec.secrets_file) if spec.secrets else None
+    except SecretError as exc:
+        raise ConfigError(str(exc)) from None
+    known = {s.name for s in spec.secrets}
+    for text in texts:
+        unknown = sorted(placeholders(text) - known)
+        if unknown:
+            raise ConfigError(f"{{{{{unknown[0]}}}}} is used but is not a secret of this run: pass --secret {unknown[0]}")
+    return Safeguards(secrets=secrets, rules=list(spec.approve), approver=approver)
+
+
 def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
     if spec.env == "desktop":
         return DesktopEnv(spec.desktop)
@@ -132,14 +172,15 @@ def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -
 
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
-    env: Env | None = None, shared: SharedBrowser | None = None,
+    approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
-    caller made already (with the task facts it brings), instead of one built from ``spec``; ``env``:
-    an env the caller made (closed here, at the end); ``shared``: a running browser to open the
-    episode's context in (a batch worker's)."""
+    caller made already (with the task facts it brings), instead of one built from ``spec``. ``approver``
+    answers approval requests at once; without one the episode stops awaiting approval. ``env``: an env
+    the caller made (closed here, at the end); ``shared``: a running browser to open the episode's
+    context in (a batch worker's)."""
     with ExitStack() as stack:
-        out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(owner_only(out, spec.share))
         if (out / "meta.json").exists():
             raise ConfigError(f"{out} already holds a trajectory: choose another --out or use --resume")
         site_url = None
@@ -152,6 +193,9 @@ def start_episode(
             site_url = server.url
         policy, from_policy = built or _build_policy(spec, out, site_url)
         task = _task(spec, from_policy, site_url)
+        spec = _with_script_lists(spec, from_policy)
+        _check_start_url(spec, task.start_url)
+        guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
         meta = TrajectoryMeta(
             task=task.instruction,
             start_url=task.start_url,
@@ -165,16 +209,17 @@ def start_episode(
         meta.env = env.settings()
         env.reset(task.start_url)
         writer = TrajectoryWriter.create(out, meta)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         return _run_guarded(episode, writer, episode.run)
 
 
 def resume_episode(
-    root: Path, on_step: StepCallback | None = None, shared: SharedBrowser | None = None,
-    built: tuple[Policy, dict] | None = None,
+    root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
+    shared: SharedBrowser | None = None, built: tuple[Policy, dict] | None = None,
 ) -> EpisodeResult:
-    """Continue the episode recorded in ``root`` from its last checkpoint (``shared``, ``built``: as in
+    """Continue the episode recorded in ``root`` from its last checkpoint; one awaiting approval goes on
+    with ``approval`` ({"approved", "note"}) as the person's answer (``shared``, ``built``: as in
     start_episode)."""
     traj = load_trajectory(root)
     meta = traj.meta
@@ -183,7 +228,10 @@ def resume_episode(
     spec = RunSpec.model_validate(meta.extra["spec"])
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
+    if approval is not None and meta.outcome != AWAITING:
+        raise ConfigError(f"{root}: the episode is not awaiting approval (its outcome is {meta.outcome})")
     with ExitStack() as stack:
+        stack.enter_context(owner_only(root, spec.share))
         site_url = None
         start_url = meta.start_url
         resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
@@ -201,14 +249,16 @@ def resume_episode(
         env = _build_env(spec, root, shared)
         stack.callback(env.close)
         writer = TrajectoryWriter.open(root)
-        if meta.outcome != "running":
+        if meta.outcome not in ("running", AWAITING):
             writer.close()
             return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
+        guards = _safeguards(spec, [], approver)
         env.reset(resume_url)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+        writer.update_meta(outcome="running", reason=None)
+        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
-        return _run_guarded(episode, writer, episode.resume)
+        return _run_guarded(episode, writer, lambda: episode.resume(approval))
 
 
 def _preload_frames(episode: Episode, traj) -> None:

@@ -26,7 +26,7 @@ META_FILE = "meta.json"
 STEPS_FILE = "steps.jsonl"
 FRAMES_DIR = "frames"
 
-Outcome = Literal["running", "success", "failure", "error"]
+Outcome = Literal["running", "success", "failure", "error", "awaiting-approval"]
 
 
 class TrajectoryError(RuntimeError):
@@ -87,6 +87,9 @@ class StepRecord(BaseModel):
     )
     context_frames: list[dict[str, Any]] = Field(
         default_factory=list, description="Frames a sampler kept until the next step's observation: {frame, t}, oldest first."
+    )
+    approval: dict[str, Any] | None = Field(
+        default=None, description="A person's answer before a guarded action: rule, action, approved, note."
     )
 
 

@@ -13,6 +13,8 @@ from guiagent.envs.base import EnvError
 from guiagent.envs.chromium import (
     PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
 )
+from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.netguard import NetworkGuard, blocked_notes
 from guiagent.envs import locate as dom
 from guiagent.envs.keys import playwright_key
 from guiagent.envs.screencast import Screencast
@@ -38,6 +40,7 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
+from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 class _FollowPopup(Exception):
@@ -63,6 +66,12 @@ class BrowserConfig(BaseModel):
     action_timeout_s: float = Field(default=10.0, gt=0)
     record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
     observe_timeout_s: float = Field(default=10.0, gt=0)
+    url_policy: UrlPolicy | None = Field(
+        default_factory=lambda: UrlPolicy(private_network=True),
+        description="Where the browser may go, enforced on every request (None: no guard at all).",
+    )
+    hosts: dict[str, str] = Field(default_factory=dict, description="Name -> address before DNS (tests, offline sites).")
+    pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
 class BrowserEnv:
@@ -90,10 +99,13 @@ class BrowserEnv:
         self._requests_started = 0
         self._crashed: str | None = None
         self._screencast: Screencast | None = None
+        self._guard: NetworkGuard | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def reset(self, url: str | None = None) -> None:
+        if url and self.config.url_policy is not None and not (verdict := self.config.url_policy.check_url(url)):
+            raise EnvError(f"blocked by policy: {url} ({verdict.reason})")
         if self._context is None:
             self._launch()
         self._drop_extra_pages()
@@ -102,12 +114,16 @@ class BrowserEnv:
 
     def _launch(self) -> None:
         cfg = self.config
+        if cfg.url_policy is not None:
+            self._guard = NetworkGuard(cfg.url_policy, cfg.hosts).start()
         context_args: dict[str, Any] = dict(
             viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
             device_scale_factor=cfg.device_scale_factor,
             accept_downloads=True,
         )
         if self._shared is not None:
+            if self._guard is not None:  # this context's own guard: the policy is the episode's
+                context_args["proxy"] = {"server": self._guard.proxy_url, "bypass": "<-loopback>"}
             try:
                 self._browser = self._shared.start().browser
                 self._context = self._browser.new_context(**context_args)
@@ -120,14 +136,18 @@ class BrowserEnv:
             return
         executable = find_chromium(cfg.executable_path)
         args = chromium_args()
+        env = clean_environ(cfg.pass_env)
+        if self._guard is not None:
+            args += self._guard.chromium_args()
         try:
             self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
                 self._context = self._pw.chromium.launch_persistent_context(
-                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
+                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args
                 )
             else:
-                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args)
+                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
+                                                         env=env)
                 self._context = self._browser.new_context(**context_args)
         except Exception as exc:
             self.close()
@@ -171,6 +191,9 @@ class BrowserEnv:
                     pass  # already gone: closing is best effort and idempotent
         if self._pw is not None:
             PlaywrightDriver.release()
+        if self._guard is not None:
+            self._guard.stop()
+            self._guard = None
         self._pw = self._browser = self._context = self.page = None
         self._pages = []
 
@@ -231,6 +254,11 @@ class BrowserEnv:
         for events in self._events.values():
             events.clear()
         self._requests_started = 0
+        if self._guard is not None:
+            self._guard.drain()
+        if isinstance(action, Navigate) and self.config.url_policy is not None:
+            if not (verdict := self.config.url_policy.check_url(action.url)):
+                return ActionResult.failure(f"blocked by policy: {action.url} ({verdict.reason})", blocked=[action.url])
         elements = self._elements_at(page, action)
         try:
             message = self._run(page, action)
@@ -249,6 +277,7 @@ class BrowserEnv:
             notes.append(f"a new tab opened: {data['new_tab']}")
         if data.get("downloads"):
             notes += [f"downloaded {d['path']}" for d in data["downloads"]]
+        notes += blocked_notes(data.get("blocked", []))
         return ActionResult.success("; ".join(notes), **data)
 
     def _run(self, page: Any, action: Action) -> str:
@@ -282,7 +311,10 @@ class BrowserEnv:
             case Wait(time=seconds):
                 page.wait_for_timeout(seconds * 1000)
             case Navigate(url=url):
-                page.goto(url, wait_until="load")
+                response = page.goto(url, wait_until="load")
+                error = response.headers.get("x-guiagent-error") if response is not None else None
+                if error:  # the network guard could not reach the host: say it as Chromium would
+                    raise RuntimeError(f"net::{error} at {url}")
             case Back():
                 if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
                     raise RuntimeError("there is no previous page in this tab's history")
@@ -380,6 +412,10 @@ class BrowserEnv:
                 downloads.append({"url": download.url, "error": _first_line(exc)})
         if downloads:
             data["downloads"] = downloads
+        if self._guard is not None:
+            blocked = [b.describe() for b in self._guard.drain()]
+            if blocked:
+                data["blocked"] = blocked
         return data
 
     # -- checks ----------------------------------------------------------------------------
@@ -481,7 +517,9 @@ class BrowserEnv:
     def _goto(self, url: str) -> None:
         page = self._live_page()
         try:
-            page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
+            response = page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
+            if response is not None and (error := response.headers.get("x-guiagent-error")):
+                raise RuntimeError(f"net::{error}")
         except Exception as exc:
             self._raise_if_dead(exc)
             raise EnvError(f"could not open {url}: {_first_line(exc)}") from None

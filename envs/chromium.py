@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.envs.base import EnvError
+from guiagent.envs.cleanenv import clean_environ
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -18,7 +19,8 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/b
 CHROMIUM_ARGS = [
     "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--disable-smooth-scrolling",
-    "--force-color-profile=srgb", "--disable-features=Translate,MediaRouter",
+    "--force-color-profile=srgb",
+    "--disable-features=Translate,MediaRouter,AutofillServerCommunication,OptimizationHints",
 ]
 
 # Marks, in the page, that an action asked for a new tab, so that settling waits for it (and
@@ -96,8 +98,11 @@ class SharedBrowser:
             executable = find_chromium(self.executable_path)
             try:
                 self._pw = PlaywrightDriver.acquire()
+                # Each episode's context brings its own proxy (its URL policy's guard); WebRTC must not
+                # send UDP around it. The browser sees a clean environment, as an env's own would.
+                args = [*chromium_args(), "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
                 self.browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
-                                                        args=chromium_args())
+                                                        args=args, env=clean_environ([]))
             except Exception as exc:
                 self.close()
                 raise EnvError(f"could not start Chromium ({executable}): {first_line(exc)}") from None
@@ -109,8 +114,8 @@ class SharedBrowser:
 
     def serves(self, config: Any) -> bool:
         """Whether an env with ``config`` (a BrowserConfig) can run on this browser: same binary and
-        mode, no persistent profile."""
-        return config.profile_dir is None and config.headless == self.headless and (
+        mode, no persistent profile, no variables passed to the browser's environment."""
+        return config.profile_dir is None and config.headless == self.headless and not config.pass_env and (
             config.executable_path in (None, self.executable_path))
 
     def close(self) -> None:

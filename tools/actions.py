@@ -77,8 +77,11 @@ class _Action(BaseModel):
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
     def to_call(self) -> dict[str, Any]:
-        """The arguments dict as the model writes it in a ``computer_use`` call."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The arguments dict as the model writes it in a ``computer_use`` call: the parameters its
+        schema shows, nothing a script added (a terminate's answer), so what is written parses back."""
+        if not self.model_visible:
+            raise ActionError(f"{self.action!r} is not an action the model is offered")
+        return self.model_dump(mode="json", exclude_none=True, include={"action", *shown_fields(type(self))})
 
 
 class _PointerAction(_Action):
