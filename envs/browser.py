@@ -1,15 +1,15 @@
-"""A Chromium tab driven by Playwright: screenshots at device pixels, actions in CSS pixels."""
+"""A Chromium tab driven by Playwright: screenshots at device pixels, actions in CSS pixels.
+
+``BrowserConfig`` (envs/browser_config.py) is re-exported here."""
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from guiagent.envs.base import EnvError
+from guiagent.envs.browser_config import BrowserConfig, wait_for_check
 from guiagent.envs.chromium import (
     PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
 )
@@ -40,38 +40,12 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
-from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
+
+__all__ = ["BrowserConfig", "BrowserEnv", "SharedBrowser"]
 
 class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
-
-
-class BrowserConfig(BaseModel):
-    """How to start the browser. Recorded in meta.json so replay and resume build the same one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    executable_path: str | None = Field(default=None, description="Chromium binary; found automatically if unset.")
-    headless: bool = True
-    viewport_width: int = Field(default=1280, ge=200, le=7680)
-    viewport_height: int = Field(default=800, ge=200, le=4320)
-    device_scale_factor: float = Field(default=1.0, gt=0, le=4)
-    profile_dir: str | None = Field(default=None, description="Persistent profile (cookies survive a resume).")
-    downloads_dir: str | None = None
-    dialogs: Literal["accept", "dismiss"] = "accept"
-    prompt_text: str = Field(default="", description="Answer given to prompt() dialogs when accepting.")
-    settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
-    sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep repainted frames between observations at this rate (0: off).")
-    action_timeout_s: float = Field(default=10.0, gt=0)
-    record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
-    observe_timeout_s: float = Field(default=10.0, gt=0)
-    url_policy: UrlPolicy | None = Field(
-        default_factory=lambda: UrlPolicy(private_network=True),
-        description="Where the browser may go, enforced on every request (None: no guard at all).",
-    )
-    hosts: dict[str, str] = Field(default_factory=dict, description="Name -> address before DNS (tests, offline sites).")
-    pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
 class BrowserEnv:
@@ -127,9 +101,9 @@ class BrowserEnv:
             try:
                 self._browser = self._shared.start().browser
                 self._context = self._browser.new_context(**context_args)
-            except EnvError:
-                raise
             except Exception as exc:
+                if isinstance(exc, EnvError):
+                    raise
                 self.close()
                 raise EnvError(f"could not open a browser context: {_first_line(exc)}") from None
             self._init_context()
@@ -422,24 +396,8 @@ class BrowserEnv:
 
     def check(self, check: Check) -> ActionResult:
         page = self._live_page()
-        deadline = time.monotonic() + check.timeout
-        remaining_ms = lambda: max(1.0, (deadline - time.monotonic()) * 1000)  # noqa: E731
-        failed = None
         try:
-            if check.window is not None:
-                failed = "window checks are for the desktop env"
-            if failed is None and check.url is not None:
-                pattern = re.compile(check.url)
-                while not pattern.search(page.url) and time.monotonic() < deadline:
-                    page.wait_for_timeout(25)
-                if not pattern.search(page.url):
-                    failed = f"URL {page.url!r} does not match {check.url!r}"
-            if failed is None and check.selector is not None:
-                page.wait_for_selector(check.selector, state="attached", timeout=remaining_ms())
-            if failed is None and check.text is not None:
-                page.get_by_text(check.text).first.wait_for(state="visible", timeout=remaining_ms())
-            if failed is None and check.js is not None:
-                page.wait_for_function(check.js, timeout=remaining_ms())
+            failed = wait_for_check(page, check)
         except Exception as exc:
             self._raise_if_dead(exc)
             failed = _first_line(exc)

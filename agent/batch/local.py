@@ -53,6 +53,7 @@ class _Slot:
         self.job: EpisodeJob | None = None
         self.started = 0.0
         self.episodes = 0
+        self.retiring = False
 
 
 class LocalPool:
@@ -65,7 +66,7 @@ class LocalPool:
         self._slots: list[_Slot] = []
 
     def submit(self, job: EpisodeJob) -> None:
-        slot = next((s for s in self._slots if s.job is None), None)
+        slot = next((s for s in self._slots if s.job is None and not s.retiring and s.process.is_alive()), None)
         if slot is None:
             slot = _Slot(self._ctx, self._json)
             self._slots.append(slot)
@@ -112,6 +113,11 @@ class LocalPool:
                 events.append(Event(key=key, row=ResultRow.model_validate_json(payload)))
                 slot.job = None
                 slot.episodes += 1
+                if slot.episodes >= self.settings.recycle_after:
+                    slot.retiring = True  # it stops by itself now; the next job gets a fresh worker
+                elif tree_pss(slot.process.pid) > self.settings.recycle_mb * 2**20:
+                    slot.conn.send(None)  # grown too big: it stops, and the next job gets a fresh worker
+                    slot.retiring = True
         return events
 
     def _drop(self, slot: _Slot) -> None:

@@ -32,6 +32,7 @@ class BatchSettings(BaseModel):
     episode_timeout_s: float = Field(default=600.0, gt=0)
     retries: int = Field(default=2, ge=0)
     recycle_after: int = Field(default=50, ge=1, description="A worker is replaced after this many episodes.")
+    recycle_mb: int = Field(default=2048, ge=100, description="A worker grown past this PSS (with its browser) is replaced.")
 
 
 class EpisodeJob(BaseModel):

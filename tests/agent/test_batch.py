@@ -126,14 +126,14 @@ def test_killed_batch_rerun_finishes_the_rest_without_redoing_anything(tmp_path,
     assert again.returncode == 0 and "11 of 11 episodes already finished" in again.stderr
 
 
-def test_infrastructure_errors_are_retried_and_time_limits_kill_the_episode(tmp_path):
+def test_infrastructure_errors_are_retried_and_time_limits_kill_the_episode(tmp_path, gate_url):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     (tmp_path / "wait.yaml").write_text("steps:\n  - {action: wait, time: 300}\n  - {action: terminate, status: success}\n")
     (tmp_path / "faults.jsonl").write_text(
         json.dumps({"id": "unreachable", "instruction": "x", "start": {"url": closed}, "script": "wait.yaml"}) + "\n"
-        + json.dumps({"id": "slow", "instruction": "x", "start": {"url": "about:blank"}, "script": "wait.yaml"}) + "\n")
+        + json.dumps({"id": "slow", "instruction": "x", "start": {"url": gate_url + "/"}, "script": "wait.yaml"}) + "\n")
     out = tmp_path / "batch"
     proc = subprocess.run(batch_cmd(str(tmp_path / "faults.jsonl"), "--workers", "2", "--retries", "1",
                                     "--episode-timeout", "30", "--out", str(out)),
@@ -173,3 +173,30 @@ def test_desktop_suite_episodes_get_their_own_xvfb_and_app(tmp_path):
     for row in report.rows:  # each app kept its state in its own episode folder, from the task's initial state
         state = json.loads((tmp_path / "out" / row.trajectory / "desktop-state.json").read_text())
         assert state["name"] == "naïve café" and state["square_on_target"] and "complete" in state["title"]
+
+
+def test_a_shared_browsers_context_keeps_its_own_url_policy(tmp_path):
+    """A worker's browser is shared, the URL policy is not: each context goes through its episode's
+    guard, and the security suite's bypass vectors reach no blocked host through it either."""
+    from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
+    from guiagent.tools.urlpolicy import UrlPolicy
+    from tests.security.attacker import AttackerSite
+    from tests.security.test_bypass import _run, vectors
+
+    hosts = {"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1", "localhost": "127.0.0.1"}
+    with AttackerSite() as site, SharedBrowser() as shared:
+        config = BrowserConfig(url_policy=UrlPolicy(allow=["allowed.test", "localhost"]), hosts=hosts,
+                               settle_timeout_s=8, downloads_dir=str(tmp_path))
+        found = {}
+        for name, steps in vectors(site).items():
+            env = BrowserEnv(config, shared=shared)  # a fresh context (and guard) per vector, as per episode
+            try:
+                env.reset(site.allowed + "/")
+                site.take_log()
+                messages = _run(env, steps)
+                bypasses = site.bypasses(site.take_log(), {f"allowed.test:{site.port}", f"localhost:{site.port}"})
+                if bypasses:
+                    found[name] = bypasses + messages
+            finally:
+                env.close()
+        assert not found, found

@@ -20,8 +20,9 @@ def _same(rows):
 
 def test_a_dom_oracle_scores_1_on_miniwob_and_ray_gives_the_same_rows(tmp_path):
     local = run_from_cli(["miniwob"], tmp_path / "local", RunSpec(policy="oracle"), workers=2,
-                         tasks=ORACLE_TASKS, seeds="0,1")
+                         tasks=ORACLE_TASKS, seeds="0,1", recycle_after=3)  # each worker replaced after 3
     assert local.all_ran and local.summary["success"] == 12
+    assert all(r.attempt == 0 for r in local.rows)  # recycling a worker costs no episode a retry
     rows = read_results(tmp_path / "local")
     assert len(rows) == 12 and {r.reward for r in rows.values()} == {1.0}
     for row in rows.values():
