@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -29,6 +30,8 @@ from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.secrets import SecretError, SecretSpec, Secrets, placeholders
+
+log = logging.getLogger(__name__)
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -82,7 +85,7 @@ def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
 
 def desktop_demo_spec(out: Path) -> RunSpec:
     """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory."""
-    app = f"{shlex.quote(sys.executable)} -m agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
+    app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
         env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
         script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
@@ -191,6 +194,7 @@ def start_episode(
                                                     layout=spec.demo_layout))
             spec = spec.model_copy(update={"demo_port": server.server_address[1]})
             site_url = server.url
+            log.info("demo site at %s", site_url)
         policy, from_policy = built or _build_policy(spec, out, site_url)
         task = _task(spec, from_policy, site_url)
         spec = _with_script_lists(spec, from_policy)
@@ -207,6 +211,7 @@ def start_episode(
         env = env or _build_env(spec, out, shared)
         stack.callback(env.close)
         meta.env = env.settings()
+        log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
         env.reset(task.start_url)
         writer = TrajectoryWriter.create(out, meta)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
@@ -253,11 +258,13 @@ def resume_episode(
             writer.close()
             return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
         guards = _safeguards(spec, [], approver)
+        log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
         env.reset(resume_url)
         writer.update_meta(outcome="running", reason=None)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
+        episode.load_history(traj.steps)
         return _run_guarded(episode, writer, lambda: episode.resume(approval))
 
 

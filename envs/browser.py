@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from guiagent.envs.base import EnvError
+from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.browser_config import BrowserConfig, wait_for_check
 from guiagent.envs.chromium import (
     PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
@@ -48,7 +48,7 @@ class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
 
 
-class BrowserEnv:
+class BrowserEnv(ClosingEnv):
     """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads.
 
     With ``shared``, the env opens a fresh context in that already running browser and closes only

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.envs.base import EnvError
+from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
@@ -72,7 +72,7 @@ class DesktopConfig(BaseModel):
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep changed frames between observations at this rate (0: off).")
 
 
-class DesktopEnv:
+class DesktopEnv(ClosingEnv):
     """The ``Env`` for an X11 desktop (a real display or a private Xvfb)."""
 
     kind = "desktop"
@@ -268,9 +268,10 @@ class DesktopEnv:
         xdotool = shutil.which("xdotool")
         if xdotool is None:
             raise RuntimeError("typing non-ASCII text needs xdotool (apt-get install xdotool)")
-        env = {**os.environ, "DISPLAY": self.display or ""}
-        subprocess.run([xdotool, "type", "--delay", "12", "--", text], env=env, check=True, timeout=60,
-                       capture_output=True)
+        # The text on stdin, not in argv: a typed secret must not show in /proc/PID/cmdline.
+        env = {**clean_environ(), "DISPLAY": self.display or ""}
+        subprocess.run([xdotool, "type", "--delay", "12", "--file", "-"], input=text.encode(), env=env, check=True,
+                       timeout=60, capture_output=True)
 
     def _on_screen(self, p: tuple[float, float]) -> bool:
         whole = self._sct.monitors[0]

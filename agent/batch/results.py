@@ -151,6 +151,26 @@ def batch_trajectories(path: Path, only_success: bool = False) -> list[Path]:
     return [path / r.trajectory for r in read_results(path).values() if not only_success or r.outcome == "success"]
 
 
+def expand_batches(paths: list[Path], only_success: bool = False) -> list[Path]:
+    """Trajectory folders, a batch folder standing for the episodes its results.jsonl lists."""
+    return [t for p in paths for t in (batch_trajectories(p, only_success) if is_batch(p) else [p])]
+
+
+def write_reports(root: Path) -> list[str]:
+    """Each episode's report.html (the index links to them); what was written or skipped, in lines."""
+    from guiagent.agent.report import render_html
+    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+
+    lines, written = [], 0
+    for folder in batch_trajectories(root):
+        try:
+            (folder / "report.html").write_text(render_html(load_trajectory(folder)), encoding="utf-8")
+            written += 1
+        except (TrajectoryError, ValueError, OSError) as exc:
+            lines.append(f"skipped {folder}: {exc}")
+    return [*lines, f"{written} episode reports; index: {root / INDEX}"]
+
+
 def _num(value: float | None, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
