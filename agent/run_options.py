@@ -36,7 +36,7 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
     if o.policy == "vlm" or o.script is not None:  # a script's describe targets are grounded by this model
         given = {"max_pixels": o.max_pixels} if o.max_pixels is not None else {}
         vlm = VLMConfig(
-            base_url=o.model_url, model=o.model, protocol=o.protocol, constrained=o.constrained, **given,
+            base_url=o.model_url, model=o.model, family=o.model_family, protocol=o.protocol, constrained=o.constrained, **given,
             video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
         )
     private = o.private_network if o.private_network is not None else (o.policy != "vlm" or o.demo_site)
