@@ -34,7 +34,7 @@ def load_suites(names: list[str], tasks: str | None = None, seeds: str | None = 
         unknown = [t for t in wanted if t not in known]
         if unknown:
             raise SuiteError(f"no task {', '.join(map(repr, unknown))} in {', '.join(s.name for s in suites)}")
-        suites = [s.select([t for t in wanted if t in {x.id for x in s.tasks}]) for s in suites]
+        suites = [s.model_copy(update={"tasks": [t for t in s.tasks if t.id in wanted]}) for s in suites]
         suites = [s for s in suites if s.tasks]
     if seeds:
         chosen = _ints(seeds, "--seeds")

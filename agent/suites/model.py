@@ -111,16 +111,6 @@ class Suite(BaseModel):
     source: str
     tasks: list[SuiteTask]
 
-    def select(self, ids: list[str] | None) -> "Suite":
-        """Only the tasks named (in the order given); an unknown id is an error."""
-        if not ids:
-            return self
-        by_id = {t.id: t for t in self.tasks}
-        unknown = [i for i in ids if i not in by_id]
-        if unknown:
-            raise SuiteError(f"suite {self.name!r} has no task {', '.join(map(repr, unknown))}")
-        return self.model_copy(update={"tasks": [by_id[i] for i in ids]})
-
 
 def load_suite_file(path: str | Path) -> Suite:
     """Read a YAML or JSONL task file; every problem is one sentence naming the file and the task."""
