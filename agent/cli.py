@@ -319,6 +319,7 @@ def export(
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
     only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
+    thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
@@ -333,7 +334,7 @@ def export(
     try:
         options = ExportOptions(
             protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
-            per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
+            per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed, thought=thought,
             divergent=load_divergent(replay_report or []),
         )
         samples, skipped = build_samples(trajectories, options)

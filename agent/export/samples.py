@@ -21,6 +21,8 @@ from guiagent.tools.parsing import FN_RESULT, Protocol, format_function_call, fo
 
 IMAGE = "<image>"
 
+ThoughtSource = Literal["model", "recorded", "none"]
+
 
 class ExportOptions(BaseModel):
     protocol: Protocol = "tool-call"
@@ -31,6 +33,11 @@ class ExportOptions(BaseModel):
     per_episode: bool = False
     only_success: bool = False
     keep_unparsed: bool = False
+    thought: ThoughtSource = Field(
+        default="model",
+        description="The assistant's thought: what a model wrote (a script step's name is not a thought), "
+        "whatever the step recorded, or none.",
+    )
     divergent: dict[str, set[int]] = Field(default_factory=dict, description="Trajectory -> steps a replay found divergent.")
 
 
@@ -69,10 +76,18 @@ def _labels(step: StepRecord, mapping: ScreenMapping):
     return actions
 
 
-def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol) -> str:
+def thought_of(step: StepRecord, source: ThoughtSource) -> str:
+    """The step's thought as the export writes it: a model's own words (it left raw output), all, or none."""
+    if source == "none" or (source == "model" and step.raw is None):
+        return ""
+    return step.thought
+
+
+def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, thought: ThoughtSource = "model") -> str:
     fmt = format_tool_call if protocol == "tool-call" else format_function_call
     calls = "\n".join(fmt(a) for a in _labels(step, mapping))
-    return f"{step.thought}\n{calls}" if step.thought else calls
+    text = thought_of(step, thought)
+    return f"{text}\n{calls}" if text else calls
 
 
 def _result_text(step: StepRecord, protocol: Protocol) -> str:
@@ -113,7 +128,7 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
         for step in steps:
             mapping = step.geometry.for_model(options.min_pixels, options.max_pixels)
             try:
-                labelled.append((step, mapping, target_text(step, mapping, options.protocol)))
+                labelled.append((step, mapping, target_text(step, mapping, options.protocol, options.thought)))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
         if not labelled:
