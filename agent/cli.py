@@ -352,6 +352,27 @@ def export(
     out.line(f"{len(samples)} samples for {format} in {output / data} (settings: {output / 'TRAINING.md'})")
 
 
+@app.command("script")
+def script_command(
+    trajectory: Annotated[Path, typer.Argument(help="The trajectory folder (a model's run, a replay, a scripted run).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The script file to write.")] = Path("script.yaml"),
+) -> None:
+    """Turn a trajectory into a script: targets from the elements under its points, checks from what followed."""
+    import yaml
+
+    from guiagent.agent.script_from_run import write_script
+    from guiagent.agent.trajectory import load_trajectory
+
+    try:
+        text = write_script(load_trajectory(trajectory))
+        output.write_text(text, encoding="utf-8")
+    except (TrajectoryError, ValueError, OSError) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    steps = len(yaml.safe_load(text)["steps"])
+    console.print(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
+
+
 @app.command()
 def view(
     trajectory: Annotated[Path, typer.Argument(help="The trajectory folder.")],

@@ -1,7 +1,9 @@
 """The episode loop: a LangGraph StateGraph observe -> decide -> act -> record, checkpointed in SQLite.
 
-The checkpointed state holds small things only (step index, history as text, frame ids, status);
-frames live in the frame buffer and on disk. The loop knows the Env and Policy protocols, nothing more.
+The checkpointed state holds small things only (step index, frame ids, status, the step in progress),
+so a checkpoint costs the same at step 5 and at step 5,000. The recorded steps are the truth: the policy's
+history is kept beside them in memory and rebuilt from steps.jsonl on resume; frames live in the frame
+buffer and on disk. The loop knows the Env and Policy protocols, nothing more.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ class EpisodeState(TypedDict, total=False):
     format_errors: int
     frame_id: str | None
     pending: dict[str, Any]  # the step in progress: decision, results, timings (no pixels)
-    history: list[dict[str, Any]]
 
 
 class EpisodeResult(BaseModel):
@@ -67,13 +68,22 @@ def _where(state: EpisodeState, decision: Decision) -> str:
 
 def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[EpisodeState], dict[str, Any]]:
     """A node whose update is made recordable (tools.text) before LangGraph checkpoints it and the
-    record node writes it: the model's text, page titles, env messages. The history is left as is:
-    it is built from updates already made recordable."""
+    record node writes it: the model's text, page titles, env messages."""
 
     def run(state: EpisodeState) -> dict[str, Any]:
-        return {k: v if k == "history" else recordable_tree(v) for k, v in node(state).items()}
+        return {k: recordable_tree(v) for k, v in node(state).items()}
 
     return run
+
+
+def summary_of(record: StepRecord) -> StepSummary:
+    """What the policy sees of a recorded step: the same whether it was just recorded or read back."""
+    return StepSummary(
+        index=record.index, t=record.t, thought=record.thought, raw=record.raw,
+        model_actions=record.model_actions, actions=record.actions,
+        results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
+        error=record.format_error,
+    )
 
 
 def _ms(t0: float) -> float:
@@ -98,6 +108,7 @@ class Episode:
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        self.history: list[StepSummary] = []  # summary k is step k's; see load_history for a resumed episode
         # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
         self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
@@ -155,7 +166,7 @@ class Episode:
             step=state["step"],
             max_steps=self.config.max_steps,
             observation=obs,
-            history=[StepSummary.model_validate(h) for h in state["history"]],
+            history=self.history[: state["step"]],
             recent_frames=self.frames.recent(),
         )
         t0 = time.perf_counter()
@@ -353,13 +364,8 @@ class Episode:
             self._observe_after(record)
         record.timings_ms["record"] = _ms(t0)
         self.writer.append(record)
-        summary = StepSummary(
-            index=step, t=record.t, thought=decision.thought, raw=decision.raw,
-            model_actions=record.model_actions, actions=record.actions,
-            results=[r.message or ("ok" if r.ok else "failed") for r in results],
-            error=decision.format_error,
-        )
-        update: dict[str, Any] = {"step": step + 1, "history": [*state["history"], summary.model_dump(mode="json")]}
+        self.history[step:] = [summary_of(record)]
+        update: dict[str, Any] = {"step": step + 1}
         if status == "running" and step + 1 >= self.config.max_steps:
             status = "failure"
             update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
@@ -388,9 +394,13 @@ class Episode:
         """Run a new episode to its end."""
         initial: EpisodeState = {
             "step": 0, "status": "running", "reason": None, "answer": None, "format_errors": 0,
-            "frame_id": None, "pending": {}, "history": [],
+            "frame_id": None, "pending": {},
         }
         return self._invoke(initial, self._thread)
+
+    def load_history(self, steps: list[StepRecord]) -> None:
+        """Give a resumed episode the policy's view of its recorded steps (from steps.jsonl)."""
+        self.history = [summary_of(s) for s in steps]
 
     def resume(self, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is

@@ -257,6 +257,7 @@ def resume_episode(
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
+        episode.load_history(traj.steps)
         return _run_guarded(episode, writer, lambda: episode.resume(approval))
 
 

@@ -268,9 +268,10 @@ class DesktopEnv(ClosingEnv):
         xdotool = shutil.which("xdotool")
         if xdotool is None:
             raise RuntimeError("typing non-ASCII text needs xdotool (apt-get install xdotool)")
-        env = {**os.environ, "DISPLAY": self.display or ""}
-        subprocess.run([xdotool, "type", "--delay", "12", "--", text], env=env, check=True, timeout=60,
-                       capture_output=True)
+        # The text on stdin, not in argv: a typed secret must not show in /proc/PID/cmdline.
+        env = {**clean_environ(), "DISPLAY": self.display or ""}
+        subprocess.run([xdotool, "type", "--delay", "12", "--file", "-"], input=text.encode(), env=env, check=True,
+                       timeout=60, capture_output=True)
 
     def _on_screen(self, p: tuple[float, float]) -> bool:
         whole = self._sct.monitors[0]

@@ -55,6 +55,10 @@ _EXPORTS: dict[str, str] = {
     "Action": "guiagent.tools.actions",
     "parse_action": "guiagent.tools.actions",
     "Check": "guiagent.tools.checks",
+    # security: where the browser may go, secrets by placeholder, actions a person approves
+    "UrlPolicy": "guiagent.tools.urlpolicy",
+    "SecretSpec": "guiagent.tools.secrets",
+    "ApprovalRule": "guiagent.tools.approval",
     # episodes and their trajectories
     "RunSpec": "guiagent.agent.runner",
     "ConfigError": "guiagent.agent.runner",
@@ -109,6 +113,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names above loa
     from guiagent.tools.checks import Check
     from guiagent.tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenMapping
     from guiagent.tools.observation import ActionResult, Observation
+    from guiagent.tools.approval import ApprovalRule
     from guiagent.tools.parsing import ParseError
+    from guiagent.tools.secrets import SecretSpec
+    from guiagent.tools.urlpolicy import UrlPolicy
 
     __version__: str

@@ -26,8 +26,9 @@ BIN = Path(sys.executable).parent
 
 BLOCK = re.compile(r"(?:<!-- file: (?P<file>[\w.-]+) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.DOTALL)
 
-# Commands that may end in 1 (a task that failed) rather than 0: the tiny model answers at random.
-MAY_FAIL = ("guiagent run --policy vlm",)
+# Commands that may end in 1 rather than 0: the tiny model answers at random; an approval rule stops
+# the episode (awaiting approval) until a person answers, and a refused action fails the sign-in.
+MAY_FAIL = ("guiagent run --policy vlm", "--approve", "guiagent approve")
 NEEDS_GPU = ("vllm serve",)  # serving Qwen2.5-VL-7B needs a GPU
 
 
