@@ -13,6 +13,7 @@ from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
 from guiagent.policies.constrained import answer_regex
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
+from guiagent.policies.prompt_outline import outline
 from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
@@ -132,7 +133,8 @@ class VLMPolicy:
             if text_tokens > 0:
                 self._bytes_per_token = 0.9 * request.text_bytes / text_tokens
         mapping = request.mapping
-        decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
+        prompt = outline(request.messages, request.clip, (mapping.resized_width, mapping.resized_height))
+        decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency, info={"prompt": prompt})
         try:
             answer = actions_from_answer(raw, mapping, cfg.protocol)
         except (ParseError, CoordinateOutOfRange) as exc:

@@ -80,6 +80,7 @@ def _run(command: str, cwd: Path, server_url: str | None) -> subprocess.Complete
 
 
 
+@pytest.mark.timeout(1200)  # the demos, replay and export; with the model, the vLLM server's start on CPU
 @pytest.mark.parametrize("with_model", [False, True], ids=["commands", "model-commands"])
 def test_every_readme_command_runs(tmp_path, request, with_model) -> None:
     server_url = request.getfixturevalue("vllm_server").base_url if with_model else None
