@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from guiagent.agent.export.budget import cutoff_len, longest_sample
 from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
+from guiagent.policies.families import get_family
 
 # What each trainer does to image size by default, the setting that changes it (a block for TRAINING.md)
 # and the same in one line (for the command's warning).
@@ -163,12 +164,19 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     if default is not None and options.max_pixels > default:
         warnings.append(f"{fmt}: by default it shrinks images to {default} pixels, which would move every label; "
                         f"set {line.format(**values)}: see TRAINING.md")
+    family = get_family(options.family)
+    if family.space == "resized-pixels":
+        space = (f"Labels are absolute pixels of each screenshot resized by {family.name}'s rule ({family.resize_rule}) "
+                 f"with min_pixels={options.min_pixels}, max_pixels={options.max_pixels}. The trainer must resize "
+                 f"images with exactly these limits, or every coordinate is wrong:\n\n{block.format(**values)}\n\n")
+    else:
+        space = (f"Labels are on {family.name}'s 0-1000 relative grid over each screenshot, so they hold for any "
+                 f"resize; the trainer's resize only sets the visual tokens ({family.resize_rule}):\n\n"
+                 f"{block.format(**values)}\n\n")
     where = "images are inside data.parquet" if fmt == "trl" else "images: images/ (hard-linked from the trajectories)"
     (out / "TRAINING.md").write_text(
-        f"# Training on this export ({fmt})\n\n"
-        f"Labels are absolute pixels of each screenshot smart-resized with min_pixels={options.min_pixels}, "
-        f"max_pixels={options.max_pixels} (Qwen2.5-VL's coordinate space). The trainer must resize images with "
-        f"exactly these limits, or every coordinate is wrong:\n\n{block.format(**values)}\n\n"
+        f"# Training on this export ({fmt}, model family {family.name})\n\n"
+        f"{space}Answers are written in the family's form: {family.forms}.\n\n"
         f"The longest sample is at most {longest} tokens (images counted exactly, text as one token per byte).\n\n"
         f"Samples: {data}; {where}.\n"
     )
