@@ -357,19 +357,20 @@ def script_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="The script file to write.")] = Path("script.yaml"),
 ) -> None:
     """Turn a trajectory into a script: targets from the elements under its points, checks from what followed."""
+    out = _output()
     import yaml
 
     from guiagent.agent.script_from_run import write_script
-    from guiagent.agent.trajectory import load_trajectory
+    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
 
     try:
         text = write_script(load_trajectory(trajectory))
         output.write_text(text, encoding="utf-8")
     except (TrajectoryError, ValueError, OSError) as exc:
-        err.print(f"error: {exc}")
+        out.error(str(exc))
         raise typer.Exit(EXIT_USAGE)
     steps = len(yaml.safe_load(text)["steps"])
-    console.print(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
+    out.line(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
 
 
 @app.command()
