@@ -22,6 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 EnvKind = Literal["browser", "desktop"]
 ProtocolName = Literal["tool-call", "function-result-return"]
+# The names of policies/families/ (kept literal so --help loads nothing; tests/policies/test_families.py checks them).
+FamilyName = Literal["qwen2.5-vl", "qwen2-vl", "qwen-vl", "internvl2.5", "pixtral", "qwen3-vl", "ui-tars-1.5", "opencua"]
 
 
 class _Settings:
@@ -133,11 +135,12 @@ def run(
     demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
     model_url: Annotated[str, typer.Option(help="vlm: the server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[str, typer.Option(help="vlm: the served model name.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
+    model_family: Annotated[FamilyName, typer.Option(help="vlm: the model's family: its resize, coordinate space, prompt and answer forms.")] = "qwen2.5-vl",
     protocol: Annotated[ProtocolName, typer.Option(help="vlm: the model's function-call protocol.")] = "tool-call",
     constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
     video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
-    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: smart_resize's max pixels for the screenshot [default: 1280*28*28].")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: the resize's max pixels for the screenshot [default: the family's].")] = None,
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
@@ -190,7 +193,7 @@ def run(
         if policy == "vlm" or script is not None:  # a script's describe targets are grounded by this model
             given = {"max_pixels": max_pixels} if max_pixels is not None else {}
             vlm = VLMConfig(
-                base_url=model_url, model=model, protocol=protocol, constrained=constrained, **given,
+                base_url=model_url, model=model, family=model_family, protocol=protocol, constrained=constrained, **given,
                 video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
             )
         private = private_network if private_network is not None else (policy != "vlm" or demo_site)
@@ -313,6 +316,7 @@ def export(
     format: Annotated[Literal["llamafactory", "swift", "qwenvl", "trl"], typer.Option("--format", help="The trainer's data format.")] = "llamafactory",
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
     protocol: Annotated[ProtocolName, typer.Option(help="Target format of the assistant's calls.")] = "tool-call",
+    model_family: Annotated[FamilyName, typer.Option(help="The model family the labels are for: its coordinate space and answer form.")] = "qwen2.5-vl",
     max_pixels: Annotated[int, typer.Option(help="The trainer's max_pixels: labels are computed for it.")] = 1280 * 28 * 28,
     min_pixels: Annotated[int, typer.Option(help="The trainer's min_pixels.")] = 4 * 28 * 28,
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
@@ -332,7 +336,7 @@ def export(
 
     try:
         options = ExportOptions(
-            protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
+            family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
             per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
             divergent=load_divergent(replay_report or []),
         )
@@ -411,7 +415,8 @@ def view(
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
-    max_pixels: Annotated[Optional[int], typer.Option(help="smart_resize's max pixels for the screenshot [default: 1280*28*28].")] = None,
+    model_family: Annotated[Optional[FamilyName], typer.Option(help="The model's family [default: proposed from the served model's id and config].")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(help="The resize's max pixels for the screenshot [default: the family's].")] = None,
     video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout.")] = False,
@@ -429,7 +434,7 @@ def doctor(
         output.error(_setting_error(exc))
         output.json_error(_setting_error(exc), EXIT_USAGE)
         raise typer.Exit(EXIT_USAGE)
-    ok = run_doctor(output, model_url, model, max_pixels, video)
+    ok = run_doctor(output, model_url, model, max_pixels, video, model_family)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
 from guiagent.envs.cleanenv import clean_environ
-from guiagent.envs.netguard import NetworkGuard, blocked_notes
+from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
 from guiagent.envs import locate as dom
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
@@ -107,8 +107,8 @@ class BrowserEnv(ClosingEnv):
     # -- lifecycle -------------------------------------------------------------------------
 
     def reset(self, url: str | None = None) -> None:
-        if url and self.config.url_policy is not None and not (verdict := self.config.url_policy.check_url(url)):
-            raise EnvError(f"blocked by policy: {url} ({verdict.reason})")
+        if url and (refused := refusal(self.config.url_policy, url)):
+            raise EnvError(refused)
         if self._context is None:
             self._launch()
         self._drop_extra_pages()
@@ -233,9 +233,8 @@ class BrowserEnv(ClosingEnv):
         self._requests_started = 0
         if self._guard is not None:
             self._guard.drain()
-        if isinstance(action, Navigate) and self.config.url_policy is not None:
-            if not (verdict := self.config.url_policy.check_url(action.url)):
-                return ActionResult.failure(f"blocked by policy: {action.url} ({verdict.reason})", blocked=[action.url])
+        if isinstance(action, Navigate) and (refused := refusal(self.config.url_policy, action.url)):
+            return ActionResult.failure(refused, blocked=[action.url])
         elements = dom.elements_under(page, action) if self.config.record_elements else {}
         try:
             message = self._run(page, action)
@@ -288,10 +287,8 @@ class BrowserEnv(ClosingEnv):
             case Wait(time=seconds):
                 page.wait_for_timeout(seconds * 1000)
             case Navigate(url=url):
-                response = page.goto(url, wait_until="load")
-                error = response.headers.get("x-guiagent-error") if response is not None else None
-                if error:  # the network guard could not reach the host: say it as Chromium would
-                    raise RuntimeError(f"net::{error} at {url}")
+                if error := network_error(page.goto(url, wait_until="load")):
+                    raise RuntimeError(f"{error} at {url}")
             case Back():
                 if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
                     raise RuntimeError("there is no previous page in this tab's history")
@@ -381,10 +378,8 @@ class BrowserEnv(ClosingEnv):
                 downloads.append({"url": download.url, "error": _first_line(exc)})
         if downloads:
             data["downloads"] = downloads
-        if self._guard is not None:
-            blocked = [b.describe() for b in self._guard.drain()]
-            if blocked:
-                data["blocked"] = blocked
+        if self._guard is not None and (blocked := [b.describe() for b in self._guard.drain()]):
+            data["blocked"] = blocked
         return data
 
     # -- checks ----------------------------------------------------------------------------
@@ -486,9 +481,8 @@ class BrowserEnv(ClosingEnv):
     def _goto(self, url: str) -> None:
         page = self._live_page()
         try:
-            response = page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
-            if response is not None and (error := response.headers.get("x-guiagent-error")):
-                raise RuntimeError(f"net::{error}")
+            if error := network_error(page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)):
+                raise RuntimeError(error)
         except Exception as exc:
             self._raise_if_dead(exc)
             raise EnvError(f"could not open {url}: {_first_line(exc)}") from None
