@@ -14,6 +14,7 @@ from guiagent.policies.base import Decision, DecisionContext, PolicyError
 from guiagent.policies.chat_client import ChatClient
 from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
+from guiagent.policies.prompt_outline import outline
 from guiagent.policies.prompts import build_messages, clock
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.parsing import ParseError, Protocol
@@ -140,7 +141,8 @@ class VLMPolicy:
             if text_tokens > 0:
                 self._bytes_per_token = 0.9 * request.text_bytes / text_tokens
         mapping = request.mapping
-        decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
+        prompt = outline(request.messages, request.clip, (mapping.resized_width, mapping.resized_height))
+        decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency, info={"prompt": prompt})
         try:
             answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.profile)
         except (ParseError, CoordinateOutOfRange) as exc:
