@@ -21,10 +21,10 @@ from guiagent.agent.safeguards import AWAITING, Approver, Safeguards, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env
-from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
-from guiagent.tools import Observation
+from guiagent.tools import Check, Observation
 from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
@@ -58,7 +58,7 @@ class RunSpec(BaseModel):
     env: Literal["browser", "desktop"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm", "replay"] = "script"
+    policy: Literal["script", "vlm", "replay", "oracle"] = "script"
     script: str | None = None
     cache: str | None = Field(default=None, description="The script's action cache file (default: beside the script).")
     cache_mode: Literal["use", "refresh", "off"] = "use"
@@ -66,6 +66,7 @@ class RunSpec(BaseModel):
     replay: ReplaySettings | None = None
     task: str | None = None
     start_url: str | None = None
+    success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
@@ -101,6 +102,8 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")
         return replay_policy(spec.replay, root, site_url)
+    if spec.policy == "oracle":
+        raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
@@ -123,7 +126,7 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
         if site_url is None:
             raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")
         start_url = urljoin(site_url + "/", start_url.lstrip("/"))
-    return Task(instruction=instruction, start_url=start_url, success=from_policy.get("success"))
+    return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"))
 
 
 def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
@@ -164,20 +167,22 @@ def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> S
     return Safeguards(secrets=secrets, rules=list(spec.approve), approver=approver)
 
 
-def _build_env(spec: RunSpec, root: Path) -> Env:
+def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
     if spec.env == "desktop":
         return DesktopEnv(spec.desktop)
     browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
-    return BrowserEnv(browser)
+    return BrowserEnv(browser, shared=shared)
 
 
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
-    approver: Approver | None = None,
+    approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
     caller made already (with the task facts it brings), instead of one built from ``spec``. ``approver``
-    answers approval requests at once; without one the episode stops awaiting approval."""
+    answers approval requests at once; without one the episode stops awaiting approval. ``env``: an env
+    the caller made (closed here, at the end); ``shared``: a running browser to open the episode's
+    context in (a batch worker's)."""
     with ExitStack() as stack:
         stack.enter_context(owner_only(out, spec.share))
         if (out / "meta.json").exists():
@@ -204,7 +209,7 @@ def start_episode(
             loop=spec.loop.model_dump(),
             extra={"spec": spec.model_dump(mode="json")},
         )
-        env = _build_env(spec, out)
+        env = env or _build_env(spec, out, shared)
         stack.callback(env.close)
         meta.env = env.settings()
         log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
@@ -216,10 +221,12 @@ def start_episode(
 
 
 def resume_episode(
-    root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None
+    root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
+    shared: SharedBrowser | None = None, built: tuple[Policy, dict] | None = None,
 ) -> EpisodeResult:
     """Continue the episode recorded in ``root`` from its last checkpoint; one awaiting approval goes on
-    with ``approval`` ({"approved", "note"}) as the person's answer."""
+    with ``approval`` ({"approved", "note"}) as the person's answer (``shared``, ``built``: as in
+    start_episode)."""
     traj = load_trajectory(root)
     meta = traj.meta
     if "spec" not in meta.extra:
@@ -243,9 +250,9 @@ def resume_episode(
             site_url = server.url
             start_url = served_url(start_url, spec.demo_port, site_url)
             resume_url = served_url(resume_url, spec.demo_port, site_url)
-        policy, from_policy = _build_policy(spec, root, site_url)
-        task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
-        env = _build_env(spec, root)
+        policy, from_policy = built or _build_policy(spec, root, site_url)
+        task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"))
+        env = _build_env(spec, root, shared)
         stack.callback(env.close)
         writer = TrajectoryWriter.open(root)
         if meta.outcome not in ("running", AWAITING):
