@@ -1,4 +1,5 @@
-"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed, 2 bad usage or config."""
+"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed (or the computer under it:
+resumable), 2 bad usage or config, 130 interrupted (Ctrl-C, SIGTERM: resumable)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from guiagent.agent.loop import EpisodeResult, LoopConfig
-from guiagent.agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, resume_episode, start_episode
+from guiagent.agent.runner import (
+    ConfigError,
+    EpisodeInterrupted,
+    RunSpec,
+    demo_script_path,
+    desktop_demo_spec,
+    resume_command,
+    resume_episode,
+    start_episode,
+)
 from guiagent.agent.trajectory import StepRecord, TrajectoryError
 from guiagent.envs import EnvError
 from guiagent.envs.browser import BrowserConfig
@@ -30,6 +40,7 @@ console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM stops a run the same way
 
 
 def _describe_actions(record: StepRecord) -> str:
@@ -67,6 +78,8 @@ def _summary(result: EpisodeResult, out: Path, started: float) -> int:
     if result.answer:
         console.print(f"answer: {escape(result.answer)}")
     console.print(f"trajectory: {out}")
+    if result.status == "error":
+        console.print(f"the computer under the agent failed, not the task; resume with: {escape(resume_command(out))}")
     return EXIT_OK if result.status == "success" else EXIT_FAILED
 
 
@@ -77,10 +90,24 @@ def _size(text: str, option: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _note(text: str) -> None:
+    console.print(f"[yellow]note:[/yellow] {escape(text)}")
+
+
 def _execute(fn, out: Path) -> None:
     started = time.time()
     try:
         result = fn()
+    except EpisodeInterrupted as stop:
+        result = stop.result
+        console.print(f"[bold red]interrupted[/bold red] during step {result.steps + 1}, after {result.steps} "
+                      f"recorded steps in {time.time() - started:.1f}s")
+        console.print(f"trajectory: {stop.root}")
+        console.print(f"resume with: {escape(resume_command(stop.root))}")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        err.print("interrupted before the episode started: nothing was recorded")
+        raise typer.Exit(EXIT_INTERRUPTED)
     except (ConfigError, TrajectoryError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -132,7 +159,7 @@ def run(
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=_print_step), resume)
+        _execute(lambda: resume_episode(resume, on_step=_print_step, on_note=_note), resume)
         return
     target = out or _default_out("run")
 
@@ -239,6 +266,7 @@ def export(
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
     only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
+    exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
 ) -> None:
@@ -251,7 +279,7 @@ def export(
             raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
         options = ExportOptions(
             protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
-            per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed,
+            per_episode=per_episode, only_success=only_success, exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
             divergent=load_divergent(replay_report or []),
         )
         samples, skipped = build_samples(trajectories, options)

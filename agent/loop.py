@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -26,6 +27,36 @@ CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
 
 
+class CheckpointError(RuntimeError):
+    """checkpoints.sqlite cannot be read; the message says why."""
+
+
+def checkpointed_record(root: Path, index: int) -> StepRecord | None:
+    """Step ``index`` as the checkpoints in ``root`` recorded it (rebuilt byte for byte from the state
+    right after its record node), read without writing anything; None if none holds it. Raises
+    CheckpointError for a file that is not a readable checkpoint database."""
+    path = root / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        for found in SqliteSaver(conn).list({"configurable": {"thread_id": THREAD_ID}}):  # newest first
+            values = found.checkpoint["channel_values"]
+            step = values.get("step")
+            if isinstance(step, int) and step <= index:
+                return None
+            if step == index + 1 and "t_end" in values.get("pending", {}) and values.get("frame_id"):
+                return record_from_state({**values, "step": index})
+        return None
+    except Exception as exc:  # sqlite3.DatabaseError for garbage; anything for a mangled blob
+        raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
+
+
 class LoopConfig(BaseModel):
     """Limits of one episode."""
 
@@ -37,7 +68,7 @@ class LoopConfig(BaseModel):
 
 class EpisodeState(TypedDict, total=False):
     step: int
-    status: str  # running | success | failure
+    status: str  # running | success | failure | error (the env died under the step)
     reason: str | None
     answer: str | None
     format_errors: int
@@ -47,13 +78,63 @@ class EpisodeState(TypedDict, total=False):
 
 
 class EpisodeResult(BaseModel):
-    status: str
+    status: str = Field(description="The outcome: success, failure, error (the env died: resumable), interrupted.")
     reason: str | None = None
     answer: str | None = None
     steps: int
 
+    @property
+    def outcome(self) -> str:
+        return self.status
+
 
 StepCallback = Callable[[StepRecord, int], None]
+
+
+def record_from_state(state: EpisodeState) -> StepRecord:
+    """The step record of the step in progress, from the state alone (the same bytes every time)."""
+    pending = state["pending"]
+    decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
+    results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
+    obs = pending["obs"]
+    record = StepRecord(
+        index=state["step"],
+        label=decision.label,
+        t=obs["t"],
+        t_start=pending["t_start"],
+        t_end=pending["t_end"],
+        frame=state["frame_id"],
+        geometry=obs["geometry"],
+        mapping=decision.mapping,
+        url=obs.get("url"),
+        title=obs.get("title"),
+        window=obs.get("window"),
+        thought=decision.thought,
+        raw=decision.raw,
+        format_error=decision.format_error,
+        model_actions=[dump_action(a) for a in decision.model_actions],
+        actions=[dump_action(a) for a in decision.actions],
+        results=results,
+        checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
+        url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
+        timings_ms=dict(pending["timings_ms"]),
+        usage=decision.usage,
+        policy_info=decision.info,
+        context_frames=pending.get("context_frames", []),
+    )
+    if "record_ms" in pending:
+        record.timings_ms["record"] = pending["record_ms"]
+    return record
+
+
+def summary_of(record: StepRecord) -> StepSummary:
+    """A recorded step as the policy sees it."""
+    return StepSummary(
+        index=record.index, t=record.t, thought=record.thought, raw=record.raw,
+        model_actions=record.model_actions, actions=record.actions,
+        results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
+        error=record.format_error,
+    )
 
 
 def _where(state: EpisodeState, decision: Decision) -> str:
@@ -111,9 +192,9 @@ class Episode:
         pending: dict[str, Any] = {"t_start": t_start, "timings_ms": {}}
         try:
             obs = self.env.observe()
-        except EnvError as exc:
+        except EnvError as exc:  # the computer died: not the task failing (resumable)
             pending["timings_ms"]["observe"] = _ms(t0)
-            return {"status": "failure", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
+            return {"status": "error", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
         pending["timings_ms"]["capture"] = _ms(t0)
         t1 = time.perf_counter()
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
@@ -174,6 +255,7 @@ class Episode:
         results: list[ActionResult] = []
         checks: list[CheckRecord] = []
         t0 = time.perf_counter()
+        checking = None  # the check under way, so that a fault during it is recorded against it
         try:
             for action in decision.actions:
                 if results and not results[-1].ok:
@@ -181,20 +263,29 @@ class Episode:
                     continue
                 results.append(self.env.execute(action))
                 if isinstance(action, Terminate):
+                    checking = self.task.success
                     update.update(self._terminate(action))
+                    checking = None
             failed_action = next((r for r in results if not r.ok), None)
             for check in decision.checks:
                 if failed_action is not None:
                     break
+                checking = check
                 result = self.env.check(check)
+                checking = None
                 checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
                 if not result.ok:
                     update.update(status="failure", reason=f"{_where(state, decision)}: {result.message}")
                     break
-            if decision.checks and failed_action is not None:
+            if failed_action is not None and (decision.checks or decision.must_succeed):
                 update.update(status="failure", reason=f"{_where(state, decision)}: {failed_action.message}")
-        except EnvError as exc:
-            update.update(status="failure", reason=f"env: {exc}")
+        except EnvError as exc:  # the computer died under the step: an infrastructure fault, resumable
+            fault = ActionResult.failure(f"env: {exc}")
+            if checking is not None:
+                checks.append(CheckRecord(check=checking.model_dump(exclude_none=True), result=fault))
+            elif len(results) < len(decision.actions):
+                results.append(fault)
+            update.update(status="error", reason=f"env: {exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
         if isinstance(self.env, FrameSource) and "reason" not in update:
             t1 = time.perf_counter()
@@ -223,48 +314,19 @@ class Episode:
 
     def _record(self, state: EpisodeState) -> dict[str, Any]:
         t0 = time.perf_counter()
-        step, pending = state["step"], state["pending"]
-        decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
-        results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
-        status = state["status"]
+        step, status = state["step"], state["status"]
         if state["frame_id"] is None:  # observe failed: nothing to record for this step
             self._finish(state, status)
             return {}
-        obs = pending["obs"]
-        record = StepRecord(
-            index=step,
-            label=decision.label,
-            t=obs["t"],
-            t_start=pending["t_start"],
-            t_end=time.time(),
-            frame=state["frame_id"],
-            geometry=obs["geometry"],
-            mapping=decision.mapping,
-            url=obs.get("url"),
-            title=obs.get("title"),
-            window=obs.get("window"),
-            thought=decision.thought,
-            raw=decision.raw,
-            format_error=decision.format_error,
-            model_actions=[dump_action(a) for a in decision.model_actions],
-            actions=[dump_action(a) for a in decision.actions],
-            results=results,
-            checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
-            url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
-            timings_ms=dict(pending["timings_ms"]),
-            usage=decision.usage,
-            policy_info=decision.info,
-            context_frames=pending.get("context_frames", []),
-        )
-        record.timings_ms["record"] = _ms(t0)
+        # t_end and the record's own time go into the checkpoint, so that the line can be rebuilt
+        # byte for byte from it (a line cut short on disk is then completed, see TrajectoryWriter.open)
+        pending = {**state["pending"], "t_end": time.time()}
+        record = record_from_state({**state, "pending": pending})
+        record.timings_ms["record"] = pending["record_ms"] = _ms(t0)
         self.writer.append(record)
-        summary = StepSummary(
-            index=step, t=record.t, thought=decision.thought, raw=decision.raw,
-            model_actions=record.model_actions, actions=record.actions,
-            results=[r.message or ("ok" if r.ok else "failed") for r in results],
-            error=decision.format_error,
-        )
-        update: dict[str, Any] = {"step": step + 1, "history": [*state["history"], summary.model_dump(mode="json")]}
+        summary = summary_of(record)
+        update: dict[str, Any] = {"step": step + 1, "pending": pending,
+                                  "history": [*state["history"], summary.model_dump(mode="json")]}
         if status == "running" and step + 1 >= self.config.max_steps:
             status = "failure"
             update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
@@ -281,21 +343,42 @@ class Episode:
 
     def run(self) -> EpisodeResult:
         """Run a new episode to its end."""
-        initial: EpisodeState = {
-            "step": 0, "status": "running", "reason": None, "answer": None, "format_errors": 0,
-            "frame_id": None, "pending": {}, "history": [],
-        }
-        return self._invoke(initial, self._thread)
+        return self._invoke(self._state_after([]), self._thread)
 
-    def resume(self) -> EpisodeResult:
-        """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is
-        redone from its observation (its frame and decision died with the process)."""
+    def _state_after(self, recorded: list[StepRecord]) -> EpisodeState:
+        """The state at the start of the step after ``recorded``, rebuilt from the records alone."""
+        errors = 0
+        for record in reversed(recorded):
+            if record.format_error is None:
+                break
+            errors += 1
+        return {
+            "step": len(recorded), "status": "running", "reason": None, "answer": None, "format_errors": errors,
+            "frame_id": None, "pending": {}, "history": [summary_of(r).model_dump(mode="json") for r in recorded],
+        }
+
+    def resume(self, recorded: list[StepRecord]) -> EpisodeResult:
+        """Continue after the recorded steps. From the last checkpoint where it agrees with them:
+        recorded steps are never redone, an interrupted one is redone from its observation (its frame
+        and decision died with the process), an episode that ended in an env fault goes on with the
+        next step. Where the checkpoint is empty or disagrees (the records are the truth, the
+        checkpoint a cache), from the recorded steps alone."""
         snapshot = self.graph.get_state(self._thread)
-        if not snapshot.values:
-            return self.run()  # killed before the first checkpoint
+        values, count = snapshot.values, len(recorded)
+        checkpointed = values.get("step") if values else None
+        agrees = checkpointed == count or (checkpointed == count - 1 and snapshot.next == ("record",))
+        if not agrees:
+            return self.resume_from_steps(recorded)
         if not snapshot.next:
-            values = snapshot.values
-            return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"), steps=values["step"])
+            if values["status"] != "error":
+                return self._result(values)
+            if count >= self.config.max_steps:
+                reason = f"reached the step limit ({self.config.max_steps}) without finishing"
+                self.writer.finish("failure", reason)
+                return EpisodeResult(status="failure", reason=reason, steps=count)
+            # the env died: the runner has built a fresh one; go on with the next step
+            config = self.graph.update_state(snapshot.config, {"status": "running", "reason": None}, as_node="record")
+            return self._invoke(None, config)
         config = snapshot.config
         if snapshot.next[0] not in ("observe", "record"):
             for earlier in self.graph.get_state_history(self._thread):
@@ -304,12 +387,22 @@ class Episode:
                     break
         return self._invoke(None, config)
 
+    def resume_from_steps(self, recorded: list[StepRecord]) -> EpisodeResult:
+        """Continue with the step after ``recorded``, whatever the checkpoint holds."""
+        if len(recorded) >= self.config.max_steps:
+            reason = f"reached the step limit ({self.config.max_steps}) without finishing"
+            self.writer.finish("failure", reason)
+            return EpisodeResult(status="failure", reason=reason, steps=len(recorded))
+        return self._invoke(self._state_after(recorded), self._thread)
+
+    @staticmethod
+    def _result(values: dict[str, Any]) -> EpisodeResult:
+        return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"),
+                             steps=values["step"])
+
     def _invoke(self, state: EpisodeState | None, config: dict[str, Any]) -> EpisodeResult:
         limit = self.config.max_steps * 4 + 10
-        final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
-        return EpisodeResult(
-            status=final["status"], reason=final.get("reason"), answer=final.get("answer"), steps=final["step"]
-        )
+        return self._result(self.graph.invoke(state, config, durability="sync", recursion_limit=limit))
 
     def close(self) -> None:
         self._conn.close()

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import signal
 import sys
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Iterator, Literal
 from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.agent.demo.server import DemoServer
-from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.folder import claim_existing, claim_new
+from guiagent.agent.loop import (
+    CHECKPOINT_FILE,
+    CheckpointError,
+    Episode,
+    EpisodeResult,
+    LoopConfig,
+    StepCallback,
+    checkpointed_record,
+)
 from guiagent.agent.task import Task
-from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from guiagent.agent.trajectory import (
+    FINISHED,
+    STEPS_FILE,
+    Segment,
+    TrajectoryError,
+    TrajectoryMeta,
+    TrajectoryWriter,
+    load_trajectory,
+)
 from guiagent.envs import Env
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
@@ -122,50 +141,87 @@ def _build_env(spec: RunSpec, root: Path) -> Env:
     return BrowserEnv(browser)
 
 
+class EpisodeInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped an episode; its outcome (``interrupted``) is recorded and in ``result``."""
+
+    def __init__(self, result: EpisodeResult, root: Path) -> None:
+        super().__init__(result.reason)
+        self.result, self.root = result, root
+
+
+def resume_command(root: Path) -> str:
+    return f"guiagent run --resume {shlex.quote(str(root))}"
+
+
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None
 ) -> EpisodeResult:
-    """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
-    caller made already (with the task facts it brings), instead of one built from ``spec``."""
-    with ExitStack() as stack:
-        out.mkdir(parents=True, exist_ok=True)
-        if (out / "meta.json").exists():
-            raise ConfigError(f"{out} already holds a trajectory: choose another --out or use --resume")
-        site_url = None
-        if spec.demo_site:
-            server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
-            spec = spec.model_copy(update={"demo_port": server.server_address[1]})
-            site_url = server.url
-        policy, from_policy = built or _build_policy(spec, out, site_url)
-        task = _task(spec, from_policy, site_url)
-        meta = TrajectoryMeta(
-            task=task.instruction,
-            start_url=task.start_url,
-            success_check=task.success.model_dump(exclude_none=True) if task.success else None,
-            policy=policy.settings(),
-            loop=spec.loop.model_dump(),
-            extra={"spec": spec.model_dump(mode="json")},
-        )
-        env = _build_env(spec, out)
-        stack.callback(env.close)
-        meta.env = env.settings()
-        env.reset(task.start_url)
-        writer = TrajectoryWriter.create(out, meta)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
-        stack.callback(episode.close)
-        return _run_guarded(episode, writer, episode.run)
+    """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
+    anything is written, and left as it was if the run stops before its meta.json. ``built``: a
+    policy the caller made already (with the task facts it brings), instead of one built from ``spec``."""
+    claim = claim_new(out)
+    try:
+        with ExitStack() as stack, _sigterm_as_interrupt():
+            site_url = None
+            if spec.demo_site:
+                server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
+                spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+                site_url = server.url
+            policy, from_policy = built or _build_policy(spec, out, site_url)
+            task = _task(spec, from_policy, site_url)
+            meta = TrajectoryMeta(
+                task=task.instruction,
+                start_url=task.start_url,
+                success_check=task.success.model_dump(exclude_none=True) if task.success else None,
+                policy=policy.settings(),
+                loop=spec.loop.model_dump(),
+                extra={"spec": spec.model_dump(mode="json")},
+            )
+            env = _build_env(spec, out)
+            stack.callback(env.close)
+            meta.env = env.settings()
+            env.reset(task.start_url)
+            meta.segments = [Segment(first_step=0)]
+            writer = TrajectoryWriter.create(out, meta)
+            episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+            stack.callback(episode.close)
+            return _run_guarded(episode, writer, episode.run)
+    except BaseException:
+        claim.discard_if_unstarted()
+        raise
+    finally:
+        claim.release()
 
 
-def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeResult:
-    """Continue the episode recorded in ``root`` from its last checkpoint."""
+def resume_episode(
+    root: Path, on_step: StepCallback | None = None, on_note: Callable[[str], None] | None = None
+) -> EpisodeResult:
+    """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``),
+    on a fresh env at the last known state. A finished episode is returned as recorded, untouched.
+    ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint)."""
+    note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
+    if meta.outcome in FINISHED:
+        if traj.torn_tail is not None:
+            raise TrajectoryError(
+                f"{root} is finished ({meta.outcome}) but the last line of its {STEPS_FILE} is cut off; a finished "
+                "trajectory is left as it is (nothing was changed): read it with guiagent view, or start a new run"
+            )
+        return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=len(traj.steps))
     if "spec" not in meta.extra:
         raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
     spec = RunSpec.model_validate(meta.extra["spec"])
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
-    with ExitStack() as stack:
+    with ExitStack() as stack, _sigterm_as_interrupt():
+        stack.enter_context(claim_existing(root))
+        traj = load_trajectory(root)  # again, now that no other run can write it
+        try:
+            proven = checkpointed_record(root, len(traj.steps))
+            damaged = None
+        except CheckpointError as exc:
+            proven, damaged = None, str(exc)
         site_url = None
         start_url = meta.start_url
         resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
@@ -180,17 +236,39 @@ def resume_episode(root: Path, on_step: StepCallback | None = None) -> EpisodeRe
             resume_url = served_url(resume_url, spec.demo_port, site_url)
         policy, from_policy = _build_policy(spec, root, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
+        if damaged is not None:
+            aside = _set_checkpoint_aside(root)
+            note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
+                 f"goes on from the {len(traj.steps)} steps recorded in {STEPS_FILE}")
+        writer = TrajectoryWriter.open(root, proven)
+        for text in writer.notes:
+            note(text)
+        traj = load_trajectory(root)
         env = _build_env(spec, root)
         stack.callback(env.close)
-        writer = TrajectoryWriter.open(root)
-        if meta.outcome != "running":
-            writer.close()
-            return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
+        segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
+        writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[
+            *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
         env.reset(resume_url)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
-        return _run_guarded(episode, writer, episode.resume)
+        if damaged is not None:
+            return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps))
+        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps))
+
+
+def _set_checkpoint_aside(root: Path) -> Path:
+    """Move a damaged checkpoint (and its WAL files) aside, never over an earlier one."""
+    n = 0
+    while (aside := root / f"{CHECKPOINT_FILE}.damaged{n or ''}").exists():
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        extra = root / (CHECKPOINT_FILE + suffix)
+        if extra.exists():
+            extra.rename(aside.with_name(aside.name + suffix))
+    (root / CHECKPOINT_FILE).rename(aside)
+    return aside
 
 
 def _preload_frames(episode: Episode, traj) -> None:
@@ -216,13 +294,34 @@ def _image_size(path) -> tuple[int, int]:
         return img.size
 
 
-def _run_guarded(episode: Episode, writer: TrajectoryWriter, run) -> EpisodeResult:
-    """Run; an unexpected error still leaves meta.json saying what happened."""
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops an episode the way Ctrl-C does (recorded as ``interrupted``, resumable)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], EpisodeResult]) -> EpisodeResult:
+    """Run; an interrupt or an unexpected error still leaves meta.json saying what happened."""
     try:
         return run()
-    except KeyboardInterrupt:
-        writer.update_meta(reason="interrupted (Ctrl-C): resume with --resume")
-        raise
+    except KeyboardInterrupt as exc:
+        how = str(exc) or "Ctrl-C"
+        reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
+                  f"resume with: {resume_command(writer.root)}")
+        writer.finish("interrupted", reason)
+        raise EpisodeInterrupted(EpisodeResult(status="interrupted", reason=reason, steps=writer.count),
+                                 writer.root) from None
     except Exception as exc:
         writer.finish("error", f"{type(exc).__name__}: {exc}")
         raise

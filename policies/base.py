@@ -46,6 +46,7 @@ class Decision(BaseModel):
     model_actions: list[Action] = Field(default_factory=list, description="The same actions in model space.")
     mapping: ScreenMapping | None = None
     checks: list[Check] = Field(default_factory=list, description="Conditions to wait for after the actions; failing one ends the episode.")
+    must_succeed: bool = Field(default=False, description="A failed action fails the step and the episode (a script's); else it is fed back.")
     label: str | None = Field(default=None, description="A name for the step (script step name).")
     thought: str = ""
     raw: str | None = Field(default=None, description="The model's text, verbatim.")

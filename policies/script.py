@@ -109,6 +109,7 @@ class ScriptPolicy:
         return Decision(
             actions=[step.action],
             checks=[step.expect] if step.expect else [],
+            must_succeed=True,  # a script cannot react to a failed action: its next steps assume it worked
             label=step.name,
             thought=step.name or "",
         )

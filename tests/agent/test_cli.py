@@ -89,3 +89,15 @@ def test_sigkill_mid_episode_then_resume_loses_and_repeats_no_step(tmp_path):
     assert f"step  {len(before.steps) + 1}/" in resumed.stdout
     assert "step   1/" not in resumed.stdout
 
+
+
+def test_a_script_action_that_fails_fails_the_step_even_without_expect(tmp_path):
+    script = tmp_path / "outside.yaml"
+    script.write_text("task: click outside\nstart_url: /login\nsteps:\n"
+                      "  - {name: off the page, action: left_click, coordinate: [5000, 10]}\n"
+                      "  - {action: terminate, status: success}\n")
+    proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "failure after 1 steps in" in said and ": step 1 (off the page): left_click" in said, said
+    assert load_trajectory(tmp_path / "t").meta.outcome == "failure"

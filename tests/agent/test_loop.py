@@ -135,7 +135,7 @@ def test_a_failed_action_is_fed_back_not_fatal(episode_on, tmp_path):
     assert first.results[1].message == "skipped: an earlier action of this step failed"
 
 
-def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_on, tmp_path):
+def test_a_crashed_browser_ends_the_episode_as_an_error_with_a_readable_trajectory(episode_on, tmp_path):
     class CrashAfterTwo(_Policy):
         def decide(self, context):
             if context.step == 2:
@@ -144,9 +144,11 @@ def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_
 
     episode = episode_on(CrashAfterTwo([]))
     result = episode.run()
-    assert result.status == "failure" and result.reason.startswith("env: the browser is gone")
+    assert result.status == "error" and result.reason.startswith("env: the browser is gone")  # not the task failing
     traj = load_trajectory(tmp_path / "t")
-    assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "failure"
+    assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "error"
+    last = traj.steps[-1].results[-1]  # the click Chromium died under is not shown as done
+    assert not last.ok and last.message.startswith("env: the browser is gone")
 
 
 def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp_path, pages_url):
