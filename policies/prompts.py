@@ -102,11 +102,20 @@ def build_messages(
     image), placed after everything that stays the same between steps.
     """
     if protocol == "tool-call":
+        # The trained turns (Qwen's computer-use cookbook, Qwen-Agent's NousFnCallPrompt): one user turn
+        # with the task and the screen; later, the screen inside the last <tool_response>. Each turn
+        # keeps its text up to where the media go, so the next step's prompt shares it byte for byte.
+        if not history:
+            user: list[dict[str, Any]] = [{"type": "text", "text": task}, *media]
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}], {}
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": task}]
-        for step in history:
+        for step in history[:-1]:
             messages.append({"role": "assistant", "content": _assistant_text(step)})
             messages.append({"role": "user", "content": f"<tool_response>\n{_result_text(step)}\n</tool_response>"})
-        messages.append({"role": "user", "content": media})
+        messages.append({"role": "assistant", "content": _assistant_text(history[-1])})
+        response = [{"type": "text", "text": f"<tool_response>\n{_result_text(history[-1])}"}, *media,
+                    {"type": "text", "text": "\n</tool_response>"}]
+        messages.append({"role": "user", "content": response})
         return messages, {}
     # function-result-return: one assistant turn that grows call by call, each RESULT written back into
     # it; the newest screen is the latest RESULT. The model continues after "✿RETURN✿".

@@ -167,7 +167,8 @@ class VLMPolicy:
                 messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
         body: dict[str, Any] = {k: v for k, v in extra.items() if k != "stop"}
         if clip is not None:
-            body["media_io_kwargs"] = {"video": {"fps": clip.fps}}
+            # num_frames with fps: without it vLLM keeps its default 32 frames (the oldest), silently.
+            body["media_io_kwargs"] = {"video": {"fps": clip.fps, "num_frames": len(clip.frames)}}
         if cfg.constrained:
             regex = answer_regex(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.constrained_actions)
             body["structured_outputs"] = {"regex": regex}
@@ -183,7 +184,7 @@ class VLMPolicy:
         parts: list[dict[str, Any]] = []
         if clip is not None:
             parts.append({"type": "text", "text": (
-                f"The screen from {clock(clip.t0)} to {clock(clip.t_end)}: {len(clip.frames)} frames at "
+                f"\nThe screen from {clock(clip.t0)} to {clock(clip.t_end)}: {len(clip.frames)} frames at "
                 f"{clip.fps:g} fps, frame k taken at {clock(clip.t0)} + k/{clip.fps:g} s.\n"
             )})
             parts.append({"type": "video_url", "video_url": {"url": self.encoder.video_url(clip)}})

@@ -61,19 +61,44 @@ HISTORY = [
 MEDIA = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]
 
 
+def test_the_first_step_is_one_user_turn_with_the_task_and_the_screen():
+    # Qwen's computer-use cookbook: [system, user: [task text, screenshot]]; no two user turns in a row
+    messages, extra = build_messages("tool-call", "SYS", "Do it.", [], MEDIA)
+    assert messages == [{"role": "system", "content": "SYS"},
+                        {"role": "user", "content": [{"type": "text", "text": "Do it."}, *MEDIA]}]
+    assert extra == {}
+
+
+def _rendered(messages) -> str:
+    """The prompt text as Qwen's chat template lays it out (media as placeholders)."""
+    out = ""
+    for m in messages:
+        parts = [m["content"]] if isinstance(m["content"], str) else [
+            p["text"] if p["type"] == "text" else f"<{p['type']}>" for p in m["content"]]
+        out += f"<|im_start|>{m['role']}\n{''.join(parts)}<|im_end|>\n"
+    return out
+
+
 def test_tool_call_history_is_stable_text_and_the_screen_comes_last():
     messages, extra = build_messages("tool-call", "SYS", "Do it.", HISTORY, MEDIA)
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user", "user"]
+    roles = [m["role"] for m in messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert all(a != b or a != "user" for a, b in zip(roles, roles[1:]))  # never two user turns in a row
     assert messages[2]["content"] == (
         'Open the menu.\n<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}\n</tool_call>'
     )
     assert messages[3]["content"] == "<tool_response>\nok\n</tool_response>"
     assert messages[4]["content"] == "garbage"  # what the model said, verbatim, when it did not parse
-    assert messages[5]["content"] == "<tool_response>\nError: no <tool_call> found\n</tool_response>"
-    assert messages[-1]["content"] == MEDIA and extra == {}
-    # the next step's prompt starts with this step's messages, byte for byte (vLLM's prefix cache)
-    later, _ = build_messages("tool-call", "SYS", "Do it.", [*HISTORY, HISTORY[0].model_copy(update={"index": 2})], MEDIA)
-    assert later[: len(messages) - 1] == messages[:-1]
+    # the newest screen is inside the last tool response (Qwen-Agent's NousFnCallPrompt puts a
+    # function result's images between "<tool_response>\n" and "\n</tool_response>")
+    assert messages[5]["content"] == [{"type": "text", "text": "<tool_response>\nError: no <tool_call> found"}, *MEDIA,
+                                      {"type": "text", "text": "\n</tool_response>"}]
+    assert extra == {}
+    # everything before the media is the next step's prompt, byte for byte (vLLM's prefix cache)
+    for before, after in [([], HISTORY[:1]), (HISTORY[:1], HISTORY), (HISTORY, [*HISTORY, HISTORY[0]])]:
+        now = _rendered(build_messages("tool-call", "SYS", "Do it.", before, MEDIA)[0])
+        nxt = _rendered(build_messages("tool-call", "SYS", "Do it.", after, MEDIA)[0])
+        assert nxt.startswith(now[: now.index("<image_url>")])
 
 
 def test_function_result_return_dialogue_continues_the_assistant_turn():

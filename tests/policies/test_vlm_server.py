@@ -70,7 +70,25 @@ def test_predicted_video_tokens_match_the_server_and_follow_fps(vllm_server, fps
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
     assert request.predicted["video_tokens"] == video_tokens(len(clip.frames), clip.height, clip.width)
-    assert request.extra_body["media_io_kwargs"] == {"video": {"fps": fps}}
+    assert request.extra_body["media_io_kwargs"] == {"video": {"fps": fps, "num_frames": len(clip.frames)}}
+
+
+def test_the_longest_clip_the_cli_can_make_reaches_the_server_whole(vllm_server):
+    # 2 fps over 40 s asks for 80 frames; the clip stops at VideoConfig.max_frames (64), the most the CLI
+    # can make. vLLM keeps only 32 frames of a request that sets fps without num_frames, silently.
+    now = 1000.0
+    frames = [screenshot(640, 400, t=now - 40 + k * 0.25, shade=k) for k in range(160)]
+    video = VideoConfig(fps=2.0, history_seconds=40, token_budget=1024)
+    assert video.max_frames == VideoConfig.model_fields["max_frames"].default == 64
+    p = policy(vllm_server, max_pixels=64 * 28 * 28, video=video)
+    ctx = context(screenshot(640, 400, t=now), frames)
+    request = asyncio.run(p.build_request(ctx))
+    assert len(request.clip.frames) == 64
+    assert "64 frames at 2 fps" in str(request.messages)
+    decision = p.decide(ctx)
+    visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
+    assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
+    assert request.predicted["video_tokens"] == video_tokens(64, request.clip.height, request.clip.width)
 
 
 @pytest.mark.parametrize("protocol, parse", [("tool-call", parse_tool_calls), ("function-result-return", parse_function_calls)])
