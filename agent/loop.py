@@ -370,7 +370,7 @@ class Episode:
         if not agrees:
             return self.resume_from_steps(recorded)
         if not snapshot.next:
-            if values["status"] != "error":
+            if values["status"] not in ("error", "running"):  # running: stopped between two nodes' writes
                 return self._result(values)
             if count >= self.config.max_steps:
                 reason = f"reached the step limit ({self.config.max_steps}) without finishing"

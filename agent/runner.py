@@ -10,7 +10,7 @@ import threading
 from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, NoReturn
 from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -161,7 +161,7 @@ def start_episode(
     policy the caller made already (with the task facts it brings), instead of one built from ``spec``."""
     claim = claim_new(out)
     try:
-        with ExitStack() as stack, _sigterm_as_interrupt():
+        with ExitStack() as stack, _stop_signals() as signals:
             site_url = None
             if spec.demo_site:
                 server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
@@ -185,7 +185,7 @@ def start_episode(
             writer = TrajectoryWriter.create(out, meta)
             episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
             stack.callback(episode.close)
-            return _run_guarded(episode, writer, episode.run)
+            return _run_guarded(episode, writer, episode.run, signals)
     except BaseException:
         claim.discard_if_unstarted()
         raise
@@ -214,7 +214,7 @@ def resume_episode(
     spec = RunSpec.model_validate(meta.extra["spec"])
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
-    with ExitStack() as stack, _sigterm_as_interrupt():
+    with ExitStack() as stack, _stop_signals() as signals:
         stack.enter_context(claim_existing(root))
         traj = load_trajectory(root)  # again, now that no other run can write it
         try:
@@ -254,8 +254,8 @@ def resume_episode(
         stack.callback(episode.close)
         _preload_frames(episode, traj)
         if damaged is not None:
-            return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps))
-        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps))
+            return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
+        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps), signals)
 
 
 def _set_checkpoint_aside(root: Path) -> Path:
@@ -294,34 +294,50 @@ def _image_size(path) -> tuple[int, int]:
         return img.size
 
 
+class _Signals:
+    """Which stop signal arrived, if any: Ctrl-C reaches Chromium too, so an episode can end in the
+    browser's death before the KeyboardInterrupt surfaces; the user still interrupted it."""
+
+    received: str | None = None
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops an episode the way Ctrl-C does (recorded as ``interrupted``, resumable)."""
+def _stop_signals() -> Iterator[_Signals]:
+    """Ctrl-C and SIGTERM stop an episode as ``interrupted`` (recorded, resumable)."""
+    seen = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield seen
         return
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt("SIGTERM")
+        seen.received = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        raise KeyboardInterrupt(seen.received)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield seen
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], EpisodeResult]) -> EpisodeResult:
+def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], EpisodeResult],
+                 signals: _Signals) -> EpisodeResult:
     """Run; an interrupt or an unexpected error still leaves meta.json saying what happened."""
     try:
-        return run()
+        result = run()
     except KeyboardInterrupt as exc:
-        how = str(exc) or "Ctrl-C"
-        reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
-                  f"resume with: {resume_command(writer.root)}")
-        writer.finish("interrupted", reason)
-        raise EpisodeInterrupted(EpisodeResult(status="interrupted", reason=reason, steps=writer.count),
-                                 writer.root) from None
+        _interrupted(writer, str(exc) or "Ctrl-C")
     except Exception as exc:
         writer.finish("error", f"{type(exc).__name__}: {exc}")
         raise
+    if signals.received and result.status == "error":  # the env died of the same Ctrl-C
+        _interrupted(writer, signals.received)
+    return result
+
+
+def _interrupted(writer: TrajectoryWriter, how: str) -> NoReturn:
+    reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
+              f"resume with: {resume_command(writer.root)}")
+    writer.finish("interrupted", reason)
+    raise EpisodeInterrupted(EpisodeResult(status="interrupted", reason=reason, steps=writer.count), writer.root)

@@ -190,3 +190,22 @@ def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp
     assert [o.t for o in preloaded if o.image_format == "jpeg"] == times
     assert all(o.geometry.width == 1280 for o in preloaded)
     resumed.close()
+
+
+def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
+    from guiagent.agent.runner import resume_episode
+
+    out = tmp_path / "run"
+
+    def kill_chromium(record, max_steps):
+        if record.index == 13:  # after "save": the settings are on the server, the page at /settings
+            assert kill_descendants_named("chromium") > 0
+
+    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
+    assert result.status == "error" and result.reason.startswith("env: "), result.reason
+    assert load_trajectory(out).meta.outcome == "error"
+    resumed = resume_episode(out)  # a fresh Chromium at the last URL
+    assert resumed.status == "success", resumed.reason
+    traj = load_trajectory(out)
+    assert [s.index for s in traj.steps] == list(range(25)) and traj.problems == []
+    assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (14, "error")]
