@@ -33,6 +33,7 @@ from guiagent.policies import PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools.geometry import MAX_PIXELS
+from guiagent.tools.targets import ResolvedTarget, Target
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 console = Console(highlight=False, soft_wrap=True)
@@ -52,6 +53,14 @@ def _describe_actions(record: StepRecord) -> str:
     return "; ".join(parts) or ("[red]unparseable answer[/red]" if record.format_error else "-")
 
 
+def _describe_target(resolved: ResolvedTarget) -> str:
+    """``role button 'Sign in' (dom)``, ``describe 'the Save button' (model, healed: ...)``."""
+    how = resolved.source or "unresolved"
+    if resolved.healed:
+        how += f", healed: {resolved.reason}"
+    return f"{Target.model_validate(resolved.target).label()} ({how})"
+
+
 def _print_step(record: StepRecord, max_steps: int) -> None:
     ok = all(r.ok for r in record.results) and all(c.result.ok for c in record.checks)
     mark = "[green]ok[/green]" if ok else "[red]failed[/red]"
@@ -61,7 +70,8 @@ def _print_step(record: StepRecord, max_steps: int) -> None:
         u = record.usage
         timings += f"  tokens {u['prompt_tokens']}+{u.get('completion_tokens', 0)} (visual {u.get('image_tokens', 0) + u.get('video_tokens', 0)})"
     label = f" [dim]{escape(record.label)}[/dim]" if record.label else ""
-    console.print(f"step {record.index + 1:>3}/{max_steps}  {escape(_describe_actions(record))}  {mark}{label}  [dim]{timings}[/dim]")
+    targets = "".join(f"  [dim]<- {escape(_describe_target(t))}[/dim]" for t in record.targets)
+    console.print(f"step {record.index + 1:>3}/{max_steps}  {escape(_describe_actions(record))}{targets}  {mark}{label}  [dim]{timings}[/dim]")
     for r in record.results:
         if not r.ok:
             console.print(f"           [red]{escape(r.message)}[/red]")
@@ -156,6 +166,10 @@ def run(
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    demo_layout: Annotated[str, typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
+    cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
+    refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     if resume is not None:
@@ -175,10 +189,14 @@ def run(
             raise ConfigError(f"--policy must be script or vlm, got {policy!r}")
         if protocol not in ("tool-call", "function-result-return"):
             raise ConfigError(f"--protocol must be tool-call or function-result-return, got {protocol!r}")
+        if demo_layout not in ("default", "moved"):
+            raise ConfigError(f"--demo-layout must be default or moved, got {demo_layout!r}")
+        if no_cache and refresh_cache:
+            raise ConfigError("--no-cache and --refresh-cache exclude each other")
         width, height = _size(viewport, "--viewport")
         fps = sample_fps if sample_fps is not None else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)
         vlm = None
-        if policy == "vlm":
+        if policy == "vlm" or script is not None:  # a script's describe targets are grounded by this model
             vlm = VLMConfig(
                 base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
                 video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
@@ -190,7 +208,10 @@ def run(
             browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
                                   viewport_height=height, device_scale_factor=scale, sample_fps=fps),
             script=str(script) if script else None, task=task, start_url=start_url,
-            demo_site=demo_site, loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
+            cache=str(cache) if cache else None,
+            cache_mode="off" if no_cache else "refresh" if refresh_cache else "use",
+            demo_site=demo_site, demo_layout=demo_layout,
+            loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
         )
         return start_episode(spec, target, on_step=_print_step)
 
@@ -204,6 +225,8 @@ def demo(
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
     chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
+    layout: Annotated[str, typer.Option(help="browser: the site's layout, default or moved (controls moved and restyled).")] = "default",
+    targets: Annotated[bool, typer.Option(help="browser: the script with selector/text/role targets instead of coordinates.")] = False,
 ) -> None:
     """Run the bundled demo task, headless, and record it."""
     target = out or _default_out(f"demo-{env}" if env != "browser" else "demo")
@@ -211,9 +234,13 @@ def demo(
         spec = desktop_demo_spec(target)
         console.print(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
     elif env == "browser":
+        if layout not in ("default", "moved"):
+            err.print(f"error: --layout must be default or moved, got {layout!r}")
+            raise typer.Exit(EXIT_USAGE)
         spec = RunSpec(
             browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
-            script=str(demo_script_path()), demo_site=True, loop=LoopConfig(max_steps=40),
+            script=str(demo_script_path(targets=targets)), demo_site=True, demo_layout=layout,
+            loop=LoopConfig(max_steps=40),
         )
         console.print(f"demo: the bundled task on the bundled site, recording to {target}")
     else:

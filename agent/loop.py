@@ -20,8 +20,10 @@ from guiagent.agent.frames import FrameBuffer
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
 from guiagent.envs import Env, EnvError, FrameSource
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary
-from guiagent.tools import ActionResult, Terminate, dump_action
+from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary, TargetResolver
+from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
+from guiagent.tools.targets import ResolvedTarget, TargetScreen
+from guiagent.tools.text import recordable_tree
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
@@ -120,6 +122,7 @@ def record_from_state(state: EpisodeState) -> StepRecord:
         timings_ms=dict(pending["timings_ms"]),
         usage=decision.usage,
         policy_info=decision.info,
+        targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
         context_frames=pending.get("context_frames", []),
     )
     if "record_ms" in pending:
@@ -137,9 +140,32 @@ def summary_of(record: StepRecord) -> StepSummary:
     )
 
 
+class StepFault(Exception):
+    """The env died during a step's actions or checks: what they recorded so far, the fault included."""
+
+    def __init__(self, error: EnvError, results: list[ActionResult], checks: list[CheckRecord] | None = None) -> None:
+        super().__init__(str(error))
+        self.error, self.results, self.checks = error, results, checks or []
+
+
+def _dump(check: Any) -> dict[str, Any]:
+    return check.model_dump(exclude_none=True) if check is not None else {}
+
+
 def _where(state: EpisodeState, decision: Decision) -> str:
     """How a failure names its step: ``step 3 (sign in)``."""
     return f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
+
+
+def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[EpisodeState], dict[str, Any]]:
+    """A node whose update is made recordable (tools.text) before LangGraph checkpoints it and the
+    record node writes it: the model's text, page titles, env messages. The history is left as is:
+    it is built from updates already made recordable."""
+
+    def run(state: EpisodeState) -> dict[str, Any]:
+        return {k: v if k == "history" else recordable_tree(v) for k, v in node(state).items()}
+
+    return run
 
 
 def _ms(t0: float) -> float:
@@ -174,10 +200,10 @@ class Episode:
 
     def _build(self) -> StateGraph:
         g = StateGraph(EpisodeState)
-        g.add_node("observe", self._observe)
-        g.add_node("decide", self._decide)
-        g.add_node("act", self._act)
-        g.add_node("record", self._record)
+        g.add_node("observe", _recordable(self._observe))
+        g.add_node("decide", _recordable(self._decide))
+        g.add_node("act", _recordable(self._act))
+        g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
         g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
@@ -254,37 +280,27 @@ class Episode:
         update: dict[str, Any] = {}
         results: list[ActionResult] = []
         checks: list[CheckRecord] = []
+        resolved: list[ResolvedTarget] = []
         t0 = time.perf_counter()
-        checking = None  # the check under way, so that a fault during it is recorded against it
         try:
-            for action in decision.actions:
-                if results and not results[-1].ok:
-                    results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
-                    continue
-                results.append(self.env.execute(action))
-                if isinstance(action, Terminate):
-                    checking = self.task.success
-                    update.update(self._terminate(action))
-                    checking = None
-            failed_action = next((r for r in results if not r.ok), None)
-            for check in decision.checks:
-                if failed_action is not None:
-                    break
-                checking = check
-                result = self.env.check(check)
-                checking = None
-                checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
-                if not result.ok:
-                    update.update(status="failure", reason=f"{_where(state, decision)}: {result.message}")
-                    break
-            if failed_action is not None and (decision.checks or decision.must_succeed):
-                update.update(status="failure", reason=f"{_where(state, decision)}: {failed_action.message}")
-        except EnvError as exc:  # the computer died under the step: an infrastructure fault, resumable
-            fault = ActionResult.failure(f"env: {exc}")
-            if checking is not None:
-                checks.append(CheckRecord(check=checking.model_dump(exclude_none=True), result=fault))
-            elif len(results) < len(decision.actions):
-                results.append(fault)
+            actions, results, resolved = self._run_actions(decision, state, update)
+            checks, failure = self._run_checks(state, decision, results)
+            if failure and any(r.source == "cache" for r in resolved):
+                # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
+                observation = self.env.observe()
+                actions, results, resolved = self._run_actions(decision, state, update, observation)
+                checks, failure = self._run_checks(state, decision, results)
+            if failure:
+                update.update(status="failure", reason=failure)
+            elif resolved and isinstance(self.policy, TargetResolver):
+                self.policy.keep(resolved)
+            if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
+                pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in actions]}
+                pending["targets"] = [r.model_dump(mode="json") for r in resolved]
+        except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
+            results, checks = fault.results, fault.checks
+            update.update(status="error", reason=f"env: {fault.error}")
+        except EnvError as exc:
             update.update(status="error", reason=f"env: {exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
         if isinstance(self.env, FrameSource) and "reason" not in update:
@@ -294,6 +310,63 @@ class Episode:
         pending["results"] = [r.model_dump(mode="json") for r in results]
         pending["checks"] = [c.model_dump(mode="json") for c in checks]
         return {**update, "pending": pending}
+
+    def _run_actions(
+        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None
+    ) -> tuple[list[Action], list[ActionResult], list[ResolvedTarget]]:
+        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped."""
+        actions, results, resolved = list(decision.actions), [], []
+        for i, action in enumerate(actions):
+            if results and not results[-1].ok:
+                results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
+                continue
+            targets = decision.targets[i] if i < len(decision.targets) else {}
+            if targets:
+                actions[i], found, error = self._resolve(action, targets, state, regrounding)
+                resolved += found
+                if error is not None:
+                    results.append(ActionResult.failure(error))
+                    continue
+            try:
+                results.append(self.env.execute(actions[i]))
+                if isinstance(action, Terminate):
+                    update.update(self._terminate(action))
+            except EnvError as exc:  # recorded against what it died under: the action, or the success check
+                fault = ActionResult.failure(f"env: {exc}")
+                if len(results) <= i:
+                    raise StepFault(exc, [*results, fault]) from None
+                raise StepFault(exc, results, [CheckRecord(check=_dump(self.task.success), result=fault)]) from None
+        return actions, results, resolved
+
+    def _resolve(
+        self, action: Action, targets: dict[str, Any], state: EpisodeState, regrounding: Observation | None
+    ) -> tuple[Action, list[ResolvedTarget], str | None]:
+        if not isinstance(self.policy, TargetResolver):
+            return action, [], f"{action.action}: the {self.policy.kind} policy cannot resolve targets"
+        observation = regrounding or self.frames.get(state["frame_id"] or "")
+        if observation is None:
+            return action, [], "internal: the observed frame is not in the buffer"
+        screen = self.env if isinstance(self.env, TargetScreen) else None
+        return self.policy.resolve_action(action, targets, observation, screen, regrounding is not None)
+
+    def _run_checks(
+        self, state: EpisodeState, decision: Decision, results: list[ActionResult]
+    ) -> tuple[list[CheckRecord], str | None]:
+        """The decision's checks, in order until one fails; the failure's reason, if the step failed."""
+        checks: list[CheckRecord] = []
+        failed_action = next((r for r in results if not r.ok), None)
+        if failed_action is not None and (decision.checks or decision.must_succeed):
+            return checks, f"{_where(state, decision)}: {failed_action.message}"
+        for check in decision.checks:
+            try:
+                result = self.env.check(check)
+            except EnvError as exc:
+                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(f"env: {exc}"))
+                raise StepFault(exc, results, [*checks, fault]) from None
+            checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
+            if not result.ok:
+                return checks, f"{_where(state, decision)}: {result.message}"
+        return checks, None
 
     def _keep_context_frames(self, step: int, frames) -> list[dict[str, Any]]:
         kept = []

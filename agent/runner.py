@@ -41,6 +41,7 @@ from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
 from guiagent.tools import Observation
+from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 
@@ -71,17 +72,21 @@ class RunSpec(BaseModel):
     desktop: DesktopConfig = Field(default_factory=DesktopConfig)
     policy: Literal["script", "vlm", "replay"] = "script"
     script: str | None = None
+    cache: str | None = Field(default=None, description="The script's action cache file (default: beside the script).")
+    cache_mode: Literal["use", "refresh", "off"] = "use"
     vlm: VLMConfig | None = None
     replay: ReplaySettings | None = None
     task: str | None = None
     start_url: str | None = None
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
     demo_port: int | None = None
+    demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
     loop: LoopConfig = Field(default_factory=LoopConfig)
 
 
-def demo_script_path(env: str = "browser") -> Path:
-    name = "desktop_task.yaml" if env == "desktop" else "demo_task.yaml"
+def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
+    """The bundled demo script; ``targets``: the browser one with targets instead of coordinates."""
+    name = "desktop_task.yaml" if env == "desktop" else "demo_targets.yaml" if targets else "demo_task.yaml"
     return Path(str(resources.files("guiagent.agent.demo").joinpath(name)))
 
 
@@ -106,7 +111,7 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
-    policy = ScriptPolicy.from_file(script_path)
+    policy = ScriptPolicy.from_file(script_path, vlm=spec.vlm, cache=spec.cache, cache_mode=spec.cache_mode)
     copy = root / SCRIPT_COPY
     if script_path.resolve() != copy.resolve():
         shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
@@ -163,8 +168,11 @@ def start_episode(
     try:
         with ExitStack() as stack, _stop_signals() as signals:
             site_url = None
+            if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
+                spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
             if spec.demo_site:
-                server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE))
+                server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
+                                                        layout=spec.demo_layout))
                 spec = spec.model_copy(update={"demo_port": server.server_address[1]})
                 site_url = server.url
             policy, from_policy = built or _build_policy(spec, out, site_url)
@@ -227,9 +235,9 @@ def resume_episode(
         resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
         if spec.demo_site:
             try:
-                server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE)
+                server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
             except OSError:  # the old port is taken: serve elsewhere and move the URLs along
-                server = DemoServer(port=0, state_path=root / DEMO_STATE)
+                server = DemoServer(port=0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
             stack.enter_context(server)
             site_url = server.url
             start_url = served_url(start_url, spec.demo_port, site_url)

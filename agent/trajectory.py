@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
+from guiagent.tools.targets import ResolvedTarget
 
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
@@ -97,6 +98,9 @@ class StepRecord(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     usage: dict[str, int] | None = None
     policy_info: dict[str, Any] = Field(default_factory=dict, description="E.g. a replay's verification of the step.")
+    targets: list[ResolvedTarget] = Field(
+        default_factory=list, description="A script's targets as written and how each resolved to the point in actions."
+    )
     context_frames: list[dict[str, Any]] = Field(
         default_factory=list, description="Frames a sampler kept until the next step's observation: {frame, t}, oldest first."
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs import locate as dom
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
     Action,
@@ -35,6 +36,7 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
+from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 # Canonical key names (tools.keys) -> Playwright's key names.
 PLAYWRIGHT_KEYS = {
@@ -69,6 +71,7 @@ class BrowserConfig(BaseModel):
     settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep repainted frames between observations at this rate (0: off).")
     action_timeout_s: float = Field(default=10.0, gt=0)
+    record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
     observe_timeout_s: float = Field(default=10.0, gt=0)
 
 
@@ -208,12 +211,15 @@ class BrowserEnv:
         for events in self._events.values():
             events.clear()
         self._requests_started = 0
+        elements = self._elements_at(page, action)
         try:
             message = self._run(page, action)
         except Exception as exc:
             self._raise_if_dead(exc)
             return ActionResult.failure(f"{action.action} failed: {_first_line(exc)}")
         data = self._settle()
+        if elements:
+            data["elements"] = elements
         notes = [message] if message else []
         if data.get("settle"):
             notes.append(data["settle"])
@@ -265,6 +271,21 @@ class BrowserEnv:
             case _:
                 raise RuntimeError(f"the browser cannot run {action.action!r}")
         return ""
+
+    # -- targets (scripts) -------------------------------------------------------------------
+
+    def locate(self, target: Target) -> LocatedElement:
+        """A selector/text/role target's visible element, scrolled into view (raises TargetError)."""
+        return dom.locate(self._live_page(), target)
+
+    def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
+        return dom.element_at(self._live_page(), point)
+
+    def _elements_at(self, page: Any, action: Action) -> dict[str, Any]:
+        if not self.config.record_elements:
+            return {}
+        found = {name: dom.element_at(page, p) for name, p in action.points().items()}
+        return {name: e.model_dump(mode="json") for name, e in found.items() if e is not None}
 
     def _move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
         page.mouse.move(p[0], p[1], steps=steps)

@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.tools import Action, Check, Observation, ScreenMapping
+from guiagent.tools.targets import ResolvedTarget, Target, TargetScreen
 
 
 class PolicyError(RuntimeError):
@@ -47,6 +48,9 @@ class Decision(BaseModel):
     mapping: ScreenMapping | None = None
     checks: list[Check] = Field(default_factory=list, description="Conditions to wait for after the actions; failing one ends the episode.")
     must_succeed: bool = Field(default=False, description="A failed action fails the step and the episode (a script's); else it is fed back.")
+    targets: list[dict[str, Target]] = Field(
+        default_factory=list, description="Per action, the targets of its point fields: resolved (TargetResolver) when it runs."
+    )
     label: str | None = Field(default=None, description="A name for the step (script step name).")
     thought: str = ""
     raw: str | None = Field(default=None, description="The model's text, verbatim.")
@@ -67,3 +71,17 @@ class Policy(Protocol):
 
     def settings(self) -> dict[str, Any]:
         """What is needed to build the same policy again (recorded in meta.json)."""
+
+
+@runtime_checkable
+class TargetResolver(Protocol):
+    """A policy whose actions may point at targets (script): resolved on the env's thread as they run."""
+
+    def resolve_action(
+        self, action: Action, targets: dict[str, Target], observation: Observation,
+        screen: TargetScreen | None, regrounding: bool = False,
+    ) -> tuple[Action, list[ResolvedTarget], str | None]:
+        """The action with points for its targets, how each resolved, and an error if one could not be."""
+
+    def keep(self, resolved: list[ResolvedTarget]) -> None:
+        """The step's checks held: remember what the model grounded (the action cache)."""

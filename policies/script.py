@@ -12,20 +12,34 @@ steps:
   - action: key
     keys: [Return]
     expect: {url: "/list$", timeout: 5}
+  - action: left_click                 # a target instead of a point: found when the step runs
+    target: {role: link, name: Settings}
+  - {action: left_click, target: {describe: the Save button}, coordinate: [540, 482]}  # point: fallback
 ```
+Targets (``target``, and ``start_target`` for a drag's start) are ``tools.targets.Target``: selector,
+text, role (+ name), or describe (grounded by the model, cached in the action cache); a step's
+``timeout`` bounds the wait for them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guiagent.policies.action_cache import ActionCache, CacheError, CacheMode, default_cache_path
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
-from guiagent.tools import Action, ActionError, Check, Terminate, parse_action
+from guiagent.policies.targeting import Targeting
+from guiagent.tools import ACTIONS_BY_NAME, Action, ActionError, Check, Observation, Terminate, parse_action
 from guiagent.tools.actions import describe_validation_error
+from guiagent.tools.targets import TARGET_KEYS, ResolvedTarget, Target, TargetScreen
+
+if TYPE_CHECKING:
+    from guiagent.policies.vlm import VLMConfig
+
+PLACEHOLDER = (0, 0)  # stands for a target's point until it is resolved (never executed as such)
 
 
 class ScriptError(PolicyError):
@@ -37,6 +51,7 @@ class ScriptStep(BaseModel):
 
     name: str | None = None
     action: Action
+    targets: dict[str, Target] = Field(default_factory=dict, description="By point field: coordinate, start_coordinate.")
     expect: Check | None = None
 
 
@@ -70,6 +85,7 @@ def parse_script(data: Any, source: str = "script") -> Script:
         fields = dict(raw)
         name, expect = fields.pop("name", None), fields.pop("expect", None)
         where += f" ({name})" if name else ""
+        targets = _parse_targets(fields, where)
         try:
             action = parse_action(fields)
             check = Check.model_validate(expect) if expect is not None else None
@@ -77,7 +93,7 @@ def parse_script(data: Any, source: str = "script") -> Script:
             raise ScriptError(f"{where}: {exc}") from None
         except ValidationError as exc:
             raise ScriptError(f"{where}: expect: {describe_validation_error(exc)}") from None
-        steps.append(ScriptStep(name=name, action=action, expect=check))
+        steps.append(ScriptStep(name=name, action=action, targets=targets, expect=check))
     try:
         success = Check.model_validate(data["success"]) if data.get("success") else None
     except ValidationError as exc:
@@ -85,18 +101,70 @@ def parse_script(data: Any, source: str = "script") -> Script:
     return Script(task=str(data.get("task", "")), start_url=data.get("start_url"), success=success, steps=steps)
 
 
+def _parse_targets(fields: dict[str, Any], where: str) -> dict[str, Target]:
+    """Take the step's targets out of ``fields``, leaving a placeholder point where none is given (a given
+    point stays as the target's fallback)."""
+    timeout = fields.pop("timeout", None)
+    action_type = ACTIONS_BY_NAME.get(fields.get("action"))  # type: ignore[arg-type]
+    point_fields = action_type._point_fields if action_type is not None else ()
+    targets = {}
+    for field, key in TARGET_KEYS.items():
+        if key not in fields:
+            continue
+        raw = fields.pop(key)
+        if field not in point_fields:
+            raise ScriptError(f"{where}: {key}: {fields.get('action')!r} has no {field} to point at")
+        spec = {"describe": raw} if isinstance(raw, str) else raw
+        if not isinstance(spec, dict):
+            raise ScriptError(f"{where}: {key}: expected a mapping (selector, text, role, describe), got {raw!r}")
+        spec = {**({"timeout": timeout} if timeout is not None else {}), **spec}
+        if fields.get(field) is not None:
+            spec["fallback"] = fields[field]
+        try:
+            targets[field] = Target.model_validate(spec)
+        except ValidationError as exc:
+            raise ScriptError(f"{where}: {key}: {describe_validation_error(exc)}") from None
+        fields[field] = spec.get("fallback", PLACEHOLDER)
+    if timeout is not None and not targets:
+        raise ScriptError(f"{where}: timeout: only a step with a target waits (use expect's timeout for checks)")
+    return targets
+
+
 class ScriptPolicy:
     """Plays a script: step i of the episode is step i of the script (so a resume picks up in place)."""
 
     kind = "script"
 
-    def __init__(self, script: Script, source: str | None = None) -> None:
+    def __init__(
+        self, script: Script, source: str | None = None, vlm: "VLMConfig | None" = None,
+        cache: ActionCache | None = None,
+    ) -> None:
         self.script = script
         self.source = source
+        self.vlm = vlm
+        self.targeting = Targeting(self._grounder, cache)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "ScriptPolicy":
-        return cls(load_script(path), source=str(path))
+    def from_file(
+        cls, path: str | Path, vlm: "VLMConfig | None" = None, cache: str | Path | None = None,
+        cache_mode: CacheMode = "use",
+    ) -> "ScriptPolicy":
+        """A script read from ``path``; its describe targets use the model ``vlm`` and the action cache
+        ``cache`` (default: beside the script)."""
+        script = load_script(path)
+        cache_path = Path(cache) if cache else default_cache_path(Path(path))
+        described = any(t.describe for step in script.steps for t in step.targets.values())
+        try:
+            store = ActionCache(cache_path, cache_mode) if described and cache_mode != "off" else None
+        except CacheError as exc:
+            raise ScriptError(str(exc)) from None
+        return cls(script, source=str(path), vlm=vlm, cache=store)
+
+    def _grounder(self):
+        from guiagent.policies.grounding import Grounder
+        from guiagent.policies.vlm import VLMConfig
+
+        return Grounder(self.vlm or VLMConfig())
 
     def decide(self, context: DecisionContext) -> Decision:
         if context.step >= len(self.script.steps):
@@ -108,11 +176,23 @@ class ScriptPolicy:
         step = self.script.steps[context.step]
         return Decision(
             actions=[step.action],
+            targets=[step.targets] if step.targets else [],
             checks=[step.expect] if step.expect else [],
             must_succeed=True,  # a script cannot react to a failed action: its next steps assume it worked
             label=step.name,
             thought=step.name or "",
         )
 
+    def resolve_action(
+        self, action: Action, targets: dict[str, Target], observation: Observation,
+        screen: TargetScreen | None, regrounding: bool = False,
+    ) -> tuple[Action, list[ResolvedTarget], str | None]:
+        return self.targeting.resolve_action(action, targets, observation, screen, regrounding)
+
+    def keep(self, resolved: list[ResolvedTarget]) -> None:
+        self.targeting.keep(resolved)
+
     def settings(self) -> dict[str, Any]:
-        return {"kind": self.kind, "source": self.source, "steps": len(self.script.steps)}
+        cache = self.targeting.cache
+        return {"kind": self.kind, "source": self.source, "steps": len(self.script.steps),
+                **({"cache": str(cache.path), "cache_mode": cache.mode} if cache is not None else {})}

@@ -118,22 +118,10 @@ class VLMPolicy:
     async def adecide(self, context: DecisionContext) -> Decision:
         cfg = self.config
         request = await self.build_request(context)
-        t0 = time.perf_counter()
-        async with self._client_for_loop() as client:
-            try:
-                response = await client.chat.completions.create(
-                    model=cfg.model, messages=request.messages, max_tokens=cfg.max_tokens,
-                    temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, stop=request.stop,
-                    extra_body=request.extra_body or None,
-                )
-            except Exception as exc:
-                raise _policy_error(exc, cfg) from None
-        latency = time.perf_counter() - t0
-        raw = response.choices[0].message.content or ""
-        usage = {**request.predicted}
-        if response.usage is not None:
-            usage.update(prompt_tokens=response.usage.prompt_tokens, completion_tokens=response.usage.completion_tokens)
-            text_tokens = response.usage.prompt_tokens - request.predicted["image_tokens"] - request.predicted["video_tokens"]
+        raw, served, latency = await self.complete(request.messages, request.extra_body, request.stop)
+        usage = {**request.predicted, **served}
+        if "prompt_tokens" in served:
+            text_tokens = served["prompt_tokens"] - request.predicted["image_tokens"] - request.predicted["video_tokens"]
             if text_tokens > 0:
                 self._bytes_per_token = 0.9 * request.text_bytes / text_tokens
         mapping = request.mapping
@@ -144,6 +132,26 @@ class VLMPolicy:
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
         return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+
+    async def complete(
+        self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
+    ) -> tuple[str, dict[str, int], float]:
+        """One chat request: the answer's text, the server's token counts, the latency in seconds."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        async with self._client_for_loop() as client:
+            try:
+                response = await client.chat.completions.create(
+                    model=cfg.model, messages=messages, max_tokens=cfg.max_tokens,
+                    temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, stop=stop,
+                    extra_body=extra_body or None,
+                )
+            except Exception as exc:
+                raise _policy_error(exc, cfg) from None
+        usage = {}
+        if response.usage is not None:
+            usage = {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens}
+        return response.choices[0].message.content or "", usage, time.perf_counter() - t0
 
     async def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""

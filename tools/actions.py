@@ -23,13 +23,25 @@ from pydantic import (
 )
 
 from guiagent.tools.keys import canonical_key, split_combo
+from guiagent.tools.text import excerpt
+
+
+# Bounds on what an action may carry, checked where an action is validated (parsed answers, scripts,
+# recorded steps), so nothing larger reaches an env, the trajectory or the checkpoint.
+MAX_COORDINATE = 100_000
+"""Largest x or y, in any space (screens are far smaller; the mapping then checks the real bounds)."""
+MAX_SCROLL_PIXELS = 100_000
+MAX_TEXT_CHARS = 10_000
+"""Longest ``type`` text or ``terminate`` answer."""
+MAX_KEYS = 16
+MAX_URL_CHARS = 8_192
 
 
 def _compact_number(v: float) -> int | float:
     return int(v) if float(v).is_integer() else round(v, 3)
 
 
-Coord = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Coord = Annotated[float, Field(ge=0, le=MAX_COORDINATE, allow_inf_nan=False)]
 Point = Annotated[
     tuple[Coord, Coord],
     PlainSerializer(lambda p: [_compact_number(p[0]), _compact_number(p[1])], return_type=list),
@@ -79,7 +91,7 @@ class Key(_Action):
     """Performs key down presses on the arguments passed in order, then performs key releases in reverse order."""
 
     action: Literal["key"] = "key"
-    keys: list[str] = Field(min_length=1)  # e.g. ["ctrl", "c"], or "ctrl+c"
+    keys: list[str] = Field(min_length=1, max_length=MAX_KEYS)  # e.g. ["ctrl", "c"], or "ctrl+c"
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -98,7 +110,7 @@ class Type(_Action):
     """Type a string of text on the keyboard."""
 
     action: Literal["type"] = "type"
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
 
 class MouseMove(_Action):
@@ -137,7 +149,7 @@ class TripleClick(_PointerAction):
     """Triple-click the left mouse button."""
 
     action: Literal["triple_click"] = "triple_click"
-    model_visible: ClassVar[bool] = False  # not in Qwen2.5-VL's computer_use; accepted when answered
+    model_visible: ClassVar[bool] = False  # not in Qwen2.5-VL's computer_use: scripts only
 
 
 class LeftClickDrag(_Action):
@@ -156,7 +168,8 @@ class Scroll(_Action):
     action: Literal["scroll"] = "scroll"
     coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
     pixels: int = Field(
-        description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down."
+        ge=-MAX_SCROLL_PIXELS, le=MAX_SCROLL_PIXELS,
+        description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down.",
     )
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
 
@@ -171,7 +184,13 @@ class Scroll(_Action):
                 raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
             if amount is None:
                 raise ValueError("amount is required with direction")
-            data["pixels"] = abs(int(amount)) * (1 if direction == "up" else -1)
+            if isinstance(amount, str) and amount.strip().isdigit() and len(amount) <= 9:
+                amount = int(amount)
+            if isinstance(amount, float) and amount.is_integer() and abs(amount) <= MAX_SCROLL_PIXELS:
+                amount = int(amount)
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise ValueError(f"amount must be a whole number of pixels, got {excerpt(amount)}")
+            data["pixels"] = abs(amount) * (1 if direction == "up" else -1)
         return data
 
     @field_validator("pixels")
@@ -187,7 +206,7 @@ class Wait(_Action):
 
     action: Literal["wait"] = "wait"
     time: Annotated[float, PlainSerializer(_compact_number, return_type=float)] = Field(
-        ge=0, le=300, description="The seconds to wait."
+        ge=0, le=300, allow_inf_nan=False, description="The seconds to wait."
     )
 
 
@@ -196,14 +215,14 @@ class Terminate(_Action):
 
     action: Literal["terminate"] = "terminate"
     status: Literal["success", "failure"] = Field(description="The status of the task.")
-    answer: str | None = Field(default=None, json_schema_extra=HIDDEN)  # an answer, when the task asks one
+    answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS, json_schema_extra=HIDDEN)  # an answer, when the task asks one
 
 
 class Navigate(_Action):
     """Browser only: open a URL in the current tab."""
 
     action: Literal["navigate"] = "navigate"
-    url: str = Field(description="An absolute http(s) URL.")
+    url: str = Field(max_length=MAX_URL_CHARS, description="An absolute http(s) URL.")
     model_visible: ClassVar[bool] = False
 
     @field_validator("url")
@@ -237,32 +256,75 @@ ACTIONS_BY_NAME: dict[str, type[_Action]] = {t.model_fields["action"].default: t
 _adapter: TypeAdapter[Any] = TypeAdapter(Action)
 
 
+def shown_fields(action_type: type[_Action]) -> list[str]:
+    """The parameters of an action that a model's tool schema shows (``action`` itself left out)."""
+    return [
+        name for name, field in action_type.model_fields.items()
+        if name != "action" and not (isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("model") is False)
+    ]
+
+
+MODEL_ACTIONS: dict[str, type[_Action]] = {name: t for name, t in ACTIONS_BY_NAME.items() if t.model_visible}
+"""The actions a model is offered (tools.schema shows exactly these), in the trained enum order."""
+
+_MOST_PROBLEMS = 3
+
+
 def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem: ``field: what is wrong (got value)``."""
+    """One line per problem: ``field: what is wrong (got value)``; the first few problems, each short."""
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:_MOST_PROBLEMS]:
         loc = ".".join(str(p) for p in e["loc"] if p not in ACTIONS_BY_NAME)
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = _cut(e["msg"].removeprefix("Value error, "), 200)
         where = ".".join(x for x in (prefix, loc) if x)
         got = e.get("input")
         detail = f"{where}: {msg}" if where else msg
         if e["type"] not in ("missing",) and not isinstance(got, dict):
-            detail += f" (got {got!r})"
+            detail += f" (got {excerpt(got)})"
         lines.append(detail)
+    if len(errors) > _MOST_PROBLEMS:
+        lines.append(f"and {len(errors) - _MOST_PROBLEMS} more problems")
     return "; ".join(lines)
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def _action_name(data: Any, known: dict[str, type[_Action]]) -> str:
+    if isinstance(data, _Action):
+        return data.action
+    if not isinstance(data, dict):
+        raise ActionError(f"an action must be an object, got {excerpt(data)}")
+    name = data.get("action")
+    if name is None:
+        raise ActionError("action: missing (expected one of " + ", ".join(known) + ")")
+    if not isinstance(name, str):
+        raise ActionError(f"action: must be a string naming the action, got {excerpt(name)}")
+    if name not in known:
+        raise ActionError(f"action: unknown action {excerpt(name)} (expected one of {', '.join(known)})")
+    return name
+
+
+def parse_model_action(data: Any) -> "Action":
+    """An action as a model wrote it: only the actions and parameters its tool schema offers
+    (``MODEL_ACTIONS``, ``shown_fields``; tools.schema shows the model exactly these). Scripts use
+    ``parse_action``, which takes the whole vocabulary."""
+    name = _action_name(data, MODEL_ACTIONS)
+    shown = shown_fields(MODEL_ACTIONS[name])
+    for key in data:
+        if key != "action" and key not in shown:
+            takes = f"its parameters: {', '.join(shown)}" if shown else "it takes no parameters"
+            raise ActionError(f"{name}.{_cut(str(key), 40)}: not a parameter of {name} ({takes})")
+    return parse_action(data)
 
 
 def parse_action(data: Any) -> "Action":
     """Validate a dict into a typed action, or raise ActionError with a readable message."""
     if isinstance(data, _Action):
         return data  # type: ignore[return-value]
-    if not isinstance(data, dict):
-        raise ActionError(f"an action must be an object, got {data!r}")
-    name = data.get("action")
-    if name is None:
-        raise ActionError("action: missing (expected one of " + ", ".join(ACTIONS_BY_NAME) + ")")
-    if name not in ACTIONS_BY_NAME:
-        raise ActionError(f"action: unknown action {name!r} (expected one of {', '.join(ACTIONS_BY_NAME)})")
+    name = _action_name(data, ACTIONS_BY_NAME)
     try:
         return _adapter.validate_python(data)
     except ValidationError as err:

@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from guiagent.tools.actions import ACTION_TYPES
+from guiagent.tools.actions import MODEL_ACTIONS, shown_fields
 
 TOOL_NAME = "computer_use"
 ARGS_FORMAT = "Format the arguments as a JSON object."
@@ -29,8 +29,8 @@ DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take 
 
 
 def model_actions() -> list[type]:
-    """The action models shown to the model, in the trained enum order."""
-    return [t for t in ACTION_TYPES if t.model_visible]
+    """The action models shown to the model, in the trained enum order (the parser accepts exactly these)."""
+    return list(MODEL_ACTIONS.values())
 
 
 def _action_name(model: type) -> str:
@@ -53,11 +53,6 @@ def _json_type(annotation: Any) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def _visible(field: FieldInfo) -> bool:
-    extra = field.json_schema_extra
-    return not (isinstance(extra, dict) and extra.get("model") is False)
-
-
 def parameters() -> dict[str, Any]:
     """The JSON schema of the tool's arguments, keys in the order the trained prompt has them."""
     actions = model_actions()
@@ -73,9 +68,8 @@ def parameters() -> dict[str, Any]:
     required_by: dict[str, list[str]] = {}
     fields: dict[str, FieldInfo] = {}
     for model in actions:
-        for name, field in model.model_fields.items():
-            if name == "action" or not _visible(field):
-                continue
+        for name in shown_fields(model):
+            field = model.model_fields[name]
             fields.setdefault(name, field)
             if field.is_required():
                 required_by.setdefault(name, []).append(_action_name(model))

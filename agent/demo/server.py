@@ -1,5 +1,8 @@
 """The bundled demo site: a few pages served on 127.0.0.1, with their state on the server.
 
+``layout="moved"`` (or ``?layout=moved`` on any page, kept in a cookie) serves the same pages with their
+controls moved and restyled (site/moved.css), to test scripts that must survive a changed page.
+
 State is kept server-side (and in a JSON file when one is given) so that the task's success check
 reads the site's own state, and a resumed episode finds the site as the killed run left it.
 """
@@ -10,13 +13,18 @@ import json
 import os
 import threading
 from http import HTTPStatus
+from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 PAGES = {"/login", "/list", "/settings", "/terms", "/help", "/board", "/summary"}
 NEEDS_LOGIN = PAGES - {"/login"}
+LAYOUTS = ("default", "moved")
+# The moved layout moves and restyles these pages (site/moved.css); help and summary keep theirs.
+MOVED_PAGES = {"/login", "/list", "/settings", "/terms", "/board"}
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "application/javascript"}
 
 
@@ -90,21 +98,33 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, data: Any, status: int = 200) -> None:
         self._send(status, json.dumps(data).encode(), "application/json")
 
+    def _layout(self, query: dict[str, list[str]]) -> tuple[str, dict[str, str]]:
+        """The layout for this request (``?layout=`` sticks in a cookie), and the header that keeps it."""
+        asked = query.get("layout", [None])[0]
+        if asked in LAYOUTS:
+            return asked, {"Set-Cookie": f"layout={asked}; Path=/; SameSite=Lax"}
+        cookie = SimpleCookie(self.headers.get("Cookie") or "")
+        chosen = cookie["layout"].value if "layout" in cookie and cookie["layout"].value in LAYOUTS else None
+        return chosen or self.server.layout, {}
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        path = self.path.split("?", 1)[0]
+        path, _, query_text = self.path.partition("?")
+        layout, keep = self._layout(parse_qs(query_text))
         state = self.server.state
         if path == "/":
-            return self._send(302, b"", "text/plain", {"Location": "/login"})
+            return self._send(302, b"", "text/plain", {"Location": "/login", **keep})
         if path == "/api/state":
             return self._json(state.snapshot())
         if path in NEEDS_LOGIN and not state.data["logged_in"]:
-            return self._send(302, b"", "text/plain", {"Location": "/login"})
+            return self._send(302, b"", "text/plain", {"Location": "/login", **keep})
         name = path.removeprefix("/static/") if path.startswith("/static/") else path.lstrip("/") + ".html"
         if path in PAGES or path.startswith("/static/"):
             resource = resources.files("guiagent.agent.demo").joinpath("site", name)
             if resource.is_file():
                 body = resource.read_bytes()
-                return self._send(200, body, CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"))
+                if layout == "moved" and path in MOVED_PAGES:
+                    body = body.replace(b"</head>", b'<link rel="stylesheet" href="/static/moved.css"></head>', 1)
+                return self._send(200, body, CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"), keep)
         self._send(404, b"not found", "text/plain")
 
     def do_POST(self) -> None:  # noqa: N802
@@ -145,9 +165,12 @@ class DemoServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int = 0, state_path: Path | None = None) -> None:
+    def __init__(self, port: int = 0, state_path: Path | None = None, layout: str = "default") -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
         super().__init__(("127.0.0.1", port), _Handler)
         self.state = DemoState(state_path)
+        self.layout = layout
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,8 +1,10 @@
 """Both parsers on a corpus of realistic answers, hand-written from the formats' documentation."""
 
+import json
+
 import pytest
 
-from guiagent.tools import DoubleClick, Key, LeftClick, LeftClickDrag, MouseMove, Scroll, Terminate, TripleClick, Type, Wait
+from guiagent.tools import DoubleClick, Key, LeftClick, LeftClickDrag, MouseMove, Scroll, Terminate, Type, Wait
 from guiagent.tools.parsing import ParseError, format_function_call, format_tool_call, parse_function_calls, parse_tool_calls
 
 TOOL_CALL_CORPUS = [
@@ -37,9 +39,6 @@ TOOL_CALL_CORPUS = [
     # key combos written as one string, keys as Qwen writes them
     ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "key", "keys": "ctrl+shift+t"}}\n</tool_call>',
      "", [Key(keys=["ctrl", "shift", "t"])]),
-    # an action the model was not shown, but that the vocabulary has
-    ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "triple_click", "coordinate": [10, 10]}}\n</tool_call>',
-     "", [TripleClick(coordinate=(10, 10))]),
 ]
 
 FRR_CORPUS = [
@@ -108,3 +107,87 @@ def test_function_call_errors_say_what_was_wrong(text, message):
 def test_what_the_formatters_write_the_parsers_read(action):
     assert parse_tool_calls(format_tool_call(action)).actions == [action]
     assert parse_function_calls(format_function_call(action)).actions == [action]
+
+
+def _call(arguments: str, extra: str = "") -> str:
+    return f'<tool_call>\n{{"name": "computer_use"{extra}, "arguments": {arguments}}}\n</tool_call>'
+
+
+# What crashed the episode before (issue 9), and the bounds on what enters: each is a ParseError now.
+@pytest.mark.parametrize("text, message", [
+    ("I click\udcc1 it." + _call('{"action": "left_click", "coordinate": [1, 2]}'), "lone surrogate '\\udcc1' at character 7"),
+    (_call('{"action": "type", "text": "a\\udcc1"}'), "type.text: Input should be a valid string"),
+    (_call('{"action": "wait", "time": 1, "x": ' + "[" * 1000 + "]" * 1000 + "}"), "JSON nested too deeply"),
+    (_call('{"action": "left_click", "coordinate": ' + "[" * 900 + "]" * 900 + "}"), "left_click.coordinate"),
+    (_call('{"action": "wait", "time": 1}', ', "id": ' + "9" * 5000), "a number with too many digits"),
+    (_call('{"action": "wait", "time": 1' + "5" * 4000 + "}"), "wait.time: Input should be a valid number (got 1555"),
+    (_call('{"action": "left_click", "coordinate": [1' + "5" * 40000 + ".5, 2]}"), "coordinate.0: Input should be a finite number"),
+    (_call('{"action": "wait", "time": NaN}'), "NaN is not a JSON number"),
+    (_call('{"action": ["left_click"], "coordinate": [1, 2]}'), "action: must be a string naming the action, got ['left_click']"),
+    (_call('{"action": {"left_click": 1}}'), "action: must be a string naming the action"),
+    (_call('{"action": "scroll", "pixels": 20000000000000000000}'), "scroll.pixels: Input should be less than or equal to 100000"),
+    (_call('{"action": "left_click", "coordinate": [1e300, 5]}'), "left_click.coordinate.0: Input should be less than or equal to 100000"),
+    (_call('{"action": "wait", "time": 1e400}'), "wait.time"),
+    (_call('{"action": "type", "text": "' + "a" * 10_001 + '"}'), "type.text: String should have at most 10000 characters (got 'aaaa"),
+    (_call('{"action": "key", "keys": "' + "+".join("a" * 17) + '"}'), "key.keys: List should have at most 16 items"),
+    ("".join(_call('{"action": "wait", "time": 0}') for _ in range(17)), "more than 16 calls in one answer (17)"),
+    ("x" * 65_537, "the answer is 65537 characters long; at most 65536 are read"),
+    # the parser accepts what the tool schema offers the model, and nothing else
+    (_call('{"action": "triple_click", "coordinate": [10, 10]}'), "action: unknown action 'triple_click' (expected one of key, type,"),
+    (_call('{"action": "navigate", "url": "https://example.com"}'), "unknown action 'navigate'"),
+    (_call('{"action": "back"}'), "unknown action 'back'"),
+    (_call('{"action": "terminate", "status": "success", "answer": "42"}'), "terminate.answer: not a parameter of terminate (its parameters: status)"),
+    (_call('{"action": "left_click_drag", "start_coordinate": [1, 1], "coordinate": [5, 5]}'), "left_click_drag.start_coordinate: not a parameter"),
+    (_call('{"action": "scroll", "direction": "down", "amount": 3}'), "scroll.direction: not a parameter of scroll (its parameters: coordinate, pixels)"),
+])
+def test_what_crashed_or_was_unbounded_is_a_parse_error(text, message):
+    with pytest.raises(ParseError) as info:
+        parse_tool_calls(text)
+    assert message in str(info.value)
+    assert len(str(info.value)) < 600  # the message goes back to the model: it names, it does not echo
+
+
+@pytest.mark.parametrize("text, message", [
+    ("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"back\"}", "unknown action 'back'"),
+    ("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"wait\", \"time\": 1}\n" * 17, "more than 16 calls in one answer (17)"),
+    ("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"wait\", \"time\": " + "1" * 4301 + "}", "too many digits"),
+    ("✿FUNCTION✿: computer_use\n✿ARGS✿: " + "{\"a\": " * 1990 + "1" + "}" * 1990, "nested too deeply"),
+    ("\udcc1", "lone surrogate"),
+])
+def test_function_call_bounds(text, message):
+    with pytest.raises(ParseError) as info:
+        parse_function_calls(text)
+    assert message in str(info.value)
+
+
+def test_the_parser_accepts_exactly_the_schema_the_model_is_shown():
+    from guiagent.tools.actions import ACTIONS_BY_NAME, shown_fields
+    from guiagent.tools.schema import parameters
+
+    props = parameters()["properties"]
+    offered = set(props["action"]["enum"])
+    for name, action_type in ACTIONS_BY_NAME.items():
+        text = _call(json.dumps({"action": name}))
+        try:
+            parse_tool_calls(text)
+        except ParseError as exc:
+            assert (name in offered) == ("unknown action" not in str(exc)), (name, str(exc))
+        for field in action_type.model_fields:
+            if field == "action" or name not in offered:
+                continue
+            try:
+                parse_tool_calls(_call(json.dumps({"action": name, field: None})))
+            except ParseError as exc:
+                assert (field in props) == ("not a parameter" not in str(exc)), (name, field, str(exc))
+            assert (field in shown_fields(action_type)) == (field in props)
+
+
+def test_many_fences_parse_as_one_pass():
+    # 48 KB of repeated fences took 1.7 s with the old regex; bench/fuzz.py times the worst cases
+    text = "```json\n{" * 6000
+    with pytest.raises(ParseError, match="more than 16 calls"):
+        parse_tool_calls(text)
+    with pytest.raises(ParseError, match="invalid JSON"):
+        parse_tool_calls("```json\n{" + "```\n" * 12000)
+    fenced = "Scroll.\n```json\n" + '{"name": "computer_use", "arguments": {"action": "scroll", "pixels": -5}}' + "\n```\n```\nnot json\n```"
+    assert parse_tool_calls(fenced).actions == [Scroll(pixels=-5)]

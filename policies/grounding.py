@@ -1,0 +1,93 @@
+"""Grounding a script's ``describe`` target: one request to the model with the current screen.
+
+Qwen2.5-VL is asked, in its own computer_use tool-call form (the system prompt of a model step, no
+history, no video), to click the described element; its point is in the smart-resized image's pixels and
+goes back to the env's input space through the same ``ScreenMapping`` as any model action. With
+``constrained`` the answer is forced to one well-formed left_click (vLLM structured outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from guiagent.policies.base import PolicyError
+from guiagent.policies.constrained import answer_regex
+from guiagent.policies.prompts import build_messages, system_prompt
+from guiagent.policies.vlm import VLMConfig, VLMPolicy
+from guiagent.tools import CoordinateOutOfRange, Observation, ScreenMapping
+from guiagent.tools.actions import Point
+from guiagent.tools.parsing import ParseError, parse_answer
+
+GROUNDING_TASK = "Click {describe}."
+
+
+class GroundingError(RuntimeError):
+    """The model gave no usable point; the message says what it answered."""
+
+
+class Grounding(BaseModel):
+    """Where the model placed a description: in the env's input space and in its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    point: Point
+    model_point: Point
+    mapping: ScreenMapping
+    raw: str
+    usage: dict[str, int]
+    latency_s: float
+
+
+class Grounder:
+    """Grounds descriptions with the configured model (the same client and prompt code as the VLM policy)."""
+
+    def __init__(self, config: VLMConfig) -> None:
+        self.config = config
+        self.vlm = VLMPolicy(config)
+        # The caller runs on Playwright's thread, whose event loop must not be nested: requests run here.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounding")
+
+    def ground(self, describe: str, observation: Observation) -> Grounding:
+        """The point the model gives for ``describe`` on this screen; GroundingError or PolicyError if none."""
+        return self._pool.submit(asyncio.run, self.aground(describe, observation)).result()
+
+    def request(self, describe: str, observation: Observation) -> tuple[list[dict[str, Any]], dict[str, Any], ScreenMapping]:
+        """The chat messages, the extra request body and the mapping of one grounding request."""
+        cfg = self.config
+        try:
+            mapping = observation.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
+        except ValueError as exc:
+            raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
+        w, h = mapping.resized_width, mapping.resized_height
+        image = self.vlm.encoder.data_url(observation, w, h, "png")
+        media = [{"type": "text", "text": "\nThe screen now:\n"}, {"type": "image_url", "image_url": {"url": image}}]
+        task = GROUNDING_TASK.format(describe=describe.strip().rstrip("."))
+        messages, extra = build_messages(cfg.protocol, system_prompt(cfg.protocol, w, h), task, [], media)
+        body = dict(extra)
+        if cfg.constrained:
+            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"])}
+        return messages, body, mapping
+
+    async def aground(self, describe: str, observation: Observation) -> Grounding:
+        messages, body, mapping = self.request(describe, observation)
+        stop = body.pop("stop", None)
+        raw, usage, latency = await self.vlm.complete(messages, body, stop)
+        try:
+            parsed = parse_answer(raw, self.config.protocol)
+        except ParseError as exc:
+            raise GroundingError(f"the model's answer has no point: {exc}") from None
+        model_point = next((a.points()["coordinate"] for a in parsed.actions if "coordinate" in a.points()), None)
+        if model_point is None:
+            raise GroundingError(f"the model's answer has no point: {raw.strip()[:200]!r}")
+        try:
+            point = mapping.model_to_input(model_point)
+        except CoordinateOutOfRange as exc:
+            raise GroundingError(f"the model's point is off the screen: {exc}") from None
+        return Grounding(point=point, model_point=model_point, mapping=mapping, raw=raw, usage=usage, latency_s=latency)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
