@@ -32,7 +32,10 @@ from guiagent.envs.xvfb import parse_screen
 from guiagent.policies import PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.agent.safeguards import AWAITING, owner_only, terminal_approver
 from guiagent.tools.geometry import MAX_PIXELS
+from guiagent.tools.secrets import SecretSpec
+from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ResolvedTarget, Target
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
@@ -90,6 +93,8 @@ def _summary(result: EpisodeResult, out: Path, started: float) -> int:
     console.print(f"trajectory: {out}")
     if result.status == "error":
         console.print(f"the computer under the agent failed, not the task; resume with: {escape(resume_command(out))}")
+    if result.status == AWAITING:
+        console.print(f"answer it: guiagent approve {out} (or --deny, with --note TEXT)")
     return EXIT_OK if result.status == "success" else EXIT_FAILED
 
 
@@ -166,6 +171,15 @@ def run(
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    allow: Annotated[Optional[list[str]], typer.Option(help="browser: only these hosts (example.com, *.example.com, 10.0.0.0/8); repeatable.")] = None,
+    block: Annotated[Optional[list[str]], typer.Option(help="browser: never these hosts; repeatable.")] = None,
+    allow_scheme: Annotated[Optional[list[str]], typer.Option(help="browser: a scheme beyond http and https (e.g. data); repeatable.")] = None,
+    private_network: Annotated[Optional[bool], typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and --demo-site).")] = None,
+    secret: Annotated[Optional[list[str]], typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
+    secrets_file: Annotated[Optional[Path], typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
+    pass_env: Annotated[Optional[list[str]], typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
+    approve: Annotated[Optional[list[str]], typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
+    share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[str, typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
     cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
@@ -173,7 +187,8 @@ def run(
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=_print_step, on_note=_note), resume)
+        _execute(lambda: resume_episode(resume, on_step=_print_step, approver=terminal_approver(), on_note=_note),
+                 resume)
         return
     target = out or _default_out("run")
 
@@ -201,21 +216,49 @@ def run(
                 base_url=model_url, model=model, protocol=protocol, constrained=constrained, max_pixels=max_pixels,
                 video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
             )
+        private = private_network if private_network is not None else (policy != "vlm" or demo_site)
+        try:
+            url_policy = UrlPolicy(allow=allow or [], block=block or [], private_network=private,
+                                   schemes=["http", "https", *(allow_scheme or [])])
+            secrets = [SecretSpec.parse(s) for s in secret or []]
+        except (ValueError, ValidationError) as exc:
+            raise ConfigError(_first_error(exc)) from None
         spec = RunSpec(
             env=env, policy=policy, vlm=vlm,
             desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor,
-                                  sample_fps=fps),
+                                  sample_fps=fps, pass_env=pass_env or []),
             browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
-                                  viewport_height=height, device_scale_factor=scale, sample_fps=fps),
+                                  viewport_height=height, device_scale_factor=scale, sample_fps=fps,
+                                  url_policy=url_policy, pass_env=pass_env or []),
             script=str(script) if script else None, task=task, start_url=start_url,
             cache=str(cache) if cache else None,
             cache_mode="off" if no_cache else "refresh" if refresh_cache else "use",
             demo_site=demo_site, demo_layout=demo_layout,
             loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
+            secrets=secrets, secrets_file=str(secrets_file) if secrets_file else None,
+            approve=[{"rule": r} for r in approve or []], share=share,
         )
-        return start_episode(spec, target, on_step=_print_step)
+        return start_episode(spec, target, on_step=_print_step, approver=terminal_approver())
 
     _execute(go, target)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return exc.errors()[0]["msg"].removeprefix("Value error, ")
+    return str(exc)
+
+
+@app.command()
+def approve(
+    trajectory: Annotated[Path, typer.Argument(help="The episode folder awaiting approval.")],
+    deny: Annotated[bool, typer.Option("--deny", help="Refuse the action: the model is told, the episode goes on.")] = False,
+    note: Annotated[Optional[str], typer.Option(help="Words for the model with the answer.")] = None,
+) -> None:
+    """Answer an episode that stopped awaiting approval, and let it go on."""
+    answer = {"approved": not deny, "note": note}
+    _execute(lambda: resume_episode(trajectory, on_step=_print_step, approval=answer,
+                                    approver=terminal_approver()), trajectory)
 
 
 @app.command()
@@ -296,6 +339,7 @@ def export(
     exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+    share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
     from guiagent.agent.export import ExportOptions, build_samples, write_dataset
@@ -312,7 +356,8 @@ def export(
         samples, skipped = build_samples(trajectories, options)
         if not samples:
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
-        data, warnings = write_dataset(samples, output, format, options)
+        with owner_only(output, share):
+            data, warnings = write_dataset(samples, output, format, options)
     except (ConfigError, TrajectoryError, ValueError, RuntimeError, OSError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -329,6 +374,7 @@ def view(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
     mp4: Annotated[Optional[Path], typer.Option(help="Also write the episode as an mp4.")] = None,
     gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
+    share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it)."""
     from guiagent.agent.report import render_html, write_gif, write_mp4
@@ -337,11 +383,12 @@ def view(
     try:
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"
-        target.write_text(render_html(traj), encoding="utf-8")
-        if mp4:
-            write_mp4(traj, mp4)
-        if gif:
-            write_gif(traj, gif)
+        with owner_only(target.parent, share):
+            target.write_text(render_html(traj), encoding="utf-8")
+            if mp4:
+                write_mp4(traj, mp4)
+            if gif:
+                write_gif(traj, gif)
     except (TrajectoryError, ValueError, OSError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 from PIL import Image
@@ -36,7 +35,7 @@ def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: i
     """Print what the server offers and what a 1280x800 step costs; False if it is not usable."""
     probe = VLMPolicy(VLMConfig(base_url=base_url, model=model or "?", max_pixels=max_pixels, video=video, max_tokens=1))
     try:
-        served = asyncio.run(probe.served_models())
+        served = probe.served_models()
     except PolicyError as exc:
         console.print(f"[red]✗[/red] {escape(str(exc))}")
         return False

@@ -47,17 +47,18 @@ class FolderClaim:
         self.release()
 
 
-def claim_new(root: Path) -> FolderClaim:
-    """Lock ``root`` for a new run; refuse (nothing written) a file or a folder that holds anything."""
-    _refuse_unless_empty(root)
-    created = not root.exists()
+def claim_new(root: Path, created: bool | None = None) -> FolderClaim:
+    """Lock ``root`` for a new run; refuse (nothing written) a file or a folder that holds anything.
+    ``created``: the caller made the folder just now (it goes again with an unstarted run)."""
+    refuse_unless_empty(root)
+    created = not root.exists() if created is None else created
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TrajectoryError(f"cannot create the folder {root}: {exc.strerror}") from None
     claim = _lock(root, created)
     try:
-        _refuse_unless_empty(root, probe_lock=False)  # another run may have filled it between look and lock
+        refuse_unless_empty(root, probe_lock=False)  # another run may have filled it between look and lock
     except TrajectoryError:
         claim.release()
         raise
@@ -69,7 +70,8 @@ def claim_existing(root: Path) -> FolderClaim:
     return _lock(root, created=False)
 
 
-def _refuse_unless_empty(root: Path, probe_lock: bool = True) -> None:
+def refuse_unless_empty(root: Path, probe_lock: bool = True) -> None:
+    """Raise TrajectoryError unless ``root`` is absent or empty (a lock file not held counts as empty)."""
     if root.exists() and not root.is_dir():
         raise TrajectoryError(f"{root} is a file, not a folder: give --out a new or empty folder")
     if not root.exists():

@@ -9,14 +9,16 @@ from __future__ import annotations
 import concurrent.futures
 import sqlite3
 import time
-from pathlib import Path
 from typing import Any, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, StateGraph
+from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
+from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
+from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
 from guiagent.envs import Env, EnvError, FrameSource
@@ -25,38 +27,6 @@ from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_ac
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 from guiagent.tools.text import recordable_tree
 
-CHECKPOINT_FILE = "checkpoints.sqlite"
-THREAD_ID = "episode"
-
-
-class CheckpointError(RuntimeError):
-    """checkpoints.sqlite cannot be read; the message says why."""
-
-
-def checkpointed_record(root: Path, index: int) -> StepRecord | None:
-    """Step ``index`` as the checkpoints in ``root`` recorded it (rebuilt byte for byte from the state
-    right after its record node), read without writing anything; None if none holds it. Raises
-    CheckpointError for a file that is not a readable checkpoint database."""
-    path = root / CHECKPOINT_FILE
-    if not path.exists():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise CheckpointError(str(exc)) from None
-    try:
-        for found in SqliteSaver(conn).list({"configurable": {"thread_id": THREAD_ID}}):  # newest first
-            values = found.checkpoint["channel_values"]
-            step = values.get("step")
-            if isinstance(step, int) and step <= index:
-                return None
-            if step == index + 1 and "t_end" in values.get("pending", {}) and values.get("frame_id"):
-                return record_from_state({**values, "step": index})
-        return None
-    except Exception as exc:  # sqlite3.DatabaseError for garbage; anything for a mangled blob
-        raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        conn.close()
 
 
 class LoopConfig(BaseModel):
@@ -91,53 +61,6 @@ class EpisodeResult(BaseModel):
 
 
 StepCallback = Callable[[StepRecord, int], None]
-
-
-def record_from_state(state: EpisodeState) -> StepRecord:
-    """The step record of the step in progress, from the state alone (the same bytes every time)."""
-    pending = state["pending"]
-    decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
-    results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
-    obs = pending["obs"]
-    record = StepRecord(
-        index=state["step"],
-        label=decision.label,
-        t=obs["t"],
-        t_start=pending["t_start"],
-        t_end=pending["t_end"],
-        frame=state["frame_id"],
-        geometry=obs["geometry"],
-        mapping=decision.mapping,
-        url=obs.get("url"),
-        title=obs.get("title"),
-        window=obs.get("window"),
-        thought=decision.thought,
-        raw=decision.raw,
-        format_error=decision.format_error,
-        model_actions=[dump_action(a) for a in decision.model_actions],
-        actions=[dump_action(a) for a in decision.actions],
-        results=results,
-        checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
-        url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
-        timings_ms=dict(pending["timings_ms"]),
-        usage=decision.usage,
-        policy_info=decision.info,
-        targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
-        context_frames=pending.get("context_frames", []),
-    )
-    if "record_ms" in pending:
-        record.timings_ms["record"] = pending["record_ms"]
-    return record
-
-
-def summary_of(record: StepRecord) -> StepSummary:
-    """A recorded step as the policy sees it."""
-    return StepSummary(
-        index=record.index, t=record.t, thought=record.thought, raw=record.raw,
-        model_actions=record.model_actions, actions=record.actions,
-        results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
-        error=record.format_error,
-    )
 
 
 class StepFault(Exception):
@@ -183,11 +106,15 @@ class Episode:
         writer: TrajectoryWriter,
         config: LoopConfig | None = None,
         on_step: StepCallback | None = None,
+        safeguards: Safeguards | None = None,
     ) -> None:
         self.env, self.policy, self.task, self.writer = env, policy, task, writer
+        self.guards = safeguards or Safeguards()
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
+        self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
         # WAL without an fsync per commit: a checkpoint survives the process being killed (the case
         # resume is for), not the machine losing power; it makes a checkpoint ~10x cheaper.
@@ -206,7 +133,11 @@ class Episode:
         g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
-        g.add_conditional_edges("decide", lambda s: "act" if s["status"] == "running" else "record")
+        after_decide = "approve" if self.guards.rules else "act"
+        g.add_conditional_edges("decide", lambda s: after_decide if s["status"] == "running" else "record")
+        if self.guards.rules:
+            g.add_node("approve", _recordable(self._approve))
+            g.add_edge("approve", "act")
         g.add_edge("act", "record")
         g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
         return g
@@ -226,7 +157,7 @@ class Episode:
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
         pending["timings_ms"]["encode"] = _ms(t1)  # frames arrive encoded; this is the write to disk
         self.frames.add(frame_id, obs)
-        pending["obs"] = obs.model_dump(mode="json", exclude={"image"})  # what record needs, no pixels
+        pending["obs"] = self.guards.redact(obs.model_dump(mode="json", exclude={"image"}))  # what record needs, no pixels
         return {"frame_id": frame_id, "pending": pending}
 
     def _decide(self, state: EpisodeState) -> dict[str, Any]:
@@ -265,14 +196,24 @@ class Episode:
 
     def _decide_with_timeout(self, context: DecisionContext) -> Decision:
         timeout = self.config.decide_timeout_s
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
+        future = self._decider.submit(self.policy.decide, context)
         try:
-            future = pool.submit(self.policy.decide, context)
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
+            # the late decision still holds the thread; the episode ends here, so nothing waits behind it
             raise PolicyError(f"no decision within {timeout:g}s") from None
-        finally:
-            pool.shutdown(wait=False)
+
+    def _approve(self, state: EpisodeState) -> dict[str, Any]:
+        """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
+        pending = dict(state["pending"])
+        decision = Decision.model_validate(pending["decision"])
+        request = self.guards.request(decision.actions, pending["obs"].get("url"))
+        if request is None:
+            return {}
+        request.update(step=state["step"], frame=str(self.writer.root / (state["frame_id"] or "")))
+        answer = interrupt(request)
+        pending["approval"] = {**request, "approved": bool(answer.get("approved")), "note": answer.get("note")}
+        return {"pending": pending}
 
     def _act(self, state: EpisodeState) -> dict[str, Any]:
         pending = dict(state["pending"])
@@ -282,8 +223,9 @@ class Episode:
         checks: list[CheckRecord] = []
         resolved: list[ResolvedTarget] = []
         t0 = time.perf_counter()
+        denied = not pending.get("approval", {}).get("approved", True)
         try:
-            actions, results, resolved = self._run_actions(decision, state, update)
+            actions, results, resolved = self._run_actions(decision, state, update, denied=denied)
             checks, failure = self._run_checks(state, decision, results)
             if failure and any(r.source == "cache" for r in resolved):
                 # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
@@ -307,15 +249,21 @@ class Episode:
             t1 = time.perf_counter()
             pending["context_frames"] = self._keep_context_frames(state["step"], self.env.drain_frames())
             pending["timings_ms"]["context"] = _ms(t1)
-        pending["results"] = [r.model_dump(mode="json") for r in results]
-        pending["checks"] = [c.model_dump(mode="json") for c in checks]
+        pending["results"] = self.guards.redact([r.model_dump(mode="json") for r in results])
+        pending["checks"] = self.guards.redact([c.model_dump(mode="json") for c in checks])
+        if "reason" in update:
+            update["reason"] = self.guards.redact(update["reason"])
         return {**update, "pending": pending}
 
     def _run_actions(
-        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None
+        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None,
+        denied: bool = False,
     ) -> tuple[list[Action], list[ActionResult], list[ResolvedTarget]]:
-        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped."""
+        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped,
+        none runs in a step a person denied."""
         actions, results, resolved = list(decision.actions), [], []
+        if denied:
+            return actions, denied_results(actions, state["pending"]["approval"]), resolved
         for i, action in enumerate(actions):
             if results and not results[-1].ok:
                 results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
@@ -328,7 +276,8 @@ class Episode:
                     results.append(ActionResult.failure(error))
                     continue
             try:
-                results.append(self.env.execute(actions[i]))
+                filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
+                results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
                 if isinstance(action, Terminate):
                     update.update(self._terminate(action))
             except EnvError as exc:  # recorded against what it died under: the action, or the success check
@@ -395,6 +344,8 @@ class Episode:
         # byte for byte from it (a line cut short on disk is then completed, see TrajectoryWriter.open)
         pending = {**state["pending"], "t_end": time.time()}
         record = record_from_state({**state, "pending": pending})
+        if self.guards.secrets:  # (a redacted line is then not rebuilt but redone: record_from_state knows no secrets)
+            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
         record.timings_ms["record"] = pending["record_ms"] = _ms(t0)
         self.writer.append(record)
         summary = summary_of(record)
@@ -410,7 +361,8 @@ class Episode:
         return update
 
     def _finish(self, state: EpisodeState, status: str) -> None:
-        self.writer.finish(status, state.get("reason"), state.get("answer"))  # type: ignore[arg-type]
+        reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
+        self.writer.finish(status, reason, answer)  # type: ignore[arg-type]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -430,13 +382,16 @@ class Episode:
             "frame_id": None, "pending": {}, "history": [summary_of(r).model_dump(mode="json") for r in recorded],
         }
 
-    def resume(self, recorded: list[StepRecord]) -> EpisodeResult:
+    def resume(self, recorded: list[StepRecord], approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue after the recorded steps. From the last checkpoint where it agrees with them:
         recorded steps are never redone, an interrupted one is redone from its observation (its frame
         and decision died with the process), an episode that ended in an env fault goes on with the
         next step. Where the checkpoint is empty or disagrees (the records are the truth, the
-        checkpoint a cache), from the recorded steps alone."""
+        checkpoint a cache), from the recorded steps alone. An episode awaiting approval goes on with
+        ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
         snapshot = self.graph.get_state(self._thread)
+        if snapshot.next and snapshot.next[0] == "approve":
+            return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
         values, count = snapshot.values, len(recorded)
         checkpointed = values.get("step") if values else None
         agrees = checkpointed == count or (checkpointed == count - 1 and snapshot.next == ("record",))
@@ -473,10 +428,22 @@ class Episode:
         return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"),
                              steps=values["step"])
 
-    def _invoke(self, state: EpisodeState | None, config: dict[str, Any]) -> EpisodeResult:
-        limit = self.config.max_steps * 4 + 10
-        return self._result(self.graph.invoke(state, config, durability="sync", recursion_limit=limit))
+    def _invoke(self, state: EpisodeState | Command | None, config: dict[str, Any]) -> EpisodeResult:
+        limit = self.config.max_steps * 5 + 10
+        while True:
+            final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)
+            interrupts = final.get("__interrupt__")
+            if not interrupts:
+                break
+            request = interrupts[0].value
+            if self.guards.approver is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
+                reason = f"awaiting approval of {describe_request(request)}: guiagent approve {self.writer.root} [--deny]"
+                self.writer.update_meta(outcome=AWAITING, reason=reason, steps=self.writer.count)
+                return EpisodeResult(status=AWAITING, reason=reason, steps=final["step"])
+            state, config = Command(resume=self.guards.approver(request)), self._thread
+        return self._result(final)
 
     def close(self) -> None:
+        self._decider.shutdown(wait=False)
         self._conn.close()
         self.writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import signal
@@ -16,16 +17,10 @@ from urllib.parse import urljoin, urlparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.agent.demo.server import DemoServer
-from guiagent.agent.folder import claim_existing, claim_new
-from guiagent.agent.loop import (
-    CHECKPOINT_FILE,
-    CheckpointError,
-    Episode,
-    EpisodeResult,
-    LoopConfig,
-    StepCallback,
-    checkpointed_record,
-)
+from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
+from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
+from guiagent.agent.safeguards import AWAITING, Approver, Safeguards, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
     FINISHED,
@@ -44,6 +39,8 @@ from guiagent.tools import Observation
 from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
+from guiagent.tools.approval import ApprovalRule
+from guiagent.tools.secrets import SecretError, SecretSpec, Secrets, placeholders
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -82,6 +79,10 @@ class RunSpec(BaseModel):
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
+    secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
+    approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")
+    share: bool = Field(default=False, description="Files as the umask says (else owner only: 0700/0600).")
 
 
 def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
@@ -117,7 +118,8 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
         shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
     policy.source = str(copy)
     script = policy.script
-    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success}
+    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success,
+                    "allow": script.allow, "block": script.block, "text": script_path.read_text()}
 
 
 def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
@@ -137,6 +139,37 @@ def served_url(url: str | None, old_port: int | None, site_url: str | None) -> s
     if url is None or old_port is None or site_url is None:
         return url
     return url.replace(f"http://127.0.0.1:{old_port}", site_url)
+
+
+def _with_script_lists(spec: RunSpec, from_policy: dict) -> RunSpec:
+    """The run's URL policy with a script's own allow/block lists added."""
+    policy = spec.browser.url_policy
+    if policy is None or not (from_policy.get("allow") or from_policy.get("block")):
+        return spec
+    policy = policy.model_copy(update={"allow": [*policy.allow, *from_policy.get("allow", [])],
+                                       "block": [*policy.block, *from_policy.get("block", [])]})
+    policy = type(policy).model_validate(policy.model_dump())  # re-parse the patterns
+    return spec.model_copy(update={"browser": spec.browser.model_copy(update={"url_policy": policy})})
+
+
+def _check_start_url(spec: RunSpec, url: str | None) -> None:
+    policy = spec.browser.url_policy
+    if spec.env == "browser" and url and policy is not None and not (verdict := policy.check_url(url)):
+        raise ConfigError(f"start URL {url!r} is refused by the URL policy: {verdict.reason}")
+
+
+def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> Safeguards:
+    """Load the run's secrets (from the environment or the secrets file) and its approval rules."""
+    try:
+        secrets = Secrets.load(spec.secrets, os.environ, spec.secrets_file) if spec.secrets else None
+    except SecretError as exc:
+        raise ConfigError(str(exc)) from None
+    known = {s.name for s in spec.secrets}
+    for text in texts:
+        unknown = sorted(placeholders(text) - known)
+        if unknown:
+            raise ConfigError(f"{{{{{unknown[0]}}}}} is used but is not a secret of this run: pass --secret {unknown[0]}")
+    return Safeguards(secrets=secrets, rules=list(spec.approve), approver=approver)
 
 
 def _build_env(spec: RunSpec, root: Path) -> Env:
@@ -159,57 +192,74 @@ def resume_command(root: Path) -> str:
 
 
 def start_episode(
-    spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None
+    spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
+    approver: Approver | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
     anything is written, and left as it was if the run stops before its meta.json. ``built``: a
-    policy the caller made already (with the task facts it brings), instead of one built from ``spec``."""
-    claim = claim_new(out)
-    try:
-        with ExitStack() as stack, _stop_signals() as signals:
-            site_url = None
-            if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
-                spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
-            if spec.demo_site:
-                server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
-                                                        layout=spec.demo_layout))
-                spec = spec.model_copy(update={"demo_port": server.server_address[1]})
-                site_url = server.url
-            policy, from_policy = built or _build_policy(spec, out, site_url)
-            task = _task(spec, from_policy, site_url)
-            meta = TrajectoryMeta(
-                task=task.instruction,
-                start_url=task.start_url,
-                success_check=task.success.model_dump(exclude_none=True) if task.success else None,
-                policy=policy.settings(),
-                loop=spec.loop.model_dump(),
-                extra={"spec": spec.model_dump(mode="json")},
-            )
-            env = _build_env(spec, out)
-            stack.callback(env.close)
-            meta.env = env.settings()
-            env.reset(task.start_url)
-            meta.segments = [Segment(first_step=0)]
-            writer = TrajectoryWriter.create(out, meta)
-            episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
-            stack.callback(episode.close)
-            return _run_guarded(episode, writer, episode.run, signals)
-    except BaseException:
-        claim.discard_if_unstarted()
-        raise
-    finally:
-        claim.release()
+    policy the caller made already (with the task facts it brings), instead of one built from ``spec``.
+    ``approver`` answers approval requests at once; without one the episode stops awaiting approval."""
+    refuse_unless_empty(out)
+    created = not out.exists()
+    with owner_only(out, spec.share):
+        claim = claim_new(out, created)
+        try:
+            with ExitStack() as stack, _stop_signals() as signals:
+                return _start(spec, out, on_step, built, approver, stack, signals)
+        except BaseException:
+            claim.discard_if_unstarted()
+            raise
+        finally:
+            claim.release()
+
+
+def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
+           approver: Approver | None, stack: ExitStack, signals: "_Signals") -> EpisodeResult:
+    site_url = None
+    if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
+        spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
+    if spec.demo_site:
+        server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
+                                                layout=spec.demo_layout))
+        spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+        site_url = server.url
+    policy, from_policy = built or _build_policy(spec, out, site_url)
+    task = _task(spec, from_policy, site_url)
+    spec = _with_script_lists(spec, from_policy)
+    _check_start_url(spec, task.start_url)
+    guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
+    meta = TrajectoryMeta(
+        task=task.instruction,
+        start_url=task.start_url,
+        success_check=task.success.model_dump(exclude_none=True) if task.success else None,
+        policy=policy.settings(),
+        loop=spec.loop.model_dump(),
+        extra={"spec": spec.model_dump(mode="json")},
+        segments=[Segment(first_step=0)],
+    )
+    env = _build_env(spec, out)
+    stack.callback(env.close)
+    meta.env = env.settings()
+    env.reset(task.start_url)
+    writer = TrajectoryWriter.create(out, meta)
+    episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
+    stack.callback(episode.close)
+    return _run_guarded(episode, writer, episode.run, signals)
 
 
 def resume_episode(
-    root: Path, on_step: StepCallback | None = None, on_note: Callable[[str], None] | None = None
+    root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> EpisodeResult:
     """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``),
-    on a fresh env at the last known state. A finished episode is returned as recorded, untouched.
+    on a fresh env at the last known state; one awaiting approval goes on with ``approval``
+    ({"approved", "note"}) as the person's answer. A finished episode is returned as recorded, untouched.
     ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint)."""
     note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
+    if approval is not None and meta.outcome != AWAITING:
+        raise ConfigError(f"{root}: the episode is not awaiting approval (its outcome is {meta.outcome})")
     if meta.outcome in FINISHED:
         if traj.torn_tail is not None:
             raise TrajectoryError(
@@ -223,6 +273,7 @@ def resume_episode(
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
     with ExitStack() as stack, _stop_signals() as signals:
+        stack.enter_context(owner_only(root, spec.share))
         stack.enter_context(claim_existing(root))
         traj = load_trajectory(root)  # again, now that no other run can write it
         try:
@@ -244,6 +295,7 @@ def resume_episode(
             resume_url = served_url(resume_url, spec.demo_port, site_url)
         policy, from_policy = _build_policy(spec, root, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
+        guards = _safeguards(spec, [], approver)
         if damaged is not None:
             aside = _set_checkpoint_aside(root)
             note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
@@ -258,12 +310,12 @@ def resume_episode(
         writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[
             *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
         env.reset(resume_url)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step)
+        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
         if damaged is not None:
             return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
-        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps), signals)
+        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
 
 
 def _set_checkpoint_aside(root: Path) -> Path:

@@ -26,7 +26,7 @@ META_FILE = "meta.json"
 STEPS_FILE = "steps.jsonl"
 FRAMES_DIR = "frames"
 
-Outcome = Literal["running", "success", "failure", "error", "interrupted"]
+Outcome = Literal["running", "success", "failure", "error", "interrupted", "awaiting-approval"]
 FINISHED = ("success", "failure")  # outcomes a resume leaves as they are; the others continue
 
 
@@ -103,6 +103,9 @@ class StepRecord(BaseModel):
     )
     context_frames: list[dict[str, Any]] = Field(
         default_factory=list, description="Frames a sampler kept until the next step's observation: {frame, t}, oldest first."
+    )
+    approval: dict[str, Any] | None = Field(
+        default=None, description="A person's answer before a guarded action: rule, action, approved, note."
     )
 
 

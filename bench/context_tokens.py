@@ -9,7 +9,6 @@ video context costs >= 3x fewer tokens than 5 screenshots.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import sys
 import tempfile
@@ -58,7 +57,7 @@ def run(base_url: str, model: str, max_model_len: int) -> None:
         policy = VLMPolicy(VLMConfig(base_url=base_url, model=model, max_pixels=MAX_PIXELS,
                                      max_context=10**6, video=VideoConfig(fps=1.0, history_seconds=HORIZON)))
         ctx = DecisionContext(task="bench", step=0, max_steps=1, observation=current, recent_frames=frames)
-        request = asyncio.run(policy.build_request(ctx))
+        request = policy.build_request(ctx)
         one = request.predicted["image_tokens"]
         ours = one + request.predicted["video_tokens"]
         five = 5 * one

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.netguard import NetworkGuard, blocked_notes
 from guiagent.envs import locate as dom
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
@@ -36,6 +38,7 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
+from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 # Canonical key names (tools.keys) -> Playwright's key names.
@@ -73,6 +76,12 @@ class BrowserConfig(BaseModel):
     action_timeout_s: float = Field(default=10.0, gt=0)
     record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
     observe_timeout_s: float = Field(default=10.0, gt=0)
+    url_policy: UrlPolicy | None = Field(
+        default_factory=lambda: UrlPolicy(private_network=True),
+        description="Where the browser may go, enforced on every request (None: no guard at all).",
+    )
+    hosts: dict[str, str] = Field(default_factory=dict, description="Name -> address before DNS (tests, offline sites).")
+    pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
 class BrowserEnv:
@@ -93,10 +102,13 @@ class BrowserEnv:
         self._requests_started = 0
         self._crashed: str | None = None
         self._screencast: Screencast | None = None
+        self._guard: NetworkGuard | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def reset(self, url: str | None = None) -> None:
+        if url and self.config.url_policy is not None and not (verdict := self.config.url_policy.check_url(url)):
+            raise EnvError(f"blocked by policy: {url} ({verdict.reason})")
         if self._context is None:
             self._launch()
         self._drop_extra_pages()
@@ -107,6 +119,10 @@ class BrowserEnv:
         cfg = self.config
         executable = find_chromium(cfg.executable_path)
         args = list(CHROMIUM_ARGS)
+        env = clean_environ(cfg.pass_env)
+        if cfg.url_policy is not None:
+            self._guard = NetworkGuard(cfg.url_policy, cfg.hosts).start()
+            args += self._guard.chromium_args()
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to sandbox as root
         context_args: dict[str, Any] = dict(
@@ -118,10 +134,11 @@ class BrowserEnv:
             self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
                 self._context = self._pw.chromium.launch_persistent_context(
-                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, **context_args
+                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args
                 )
             else:
-                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args)
+                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
+                                                         env=env)
                 self._context = self._browser.new_context(**context_args)
         except Exception as exc:
             self.close()
@@ -160,6 +177,9 @@ class BrowserEnv:
                     pass  # already gone: closing is best effort and idempotent
         if self._pw is not None:
             PlaywrightDriver.release()
+        if self._guard is not None:
+            self._guard.stop()
+            self._guard = None
         self._pw = self._browser = self._context = self.page = None
         self._pages = []
 
@@ -211,6 +231,11 @@ class BrowserEnv:
         for events in self._events.values():
             events.clear()
         self._requests_started = 0
+        if self._guard is not None:
+            self._guard.drain()
+        if isinstance(action, Navigate) and self.config.url_policy is not None:
+            if not (verdict := self.config.url_policy.check_url(action.url)):
+                return ActionResult.failure(f"blocked by policy: {action.url} ({verdict.reason})", blocked=[action.url])
         elements = self._elements_at(page, action)
         try:
             message = self._run(page, action)
@@ -229,6 +254,7 @@ class BrowserEnv:
             notes.append(f"a new tab opened: {data['new_tab']}")
         if data.get("downloads"):
             notes += [f"downloaded {d['path']}" for d in data["downloads"]]
+        notes += blocked_notes(data.get("blocked", []))
         return ActionResult.success("; ".join(notes), **data)
 
     def _run(self, page: Any, action: Action) -> str:
@@ -262,7 +288,10 @@ class BrowserEnv:
             case Wait(time=seconds):
                 page.wait_for_timeout(seconds * 1000)
             case Navigate(url=url):
-                page.goto(url, wait_until="load")
+                response = page.goto(url, wait_until="load")
+                error = response.headers.get("x-guiagent-error") if response is not None else None
+                if error:  # the network guard could not reach the host: say it as Chromium would
+                    raise RuntimeError(f"net::{error} at {url}")
             case Back():
                 if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
                     raise RuntimeError("there is no previous page in this tab's history")
@@ -360,6 +389,10 @@ class BrowserEnv:
                 downloads.append({"url": download.url, "error": _first_line(exc)})
         if downloads:
             data["downloads"] = downloads
+        if self._guard is not None:
+            blocked = [b.describe() for b in self._guard.drain()]
+            if blocked:
+                data["blocked"] = blocked
         return data
 
     # -- checks ----------------------------------------------------------------------------
@@ -461,7 +494,9 @@ class BrowserEnv:
     def _goto(self, url: str) -> None:
         page = self._live_page()
         try:
-            page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
+            response = page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
+            if response is not None and (error := response.headers.get("x-guiagent-error")):
+                raise RuntimeError(f"net::{error}")
         except Exception as exc:
             self._raise_if_dead(exc)
             raise EnvError(f"could not open {url}: {_first_line(exc)}") from None

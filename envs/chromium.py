@@ -17,7 +17,8 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/b
 CHROMIUM_ARGS = [
     "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--disable-smooth-scrolling",
-    "--force-color-profile=srgb", "--disable-features=Translate,MediaRouter",
+    "--force-color-profile=srgb",
+    "--disable-features=Translate,MediaRouter,AutofillServerCommunication,OptimizationHints",
 ]
 
 # Marks, in the page, that an action asked for a new tab, so that settling waits for it (and

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.keymap import UnicodeTyper
+from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
 from guiagent.tools import (
@@ -63,6 +64,7 @@ class DesktopConfig(BaseModel):
     monitor: int = Field(default=0, ge=0, description="0: the whole virtual screen; N: mss monitor N.")
     launch: str | None = Field(default=None, description="Command that starts the app under test.")
     launch_timeout_s: float = Field(default=20.0, gt=0)
+    pass_env: list[str] = Field(default_factory=list, description="Variables the launched app gets beyond a minimal set.")
     window: str | None = Field(default=None, description="Regex of the launched app's window title to wait for.")
     settle_s: float = Field(default=0.15, ge=0, description="Pause after each action for the app to react.")
     scroll_pixels_per_click: int = Field(default=50, ge=1, description="Wheel 'pixels' per X11 wheel click.")
@@ -125,7 +127,7 @@ class DesktopEnv:
 
     def _launch(self, command: str) -> None:
         before = set(self._windows())
-        env = {**os.environ, "DISPLAY": self.display or ""}
+        env = {**clean_environ(self.config.pass_env), "DISPLAY": self.display or ""}
         try:
             self._app = subprocess.Popen(shlex.split(command), env=env, start_new_session=True,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from guiagent.envs.base import EnvError
+from guiagent.envs.cleanenv import clean_environ
 
 
 def parse_screen(spec: str) -> tuple[int, int, int]:
@@ -59,6 +60,7 @@ class Xvfb:
                 [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
                  "-noreset", "+extension", "RANDR"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
+                env=clean_environ(),
             )
             deadline = time.monotonic() + self.timeout_s
             while time.monotonic() < deadline:

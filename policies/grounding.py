@@ -8,7 +8,6 @@ goes back to the env's input space through the same ``ScreenMapping`` as any mod
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from typing import Any
 
@@ -48,12 +47,12 @@ class Grounder:
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
         self.vlm = VLMPolicy(config)
-        # The caller runs on Playwright's thread, whose event loop must not be nested: requests run here.
+        # The caller runs on Playwright's thread: requests run here, so its event loop never waits on them.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounding")
 
     def ground(self, describe: str, observation: Observation) -> Grounding:
         """The point the model gives for ``describe`` on this screen; GroundingError or PolicyError if none."""
-        return self._pool.submit(asyncio.run, self.aground(describe, observation)).result()
+        return self._pool.submit(self._ground, describe, observation).result()
 
     def request(self, describe: str, observation: Observation) -> tuple[list[dict[str, Any]], dict[str, Any], ScreenMapping]:
         """The chat messages, the extra request body and the mapping of one grounding request."""
@@ -63,7 +62,7 @@ class Grounder:
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         w, h = mapping.resized_width, mapping.resized_height
-        image = self.vlm.encoder.data_url(observation, w, h, "png")
+        image = self.vlm.encoder.image_url(observation, w, h)
         media = [{"type": "text", "text": "\nThe screen now:\n"}, {"type": "image_url", "image_url": {"url": image}}]
         task = GROUNDING_TASK.format(describe=describe.strip().rstrip("."))
         messages, extra = build_messages(cfg.protocol, system_prompt(cfg.protocol, w, h), task, [], media)
@@ -72,10 +71,10 @@ class Grounder:
             body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"])}
         return messages, body, mapping
 
-    async def aground(self, describe: str, observation: Observation) -> Grounding:
+    def _ground(self, describe: str, observation: Observation) -> Grounding:
         messages, body, mapping = self.request(describe, observation)
         stop = body.pop("stop", None)
-        raw, usage, latency = await self.vlm.complete(messages, body, stop)
+        raw, usage, latency = self.vlm.complete(messages, body, stop)
         try:
             parsed = parse_answer(raw, self.config.protocol)
         except ParseError as exc:

@@ -81,6 +81,21 @@ class Clip(BaseModel):
         return video_tokens(len(self.frames), self.height, self.width)
 
 
+def clip_length(config: VideoConfig) -> int:
+    """Frames in a full clip (even): the horizon at the clip's rate, within max_frames."""
+    n = min(int(config.history_seconds * config.fps + 1e-9), config.max_frames)
+    return n - n % TEMPORAL_PATCH
+
+
+def clip_frame_size(height: int, width: int, config: VideoConfig) -> tuple[int, int] | None:
+    """(height, width) of every clip frame of a screen this size; None when the config shows no video.
+
+    Sized for a full clip, so it does not change as the clip grows: each frame is encoded once.
+    """
+    n = clip_length(config)
+    return _clip_size(height, width, n, config) if n >= TEMPORAL_PATCH else None
+
+
 def build_clip(history: Sequence[Observation], now: float, config: VideoConfig) -> Clip | None:
     """Resample ``history`` (frames before ``now``) on the clip's clock; None if there is too little."""
     past = sorted((o for o in history if o.t < now), key=lambda o: o.t)
@@ -88,8 +103,7 @@ def build_clip(history: Sequence[Observation], now: float, config: VideoConfig) 
         return None
     period = 1 / config.fps
     # Ticks end one period before now and reach back at most history_seconds, not before the first frame.
-    n = min(int(config.history_seconds * config.fps + 1e-9), config.max_frames)
-    n = min(n, int((now - past[0].t) / period + 1e-9))
+    n = min(clip_length(config), int((now - past[0].t) / period + 1e-9))
     n -= n % TEMPORAL_PATCH
     if n < TEMPORAL_PATCH:
         return None
@@ -100,12 +114,12 @@ def build_clip(history: Sequence[Observation], now: float, config: VideoConfig) 
             i += 1
         held.append(past[i])
     geometry = past[-1].geometry
-    height, width = _clip_size(geometry.height, geometry.width, n, config)
+    height, width = clip_frame_size(geometry.height, geometry.width, config)  # type: ignore[misc]
     return Clip(frames=held, t0=ticks[0], fps=config.fps, width=width, height=height)
 
 
 def _clip_size(height: int, width: int, frames: int, config: VideoConfig) -> tuple[int, int]:
-    """The largest smart-resized frame size whose clip fits the token budget."""
+    """The largest smart-resized frame size whose clip of ``frames`` frames fits the token budget."""
     per_frame_tokens = config.token_budget // (frames // TEMPORAL_PATCH)
     max_pixels = min(config.max_pixels, per_frame_tokens * IMAGE_FACTOR * IMAGE_FACTOR)
     max_pixels = max(max_pixels, config.min_pixels)
@@ -120,38 +134,66 @@ def _clip_size(height: int, width: int, frames: int, config: VideoConfig) -> tup
     return size
 
 
+def _decode(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """The frame as RGB; a JPEG is decoded at the smallest DCT scale still at least ``size`` (width, height)."""
+    image = Image.open(io.BytesIO(data))
+    if image.format == "JPEG":
+        image.draft("RGB", size)
+    return image.convert("RGB")
+
+
+def _resize(image: Image.Image, width: int, height: int) -> Image.Image:
+    if image.size == (width, height):
+        return image
+    w0, h0 = image.size
+    if 0 <= width - w0 < IMAGE_FACTOR and 0 <= height - h0 < IMAGE_FACTOR:
+        # smart_resize only rounded each side up to whole patches (1280x800 -> 1288x812): repeating a few
+        # rows and columns keeps the mapping's scale and every pixel sharp, at ~1/20 of a bicubic pass.
+        return image.resize((width, height), Image.Resampling.NEAREST)
+    return image.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def _b64(image: Image.Image, fmt: str) -> str:
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        image.save(buf, "JPEG", quality=90)
+    else:
+        image.save(buf, "PNG", compress_level=1)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 class Encoder:
-    """Resizes and encodes frames, caching by frame and size (held frames repeat across steps)."""
+    """Decodes each frame once: the screenshot becomes a PNG at the model's size, and every frame a JPEG
+    at the clip's fixed size, kept for the steps whose clip holds it again."""
 
     def __init__(self, capacity: int = 256) -> None:
-        self._cache: OrderedDict[tuple[float, int, int, str], str] = OrderedDict()
+        self._clip_frames: OrderedDict[tuple[float, int, int], str] = OrderedDict()
+        self._screen: tuple[tuple[float, int, int], str] | None = None
         self.capacity = capacity
 
-    def data_url(self, obs: Observation, width: int, height: int, fmt: str = "png") -> str:
-        return f"data:image/{fmt};base64,{self.encode(obs, width, height, fmt)}"
-
-    def encode(self, obs: Observation, width: int, height: int, fmt: str) -> str:
-        key = (obs.t, width, height, fmt)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        image = Image.open(io.BytesIO(obs.image)).convert("RGB")
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BICUBIC)
-        buf = io.BytesIO()
-        if fmt == "jpeg":
-            image.save(buf, "JPEG", quality=90)
-        else:
-            image.save(buf, "PNG", compress_level=1)
-        encoded = base64.b64encode(buf.getvalue()).decode("ascii")
-        self._cache[key] = encoded
-        while len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
-        return encoded
+    def image_url(self, obs: Observation, width: int, height: int, clip_size: tuple[int, int] | None = None) -> str:
+        """The screenshot at (width, height) as a PNG data URL; with ``clip_size`` (height, width) its clip
+        frame is made from the same decode, for the steps that show it in their clip."""
+        key = (obs.t, width, height)
+        if self._screen is None or self._screen[0] != key:
+            image = _decode(obs.image, (width, height))
+            if clip_size is not None:
+                self._clip_frame(obs, clip_size[1], clip_size[0], image)
+            self._screen = (key, _b64(_resize(image, width, height), "png"))
+        return f"data:image/png;base64,{self._screen[1]}"
 
     def video_url(self, clip: Clip) -> str:
         """The clip as vLLM's frame-list data URL: ``data:video/jpeg;base64,<jpeg>,<jpeg>,...``."""
-        frames = ",".join(self.encode(o, clip.width, clip.height, "jpeg") for o in clip.frames)
+        frames = ",".join(self._clip_frame(o, clip.width, clip.height) for o in clip.frames)
         return f"data:video/jpeg;base64,{frames}"
 
-
+    def _clip_frame(self, obs: Observation, width: int, height: int, image: Image.Image | None = None) -> str:
+        key = (obs.t, width, height)
+        if key in self._clip_frames:
+            self._clip_frames.move_to_end(key)
+            return self._clip_frames[key]
+        image = image if image is not None else _decode(obs.image, (width, height))
+        encoded = self._clip_frames[key] = _b64(_resize(image, width, height), "jpeg")
+        while len(self._clip_frames) > self.capacity:
+            self._clip_frames.popitem(last=False)
+        return encoded

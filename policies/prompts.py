@@ -69,9 +69,21 @@ def _result_text(step: StepSummary) -> str:
     return "\n".join(step.results) or "ok"
 
 
+MAX_ECHOED_ANSWER = 2_000
+"""Most characters of an unparsed answer given back to the model in the history (the whole answer
+stays in the trajectory): enough to see what was wrong, not a 64 KB answer repeated in every prompt."""
+
+
+def _echoed_answer(step: StepSummary) -> str:
+    raw = step.raw or ""
+    if len(raw) <= MAX_ECHOED_ANSWER:
+        return raw
+    return f"{raw[:MAX_ECHOED_ANSWER]}... [{len(raw) - MAX_ECHOED_ANSWER} more characters]"
+
+
 def _assistant_text(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return step.raw or ""
+        return _echoed_answer(step)
     calls = "\n".join(format_tool_call_dict(a) for a in step.model_actions)
     return f"{step.thought}\n{calls}" if step.thought else calls
 
@@ -82,7 +94,7 @@ def format_tool_call_dict(arguments: dict[str, Any]) -> str:
 
 def _frr_call(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return (step.raw or "").strip()
+        return _echoed_answer(step).strip()
     calls = "\n".join(
         f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(a, ensure_ascii=False)}" for a in step.model_actions
     )

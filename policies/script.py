@@ -3,6 +3,7 @@
 ```yaml
 task: Sign in and open the list
 start_url: /login            # absolute, or relative to the site the runner serves
+allow: ["*.example.com"]     # optional: the URL policy's allow/block lists, added to the run's
 success: {selector: "#summary[data-complete='true']"}
 steps:
   - name: user name
@@ -60,6 +61,8 @@ class Script(BaseModel):
     start_url: str | None = None
     success: Check | None = None
     steps: list[ScriptStep] = Field(min_length=1)
+    allow: list[str] = Field(default_factory=list, description="Hosts added to the run's URL allow list.")
+    block: list[str] = Field(default_factory=list, description="Hosts added to the run's URL block list.")
 
 
 def load_script(path: str | Path) -> Script:
@@ -98,7 +101,13 @@ def parse_script(data: Any, source: str = "script") -> Script:
         success = Check.model_validate(data["success"]) if data.get("success") else None
     except ValidationError as exc:
         raise ScriptError(f"{source}: success: {describe_validation_error(exc)}") from None
-    return Script(task=str(data.get("task", "")), start_url=data.get("start_url"), success=success, steps=steps)
+    lists = {}
+    for key in ("allow", "block"):
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ScriptError(f"{source}: {key}: expected a list of host patterns")
+        lists[key] = value
+    return Script(task=str(data.get("task", "")), start_url=data.get("start_url"), success=success, steps=steps, **lists)
 
 
 def _parse_targets(fields: dict[str, Any], where: str) -> dict[str, Target]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from typing import Any
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
 from guiagent.policies.constrained import answer_regex
-from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, image_tokens
+from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
 from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
@@ -65,7 +64,7 @@ class VLMPolicy:
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
         self.encoder = Encoder()
-        self._client: Any = None
+        self._http: Any = None  # the OpenAI client: one connection pool and TLS context for the policy's life
         self._context_len: int | None = config.max_context
         # Text bytes per token, for fitting the context: counted once by the server's /tokenize where
         # it has one (vLLM), a low guess otherwise; then measured again from each answer's usage.
@@ -76,49 +75,52 @@ class VLMPolicy:
 
     # -- server ----------------------------------------------------------------------------
 
-    def _client_for_loop(self) -> Any:
-        import httpx
-        from openai import AsyncOpenAI
+    def _client(self) -> Any:
+        if self._http is None:
+            import httpx
+            from openai import OpenAI
 
-        cfg = self.config
-        return AsyncOpenAI(
-            base_url=cfg.base_url,
-            api_key=os.environ.get(cfg.api_key_env, "EMPTY"),
-            max_retries=cfg.max_retries,
-            timeout=httpx.Timeout(cfg.request_timeout_s, connect=cfg.connect_timeout_s),
-        )
+            cfg = self.config
+            self._http = OpenAI(
+                base_url=cfg.base_url,
+                api_key=os.environ.get(cfg.api_key_env, "EMPTY"),
+                max_retries=cfg.max_retries,
+                timeout=httpx.Timeout(cfg.request_timeout_s, connect=cfg.connect_timeout_s),
+            )
+        return self._http
 
-    async def served_models(self) -> list[dict[str, Any]]:
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def served_models(self) -> list[dict[str, Any]]:
         """The models the server serves (with vLLM's ``max_model_len``)."""
-        async with self._client_for_loop() as client:
-            try:
-                page = await client.models.list()
-            except Exception as exc:
-                raise _policy_error(exc, self.config) from None
+        try:
+            page = self._client().models.list()
+        except Exception as exc:
+            raise _policy_error(exc, self.config) from None
         return [m.model_dump() for m in page.data]
 
-    async def _context_length(self) -> int | None:
+    def _context_length(self) -> int | None:
         if self._context_len is None:
-            for m in await self.served_models():
+            for m in self.served_models():
                 if m.get("id") == self.config.model:
                     self._context_len = m.get("max_model_len")
                     break
             else:
                 raise PolicyError(
                     f"model {self.config.model!r} is not served at {self.config.base_url} "
-                    f"(served: {', '.join(m.get('id', '?') for m in await self.served_models()) or 'none'})"
+                    f"(served: {', '.join(m.get('id', '?') for m in self.served_models()) or 'none'})"
                 )
         return self._context_len
 
     # -- deciding --------------------------------------------------------------------------
 
     def decide(self, context: DecisionContext) -> Decision:
-        return asyncio.run(self.adecide(context))
-
-    async def adecide(self, context: DecisionContext) -> Decision:
         cfg = self.config
-        request = await self.build_request(context)
-        raw, served, latency = await self.complete(request.messages, request.extra_body, request.stop)
+        request = self.build_request(context)
+        raw, served, latency = self.complete(request.messages, request.extra_body, request.stop)
         usage = {**request.predicted, **served}
         if "prompt_tokens" in served:
             text_tokens = served["prompt_tokens"] - request.predicted["image_tokens"] - request.predicted["video_tokens"]
@@ -133,27 +135,29 @@ class VLMPolicy:
             return decision.model_copy(update={"format_error": str(exc)})
         return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
 
-    async def complete(
+    def complete(
         self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
     ) -> tuple[str, dict[str, int], float]:
         """One chat request: the answer's text, the server's token counts, the latency in seconds."""
+        from openai.types.chat import ChatCompletion
+
         cfg = self.config
+        sampling = {"top_p": cfg.top_p, "seed": cfg.seed, "stop": stop}
+        body = {"model": cfg.model, "messages": messages, "max_tokens": cfg.max_tokens, "temperature": cfg.temperature,
+                **{k: v for k, v in sampling.items() if v is not None}, **(extra_body or {})}
         t0 = time.perf_counter()
-        async with self._client_for_loop() as client:
-            try:
-                response = await client.chat.completions.create(
-                    model=cfg.model, messages=messages, max_tokens=cfg.max_tokens,
-                    temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, stop=stop,
-                    extra_body=extra_body or None,
-                )
-            except Exception as exc:
-                raise _policy_error(exc, cfg) from None
+        try:
+            # The raw POST, not chat.completions.create: create() walks every message part through the
+            # SDK's type transforms, tens of ms per step with a long history; the body is already plain JSON.
+            response = self._client().post("/chat/completions", body=body, cast_to=ChatCompletion)
+        except Exception as exc:
+            raise _policy_error(exc, cfg) from None
         usage = {}
         if response.usage is not None:
             usage = {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens}
         return response.choices[0].message.content or "", usage, time.perf_counter() - t0
 
-    async def build_request(self, context: DecisionContext) -> "ModelRequest":
+    def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""
         cfg = self.config
         obs = context.observation
@@ -161,14 +165,14 @@ class VLMPolicy:
             mapping = obs.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
-        context_len = await self._context_length()
+        context_len = self._context_length()
         history = context.history[-cfg.history_steps :] if cfg.history_steps else []
         system = system_prompt(cfg.protocol, mapping.resized_width, mapping.resized_height)
         clip = build_clip(context.recent_frames, obs.t, cfg.video)
         messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
         if context_len is not None:
             if self._bytes_per_token is None:
-                self._bytes_per_token = await self._measure_bytes_per_token(messages)
+                self._bytes_per_token = self._measure_bytes_per_token(messages)
             fitted = self._fit(clip, mapping, context_len, _text_bytes(messages))
             if fitted is not clip:
                 clip = fitted
@@ -197,23 +201,22 @@ class VLMPolicy:
             )})
             parts.append({"type": "video_url", "video_url": {"url": self.encoder.video_url(clip)}})
         parts.append({"type": "text", "text": f"\nThe screen now ({clock(obs.t)}):\n"})
-        url = self.encoder.data_url(obs, mapping.resized_width, mapping.resized_height, "png")
+        clip_size = clip_frame_size(obs.geometry.height, obs.geometry.width, self.config.video)
+        url = self.encoder.image_url(obs, mapping.resized_width, mapping.resized_height, clip_size)
         parts.append({"type": "image_url", "image_url": {"url": url}})
         return parts
 
-    async def _measure_bytes_per_token(self, messages: list[dict[str, Any]]) -> float:
-        import httpx
-
+    def _measure_bytes_per_token(self, messages: list[dict[str, Any]]) -> float:
         text_only = [
             {**m, "content": m["content"] if isinstance(m["content"], str) else [p for p in m["content"] if p["type"] == "text"]}
             for m in messages
         ]
         root = self.config.base_url.rstrip("/").removesuffix("/v1")
         try:
-            async with httpx.AsyncClient(timeout=self.config.connect_timeout_s) as client:
-                r = await client.post(f"{root}/tokenize", json={"model": self.config.model, "messages": text_only})
-                count = r.json()["count"] if r.status_code == 200 else 0
-        except (httpx.HTTPError, ValueError, KeyError):
+            answer = self._client().post(f"{root}/tokenize", body={"model": self.config.model, "messages": text_only},
+                                         cast_to=dict, options={"max_retries": 0, "timeout": self.config.connect_timeout_s})
+            count = int(answer.get("count", 0))
+        except Exception:
             count = 0  # not vLLM: keep a guess that errs on the safe side
         return 0.9 * _text_bytes(messages) / count if count > 0 else 2.0
 

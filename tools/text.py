@@ -48,5 +48,5 @@ def excerpt(value: Any, most: int = 60) -> str:
     try:
         text = repr(value)
     except (ValueError, RecursionError):
-        return f"a {type(value).__name__} too large to show"
+        return f"<{type(value).__name__} too large to show>"
     return text if len(text) <= most else text[: most - 3] + "..."

@@ -58,3 +58,11 @@ def test_rates_whose_grid_seconds_are_fractional_are_refused():
             VideoConfig(fps=fps)
     with pytest.raises(ValidationError):
         VideoConfig(fps=4)
+
+
+def test_clip_frames_keep_one_size_as_the_clip_grows_so_each_is_encoded_once():
+    config = VideoConfig(fps=1.0, history_seconds=30)
+    sizes = {(c.width, c.height) for c in (build_clip([frame(100.0 + k) for k in range(n)], 100.0 + n, config) for n in range(2, 40)) if c}
+    assert len(sizes) == 1
+    full = build_clip([frame(100.0 + k) for k in range(40)], 140.0, config)
+    assert len(full.frames) == 30 and full.tokens <= config.token_budget + 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import httpx
@@ -50,7 +49,7 @@ def text_only_tokens(server, messages) -> int:
 def test_predicted_image_tokens_match_the_server(vllm_server, size):
     p = policy(vllm_server, max_pixels=1280 * 28 * 28)
     ctx = context(screenshot(*size, t=1000.0))
-    request = asyncio.run(p.build_request(ctx))
+    request = p.build_request(ctx)
     decision = p.decide(ctx)
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == decision.usage["image_tokens"] == request.predicted["image_tokens"]
@@ -63,7 +62,7 @@ def test_predicted_video_tokens_match_the_server_and_follow_fps(vllm_server, fps
     frames = [screenshot(1280, 800, t=now - 12 + k * 0.5, shade=k * 10) for k in range(24)]
     p = policy(vllm_server, max_pixels=256 * 28 * 28, video=VideoConfig(fps=fps, history_seconds=10, token_budget=1024))
     ctx = context(screenshot(1280, 800, t=now), frames)
-    request = asyncio.run(p.build_request(ctx))
+    request = p.build_request(ctx)
     clip = request.clip
     assert len(clip.frames) == int(10 * fps) - int(10 * fps) % 2
     decision = p.decide(ctx)
@@ -82,7 +81,7 @@ def test_the_longest_clip_the_cli_can_make_reaches_the_server_whole(vllm_server)
     assert video.max_frames == VideoConfig.model_fields["max_frames"].default == 64
     p = policy(vllm_server, max_pixels=64 * 28 * 28, video=video)
     ctx = context(screenshot(640, 400, t=now), frames)
-    request = asyncio.run(p.build_request(ctx))
+    request = p.build_request(ctx)
     assert len(request.clip.frames) == 64
     assert "64 frames at 2 fps" in str(request.messages)
     decision = p.decide(ctx)
@@ -116,7 +115,7 @@ def test_a_clip_that_would_overflow_the_context_is_trimmed_oldest_first(vllm_ser
     full = policy(vllm_server, max_pixels=256 * 28 * 28, video=video)
     tight = policy(vllm_server, max_pixels=256 * 28 * 28, max_context=3600, video=video)
     ctx = context(screenshot(1280, 800, t=now), frames)
-    whole, trimmed = asyncio.run(full.build_request(ctx)).clip, asyncio.run(tight.build_request(ctx)).clip
+    whole, trimmed = full.build_request(ctx).clip, tight.build_request(ctx).clip
     assert len(trimmed.frames) < len(whole.frames)
     assert trimmed.frames == whole.frames[len(whole.frames) - len(trimmed.frames):]  # the newest kept
     assert trimmed.t_end == whole.t_end

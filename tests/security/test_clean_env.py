@@ -1,0 +1,106 @@
+"""What we launch gets a minimal environment: read from /proc/PID/environ of the real processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.envs.cleanenv import clean_environ
+
+PROBE = Path(__file__).resolve().parents[1] / "apps" / "probe_app.py"
+PLANTED = {
+    "GUIAGENT_API_KEY": "sk-planted-key", "OPENAI_API_KEY": "sk-openai", "GITHUB_TOKEN": "ghp_planted",
+    "AWS_SECRET_ACCESS_KEY": "x", "MY_DB_PASSWORD": "pw", "https_proxy": "http://user:pass@proxy:3128",
+    "ALL_PROXY": "socks5://u:p@h:1", "OPTED_IN_TOKEN": "wanted",
+}
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(entry.split("=", 1) for entry in raw.decode(errors="replace").split("\0") if "=" in entry)
+
+
+def processes_with(marker: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def with_descendants(pids: list[int]) -> list[int]:
+    parents = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, grew = set(pids), True
+    while grew:
+        children = {pid for pid, ppid in parents.items() if ppid in found} - found
+        grew = bool(children)
+        found |= children
+    return sorted(found)
+
+
+def assert_clean(env: dict[str, str]) -> None:
+    leaked = sorted(k for k in env if k in PLANTED and k != "OPTED_IN_TOKEN")
+    assert leaked == [], f"leaked into a launched process: {leaked}"
+    assert not [k for k in env if k.startswith("GUIAGENT_")]
+    # (Debian's chromium wrapper sets its own public GOOGLE_API_KEY from /etc/chromium.d: not ours.)
+    ours = {v for k, v in PLANTED.items() if k != "OPTED_IN_TOKEN"}
+    assert not [k for k, v in env.items() if v in ours]
+
+
+@pytest.fixture
+def planted(monkeypatch):
+    for k, v in PLANTED.items():
+        monkeypatch.setenv(k, v)
+
+
+def test_chromium_processes_hold_no_key_token_or_proxy(planted) -> None:
+    env = BrowserEnv(BrowserConfig(pass_env=["OPTED_IN_TOKEN"]))
+    try:
+        env.reset()
+        pids = with_descendants(processes_with(f"--proxy-server={env._guard.proxy_url}"))  # this env's Chromium
+        assert len(pids) >= 2  # the browser and its children (renderer, GPU, utility)
+        environs = [environ_of(pid) for pid in pids]
+        for environ in environs:
+            assert_clean(environ)
+        # (Chromium's zygote children rewrite their environ area for their process titles: the browser has it.)
+        assert any(e.get("OPTED_IN_TOKEN") == "wanted" and "PATH" in e for e in environs)
+    finally:
+        env.close()
+
+
+def test_a_launched_desktop_app_holds_no_key_token_or_proxy(planted, tmp_path) -> None:
+    from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+
+    marker = str(tmp_path / "probe-state.json")
+    env = DesktopEnv(DesktopConfig(xvfb="640x480x24", launch=f"{sys.executable} {PROBE} {marker} Probe", window="^Probe$"))
+    try:
+        env.reset()
+        [pid] = processes_with(marker)
+        environ = environ_of(pid)
+        assert_clean(environ)
+        assert "OPTED_IN_TOKEN" not in environ and environ["DISPLAY"] == env.display
+        [xvfb] = processes_with(f"Xvfb\0{env.display}")
+        assert_clean(environ_of(xvfb))
+    finally:
+        env.close()
+
+
+def test_the_allow_list_of_names() -> None:
+    source = {"PATH": "/bin", "LC_ALL": "C", "GUIAGENT_CHROMIUM": "/x", "HTTP_PROXY": "h", "FOO": "bar", "X_TOKEN": "t"}
+    assert clean_environ(source=source) == {"PATH": "/bin", "LC_ALL": "C"}
+    assert clean_environ(["X_TOKEN", "MISSING"], source=source)["X_TOKEN"] == "t"
+    assert os.environ.get("PATH")

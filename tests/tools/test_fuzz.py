@@ -1,0 +1,76 @@
+"""The model boundary, fuzzed in-process: mutated real answers and Hypothesis-built ones, of both
+protocols, through parse, map, the recordable rule, the checkpoint serializer, steps.jsonl, the next
+prompt, the export and the report (tests/tools/fuzzing.py). A fixed-seed subset; bench/fuzz.py runs
+the full count. Executing on a real env: tests/tools/test_fuzz_episode.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from guiagent.tools.actions import MODEL_ACTIONS
+from guiagent.tools.parsing import format_function_call, format_tool_call, parse_answer
+from tests.tools.fuzzing import CRASHERS, LONGEST, SEEDS, AnswerPath, answers, mutated_answers
+
+
+@pytest.fixture(scope="module")
+def path(tmp_path_factory) -> AnswerPath:
+    return AnswerPath(tmp_path_factory.mktemp("fuzz"), chunk=400, report_every=10)
+
+
+@pytest.mark.parametrize("kind", list(CRASHERS))
+def test_what_crashed_episodes_is_a_recorded_format_error(path, kind):
+    for protocol, raw in CRASHERS[kind]:
+        decision = path.feed(protocol, raw)
+        assert decision.format_error and not decision.actions, (kind, protocol)
+        assert "\udcc1" not in decision.raw  # recorded escaped, as text
+    path.flush()
+
+
+def test_real_answers_are_accepted_and_round_trip(path):
+    accepted = 0
+    for protocol, raw in SEEDS:
+        decision = path.feed(protocol, raw)
+        if decision.format_error is None:
+            accepted += 1
+            assert all(a.action in MODEL_ACTIONS for a in decision.model_actions)
+            fmt = format_tool_call if protocol == "tool-call" else format_function_call
+            again = parse_answer("\n".join(fmt(a) for a in decision.model_actions), protocol)
+            assert again.actions == decision.model_actions
+    assert accepted >= len(SEEDS) - sum(len(v) for v in CRASHERS.values())
+
+
+def test_mutated_answers_of_both_protocols(path):
+    before = dict(path.counts)
+    for protocol, raw in mutated_answers(seed=9, count=1500):
+        path.feed(protocol, raw)
+    path.flush()
+    answered = path.counts["answers"] - before["answers"]
+    errors = path.counts["format_errors"] - before["format_errors"]
+    accepted = path.counts["accepted"] - before["accepted"]
+    assert answered == 1500 and errors + accepted == 1500
+    assert errors > 500 and accepted > 100  # the mutations reach both outcomes
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(answer=answers())
+def test_hypothesis_answers_of_both_protocols(path, answer):
+    protocol, raw = answer
+    decision = path.feed(protocol, raw)
+    assert (decision.format_error is None) == bool(decision.actions)
+
+
+def test_the_hypothesis_trajectories_read_back(path):
+    path.flush()
+    assert path.counts["answers"] > 1800
+
+
+def test_the_longest_answers_go_through(path):
+    for name, raw in LONGEST.items():  # bench/fuzz.py times them: none over 50 ms to parse
+        for protocol in ("tool-call", "function-result-return"):
+            assert len(raw) <= 65_536, name
+            path.feed(protocol, raw)
+    path.flush()

@@ -1,0 +1,337 @@
+"""The URL policy's pure rules: which URLs and hosts the browser may reach.
+
+Hosts are canonicalised the way Chromium does it (the WHATWG URL standard) before any rule is applied,
+so that a URL cannot mean one host to us and another to the browser: tabs and newlines are dropped,
+``\\`` is ``/``, userinfo is cut at the last ``@``, the host is percent-decoded and IDNA-mapped (UTS 46:
+full-width letters, ``。``), and IPv4 is read in every notation a browser accepts (``127.1``,
+``0x7f000001``, ``2130706433``, ``0177.0.0.1``); IPv6 that embeds IPv4 is judged by that IPv4.
+
+Patterns (``allow``/``block``): ``example.com`` (that host only), ``*.example.com`` (it and every
+subdomain), ``*`` (any host), an IP address or network (``10.0.0.0/8``), each optionally with a
+``:port`` and a ``scheme://`` prefix. Block wins over allow; with an allow list, a host must match it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import idna
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+SPECIAL_SCHEMES = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
+# Names that always mean this machine or its local network, whatever DNS says.
+PRIVATE_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa")
+_C0_OR_SPACE = "".join(chr(i) for i in range(0x21))
+_FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+
+
+class PolicyError(ValueError):
+    """A URL or pattern that cannot be understood; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a URL goes, canonicalised: scheme, host (ASCII, lower case, or an IP's text) and port."""
+
+    scheme: str
+    host: str
+    port: int | None
+    ip: IPAddress | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+# -- canonical form --------------------------------------------------------------------------
+
+
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a browser reads in ``host`` (WHATWG's IPv4 parser), or None if it is a name."""
+    parts = host.split(".")
+    if parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if not parts or not _numeric(parts[-1]):
+        return None
+    if len(parts) > 4:
+        raise PolicyError(f"{host!r} is not a valid IPv4 address")
+    numbers = []
+    for part in parts:
+        if not _numeric(part):
+            raise PolicyError(f"{host!r} is not a valid IPv4 address")
+        numbers.append(_ipv4_number(part))
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        raise PolicyError(f"{host!r} is not a valid IPv4 address")
+    value = numbers[-1]
+    for i, n in enumerate(numbers[:-1]):
+        value += n * 256 ** (3 - i)
+    return ipaddress.IPv4Address(value)
+
+
+def _numeric(part: str) -> bool:
+    p = part.lower()
+    if p.startswith("0x"):
+        return all(c in "0123456789abcdef" for c in p[2:])
+    return p != "" and p.isascii() and p.isdigit()
+
+
+def _ipv4_number(part: str) -> int:
+    p = part.lower()
+    if p.startswith("0x"):
+        return int(p[2:] or "0", 16)
+    if len(p) > 1 and p.startswith("0"):
+        try:
+            return int(p, 8)
+        except ValueError:
+            raise PolicyError(f"{part!r} is not a valid octal IPv4 part") from None
+    return int(p)
+
+
+def canonical_host(host: str) -> tuple[str, IPAddress | None]:
+    """``host`` as the browser will connect to it: (text, IP address if it is one)."""
+    if host.startswith("[") and host.endswith("]"):
+        text = host[1:-1].split("%", 1)[0]
+        try:
+            ip6 = ipaddress.IPv6Address(text)
+        except ValueError:
+            raise PolicyError(f"{host!r} is not a valid IPv6 address") from None
+        return f"[{ip6.compressed}]", ip6
+    decoded = unquote(host)
+    try:
+        ascii_host = idna.encode(decoded, uts46=True, transitional=False).decode("ascii") if decoded else ""
+    except idna.IDNAError:
+        # Not a valid IDN: Chromium then keeps only plain ASCII names, lower-cased.
+        if not decoded.isascii():
+            raise PolicyError(f"host {host!r} is not a valid international domain name") from None
+        ascii_host = decoded.lower()
+    ascii_host = ascii_host.lower()
+    if not ascii_host:
+        raise PolicyError("the URL has no host")
+    if _FORBIDDEN_HOST.search(ascii_host):
+        raise PolicyError(f"host {host!r} holds a character no host may hold")
+    ip4 = parse_ipv4(ascii_host)
+    if ip4 is not None:
+        return str(ip4), ip4
+    return ascii_host.rstrip("."), None
+
+
+def parse_target(url: str) -> Target:
+    """Scheme, canonical host and port of ``url``, read as Chromium reads it."""
+    text = url.strip(_C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise PolicyError("the URL holds control characters")
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", text)
+    if not m:
+        raise PolicyError(f"{url!r} is not an absolute URL (no scheme)")
+    scheme = m.group(1).lower()
+    rest = text[m.end():]
+    if scheme not in SPECIAL_SCHEMES:
+        parts = urlsplit(scheme + ":" + rest)
+        return Target(scheme, parts.hostname or "", parts.port, None)
+    rest = rest.replace("\\", "/").lstrip("/")  # special schemes: any run of slashes, '\' is '/'
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):
+        host, _, tail = hostport.partition("]")
+        host, port_text = host + "]", tail.removeprefix(":")
+    else:
+        host, _, port_text = hostport.partition(":")
+    port = None
+    if port_text:
+        if not port_text.isdigit() or int(port_text) > 65535:
+            raise PolicyError(f"{url!r} has an invalid port {port_text!r}")
+        port = int(port_text)
+    name, ip = canonical_host(host)
+    return Target(scheme, name, port if port is not None else SPECIAL_SCHEMES[scheme], ip)
+
+
+def is_private(ip: IPAddress) -> bool:
+    """Loopback, private, link-local, unspecified, reserved or multicast: not the public internet."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip.packed[:12] == bytes(12) and int(ip) > 1:
+            embedded = ipaddress.IPv4Address(ip.packed[12:])  # IPv4-compatible ::a.b.c.d
+        if embedded is not None and is_private(embedded):
+            return True
+    return not ip.is_global or ip.is_multicast
+
+
+def is_private_name(host: str) -> bool:
+    return any(host == s or host.endswith("." + s) for s in PRIVATE_SUFFIXES)
+
+
+# -- patterns --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    """One ``allow``/``block`` entry, parsed."""
+
+    text: str
+    scheme: str | None
+    host: str  # "*", "*.example.com", "example.com", an IP's text, or "" for a network
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    port: int | None
+
+    @property
+    def wildcard(self) -> bool:
+        return self.host == "*"
+
+    def matches(self, target: Target) -> bool:
+        if self.scheme is not None and self.scheme != target.scheme:
+            return False
+        if self.port is not None and self.port != target.port:
+            return False
+        if self.network is not None:
+            return target.ip is not None and _ip_in(target.ip, self.network)
+        if self.host == "*":
+            return True
+        if self.host.startswith("*."):
+            base = self.host[2:]
+            return target.host == base or target.host.endswith("." + base)
+        return target.host == self.host
+
+
+def _ip_in(ip: IPAddress, network) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.version == network.version and ip in network
+
+
+def parse_pattern(text: str) -> HostPattern:
+    raw = text.strip()
+    scheme = None
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*)://", raw)
+    if m:
+        scheme, raw = m.group(1).lower(), raw[m.end():]
+    raw = raw.rstrip("/")
+    if not raw or any(c in raw for c in "?#@ \\"):
+        raise PolicyError(f"pattern {text!r}: expected a host like example.com, *.example.com, 10.0.0.0/8")
+    port = None
+    if raw.startswith("[") and "]:" in raw:
+        raw, _, port_text = raw.rpartition(":")
+        port = _pattern_port(text, port_text)
+    elif raw.count(":") == 1 and "/" not in raw:
+        raw, _, port_text = raw.partition(":")
+        port = _pattern_port(text, port_text)
+    if "/" in raw:
+        try:
+            network = ipaddress.ip_network(raw.strip("[]"), strict=False)
+        except ValueError:
+            raise PolicyError(f"pattern {text!r}: {raw!r} is not an IP network") from None
+        return HostPattern(text, scheme, "", network, port)
+    if raw == "*":
+        return HostPattern(text, scheme, "*", None, port)
+    wildcard = raw.startswith("*.")
+    body = raw[2:] if wildcard else raw
+    if "*" in body:
+        raise PolicyError(f"pattern {text!r}: '*' may only stand for the whole host or lead it as '*.'")
+    if ":" in body and not body.startswith("["):
+        body = f"[{body}]"  # a bare IPv6 address
+    try:
+        host, ip = canonical_host(body)
+    except PolicyError as exc:
+        raise PolicyError(f"pattern {text!r}: {exc}") from None
+    if ip is not None:
+        if wildcard:
+            raise PolicyError(f"pattern {text!r}: an IP address takes no '*.'")
+        net = ipaddress.ip_network(ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip)
+        return HostPattern(text, scheme, host, net, port)
+    return HostPattern(text, scheme, f"*.{host}" if wildcard else host, None, port)
+
+
+def _pattern_port(text: str, port_text: str) -> int:
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise PolicyError(f"pattern {text!r}: {port_text!r} is not a port")
+    return int(port_text)
+
+
+# -- the policy ------------------------------------------------------------------------------
+
+
+class UrlPolicy(BaseModel):
+    """Where the browser may go. Recorded in meta.json with the env's settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[str] = Field(default_factory=list, description="Host patterns; if any, a host must match one.")
+    block: list[str] = Field(default_factory=list, description="Host patterns never reached (wins over allow).")
+    schemes: list[str] = Field(default_factory=lambda: ["http", "https"], description="Schemes a page may be opened with.")
+    private_network: bool = Field(
+        default=False, description="Reach loopback, private and link-local addresses (and localhost, *.local)."
+    )
+
+    @field_validator("allow", "block")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for p in v:
+            parse_pattern(p)
+        return v
+
+    @field_validator("schemes")
+    @classmethod
+    def _schemes(cls, v: list[str]) -> list[str]:
+        return [s.lower().rstrip(":/") for s in v]
+
+    def model_post_init(self, _: object) -> None:
+        object.__setattr__(self, "_allow", [parse_pattern(p) for p in self.allow])
+        object.__setattr__(self, "_block", [parse_pattern(p) for p in self.block])
+
+    def check_url(self, url: str) -> Verdict:
+        """May a page open ``url``? Scheme, then host."""
+        try:
+            target = parse_target(url)
+        except PolicyError as exc:
+            return Verdict(False, str(exc))
+        if target.scheme not in self.schemes:
+            return Verdict(False, f"the scheme {target.scheme!r} is not allowed (allowed: {', '.join(self.schemes)})")
+        if target.scheme in ("about",) and url.strip().lower() in ("about:blank", "about:srcdoc"):
+            return Verdict(True)
+        if target.scheme not in SPECIAL_SCHEMES:
+            return Verdict(True)  # an explicitly allowed non-network scheme (data:, blob:...)
+        return self.check_target(target)
+
+    def check_host(self, host: str, port: int | None, scheme: str | None = None) -> Verdict:
+        """May the network reach ``host:port`` (a proxy's CONNECT or request target)?"""
+        try:
+            name, ip = canonical_host(host)
+        except PolicyError as exc:
+            return Verdict(False, str(exc))
+        return self.check_target(Target(scheme or "", name, port, ip))
+
+    def check_target(self, target: Target) -> Verdict:
+        where = target.host + (f":{target.port}" if target.port else "")
+        blocked = next((p for p in self._block if p.matches(target)), None)  # type: ignore[attr-defined]
+        if blocked is not None:
+            return Verdict(False, f"{where} is on the block list ({blocked.text})")
+        allowed = next((p for p in self._allow if p.matches(target)), None)  # type: ignore[attr-defined]
+        if self._allow and allowed is None:  # type: ignore[attr-defined]
+            return Verdict(False, f"{where} is not on the allow list")
+        explicit = allowed is not None and not allowed.wildcard
+        if not self.private_network and not explicit and self.names_private(target):
+            return Verdict(False, f"{where} is a private or local address (the private network is off)")
+        return Verdict(True)
+
+    def trusts(self, target: Target) -> bool:
+        """True if ``target`` was allowed by name (its DNS answer may then be private)."""
+        return self.private_network or any(p.matches(target) and not p.wildcard for p in self._allow)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def names_private(target: Target) -> bool:
+        return is_private(target.ip) if target.ip is not None else is_private_name(target.host)
+
+    def check_resolved(self, target: Target, ip: IPAddress) -> Verdict:
+        """A name resolved to ``ip``: refused if it points into the private network unless trusted."""
+        if not self.trusts(target) and is_private(ip):
+            return Verdict(False, f"{target.host} resolves to the private address {ip} (the private network is off)")
+        return Verdict(True)
