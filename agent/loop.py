@@ -20,9 +20,9 @@ from guiagent.agent.frames import FrameBuffer
 from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
 from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
-from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
+from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env, EnvError, FrameSource
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary, TargetResolver
+from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, PolicyUnavailable, StepSummary, TargetResolver
 from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 from guiagent.tools.text import recordable_tree
@@ -177,9 +177,10 @@ class Episode:
         update: dict[str, Any] = {}
         try:
             decision = self._decide_with_timeout(context)
-        except PolicyError as exc:
+        except PolicyError as exc:  # a server that is down is not the task failing: error, resumable
             pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
-            return {"status": "failure", "reason": f"policy: {exc}", "pending": pending}
+            status = "error" if isinstance(exc, PolicyUnavailable) else "failure"
+            return {"status": status, "reason": f"policy: {exc}", "pending": pending}
         pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
         pending["decision"] = decision.model_dump(mode="json")
         if decision.format_error:
@@ -201,7 +202,7 @@ class Episode:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             # the late decision still holds the thread; the episode ends here, so nothing waits behind it
-            raise PolicyError(f"no decision within {timeout:g}s") from None
+            raise PolicyUnavailable(f"no decision within {timeout:g}s") from None
 
     def _approve(self, state: EpisodeState) -> dict[str, Any]:
         """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
@@ -382,7 +383,7 @@ class Episode:
             "frame_id": None, "pending": {}, "history": [summary_of(r).model_dump(mode="json") for r in recorded],
         }
 
-    def resume(self, recorded: list[StepRecord], approval: dict[str, Any] | None = None) -> EpisodeResult:
+    def resume(self, recorded: list[StepRecord] | None = None, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue after the recorded steps. From the last checkpoint where it agrees with them:
         recorded steps are never redone, an interrupted one is redone from its observation (its frame
         and decision died with the process), an episode that ended in an env fault goes on with the
@@ -392,6 +393,8 @@ class Episode:
         snapshot = self.graph.get_state(self._thread)
         if snapshot.next and snapshot.next[0] == "approve":
             return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
+        if recorded is None:
+            recorded = load_trajectory(self.writer.root).steps
         values, count = snapshot.values, len(recorded)
         checkpointed = values.get("step") if values else None
         agrees = checkpointed == count or (checkpointed == count - 1 and snapshot.next == ("record",))

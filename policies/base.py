@@ -14,6 +14,11 @@ class PolicyError(RuntimeError):
     """The policy cannot decide at all (model server down, script unreadable): the episode ends."""
 
 
+class PolicyUnavailable(PolicyError):
+    """The model server under the policy is down, silent or failing (not the task): the episode ends as
+    an ``error``, resumable once the server is back."""
+
+
 class StepSummary(BaseModel):
     """One earlier step as the policy sees it: small text, no pixels."""
 

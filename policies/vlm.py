@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.base import Decision, DecisionContext, PolicyError, PolicyUnavailable
 from guiagent.policies.constrained import answer_regex
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
 from guiagent.policies.prompts import build_messages, clock, system_prompt
@@ -250,9 +250,9 @@ def _policy_error(exc: Exception, cfg: VLMConfig) -> PolicyError:
 
     where = cfg.base_url
     if isinstance(exc, openai.APITimeoutError):
-        return PolicyError(f"the model server at {where} did not answer within {cfg.request_timeout_s:g}s")
+        return PolicyUnavailable(f"the model server at {where} did not answer within {cfg.request_timeout_s:g}s")
     if isinstance(exc, openai.APIConnectionError):
-        return PolicyError(f"cannot reach the model server at {where} (is it running?)")
+        return PolicyUnavailable(f"cannot reach the model server at {where} (is it running?)")
     if isinstance(exc, openai.NotFoundError):
         return PolicyError(f"model {cfg.model!r} is not served at {where}: {_detail(exc)}")
     if isinstance(exc, openai.AuthenticationError):
@@ -266,6 +266,8 @@ def _policy_error(exc: Exception, cfg: VLMConfig) -> PolicyError:
             return PolicyError(f"the server refuses this many images/videos per prompt: {detail} "
                                "(start vLLM with --limit-mm-per-prompt '{\"image\": 2, \"video\": 1}')")
         return PolicyError(f"the model server rejected the request: {detail}")
+    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        return PolicyUnavailable(f"the model server at {where} failed ({exc.status_code}): {_detail(exc)}")
     if isinstance(exc, openai.APIStatusError):
         return PolicyError(f"the model server at {where} failed ({exc.status_code}): {_detail(exc)}")
     return PolicyError(f"model request failed: {type(exc).__name__}: {exc}")

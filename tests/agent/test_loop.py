@@ -209,3 +209,27 @@ def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
     traj = load_trajectory(out)
     assert [s.index for s in traj.steps] == list(range(25)) and traj.problems == []
     assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (14, "error")]
+
+
+def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it_is_back(episode_on, tmp_path):
+    from guiagent.policies import PolicyUnavailable
+
+    ok = Decision(actions=[LeftClick(coordinate=(5, 5))])
+    down = PolicyUnavailable("cannot reach the model server at http://127.0.0.1:1 (is it running?)")
+    first = episode_on(_Policy([ok, down]))
+    result = first.run()
+    assert result.status == "error" and result.reason == f"policy: {down}"  # not the task failing
+    first.close()
+    traj = load_trajectory(tmp_path / "t")
+    assert traj.meta.outcome == "error" and len(traj.steps) == 2
+
+    env = BrowserEnv(BrowserConfig())
+    env.reset()
+    back = Episode(env, _Policy([ok, ok, Decision(actions=[Terminate(status="success")])]), Task(instruction="test"),
+                   TrajectoryWriter.open(tmp_path / "t"))
+    try:
+        assert back.resume(traj.steps).status == "success"
+    finally:
+        back.close()
+        env.close()
+    assert [s.index for s in load_trajectory(tmp_path / "t").steps] == [0, 1, 2]
