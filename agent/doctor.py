@@ -1,17 +1,28 @@
-"""``guiagent doctor``: is a model server ready for this runtime, and what will a step cost?"""
+"""``guiagent doctor``: is a model server ready for this runtime, and what will a step cost?
+
+Each check is named and says what it saw; a refused connection fails at once (no retries), and the
+recommended vLLM serve lines are printed whatever the outcome.
+"""
 
 from __future__ import annotations
 
 import io
+import json
+import logging
+import sys
+from typing import Any
 
 from PIL import Image
-from rich.console import Console
-from rich.markup import escape
+from pydantic import BaseModel, Field
+from rich.text import Text
 
+from guiagent.agent.cli_output import Output
 from guiagent.policies import DecisionContext, PolicyError
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import FrameGeometry, Observation
+
+log = logging.getLogger(__name__)
 
 SERVE_LINES = {
     "Qwen/Qwen2.5-VL-7B-Instruct": (
@@ -25,53 +36,95 @@ SERVE_LINES = {
 }
 
 
+class DoctorCheck(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+    warning: bool = Field(default=False, description="Usable, but not as configured.")
+
+
+class DoctorReport(BaseModel):
+    """What ``doctor`` found; printed as lines, or as one JSON object with ``--json``."""
+
+    base_url: str
+    model: str | None = None
+    ok: bool = False
+    checks: list[DoctorCheck] = Field(default_factory=list)
+    served: list[dict[str, Any]] = Field(default_factory=list)
+    usage: dict[str, int] = Field(default_factory=dict)
+    serve_lines: list[str] = Field(default_factory=lambda: list(SERVE_LINES.values()))
+
+
 def _synthetic(width: int, height: int, t: float, shade: int) -> Observation:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (shade, 128, 255 - shade)).save(buf, "PNG")
     return Observation(image=buf.getvalue(), t=t, geometry=FrameGeometry(width=width, height=height))
 
 
-def run_doctor(console: Console, base_url: str, model: str | None, max_pixels: int, video: VideoConfig) -> bool:
-    """Print what the server offers and what a 1280x800 step costs; False if it is not usable."""
-    probe = VLMPolicy(VLMConfig(base_url=base_url, model=model or "?", max_pixels=max_pixels, video=video, max_tokens=1))
+def check_server(base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig) -> DoctorReport:
+    """Probe the server: reachable, the model served, a screenshot plus a clip accepted, tokens counted."""
+    report = DoctorReport(base_url=base_url, model=model)
+    given = {"max_pixels": max_pixels} if max_pixels is not None else {}
+    # One attempt and a short connect timeout: a server that is not there is said at once.
+    config = VLMConfig(base_url=base_url, model=model or "?", video=video, max_tokens=1, max_retries=0,
+                       connect_timeout_s=5.0, **given)
+    probe = VLMPolicy(config)
     try:
-        served = probe.served_models()
+        report.served = probe.served_models()
     except PolicyError as exc:
-        console.print(f"[red]✗[/red] {escape(str(exc))}")
-        return False
-    console.print(f"[green]✓[/green] {base_url} answers; models served:")
-    for m in served:
-        console.print(f"    {m['id']}  (max_model_len {m.get('max_model_len', '?')})")
-    if not served:
-        console.print("[red]✗[/red] no model is served")
-        return False
-    name = model or served[0]["id"]
-    if name not in {m["id"] for m in served}:
-        console.print(f"[red]✗[/red] {name!r} is not among them")
-        return False
+        report.checks.append(DoctorCheck(name="reachable", ok=False, detail=str(exc)))
+        return report
+    names = [m["id"] for m in report.served]
+    report.checks.append(DoctorCheck(name="reachable", ok=True, detail=f"{base_url} answers; models served: {', '.join(names) or 'none'}"))
+    if not names:
+        report.checks.append(DoctorCheck(name="model", ok=False, detail="the server serves no model"))
+        return report
+    name = report.model = model or names[0]
+    if name not in names:
+        report.checks.append(DoctorCheck(name="model", ok=False, detail=f"{name!r} is not served (served: {', '.join(names)})"))
+        return report
+    length = next(m.get("max_model_len") for m in report.served if m["id"] == name)
+    report.checks.append(DoctorCheck(name="model", ok=True, detail=f"{name} is served (max_model_len {length or '?'})"))
     probe.config.model = name
     now = 1_000_000.0
     frames = [_synthetic(1280, 800, now - video.history_seconds + k, shade=k * 7 % 256) for k in range(int(video.history_seconds))]
     context = DecisionContext(task="doctor probe", step=0, max_steps=1, observation=_synthetic(1280, 800, now, 10),
                               recent_frames=frames)
+    log.info("probing %s with one 1280x800 screenshot and %d clip frames", name, len(frames))
     try:
         decision = probe.decide(context)
     except PolicyError as exc:
-        console.print(f"[red]✗[/red] a probe with one image and one video failed: {escape(str(exc))}")
-        return False
-    usage = decision.usage or {}
-    visual = usage.get("image_tokens", 0) + usage.get("video_tokens", 0)
-    frames = usage.get("video_frames", 0)
-    if video.history_seconds > 0 and frames == 0:
-        console.print(f"[yellow]![/yellow] {name} accepts a screenshot, but no clip fits its context beside it: "
-                      "lower --max-pixels or raise the server's --max-model-len")
+        report.checks.append(DoctorCheck(name="image+video", ok=False, detail=f"a probe with one image and one video failed: {exc}"))
+        return report
+    report.usage = usage = dict(decision.usage or {})
+    clip_frames = usage.get("video_frames", 0)
+    if video.history_seconds > 0 and clip_frames == 0:
+        report.checks.append(DoctorCheck(name="image+video", ok=True, warning=True, detail=(
+            f"{name} accepts a screenshot, but no clip fits its context beside it: lower --max-pixels or raise "
+            "the server's --max-model-len")))
     else:
-        console.print(f"[green]✓[/green] {name} accepts a screenshot plus a {frames}-frame clip per prompt")
-    console.print(
-        f"    per step at 1280x800: image {usage.get('image_tokens')} + video {usage.get('video_tokens')} = {visual} "
-        f"visual tokens predicted; the server counted {usage.get('prompt_tokens')} prompt tokens in all"
-    )
-    console.print("Recommended on a GPU:")
-    for line in SERVE_LINES.values():
-        console.print(f"    {line}")
-    return True
+        report.checks.append(DoctorCheck(name="image+video", ok=True, detail=f"{name} accepts a screenshot plus a {clip_frames}-frame clip per prompt"))
+    visual = usage.get("image_tokens", 0) + usage.get("video_tokens", 0)
+    report.checks.append(DoctorCheck(name="tokens", ok=True, detail=(
+        f"per step at 1280x800: image {usage.get('image_tokens')} + video {usage.get('video_tokens')} = {visual} visual "
+        f"tokens predicted; the server counted {usage.get('prompt_tokens')} prompt tokens in all")))
+    report.ok = True
+    return report
+
+
+def run_doctor(output: Output, base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig) -> bool:
+    """Check the server and print what was found (lines, or JSON); False if it is not usable."""
+    report = check_server(base_url, model, max_pixels, video)
+    if output.json_mode:
+        sys.stdout.write(json.dumps(report.model_dump()) + "\n")
+        return report.ok
+    for check in report.checks:
+        mark, style = ("!", "yellow") if check.warning else (("✓", "green") if check.ok else ("✗", "red"))
+        line = Text(f"{mark} ", style=style)
+        line.append(f"{check.name}: {check.detail}")
+        output.out.print(line)
+    if not output.quiet:
+        output.out.print(Text("Recommended on a GPU:" if report.ok else "To serve a model on a GPU:"))
+        for serve in report.serve_lines:
+            output.out.print(Text(f"    {serve}"))
+    return report.ok

@@ -1,7 +1,9 @@
 """The episode loop: a LangGraph StateGraph observe -> decide -> act -> record, checkpointed in SQLite.
 
-The checkpointed state holds small things only (step index, history as text, frame ids, status);
-frames live in the frame buffer and on disk. The loop knows the Env and Policy protocols, nothing more.
+The checkpointed state holds small things only (step index, frame ids, status, the step in progress),
+so a checkpoint costs the same at step 5 and at step 5,000. The recorded steps are the truth: the policy's
+history is kept beside them in memory and rebuilt from steps.jsonl on resume; frames live in the frame
+buffer and on disk. The loop knows the Env and Policy protocols, nothing more.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ class EpisodeState(TypedDict, total=False):
     format_errors: int
     frame_id: str | None
     pending: dict[str, Any]  # the step in progress: decision, results, timings (no pixels)
-    history: list[dict[str, Any]]
 
 
 class EpisodeResult(BaseModel):
@@ -82,11 +83,10 @@ def _where(state: EpisodeState, decision: Decision) -> str:
 
 def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[EpisodeState], dict[str, Any]]:
     """A node whose update is made recordable (tools.text) before LangGraph checkpoints it and the
-    record node writes it: the model's text, page titles, env messages. The history is left as is:
-    it is built from updates already made recordable."""
+    record node writes it: the model's text, page titles, env messages."""
 
     def run(state: EpisodeState) -> dict[str, Any]:
-        return {k: v if k == "history" else recordable_tree(v) for k, v in node(state).items()}
+        return {k: recordable_tree(v) for k, v in node(state).items()}
 
     return run
 
@@ -113,6 +113,7 @@ class Episode:
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        self.history: list[StepSummary] = []  # summary k is step k's; see load_history for a resumed episode
         # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
         self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
         self._conn = sqlite3.connect(writer.root / CHECKPOINT_FILE, check_same_thread=False)
@@ -170,7 +171,7 @@ class Episode:
             step=state["step"],
             max_steps=self.config.max_steps,
             observation=obs,
-            history=[StepSummary.model_validate(h) for h in state["history"]],
+            history=self.history[: state["step"]],
             recent_frames=self.frames.recent(),
         )
         t0 = time.perf_counter()
@@ -341,17 +342,19 @@ class Episode:
         if state["frame_id"] is None:  # observe failed: nothing to record for this step
             self._finish(state, status)
             return {}
-        # t_end and the record's own time go into the checkpoint, so that the line can be rebuilt
-        # byte for byte from it (a line cut short on disk is then completed, see TrajectoryWriter.open)
+        ends = status != "running" or step + 1 >= self.config.max_steps
+        # t_end, the closing frame and the record's own time go into the checkpoint, so that the line can be
+        # rebuilt byte for byte from it (a line cut short on disk is then completed: TrajectoryWriter.open)
         pending = {**state["pending"], "t_end": time.time()}
+        if ends:
+            pending.update(self._observe_after(step))
         record = record_from_state({**state, "pending": pending})
         if self.guards.secrets:  # (a redacted line is then not rebuilt but redone: record_from_state knows no secrets)
             record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
         record.timings_ms["record"] = pending["record_ms"] = _ms(t0)
         self.writer.append(record)
-        summary = summary_of(record)
-        update: dict[str, Any] = {"step": step + 1, "pending": pending,
-                                  "history": [*state["history"], summary.model_dump(mode="json")]}
+        self.history[step:] = [summary_of(record)]
+        update: dict[str, Any] = {"step": step + 1, "pending": pending}
         if status == "running" and step + 1 >= self.config.max_steps:
             status = "failure"
             update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
@@ -360,6 +363,14 @@ class Episode:
         if status != "running":
             self._finish({**state, **update}, status)
         return update
+
+    def _observe_after(self, step: int) -> dict[str, Any]:
+        """The screen the episode ended on (what the last action or a failed check left), if it can be seen."""
+        try:
+            obs = self.env.observe()
+        except EnvError:
+            return {}  # the env is gone: the step's own frame is the last there is
+        return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
 
     def _finish(self, state: EpisodeState, status: str) -> None:
         reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
@@ -380,8 +391,12 @@ class Episode:
             errors += 1
         return {
             "step": len(recorded), "status": "running", "reason": None, "answer": None, "format_errors": errors,
-            "frame_id": None, "pending": {}, "history": [summary_of(r).model_dump(mode="json") for r in recorded],
+            "frame_id": None, "pending": {},
         }
+
+    def load_history(self, steps: list[StepRecord]) -> None:
+        """Give a resumed episode the policy's view of its recorded steps (from steps.jsonl)."""
+        self.history = [summary_of(s) for s in steps]
 
     def resume(self, recorded: list[StepRecord] | None = None, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue after the recorded steps. From the last checkpoint where it agrees with them:
@@ -395,6 +410,7 @@ class Episode:
             return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
         if recorded is None:
             recorded = load_trajectory(self.writer.root).steps
+        self.load_history(recorded)
         values, count = snapshot.values, len(recorded)
         checkpointed = values.get("step") if values else None
         agrees = checkpointed == count or (checkpointed == count - 1 and snapshot.next == ("record",))
@@ -424,6 +440,7 @@ class Episode:
             reason = f"reached the step limit ({self.config.max_steps}) without finishing"
             self.writer.finish("failure", reason)
             return EpisodeResult(status="failure", reason=reason, steps=len(recorded))
+        self.load_history(recorded)
         return self._invoke(self._state_after(recorded), self._thread)
 
     @staticmethod

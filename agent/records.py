@@ -49,6 +49,10 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
         policy_info=decision.info,
         targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
         context_frames=pending.get("context_frames", []),
+        approval=pending.get("approval"),
+        error=state.get("reason") if state.get("status") in ("failure", "error") else None,
+        frame_after=pending.get("frame_after"),
+        t_after=pending.get("t_after"),
     )
     if "record_ms" in pending:
         record.timings_ms["record"] = pending["record_ms"]
@@ -56,7 +60,7 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
 
 
 def summary_of(record: StepRecord) -> StepSummary:
-    """A recorded step as the policy sees it."""
+    """What the policy sees of a recorded step: the same whether it was just recorded or read back."""
     return StepSummary(
         index=record.index, t=record.t, thought=record.thought, raw=record.raw,
         model_actions=record.model_actions, actions=record.actions,

@@ -146,6 +146,7 @@ def render_html(traj: Trajectory) -> str:
             ("parse error", f"<span class='bad'>{esc(step.format_error)}</span>" if step.format_error else ""),
             ("action (screen)", f"<pre>{esc(json.dumps(step.actions, ensure_ascii=False))}</pre>"),
             ("action (model)", f"<pre>{esc(json.dumps(step.model_actions, ensure_ascii=False))}</pre>" if step.model_actions else ""),
+            ("targets", _targets(step)),
             ("results", f"<ul>{results}</ul>" if results else ""),
             ("checks", f"<ul>{checks}</ul>" if checks else ""),
             ("page", esc(" - ".join(x for x in (step.title, step.url, step.window) if x))),
@@ -161,6 +162,18 @@ def render_html(traj: Trajectory) -> str:
         )
     parts.append("</main></body></html>")
     return "".join(parts)
+
+
+def _targets(step: StepRecord) -> str:
+    """A script's targets: as written, where each resolved and how (dom, cache, model, fallback, healed)."""
+    items = []
+    for t in step.targets:
+        esc = html.escape
+        how = t.error or f"{t.source} -> {list(t.point or ())}"
+        healed = f" <b class='bad'>healed</b>: {esc(t.reason or '')}" if t.healed else ""
+        items.append(f"<li class='{'bad' if t.error else 'ok'}'>{esc(t.field)} {esc(json.dumps(t.target, ensure_ascii=False))}: "
+                     f"{esc(how)}{healed}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
 def write_gif(traj: Trajectory, path: Path, seconds_per_step: float = 1.0, width: int = 640) -> None:

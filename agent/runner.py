@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import shutil
@@ -30,6 +31,7 @@ from guiagent.agent.trajectory import (
     TrajectoryMeta,
     TrajectoryWriter,
     load_trajectory,
+    resume_command,
 )
 from guiagent.envs import Env
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
@@ -41,6 +43,8 @@ from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.secrets import SecretError, SecretSpec, Secrets, placeholders
+
+log = logging.getLogger(__name__)
 
 SCRIPT_COPY = "script.yaml"
 DEMO_STATE = "demo-state.json"
@@ -93,7 +97,7 @@ def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
 
 def desktop_demo_spec(out: Path) -> RunSpec:
     """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory."""
-    app = f"{shlex.quote(sys.executable)} -m agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
+    app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
         env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
         script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
@@ -187,10 +191,6 @@ class EpisodeInterrupted(KeyboardInterrupt):
         self.result, self.root = result, root
 
 
-def resume_command(root: Path) -> str:
-    return f"guiagent run --resume {shlex.quote(str(root))}"
-
-
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None,
@@ -223,6 +223,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
                                                 layout=spec.demo_layout))
         spec = spec.model_copy(update={"demo_port": server.server_address[1]})
         site_url = server.url
+        log.info("demo site at %s", site_url)
     policy, from_policy = built or _build_policy(spec, out, site_url)
     task = _task(spec, from_policy, site_url)
     spec = _with_script_lists(spec, from_policy)
@@ -240,6 +241,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     env = _build_env(spec, out)
     stack.callback(env.close)
     meta.env = env.settings()
+    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
     env.reset(task.start_url)
     writer = TrajectoryWriter.create(out, meta)
     episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
@@ -309,6 +311,7 @@ def resume_episode(
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
         writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[
             *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
+        log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
         env.reset(resume_url)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,11 @@ FRAMES_DIR = "frames"
 
 Outcome = Literal["running", "success", "failure", "error", "interrupted", "awaiting-approval"]
 FINISHED = ("success", "failure")  # outcomes a resume leaves as they are; the others continue
+
+
+def resume_command(root: Path) -> str:
+    """The command that continues the episode in ``root``."""
+    return f"guiagent run --resume {shlex.quote(str(root))}"
 
 
 class TrajectoryError(RuntimeError):
@@ -107,10 +113,17 @@ class StepRecord(BaseModel):
     approval: dict[str, Any] | None = Field(
         default=None, description="A person's answer before a guarded action: rule, action, approved, note."
     )
+    error: str | None = Field(default=None, description="Why the episode failed at this step (policy, env, check), if it did.")
+    frame_after: str | None = Field(default=None, description="The screen after the episode's last step (its outcome).")
+    t_after: float | None = None
 
 
 def frame_name(index: int, suffix: str = "png") -> str:
     return f"{FRAMES_DIR}/{index:06d}.{suffix}"
+
+
+def after_frame_name(index: int, suffix: str = "png") -> str:
+    return f"{FRAMES_DIR}/{index:06d}-after.{suffix}"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -176,6 +189,10 @@ class TrajectoryWriter:
     def write_context_frame(self, index: int, k: int, image: bytes, suffix: str) -> str:
         """Save a frame painted during step ``index``'s actions (for the video context)."""
         return self._write(f"{FRAMES_DIR}/{index:06d}-ctx{k:03d}.{suffix}", image)
+
+    def write_after_frame(self, index: int, image: bytes, suffix: str = "png") -> str:
+        """Save the screen after the episode's last step, ``index``."""
+        return self._write(after_frame_name(index, suffix), image)
 
     def _write(self, name: str, image: bytes) -> str:
         with open(self.root / name, "wb") as f:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from guiagent.tools.parsing import MAX_ANSWER_CHARS, ParseError, parse_answer  # noqa: E402
 from tests.tools.fuzzing import CRASHERS, LONGEST, PROTOCOLS, SEEDS, AnswerPath, answers, mutated_answers  # noqa: E402
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutated", type=int, default=10_000, help="mutated real answers")
     parser.add_argument("--hypothesis", type=int, default=3_000, help="Hypothesis-built answers")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds both generators: the same counts each run")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -82,6 +82,7 @@ def main() -> None:
 
         @settings(max_examples=args.hypothesis, database=None, deadline=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck))
+        @seed(args.seed)
         @given(answer=answers())
         def hypothesis_answers(answer: tuple[str, str]) -> None:
             run.feed("hypothesis", *answer)

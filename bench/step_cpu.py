@@ -103,17 +103,22 @@ def bench_cpu(steps: int, delay: float, history_s: float = 30.0) -> None:
 
 
 def checkpoint_bytes_per_step(db: Path) -> list[int]:
-    """Bytes checkpointed per episode step (four supersteps each), in order."""
+    """Bytes checkpoints.sqlite holds per episode step (checkpoint and metadata blobs plus pending writes
+    of the checkpoints taken at that step), in step order."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT c.checkpoint_id, length(c.checkpoint) + length(c.metadata) + "
-        "coalesce((SELECT sum(length(w.value)) FROM writes w WHERE w.checkpoint_id = c.checkpoint_id), 0) "
-        "FROM checkpoints c ORDER BY c.checkpoint_id"
-    ).fetchall()
+    size = dict(conn.execute(
+        "SELECT c.checkpoint_id, length(c.checkpoint) + length(c.metadata) + coalesce("
+        "(SELECT sum(length(w.value)) FROM writes w WHERE w.checkpoint_id = c.checkpoint_id), 0) FROM checkpoints c"
+    ).fetchall())
+    per_step: dict[int, int] = {}
+    for saved in SqliteSaver(conn).list(None):
+        step = saved.checkpoint["channel_values"].get("step")
+        if step is not None:
+            per_step[step] = per_step.get(step, 0) + size[saved.config["configurable"]["checkpoint_id"]]
     conn.close()
-    per_superstep = [n for _, n in rows]
-    first = 1  # the input checkpoint before the first superstep
-    return [sum(per_superstep[first + 4 * k: first + 4 * k + 4]) for k in range((len(per_superstep) - first) // 4)]
+    return [per_step[k] for k in sorted(per_step)]
 
 
 def bench_checkpoint(steps: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from guiagent.tools import Action, ActionResult, Check, Observation
 
@@ -34,6 +34,19 @@ class Env(Protocol):
 
     def close(self) -> None:
         """Release everything; safe to call twice."""
+
+
+class ClosingEnv:
+    """Makes an env a context manager: ``with BrowserEnv() as env: ...`` closes it on the way out."""
+
+    def close(self) -> None:  # pragma: no cover - every env defines its own
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.envs.base import EnvError
+from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.netguard import NetworkGuard, blocked_notes
@@ -84,7 +84,7 @@ class BrowserConfig(BaseModel):
     pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
-class BrowserEnv:
+class BrowserEnv(ClosingEnv):
     """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads."""
 
     kind = "browser"

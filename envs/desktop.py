@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.envs.base import EnvError
+from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.keymap import UnicodeTyper
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
@@ -72,7 +72,7 @@ class DesktopConfig(BaseModel):
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep changed frames between observations at this rate (0: off).")
 
 
-class DesktopEnv:
+class DesktopEnv(ClosingEnv):
     """The ``Env`` for an X11 desktop (a real display or a private Xvfb)."""
 
     kind = "desktop"

@@ -62,7 +62,7 @@ function describe(el) {
   const r = el.getBoundingClientRect();
   return {
     tag: el.localName, path: path(el), selector: selector(el),
-    text: el.textContent.replace(/\s+/g, " ").trim().slice(0, 80), role: role(el), name: role(el) ? name(el) : null,
+    text: el.textContent.replace(/\s+/g, " ").trim().slice(0, 80), role: role(el), name: name(el),
     rect: [r.x, r.y, r.width, r.height],
   };
 }

@@ -71,10 +71,12 @@ def arguments_regex(width: int, height: int, actions: list[str] | None = None) -
     return "(?:" + "|".join(options) + ")"
 
 
-def answer_regex(protocol: Protocol, width: int, height: int, actions: list[str] | None = None) -> str:
-    """A whole answer: an optional one-line thought, then one call."""
+def answer_regex(
+    protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True
+) -> str:
+    """A whole answer: an optional one-line thought (unless ``thought`` is False), then one call."""
     args = arguments_regex(width, height, actions)
-    thought = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?"
+    thought = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
     if protocol == "tool-call":
         return thought + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'
     return thought + rf"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {args}"

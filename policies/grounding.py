@@ -68,7 +68,8 @@ class Grounder:
         messages, extra = build_messages(cfg.protocol, system_prompt(cfg.protocol, w, h), task, [], media)
         body = dict(extra)
         if cfg.constrained:
-            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"])}
+            # one left_click, no thought: the answer is a point and nothing else
+            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"], thought=False)}
         return messages, body, mapping
 
     def _ground(self, describe: str, observation: Observation) -> Grounding:

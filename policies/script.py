@@ -38,6 +38,9 @@ from guiagent.tools.actions import describe_validation_error
 from guiagent.tools.targets import TARGET_KEYS, ResolvedTarget, Target, TargetScreen
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from guiagent.policies.grounding import Grounder
     from guiagent.policies.vlm import VLMConfig
 
 PLACEHOLDER = (0, 0)  # stands for a target's point until it is resolved (never executed as such)
@@ -146,12 +149,12 @@ class ScriptPolicy:
 
     def __init__(
         self, script: Script, source: str | None = None, vlm: "VLMConfig | None" = None,
-        cache: ActionCache | None = None,
+        cache: ActionCache | None = None, grounder: "Callable[[], Grounder] | None" = None,
     ) -> None:
         self.script = script
         self.source = source
         self.vlm = vlm
-        self.targeting = Targeting(self._grounder, cache)
+        self.targeting = Targeting(grounder or self._grounder, cache)
 
     @classmethod
     def from_file(
@@ -169,7 +172,7 @@ class ScriptPolicy:
             raise ScriptError(str(exc)) from None
         return cls(script, source=str(path), vlm=vlm, cache=store)
 
-    def _grounder(self):
+    def _grounder(self) -> "Grounder":
         from guiagent.policies.grounding import Grounder
         from guiagent.policies.vlm import VLMConfig
 

@@ -49,10 +49,6 @@ class Targeting:
                 self.cache.store(CacheEntry(describe=r.target["describe"], point=r.point,
                                             signature=Signature.model_validate(r.signature), model=model))
 
-    def close(self) -> None:
-        if self._grounder is not None:
-            self._grounder.close()
-
     # -- one target --------------------------------------------------------------------------
 
     def _resolve(

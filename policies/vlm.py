@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError, PolicyUnavailable
 from guiagent.policies.constrained import answer_regex
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
 from guiagent.policies.prompts import build_messages, clock, system_prompt
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
 from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
-from guiagent.tools.parsing import ParseError, Protocol, parse_answer
+from guiagent.tools.parsing import ParseError, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class VLMConfig(BaseModel):
@@ -121,6 +125,7 @@ class VLMPolicy:
         cfg = self.config
         request = self.build_request(context)
         raw, served, latency = self.complete(request.messages, request.extra_body, request.stop)
+        log.debug("step %d: %s answered in %.2fs: %r", context.step + 1, cfg.model, latency, raw[:200])
         usage = {**request.predicted, **served}
         if "prompt_tokens" in served:
             text_tokens = served["prompt_tokens"] - request.predicted["image_tokens"] - request.predicted["video_tokens"]
@@ -129,11 +134,11 @@ class VLMPolicy:
         mapping = request.mapping
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
         try:
-            parsed = parse_answer(raw, cfg.protocol)
-            actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
+            answer = actions_from_answer(raw, mapping, cfg.protocol)
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
-        return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions})
+        return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
+                                           "actions": answer.actions})
 
     def complete(
         self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
@@ -162,7 +167,7 @@ class VLMPolicy:
         cfg = self.config
         obs = context.observation
         try:
-            mapping = obs.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
+            mapping = mapping_for(obs, cfg.min_pixels, cfg.max_pixels)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = self._context_length()

@@ -8,6 +8,7 @@ Decision); ``Action.map_points`` converts between spaces.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 from urllib.parse import urlparse
 
@@ -77,8 +78,11 @@ class _Action(BaseModel):
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
     def to_call(self) -> dict[str, Any]:
-        """The arguments dict as the model writes it in a ``computer_use`` call."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The arguments dict as the model writes it in a ``computer_use`` call: the parameters its
+        schema shows, nothing a script added (a terminate's answer), so what is written parses back."""
+        if not self.model_visible:
+            raise ActionError(f"{self.action!r} is not an action the model is offered")
+        return self.model_dump(mode="json", exclude_none=True, include={"action", *shown_fields(type(self))})
 
 
 class _PointerAction(_Action):
@@ -256,12 +260,13 @@ ACTIONS_BY_NAME: dict[str, type[_Action]] = {t.model_fields["action"].default: t
 _adapter: TypeAdapter[Any] = TypeAdapter(Action)
 
 
-def shown_fields(action_type: type[_Action]) -> list[str]:
+@functools.cache
+def shown_fields(action_type: type[_Action]) -> tuple[str, ...]:
     """The parameters of an action that a model's tool schema shows (``action`` itself left out)."""
-    return [
+    return tuple(
         name for name, field in action_type.model_fields.items()
         if name != "action" and not (isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("model") is False)
-    ]
+    )
 
 
 MODEL_ACTIONS: dict[str, type[_Action]] = {name: t for name, t in ACTIONS_BY_NAME.items() if t.model_visible}

@@ -14,6 +14,8 @@ The model's text is outside input: each parser is a pure function whose time is 
 answer's length (no backtracking regex), and everything that enters is bounded here: the answer's
 length and the number of calls; the JSON by the decoder's own limits; the actions bound their own
 fields (tools.actions). An answer that is not valid text (a lone surrogate) is refused whole.
+A parser for another output form reuses ``check_answer``, ``load_json_object`` and
+``tools.actions.parse_model_action``, and keeps to MAX_CALLS.
 """
 
 from __future__ import annotations
@@ -96,7 +98,9 @@ def load_json_object(text: str, what: str) -> dict[str, Any]:
 # -- calls -----------------------------------------------------------------------------------
 
 
-def _checked_answer(text: str, expected: str) -> None:
+def check_answer(text: str, expected: str) -> None:
+    """Refuse an answer that is empty (``expected`` says what was), longer than MAX_ANSWER_CHARS,
+    or not valid text, before anything reads it."""
     if not text or not text.strip():
         raise ParseError(f"empty answer: expected {expected}")
     if len(text) > MAX_ANSWER_CHARS:
@@ -167,7 +171,7 @@ def _fenced_objects(text: str) -> list[str]:
 
 def parse_tool_calls(text: str) -> ParsedAnswer:
     """Parse a ``tool-call`` answer."""
-    _checked_answer(text, "a <tool_call>")
+    check_answer(text, "a <tool_call>")
     blocks = _tagged_blocks(text)
     if blocks:
         thought = text[: text.find(TOOL_CALL_OPEN)]
@@ -190,7 +194,7 @@ def _until_stop_word(chunk: str) -> str:
 
 def parse_function_calls(text: str) -> ParsedAnswer:
     """Parse a ``function-result-return`` answer (the continuation after ``✿RETURN✿``)."""
-    _checked_answer(text, f"{FN_NAME}: {TOOL_NAME} and {FN_ARGS}: {{...}}")
+    check_answer(text, f"{FN_NAME}: {TOOL_NAME} and {FN_ARGS}: {{...}}")
     text = text.lstrip()
     if text.startswith(":"):  # the model continues "✿RETURN✿" with ": "
         text = text[1:]

@@ -1,6 +1,6 @@
 """The bundled desktop demo: a Tk window with a form, a choice, and a square to drag.
 
-    python -m agent.demo.desktop_app [STATE.json]
+    python -m guiagent.agent.demo.desktop_app [STATE.json]
 
 Every control sits at a fixed position (1280x800 window at +0+0). The state is saved to STATE.json
 on each change and read back on start, so a resumed episode finds the app as it was. When Save is

@@ -233,3 +233,48 @@ def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it
         back.close()
         env.close()
     assert [s.index for s in load_trajectory(tmp_path / "t").steps] == [0, 1, 2]
+
+
+def test_checkpoint_bytes_per_step_do_not_grow_with_the_episode(episode_on, tmp_path):
+    from bench.step_cpu import checkpoint_bytes_per_step
+
+    said = "I move the pointer a little to the right, as the task asks. " * 4  # a history that would grow
+    moves = [Decision(thought=said, actions=[LeftClick(coordinate=(5 + k % 50, 5))]) for k in range(62)]
+    result = episode_on(_Policy(moves), LoopConfig(max_steps=61)).run()
+    assert result.steps == 61
+    per_step = checkpoint_bytes_per_step(tmp_path / "t" / CHECKPOINT_FILE)
+    assert len(per_step) >= 61
+    assert abs(per_step[60] - per_step[10]) < 200, per_step  # the state holds no history: the same at 10 and 60
+
+
+def test_a_resumed_episode_gives_the_policy_the_same_history_rebuilt_from_steps_jsonl(episode_on, tmp_path, pages_url):
+    seen = {}
+
+    class Crashes(_Policy):
+        def decide(self, context):
+            seen.setdefault(context.step, [h.model_dump() for h in context.history])
+            if context.step == 3 and self.crash:
+                raise RuntimeError("the process dies here")
+            return super().decide(context)
+
+    moves = [Decision(thought=f"move {k}", raw=f"raw {k}", actions=[LeftClick(coordinate=(5 + k, 5))]) for k in range(6)]
+    first = Crashes(moves)
+    first.crash = True
+    episode = episode_on(first, LoopConfig(max_steps=5))
+    with pytest.raises(RuntimeError):
+        episode.run()
+    episode.close()
+    before = seen.pop(3)
+    again = Crashes(moves)
+    again.crash = False
+    env = BrowserEnv(BrowserConfig())
+    env.reset(pages_url + "/pad.html")
+    resumed = Episode(env, again, Task(instruction="test"), TrajectoryWriter.open(tmp_path / "t"), LoopConfig(max_steps=5))
+    resumed.load_history(load_trajectory(tmp_path / "t").steps)
+    try:
+        assert resumed.resume().steps == 5
+    finally:
+        resumed.close()
+        env.close()
+    assert seen[3] == before and [h["thought"] for h in before] == ["move 0", "move 1", "move 2"]
+    assert [h["index"] for h in seen[4]] == [0, 1, 2, 3]

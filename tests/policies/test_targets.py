@@ -81,3 +81,47 @@ def test_a_dom_target_off_the_browser_is_a_clear_error_or_uses_its_fallback():
         action, {"coordinate": Target(selector="#go", fallback=(7, 8))}, _observation(), None)
     assert error is None and done.coordinate == (7, 8)
     assert records[0].source == "fallback" and "DOM target" in records[0].reason
+
+
+def test_the_cache_modes_use_refresh_and_off(tmp_path):
+    from guiagent.policies.action_cache import ActionCache, CacheEntry, CacheError, Signature
+
+    path = tmp_path / "s.cache.json"
+    entry = CacheEntry(describe="the Add button", point=(10, 20), signature=Signature(page="h/list", region="0" * 16))
+    ActionCache(path).store(entry)
+    assert ActionCache(path).lookup("the Add button", "h/list").point == (10, 20)
+    assert ActionCache(path).lookup("the Add button", "h/other") is None
+    assert ActionCache(path, "refresh").lookup("the Add button", "h/list") is None  # grounds again...
+    off = ActionCache(path, "off")
+    off.store(entry.model_copy(update={"point": (1, 1)}))
+    assert off.lookup("the Add button", "h/list") is None and ActionCache(path).lookup("the Add button", "h/list").point == (10, 20)
+    refresh = ActionCache(path, "refresh")
+    refresh.store(entry.model_copy(update={"point": (3, 4)}))  # ...and rewrites the file
+    assert ActionCache(path).lookup("the Add button", "h/list").point == (3, 4)
+    path.write_text("{not json")
+    with pytest.raises(CacheError, match="unreadable .*--refresh-cache"):
+        ActionCache(path)
+
+
+def test_a_signature_tells_what_changed():
+    from guiagent.policies.action_cache import Signature
+
+    old = Signature(page="h/list", region="ffff000000000000", dom_path="html > body > button", dom_text="Add")
+    assert old.differences(old) == []
+    assert old.differences(old.model_copy(update={"region": "ffff00000000000f"})) == []  # within the distance
+    moved = old.model_copy(update={"region": "00000000ffffffff", "dom_path": "html"})
+    assert old.differences(moved) == ["region hash distance 48", "element 'html > body > button' -> 'html'"]
+
+
+def test_the_grounding_request_is_one_computer_use_click_on_the_resized_screen():
+    from guiagent.policies.grounding import Grounder
+    from guiagent.policies.vlm import VLMConfig
+
+    obs = _observation()
+    messages, body, mapping = Grounder(VLMConfig(constrained=True)).request("the blue Save button", obs)
+    assert "computer_use" in messages[0]["content"] and f"{mapping.resized_width}x{mapping.resized_height}" in messages[0]["content"]
+    texts = [m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"]) for m in messages]
+    assert "Click the blue Save button." in texts[-1] and len(messages) == 2  # no history, no video
+    assert messages[-1]["content"][-1]["type"] == "image_url"
+    regex = body["structured_outputs"]["regex"]
+    assert regex.startswith("<tool_call>") and '"action": "left_click"' in regex and "type" not in regex

@@ -169,3 +169,36 @@ def test_the_vectors_do_reach_the_attacker_when_allowed(site: AttackerSite, tmp_
     finally:
         env.close()
     assert not missed, f"these vectors never reached the attacker even when allowed: {missed}"
+
+
+def test_a_data_document_allowed_explicitly_still_cannot_fetch_a_blocked_host(site: AttackerSite) -> None:
+    policy = UrlPolicy(allow=["allowed.test"], schemes=["http", "https", "data"])
+    env = BrowserEnv(BrowserConfig(url_policy=policy, hosts={"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1"}))
+    try:
+        env.reset(site.allowed + "/")
+        site.take_log()
+        page = (f"data:text/html,<script>Promise.allSettled([fetch('{site.evil}/from-data'), fetch('{site.allowed}/ok')])"
+                ".then(() => document.title = 'done')</script>")
+        assert env.execute(_nav(page)).ok
+        assert env.check(DONE).ok
+        log = site.take_log()
+        assert site.bypasses(log, {f"allowed.test:{site.port}"}) == []
+        assert (f"allowed.test:{site.port}", "GET", "/ok") in log  # the document did fetch: only the blocked host failed
+    finally:
+        env.close()
+
+
+def test_a_blocked_step_is_recorded_and_the_episode_goes_on(site: AttackerSite, tmp_path) -> None:
+    from guiagent.agent.runner import RunSpec, start_episode
+    from guiagent.agent.trajectory import load_trajectory
+
+    script = tmp_path / "s.yaml"
+    script.write_text(f"task: t\nstart_url: {site.allowed}/\nallow: [allowed.test]\nsteps:\n"
+                      f"  - {{action: navigate, url: '{site.evil}/x'}}\n  - {{action: navigate, url: '{site.allowed}/'}}\n")
+    hosts = {"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1"}
+    spec = RunSpec(script=str(script), browser=BrowserConfig(url_policy=UrlPolicy(), hosts=hosts))
+    assert start_episode(spec, tmp_path / "run").status == "success"
+    first, second = load_trajectory(tmp_path / "run").steps[:2]
+    assert first.results[0].message == f"blocked by policy: {site.evil}/x (evil.test:{site.port} is not on the allow list)"
+    assert first.results[0].data["blocked"] == [f"{site.evil}/x"]
+    assert second.results[0].ok and second.url_after == f"{site.allowed}/"

@@ -24,7 +24,7 @@ from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_tra
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
-from guiagent.tools import Terminate, Type, Wait
+from guiagent.tools import Check, Terminate, Type, Wait
 from guiagent.tools.parsing import ParseError, Protocol, format_function_call, format_tool_call, parse_answer
 from guiagent.tools.text import recordable
 from tests.tools.fuzzing import CRASHERS, mutated_answers
@@ -62,14 +62,18 @@ def chromium():
     env.close()
 
 
-def run_episodes(chromium, server, pages_url: str, root: Path, protocol: Protocol, answers: list[str]) -> list[Path]:
-    """Episodes on pad.html until every answer has been given (a terminate ends one, the next starts)."""
+def run_episodes(chromium, server, pages_url: str, root: Path, protocol: Protocol, answers: list[str],
+                 page_js: str | None = None) -> list[Path]:
+    """Episodes on pad.html (after ``page_js`` runs there) until every answer has been given (a
+    terminate ends one, the next starts)."""
     server.answers = list(answers)
     server.prompts.clear()
     roots = []
     while True:
         out = root / f"episode-{len(roots)}"
         chromium.reset(pages_url + "/pad.html")
+        if page_js:
+            assert chromium.check(Check(js=page_js)).ok
         writer = TrajectoryWriter.create(out, TrajectoryMeta(task="fuzz"))
         policy = VLMPolicy(VLMConfig(base_url=server.base_url, model=MODEL, protocol=protocol, max_pixels=256 * 28 * 28,
                                      video=VideoConfig(history_seconds=0), max_retries=0))
@@ -142,3 +146,12 @@ def test_a_long_unparsed_answer_goes_back_to_the_model_cut(chromium, server, pag
     assert steps[0].raw == answer  # the trajectory keeps all of it
     echoed = json.dumps(server.prompts[1], ensure_ascii=False)
     assert "I will click. xxx" in echoed and "[58014 more characters]" in echoed and len(echoed) < 20_000
+
+
+def test_a_page_title_that_is_not_text_is_recorded_escaped(chromium, server, pages_url, tmp_path):
+    # the env is outside input too: a page may hold a lone surrogate, and Playwright hands it over as one
+    answer = format_tool_call(Terminate(status="success"))
+    roots = run_episodes(chromium, server, pages_url, tmp_path, "tool-call", [answer],
+                         page_js="(document.title = 'caf\\udcc1', true)")
+    steps = check_recorded(roots, [answer], "tool-call")
+    assert steps[0].title == "caf\\udcc1"

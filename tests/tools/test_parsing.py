@@ -191,3 +191,14 @@ def test_many_fences_parse_as_one_pass():
         parse_tool_calls("```json\n{" + "```\n" * 12000)
     fenced = "Scroll.\n```json\n" + '{"name": "computer_use", "arguments": {"action": "scroll", "pixels": -5}}' + "\n```\n```\nnot json\n```"
     assert parse_tool_calls(fenced).actions == [Scroll(pixels=-5)]
+
+
+def test_the_formatters_write_only_what_the_model_is_offered():
+    from guiagent.tools import Navigate, TripleClick
+
+    # what the export writes as a training label must be an answer the parser accepts
+    assert parse_tool_calls(format_tool_call(Terminate(status="success", answer="42"))).actions == [Terminate(status="success")]
+    assert "start_coordinate" not in format_function_call(LeftClickDrag(start_coordinate=(1, 1), coordinate=(5, 5)))
+    for action in (TripleClick(coordinate=(1, 2)), Navigate(url="https://example.com")):
+        with pytest.raises(ValueError, match="not an action the model is offered"):
+            format_tool_call(action)

@@ -1,0 +1,148 @@
+"""A person's approval: guarded actions stop the episode (unattended) until ``guiagent approve`` answers."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from guiagent.agent.loop import CHECKPOINT_FILE, THREAD_ID, LoopConfig
+from guiagent.agent.runner import RunSpec, resume_episode, start_episode
+from guiagent.agent.trajectory import load_trajectory
+from guiagent.policies.media import VideoConfig
+from guiagent.policies.vlm import VLMConfig
+from guiagent.tools.approval import ApprovalRule
+from guiagent.tools import Key, Navigate, Type
+from tests.model.server import MODEL_NAME, ROOT
+
+CLI = [sys.executable, "-m", "guiagent.agent.cli"]
+SCRIPT = """
+task: Open the list, then the settings.
+start_url: "http://127.0.0.1:%d/login"
+steps:
+  - {action: navigate, url: "http://127.0.0.1:%d/list"}
+  - {action: wait, time: 0.1}
+  - {action: navigate, url: "http://127.0.0.1:%d/login?again=1"}
+"""
+
+
+def test_rules_match_what_they_name() -> None:
+    def rule(text: str) -> ApprovalRule:
+        return ApprovalRule(rule=text)
+
+    assert rule("navigate").matches(Navigate(url="https://a.com/"))
+    assert not rule("navigate").matches(Type(text="x"))
+    assert rule("key:ctrl+*").matches(Key(keys=["ctrl", "w"])) and not rule("key:ctrl+*").matches(Key(keys=["a"]))
+    assert rule("url:*checkout*").matches(Navigate(url="https://shop.com/checkout/1"))
+    assert rule("url:*checkout*").matches(Type(text="4111"), page_url="https://shop.com/Checkout")
+    assert rule("text:*@*").matches(Type(text="me@mail.com"))
+    for bad in ("navgate", "url:", "foo:bar"):
+        try:
+            rule(bad)
+        except ValueError as exc:
+            assert "approval rule" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_a_scripted_navigate_waits_then_a_denial_goes_back_and_the_run_goes_on(tmp_path: Path, demo_site) -> None:
+    port = demo_site.server_address[1]
+    script = tmp_path / "nav.yaml"
+    script.write_text(SCRIPT % (port, port, port))
+    out = tmp_path / "run"
+    spec = RunSpec(script=str(script), approve=[ApprovalRule(rule="navigate")], loop=LoopConfig(max_steps=5))
+    first = start_episode(spec, out)
+    assert first.status == "awaiting-approval" and "step 1: navigate" in first.reason
+    traj = load_trajectory(out)
+    assert traj.meta.outcome == "awaiting-approval" and traj.steps == []
+    denied = resume_episode(out, approval={"approved": False, "note": "not the list"})
+    assert denied.status == "awaiting-approval" and "step 3: navigate" in denied.reason  # the wait needed no one
+    approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    steps = load_trajectory(out).steps
+    assert steps[0].approval["approved"] is False and steps[0].approval["note"] == "not the list"
+    assert steps[0].results[0].message == "denied by a person (approval rule navigate): not the list"
+    assert steps[0].url_after is None  # nothing ran
+    assert steps[2].approval["approved"] is True and steps[2].url_after.endswith("again=1")
+    again = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert again.returncode == 2 and "is not awaiting approval" in again.stderr
+
+
+def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    spec = RunSpec(
+        policy="vlm",
+        vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["type"],
+                      max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
+                      video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
+        task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
+        approve=[ApprovalRule(rule="type")],
+    )
+    first = start_episode(spec, out)
+    assert first.status == "awaiting-approval", first.reason
+    denied = subprocess.run([*CLI, "approve", str(out), "--deny", "--note", "do not type there"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert denied.returncode == 1, denied.stdout + denied.stderr  # the run went on and stops again, awaiting
+    assert "awaiting approval of step 2" in denied.stdout
+    approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert "reached the step limit (2)" in approved.stdout, approved.stdout + approved.stderr
+    steps = load_trajectory(out).steps
+    assert [s.approval["approved"] for s in steps] == [False, True]
+    assert steps[0].results[0].message == "denied by a person (approval rule type): do not type there"
+    assert steps[1].results[0].ok
+    # the model heard the refusal: the history its second decision was given holds it as the call's result
+    with sqlite3.connect(out / CHECKPOINT_FILE) as conn:
+        state = SqliteSaver(conn).get({"configurable": {"thread_id": THREAD_ID}})
+    assert state["channel_values"]["history"][0]["results"] == ["denied by a person (approval rule type): do not type there"]
+
+
+def _read_until(fd: int, marker: bytes, seen: bytearray, times: int = 1, timeout: float = 120) -> None:
+    """Read the terminal until ``marker`` has appeared ``times`` times (or fail, showing what came)."""
+    import os
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while seen.count(marker) < times:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = b""
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                pass
+        if not chunk:
+            raise AssertionError(f"no {marker!r} in the output: {seen.decode(errors='replace')}")
+        seen += chunk
+
+
+def test_in_a_terminal_the_person_is_asked_with_the_frame_and_the_action(tmp_path: Path, demo_site) -> None:
+    import os
+
+    port = demo_site.server_address[1]
+    script = tmp_path / "nav.yaml"
+    script.write_text(SCRIPT % (port, port, port))
+    out = tmp_path / "run"
+    master, slave = os.openpty()
+    proc = subprocess.Popen([*CLI, "run", "--script", str(script), "--approve", "navigate", "--out", str(out)],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env={**os.environ, "CI": ""})
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, b"approve? [y/N]", seen)
+        assert f"frame: {out}/frames/000000.png".encode() in seen and b"step 1: navigate url=" in seen
+        os.write(master, b"n\n")
+        _read_until(master, b"note for the model", seen)
+        os.write(master, b"wrong page\n")
+        _read_until(master, b"approve? [y/N]", seen, times=2)
+        os.write(master, b"y\n")
+        assert proc.wait(timeout=120) == 0, seen.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    steps = load_trajectory(out).steps
+    assert steps[0].approval["note"] == "wrong page" and steps[2].approval["approved"] is True
