@@ -26,7 +26,7 @@ $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guiagent needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,model,desktop,export]'
+	$(PY) -m pip install -q -e '.[test,model,desktop,export,suites,ray]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 vllm-venv: $(VLLM_STAMP)

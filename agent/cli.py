@@ -24,6 +24,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM stops a run
 
 EnvKind = Literal["browser", "desktop"]
 ProtocolName = Literal["tool-call", "function-result-return"]
+# The names of policies/families/ (kept literal so --help loads nothing; tests/policies/test_families.py checks them).
+FamilyName = Literal["qwen2.5-vl", "qwen2-vl", "qwen-vl", "internvl2.5", "pixtral", "qwen3-vl", "ui-tars-1.5", "opencua"]
 
 
 class _Settings:
@@ -56,17 +58,6 @@ def _output(json_mode: bool = False) -> "Output":
 
     setup_logging(_Settings.verbose, _Settings.quiet)
     return Output(quiet=_Settings.quiet, json_mode=json_mode)
-
-
-def _size(text: str, option: str) -> tuple[int, int]:
-    import re
-
-    from guiagent.agent.runner import ConfigError
-
-    m = re.fullmatch(r"(\d+)x(\d+)", text)
-    if not m:
-        raise ConfigError(f"{option} must look like 1280x800, got {text!r}")
-    return int(m.group(1)), int(m.group(2))
 
 
 def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> None:
@@ -141,11 +132,12 @@ def run(
     demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
     model_url: Annotated[str, typer.Option(help="vlm: the server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[str, typer.Option(help="vlm: the served model name.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
+    model_family: Annotated[FamilyName, typer.Option(help="vlm: the model's family: its resize, coordinate space, prompt and answer forms.")] = "qwen2.5-vl",
     protocol: Annotated[ProtocolName, typer.Option(help="vlm: the model's function-call protocol.")] = "tool-call",
     constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
     video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
-    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: smart_resize's max pixels for the screenshot [default: 1280*28*28].")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: the resize's max pixels for the screenshot [default: the family's].")] = None,
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
     sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
@@ -165,8 +157,10 @@ def run(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout (steps go to stderr).")] = False,
 ) -> None:
     """Run an episode (or continue one with --resume)."""
+    options = dict(locals())
     output = _output(json_out)
-    from guiagent.agent.runner import resume_episode
+    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.runner import resume_episode, start_episode
     from guiagent.agent.safeguards import terminal_approver
 
     if resume is not None:
@@ -174,68 +168,79 @@ def run(
                                         on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
         return
     target = out or _default_out("run")
-
-    def go() -> "EpisodeResult":
-        from guiagent.agent.loop import LoopConfig
-        from guiagent.agent.runner import ConfigError, RunSpec, start_episode
-        from guiagent.envs.browser import BrowserConfig
-        from guiagent.envs.desktop import DesktopConfig
-        from guiagent.envs.xvfb import parse_screen
-        from guiagent.policies.media import VideoConfig
-        from guiagent.policies.vlm import VLMConfig
-        from guiagent.tools.secrets import SecretSpec
-        from guiagent.tools.urlpolicy import UrlPolicy
-
-        if xvfb is not None:
-            try:
-                parse_screen(xvfb)
-            except ValueError as exc:
-                raise ConfigError(f"--xvfb: {exc}") from None
-        if no_cache and refresh_cache:
-            raise ConfigError("--no-cache and --refresh-cache exclude each other")
-        width, height = _size(viewport, "--viewport")
-        fps = sample_fps if sample_fps is not None else (video_fps if policy == "vlm" and history_seconds > 0 else 0.0)
-        vlm = None
-        if policy == "vlm" or script is not None:  # a script's describe targets are grounded by this model
-            given = {"max_pixels": max_pixels} if max_pixels is not None else {}
-            vlm = VLMConfig(
-                base_url=model_url, model=model, protocol=protocol, constrained=constrained, **given,
-                video=VideoConfig(fps=video_fps, history_seconds=history_seconds, token_budget=video_tokens),
-            )
-        private = private_network if private_network is not None else (policy != "vlm" or demo_site)
-        try:
-            url_policy = UrlPolicy(allow=allow or [], block=block or [], private_network=private,
-                                   schemes=["http", "https", *(allow_scheme or [])])
-            secrets = [SecretSpec.parse(s) for s in secret or []]
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            raise ConfigError(_first_error(exc)) from None
-        spec = RunSpec(
-            env=env, policy=policy, vlm=vlm,
-            desktop=DesktopConfig(display=display, xvfb=xvfb, launch=launch, window=window, monitor=monitor,
-                                  sample_fps=fps, pass_env=pass_env or []),
-            browser=BrowserConfig(executable_path=chromium, headless=not headed, viewport_width=width,
-                                  viewport_height=height, device_scale_factor=scale, sample_fps=fps,
-                                  profile_dir=str(profile.resolve()) if profile else None,
-                                  url_policy=url_policy, pass_env=pass_env or []),
-            script=str(script) if script else None, task=task, start_url=start_url,
-            cache=str(cache) if cache else None,
-            cache_mode="off" if no_cache else "refresh" if refresh_cache else "use",
-            demo_site=demo_site, demo_layout=demo_layout,
-            loop=LoopConfig(max_steps=max_steps, max_format_errors=max_format_errors),
-            secrets=secrets, secrets_file=str(secrets_file) if secrets_file else None,
-            approve=[{"rule": r} for r in approve or []], share=share,
-        )
-        return start_episode(spec, target, on_step=output.step, approver=terminal_approver())
-
-    _execute(go, target, output)
+    _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
+             target, output)
 
 
-def _first_error(exc: Exception) -> str:
+# run's options that batch does not take: the suite's task gives them, or they make no sense for many
+# episodes at once (a profile, a person to approve, one JSON result).
+NOT_FOR_BATCH = {"script", "task", "start_url", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
+                 "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve", "profile", "json_out"}
+
+
+def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` every option of ``run`` that batch takes (policy, model and env settings), with
+    run's names, help and defaults; their values reach it as ``run_options``."""
+    import functools
+    import inspect
+
+    borrowed = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in NOT_FOR_BATCH]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "run_options"]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        command(run_options={p.name: kwargs.pop(p.name) for p in borrowed}, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + borrowed)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + borrowed}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+@app.command()
+@_with_run_options
+def batch(
+    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, miniwob, or task files (.yaml, .jsonl).")],
+    out: Annotated[Path, typer.Option(help="The batch folder: episodes/, results.jsonl, summary.json, index.html.")],
+    workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
+    policy: Annotated[Literal["script", "oracle", "vlm"], typer.Option(help="script: each task's script; oracle: the task's DOM oracle; vlm.")] = "script",
+    tasks: Annotated[Optional[str], typer.Option(help="Only these task ids, comma-separated.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Run every task with these seeds, comma-separated.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="At most this many steps an episode (default: each task's limit).")] = None,
+    model_url: Annotated[Optional[list[str]], typer.Option(help="vlm: a server's OpenAI-compatible root; repeat for several.")] = None,
+    engine: Annotated[Literal["local", "ray"], typer.Option(help="local: a process pool; ray: Ray tasks.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="ray: the cluster to join (default: start a local one).")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Fresh attempts for an episode whose env or model server failed.")] = 2,
+    episode_timeout: Annotated[float, typer.Option(help="Seconds an episode may run before its worker is killed.")] = 600.0,
+    recycle_after: Annotated[int, typer.Option(min=1, help="Replace a worker after this many episodes.")] = 50,
+    run_options: Optional[dict[str, Any]] = None,
+) -> None:
+    """Run many episodes (suites x seeds) on a local process pool or Ray; run it again to continue."""
+    output = _output()
     from pydantic import ValidationError
 
-    if isinstance(exc, ValidationError):
-        return exc.errors()[0]["msg"].removeprefix("Value error, ")
-    return str(exc)
+    from guiagent.agent.batch import BatchError, run_from_cli
+    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.runner import ConfigError
+    from guiagent.agent.suites import SuiteError
+
+    urls = model_url or ["http://127.0.0.1:8000/v1"]
+    # The bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network.
+    options = {**(run_options or {}), **{k: None for k in NOT_FOR_BATCH}, "policy": policy, "model_url": urls[0],
+               "env": "browser", "monitor": 0, "demo_site": True, "max_steps": 50}
+    try:
+        report = run_from_cli(suites, out, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
+                              max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
+                              ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
+                              recycle_after=recycle_after)
+    except (ConfigError, SuiteError, BatchError, ValidationError) as exc:
+        output.error(_setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
+        raise typer.Exit(EXIT_USAGE)
+    s = report.summary
+    rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
+    output.line(f"{s['success']} of {s['episodes']} episodes succeeded{rate}; {s['failure']} failed; "
+                f"{s['not_run']} could not run. Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 
 @app.command()
@@ -318,10 +323,11 @@ def replay(
 
 @app.command()
 def export(
-    trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders.")],
+    trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders, or batch folders (their results.jsonl).")],
     format: Annotated[Literal["llamafactory", "swift", "qwenvl", "trl"], typer.Option("--format", help="The trainer's data format.")] = "llamafactory",
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
     protocol: Annotated[ProtocolName, typer.Option(help="Target format of the assistant's calls.")] = "tool-call",
+    model_family: Annotated[FamilyName, typer.Option(help="The model family the labels are for: its coordinate space and answer form.")] = "qwen2.5-vl",
     max_pixels: Annotated[int, typer.Option(help="The trainer's max_pixels: labels are computed for it.")] = 1280 * 28 * 28,
     min_pixels: Annotated[int, typer.Option(help="The trainer's min_pixels.")] = 4 * 28 * 28,
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
@@ -334,6 +340,7 @@ def export(
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
     out = _output()
+    from guiagent.agent.batch.results import expand_batches
     from guiagent.agent.export import ExportOptions, build_samples, write_dataset
     from guiagent.agent.export.samples import load_divergent
     from guiagent.agent.runner import ConfigError
@@ -342,11 +349,11 @@ def export(
 
     try:
         options = ExportOptions(
-            protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
+            family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
             per_episode=per_episode, only_success=only_success, exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
             divergent=load_divergent(replay_report or []),
         )
-        samples, skipped = build_samples(trajectories, options)
+        samples, skipped = build_samples(expand_batches(trajectories, only_success), options)
         if not samples:
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
         with owner_only(output, share):
@@ -390,11 +397,18 @@ def view(
     gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
-    """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it)."""
+    """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it); for a batch folder,
+    each episode's report, linked from its index.html."""
     out = _output()
+    from guiagent.agent.batch.results import is_batch, write_reports
     from guiagent.agent.report import render_html, write_gif, write_mp4
     from guiagent.agent.safeguards import owner_only
     from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+
+    if is_batch(trajectory):
+        for line in write_reports(trajectory):
+            out.line(line)
+        return
 
     try:
         traj = load_trajectory(trajectory)
@@ -420,7 +434,8 @@ def view(
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
-    max_pixels: Annotated[Optional[int], typer.Option(help="smart_resize's max pixels for the screenshot [default: 1280*28*28].")] = None,
+    model_family: Annotated[Optional[FamilyName], typer.Option(help="The model's family [default: proposed from the served model's id and config].")] = None,
+    max_pixels: Annotated[Optional[int], typer.Option(help="The resize's max pixels for the screenshot [default: the family's].")] = None,
     video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout.")] = False,
@@ -438,7 +453,7 @@ def doctor(
         output.error(_setting_error(exc))
         output.json_error(_setting_error(exc), EXIT_USAGE)
         raise typer.Exit(EXIT_USAGE)
-    ok = run_doctor(output, model_url, model, max_pixels, video)
+    ok = run_doctor(output, model_url, model, max_pixels, video, model_family)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 

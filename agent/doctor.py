@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from guiagent.agent.cli_output import Output
 from guiagent.policies import DecisionContext, PolicyError
+from guiagent.policies.families import DEFAULT_FAMILY, get_family, propose_family
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import FrameGeometry, Observation
@@ -25,10 +27,7 @@ from guiagent.tools import FrameGeometry, Observation
 log = logging.getLogger(__name__)
 
 SERVE_LINES = {
-    "Qwen/Qwen2.5-VL-7B-Instruct": (
-        "vllm serve Qwen/Qwen2.5-VL-7B-Instruct --max-model-len 32768 --limit-mm-per-prompt "
-        "'{\"image\": 2, \"video\": 1}' --mm-processor-cache-gb 4 --gpu-memory-utilization 0.9"
-    ),
+    "Qwen/Qwen2.5-VL-7B-Instruct": get_family(DEFAULT_FAMILY).serve,
     "Qwen/Qwen2.5-VL-72B-Instruct": (
         "vllm serve Qwen/Qwen2.5-VL-72B-Instruct --tensor-parallel-size 4 --max-model-len 32768 "
         "--limit-mm-per-prompt '{\"image\": 2, \"video\": 1}' --gpu-memory-utilization 0.9"
@@ -48,6 +47,7 @@ class DoctorReport(BaseModel):
 
     base_url: str
     model: str | None = None
+    family: str | None = None
     ok: bool = False
     checks: list[DoctorCheck] = Field(default_factory=list)
     served: list[dict[str, Any]] = Field(default_factory=list)
@@ -61,7 +61,37 @@ def _synthetic(width: int, height: int, t: float, shade: int) -> Observation:
     return Observation(image=buf.getvalue(), t=t, geometry=FrameGeometry(width=width, height=height))
 
 
-def check_server(base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig) -> DoctorReport:
+def _served_config(entry: dict[str, Any]) -> dict[str, Any]:
+    """The served model's config.json, where vLLM's /v1/models names a local folder as its root."""
+    root = entry.get("root")
+    try:
+        path = Path(root) / "config.json" if root else None
+        return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _family_check(report: DoctorReport, entry: dict[str, Any], family: str | None) -> str:
+    """The family to probe with: the one given, or the one proposed from the served model's id and config."""
+    proposed = propose_family(" ".join(str(entry.get(k) or "") for k in ("id", "root")), _served_config(entry))
+    if family is None:
+        family = proposed.name if proposed else DEFAULT_FAMILY
+        how = f"proposed from its id and config ({proposed.summary})" if proposed else "the default: no family recognised"
+        report.checks.append(DoctorCheck(name="family", ok=True, warning=proposed is None,
+                                         detail=f"model family {family}: {how}; set --model-family to choose another"))
+    elif proposed is not None and proposed.name != family:
+        report.checks.append(DoctorCheck(name="family", ok=True, warning=True,
+                                         detail=f"--model-family {family}, but {entry['id']} looks like {proposed.name}"))
+    else:
+        report.checks.append(DoctorCheck(name="family", ok=True, detail=f"model family {family} (given)"))
+    report.family = family
+    profile = get_family(family)
+    report.serve_lines = [profile.serve_line()] + (list(SERVE_LINES.values())[1:] if family == DEFAULT_FAMILY else [])
+    return family
+
+
+def check_server(base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig,
+                 family: str | None = None) -> DoctorReport:
     """Probe the server: reachable, the model served, a screenshot plus a clip accepted, tokens counted."""
     report = DoctorReport(base_url=base_url, model=model)
     given = {"max_pixels": max_pixels} if max_pixels is not None else {}
@@ -86,6 +116,11 @@ def check_server(base_url: str, model: str | None, max_pixels: int | None, video
     length = next(m.get("max_model_len") for m in report.served if m["id"] == name)
     report.checks.append(DoctorCheck(name="model", ok=True, detail=f"{name} is served (max_model_len {length or '?'})"))
     probe.config.model = name
+    family = _family_check(report, next(m for m in report.served if m["id"] == name), family)
+    profile = get_family(family)
+    probe.config.family, probe.config.protocol = family, profile.protocols[0]
+    if profile.video == "none":
+        video = probe.config.video = video.model_copy(update={"history_seconds": 0})
     now = 1_000_000.0
     frames = [_synthetic(1280, 800, now - video.history_seconds + k, shade=k * 7 % 256) for k in range(int(video.history_seconds))]
     context = DecisionContext(task="doctor probe", step=0, max_steps=1, observation=_synthetic(1280, 800, now, 10),
@@ -112,9 +147,10 @@ def check_server(base_url: str, model: str | None, max_pixels: int | None, video
     return report
 
 
-def run_doctor(output: Output, base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig) -> bool:
+def run_doctor(output: Output, base_url: str, model: str | None, max_pixels: int | None, video: VideoConfig,
+               family: str | None = None) -> bool:
     """Check the server and print what was found (lines, or JSON); False if it is not usable."""
-    report = check_server(base_url, model, max_pixels, video)
+    report = check_server(base_url, model, max_pixels, video, family)
     if output.json_mode:
         sys.stdout.write(json.dumps(report.model_dump()) + "\n")
         return report.ok
@@ -124,7 +160,8 @@ def run_doctor(output: Output, base_url: str, model: str | None, max_pixels: int
         line.append(f"{check.name}: {check.detail}")
         output.out.print(line)
     if not output.quiet:
-        output.out.print(Text("Recommended on a GPU:" if report.ok else "To serve a model on a GPU:"))
+        family = f" ({report.family})" if report.family else ""
+        output.out.print(Text(f"Recommended on a GPU{family}:" if report.ok else "To serve a model on a GPU:"))
         for serve in report.serve_lines:
             output.out.print(Text(f"    {serve}"))
     return report.ok

@@ -22,17 +22,18 @@ class FolderClaim:
 
     def __init__(self, root: Path, fd: int, created: bool) -> None:
         self.root, self._fd, self._created = root, fd, created
+        self._kept = {p.name for p in root.iterdir()}  # what the caller put there (an app's initial state)
 
     def discard_if_unstarted(self) -> None:
         """A new run that stopped before its meta.json leaves no folder behind (it was empty)."""
         if (self.root / META_FILE).exists():
             return
         for entry in self.root.iterdir():
-            if entry.name != LOCK_FILE:
+            if entry.name not in self._kept and entry.name != LOCK_FILE:
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         self.release()
         (self.root / LOCK_FILE).unlink(missing_ok=True)
-        if self._created:
+        if self._created and not any(self.root.iterdir()):
             self.root.rmdir()
 
     def release(self) -> None:
@@ -47,10 +48,11 @@ class FolderClaim:
         self.release()
 
 
-def claim_new(root: Path, created: bool | None = None) -> FolderClaim:
-    """Lock ``root`` for a new run; refuse (nothing written) a file or a folder that holds anything.
-    ``created``: the caller made the folder just now (it goes again with an unstarted run)."""
-    refuse_unless_empty(root)
+def claim_new(root: Path, created: bool | None = None, allowed: frozenset[str] = frozenset()) -> FolderClaim:
+    """Lock ``root`` for a new run; refuse (nothing written) a file or a folder that holds anything but
+    ``allowed`` names (the run's own inputs, e.g. an app's initial state). ``created``: the caller made
+    the folder just now (it goes again with an unstarted run)."""
+    refuse_unless_empty(root, allowed=allowed)
     created = not root.exists() if created is None else created
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,7 @@ def claim_new(root: Path, created: bool | None = None) -> FolderClaim:
         raise TrajectoryError(f"cannot create the folder {root}: {exc.strerror}") from None
     claim = _lock(root, created)
     try:
-        refuse_unless_empty(root, probe_lock=False)  # another run may have filled it between look and lock
+        refuse_unless_empty(root, probe_lock=False, allowed=allowed)  # another run may have filled it between look and lock
     except TrajectoryError:
         claim.release()
         raise
@@ -70,13 +72,14 @@ def claim_existing(root: Path) -> FolderClaim:
     return _lock(root, created=False)
 
 
-def refuse_unless_empty(root: Path, probe_lock: bool = True) -> None:
-    """Raise TrajectoryError unless ``root`` is absent or empty (a lock file not held counts as empty)."""
+def refuse_unless_empty(root: Path, probe_lock: bool = True, allowed: frozenset[str] = frozenset()) -> None:
+    """Raise TrajectoryError unless ``root`` is absent or empty (a lock file not held counts as empty, and
+    so do ``allowed`` names)."""
     if root.exists() and not root.is_dir():
         raise TrajectoryError(f"{root} is a file, not a folder: give --out a new or empty folder")
     if not root.exists():
         return
-    found = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE)
+    found = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE and p.name not in allowed)
     if probe_lock and (root / LOCK_FILE).exists():
         _check_not_held(root)
     if not found:

@@ -34,10 +34,10 @@ from guiagent.agent.trajectory import (
     resume_command,
 )
 from guiagent.envs import Env
-from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
-from guiagent.tools import Observation
+from guiagent.tools import Check, Observation
 from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
@@ -71,7 +71,7 @@ class RunSpec(BaseModel):
     env: Literal["browser", "desktop"] = "browser"
     browser: BrowserConfig = Field(default_factory=BrowserConfig)
     desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm", "replay"] = "script"
+    policy: Literal["script", "vlm", "replay", "oracle"] = "script"
     script: str | None = None
     cache: str | None = Field(default=None, description="The script's action cache file (default: beside the script).")
     cache_mode: Literal["use", "refresh", "off"] = "use"
@@ -79,6 +79,7 @@ class RunSpec(BaseModel):
     replay: ReplaySettings | None = None
     task: str | None = None
     start_url: str | None = None
+    success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
@@ -113,6 +114,8 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")
         return replay_policy(spec.replay, root, site_url)
+    if spec.policy == "oracle":
+        raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
@@ -135,7 +138,7 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
         if site_url is None:
             raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")
         start_url = urljoin(site_url + "/", start_url.lstrip("/"))
-    return Task(instruction=instruction, start_url=start_url, success=from_policy.get("success"))
+    return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"))
 
 
 def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
@@ -176,11 +179,11 @@ def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> S
     return Safeguards(secrets=secrets, rules=list(spec.approve), approver=approver)
 
 
-def _build_env(spec: RunSpec, root: Path) -> Env:
+def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
     if spec.env == "desktop":
         return DesktopEnv(spec.desktop)
     browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
-    return BrowserEnv(browser)
+    return BrowserEnv(browser, shared=shared)
 
 
 class EpisodeInterrupted(KeyboardInterrupt):
@@ -193,19 +196,22 @@ class EpisodeInterrupted(KeyboardInterrupt):
 
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
-    approver: Approver | None = None,
+    approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
     anything is written, and left as it was if the run stops before its meta.json. ``built``: a
     policy the caller made already (with the task facts it brings), instead of one built from ``spec``.
-    ``approver`` answers approval requests at once; without one the episode stops awaiting approval."""
-    refuse_unless_empty(out)
+    ``approver`` answers approval requests at once; without one the episode stops awaiting approval.
+    ``env``: an env the caller made (closed here, at the end); ``shared``: a running browser to open the
+    episode's context in (a batch worker's)."""
+    inputs = frozenset({DEMO_STATE, DESKTOP_STATE})  # an app's initial state, put there by the caller (a batch)
+    refuse_unless_empty(out, allowed=inputs)
     created = not out.exists()
     with owner_only(out, spec.share):
-        claim = claim_new(out, created)
+        claim = claim_new(out, created, allowed=inputs)
         try:
             with ExitStack() as stack, _stop_signals() as signals:
-                return _start(spec, out, on_step, built, approver, stack, signals)
+                return _start(spec, out, on_step, built, approver, env, shared, stack, signals)
         except BaseException:
             claim.discard_if_unstarted()
             raise
@@ -214,7 +220,8 @@ def start_episode(
 
 
 def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
-           approver: Approver | None, stack: ExitStack, signals: "_Signals") -> EpisodeResult:
+           approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
+           signals: "_Signals") -> EpisodeResult:
     site_url = None
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
         spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
@@ -238,7 +245,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
         extra={"spec": spec.model_dump(mode="json")},
         segments=[Segment(first_step=0)],
     )
-    env = _build_env(spec, out)
+    env = env or _build_env(spec, out, shared)
     stack.callback(env.close)
     meta.env = env.settings()
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
@@ -251,12 +258,14 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
 
 def resume_episode(
     root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
+    shared: SharedBrowser | None = None, built: tuple[Policy, dict] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> EpisodeResult:
     """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``),
     on a fresh env at the last known state; one awaiting approval goes on with ``approval``
     ({"approved", "note"}) as the person's answer. A finished episode is returned as recorded, untouched.
-    ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint)."""
+    ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint); ``shared``,
+    ``built``: as in start_episode."""
     note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
@@ -295,8 +304,8 @@ def resume_episode(
             site_url = server.url
             start_url = served_url(start_url, spec.demo_port, site_url)
             resume_url = served_url(resume_url, spec.demo_port, site_url)
-        policy, from_policy = _build_policy(spec, root, site_url)
-        task = Task(instruction=meta.task, start_url=start_url, success=from_policy.get("success"))
+        policy, from_policy = built or _build_policy(spec, root, site_url)
+        task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"))
         guards = _safeguards(spec, [], approver)
         if damaged is not None:
             aside = _set_checkpoint_aside(root)
@@ -306,7 +315,7 @@ def resume_episode(
         for text in writer.notes:
             note(text)
         traj = load_trajectory(root)
-        env = _build_env(spec, root)
+        env = _build_env(spec, root, shared)
         stack.callback(env.close)
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
         writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[

@@ -1,20 +1,22 @@
-"""A Chromium tab driven by Playwright: screenshots at device pixels, actions in CSS pixels."""
+"""A Chromium tab driven by Playwright: screenshots at device pixels, actions in CSS pixels.
+
+``BrowserConfig`` (envs/browser_config.py) is re-exported here."""
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from guiagent.envs.base import ClosingEnv, EnvError
-from guiagent.envs.chromium import CHROMIUM_ARGS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, find_chromium
+from guiagent.envs.browser_config import BrowserConfig, wait_for_check
+from guiagent.envs.chromium import (
+    PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
+)
 from guiagent.envs.cleanenv import clean_environ
-from guiagent.envs.netguard import NetworkGuard, blocked_notes
+from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
 from guiagent.envs import locate as dom
+from guiagent.envs.keys import playwright_key
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
     Action,
@@ -38,59 +40,28 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.observation import png_size
-from guiagent.tools.urlpolicy import UrlPolicy
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
-# Canonical key names (tools.keys) -> Playwright's key names.
-PLAYWRIGHT_KEYS = {
-    "ctrl": "Control", "alt": "Alt", "shift": "Shift", "super": "Meta",
-    "Return": "Enter", "Escape": "Escape", "Tab": "Tab", "BackSpace": "Backspace", "Delete": "Delete",
-    "Insert": "Insert", "Home": "Home", "End": "End", "Page_Up": "PageUp", "Page_Down": "PageDown",
-    "Up": "ArrowUp", "Down": "ArrowDown", "Left": "ArrowLeft", "Right": "ArrowRight", "space": "Space",
-    "Caps_Lock": "CapsLock", "Print": "PrintScreen", "Menu": "ContextMenu", "Pause": "Pause",
-    "Scroll_Lock": "ScrollLock", "Num_Lock": "NumLock",
-    **{f"F{i}": f"F{i}" for i in range(1, 25)},
-}
-
+__all__ = ["BrowserConfig", "BrowserEnv", "SharedBrowser"]
 
 class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
 
 
-class BrowserConfig(BaseModel):
-    """How to start the browser. Recorded in meta.json so replay and resume build the same one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    executable_path: str | None = Field(default=None, description="Chromium binary; found automatically if unset.")
-    headless: bool = True
-    viewport_width: int = Field(default=1280, ge=200, le=7680)
-    viewport_height: int = Field(default=800, ge=200, le=4320)
-    device_scale_factor: float = Field(default=1.0, gt=0, le=4)
-    profile_dir: str | None = Field(default=None, description="Persistent profile (cookies survive a resume).")
-    downloads_dir: str | None = None
-    dialogs: Literal["accept", "dismiss"] = "accept"
-    prompt_text: str = Field(default="", description="Answer given to prompt() dialogs when accepting.")
-    settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")
-    sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep repainted frames between observations at this rate (0: off).")
-    action_timeout_s: float = Field(default=10.0, gt=0)
-    record_elements: bool = Field(default=True, description="Record the element under each pointer action (scripts from runs).")
-    observe_timeout_s: float = Field(default=10.0, gt=0)
-    url_policy: UrlPolicy | None = Field(
-        default_factory=lambda: UrlPolicy(private_network=True),
-        description="Where the browser may go, enforced on every request (None: no guard at all).",
-    )
-    hosts: dict[str, str] = Field(default_factory=dict, description="Name -> address before DNS (tests, offline sites).")
-    pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
-
-
 class BrowserEnv(ClosingEnv):
-    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads."""
+    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads.
+
+    With ``shared``, the env opens a fresh context in that already running browser and closes only
+    the context; otherwise it starts (and stops) a Chromium of its own.
+    """
 
     kind = "browser"
 
-    def __init__(self, config: BrowserConfig | None = None) -> None:
+    def __init__(self, config: BrowserConfig | None = None, shared: SharedBrowser | None = None) -> None:
         self.config = config or BrowserConfig()
+        if shared is not None and not shared.serves(self.config):
+            raise EnvError("a shared browser cannot serve a persistent profile or another Chromium binary/mode")
+        self._shared = shared
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
@@ -107,8 +78,8 @@ class BrowserEnv(ClosingEnv):
     # -- lifecycle -------------------------------------------------------------------------
 
     def reset(self, url: str | None = None) -> None:
-        if url and self.config.url_policy is not None and not (verdict := self.config.url_policy.check_url(url)):
-            raise EnvError(f"blocked by policy: {url} ({verdict.reason})")
+        if url and (refused := refusal(self.config.url_policy, url)):
+            raise EnvError(refused)
         if self._context is None:
             self._launch()
         self._drop_extra_pages()
@@ -117,19 +88,31 @@ class BrowserEnv(ClosingEnv):
 
     def _launch(self) -> None:
         cfg = self.config
-        executable = find_chromium(cfg.executable_path)
-        args = list(CHROMIUM_ARGS)
-        env = clean_environ(cfg.pass_env)
         if cfg.url_policy is not None:
             self._guard = NetworkGuard(cfg.url_policy, cfg.hosts).start()
-            args += self._guard.chromium_args()
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            args.append("--no-sandbox")  # Chromium refuses to sandbox as root
         context_args: dict[str, Any] = dict(
             viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
             device_scale_factor=cfg.device_scale_factor,
             accept_downloads=True,
         )
+        if self._shared is not None:
+            if self._guard is not None:  # this context's own guard: the policy is the episode's
+                context_args["proxy"] = {"server": self._guard.proxy_url, "bypass": "<-loopback>"}
+            try:
+                self._browser = self._shared.start().browser
+                self._context = self._browser.new_context(**context_args)
+            except Exception as exc:
+                if isinstance(exc, EnvError):
+                    raise
+                self.close()
+                raise EnvError(f"could not open a browser context: {_first_line(exc)}") from None
+            self._init_context()
+            return
+        executable = find_chromium(cfg.executable_path)
+        args = chromium_args()
+        env = clean_environ(cfg.pass_env)
+        if self._guard is not None:
+            args += self._guard.chromium_args()
         try:
             self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
@@ -143,6 +126,10 @@ class BrowserEnv(ClosingEnv):
         except Exception as exc:
             self.close()
             raise EnvError(f"could not start Chromium ({executable}): {_first_line(exc)}") from None
+        self._init_context()
+
+    def _init_context(self) -> None:
+        cfg = self.config
         self._context.set_default_timeout(cfg.action_timeout_s * 1000)
         self._context.add_init_script(POPUP_HOOK)
         self._context.on("page", self._on_new_page)
@@ -169,7 +156,8 @@ class BrowserEnv(ClosingEnv):
         if self._screencast is not None:
             self._screencast.stop()
             self._screencast = None
-        for obj in (self._context, self._browser):
+        owned = (self._context,) if self._shared is not None else (self._context, self._browser)
+        for obj in owned:
             if obj is not None:
                 try:
                     obj.close()
@@ -217,6 +205,15 @@ class BrowserEnv(ClosingEnv):
     def url(self) -> str | None:
         return self.page.url if self.page is not None else None
 
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the current page (for a task's reward or setup)."""
+        page = self._live_page()
+        try:
+            return page.evaluate(expression)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            raise EnvError(f"evaluating {expression[:60]!r} failed: {_first_line(exc)}") from None
+
     # -- acting ----------------------------------------------------------------------------
 
     def execute(self, action: Action) -> ActionResult:
@@ -233,9 +230,8 @@ class BrowserEnv(ClosingEnv):
         self._requests_started = 0
         if self._guard is not None:
             self._guard.drain()
-        if isinstance(action, Navigate) and self.config.url_policy is not None:
-            if not (verdict := self.config.url_policy.check_url(action.url)):
-                return ActionResult.failure(f"blocked by policy: {action.url} ({verdict.reason})", blocked=[action.url])
+        if isinstance(action, Navigate) and (refused := refusal(self.config.url_policy, action.url)):
+            return ActionResult.failure(refused, blocked=[action.url])
         elements = self._elements_at(page, action)
         try:
             message = self._run(page, action)
@@ -278,7 +274,7 @@ class BrowserEnv(ClosingEnv):
                     self._move(page, p)
                 mouse.wheel(0, -pixels)
             case Key(keys=keys):
-                names = [_playwright_key(k, combo=len(keys) > 1) for k in keys]
+                names = [playwright_key(k, combo=len(keys) > 1) for k in keys]
                 for name in names:
                     page.keyboard.down(name)
                 for name in reversed(names):
@@ -288,10 +284,8 @@ class BrowserEnv(ClosingEnv):
             case Wait(time=seconds):
                 page.wait_for_timeout(seconds * 1000)
             case Navigate(url=url):
-                response = page.goto(url, wait_until="load")
-                error = response.headers.get("x-guiagent-error") if response is not None else None
-                if error:  # the network guard could not reach the host: say it as Chromium would
-                    raise RuntimeError(f"net::{error} at {url}")
+                if error := network_error(page.goto(url, wait_until="load")):
+                    raise RuntimeError(f"{error} at {url}")
             case Back():
                 if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
                     raise RuntimeError("there is no previous page in this tab's history")
@@ -389,34 +383,16 @@ class BrowserEnv(ClosingEnv):
                 downloads.append({"url": download.url, "error": _first_line(exc)})
         if downloads:
             data["downloads"] = downloads
-        if self._guard is not None:
-            blocked = [b.describe() for b in self._guard.drain()]
-            if blocked:
-                data["blocked"] = blocked
+        if self._guard is not None and (blocked := [b.describe() for b in self._guard.drain()]):
+            data["blocked"] = blocked
         return data
 
     # -- checks ----------------------------------------------------------------------------
 
     def check(self, check: Check) -> ActionResult:
         page = self._live_page()
-        deadline = time.monotonic() + check.timeout
-        remaining_ms = lambda: max(1.0, (deadline - time.monotonic()) * 1000)  # noqa: E731
-        failed = None
         try:
-            if check.window is not None:
-                failed = "window checks are for the desktop env"
-            if failed is None and check.url is not None:
-                pattern = re.compile(check.url)
-                while not pattern.search(page.url) and time.monotonic() < deadline:
-                    page.wait_for_timeout(25)
-                if not pattern.search(page.url):
-                    failed = f"URL {page.url!r} does not match {check.url!r}"
-            if failed is None and check.selector is not None:
-                page.wait_for_selector(check.selector, state="attached", timeout=remaining_ms())
-            if failed is None and check.text is not None:
-                page.get_by_text(check.text).first.wait_for(state="visible", timeout=remaining_ms())
-            if failed is None and check.js is not None:
-                page.wait_for_function(check.js, timeout=remaining_ms())
+            failed = wait_for_check(page, check)
         except Exception as exc:
             self._raise_if_dead(exc)
             failed = _first_line(exc)
@@ -494,9 +470,8 @@ class BrowserEnv(ClosingEnv):
     def _goto(self, url: str) -> None:
         page = self._live_page()
         try:
-            response = page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)
-            if response is not None and (error := response.headers.get("x-guiagent-error")):
-                raise RuntimeError(f"net::{error}")
+            if error := network_error(page.goto(url, wait_until="load", timeout=self.config.action_timeout_s * 1000)):
+                raise RuntimeError(error)
         except Exception as exc:
             self._raise_if_dead(exc)
             raise EnvError(f"could not open {url}: {_first_line(exc)}") from None
@@ -509,17 +484,3 @@ class BrowserEnv(ClosingEnv):
         )
         if dead or self._crashed:
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
-
-
-def _playwright_key(key: str, combo: bool) -> str:
-    """Playwright's name for a canonical key. In a combo a letter or digit is named by its physical
-    key (``KeyA``), so that shift+a gives "A" as it does under xdotool; alone, ``a`` types "a"."""
-    if combo and len(key) == 1 and key.isascii() and key.isalnum():
-        return f"Key{key.upper()}" if key.isalpha() else f"Digit{key}"
-    return PLAYWRIGHT_KEYS.get(key, key)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    line = text.splitlines()[0]
-    return line.removeprefix("Error: ")

@@ -1,4 +1,5 @@
-"""Starting Chromium for Playwright: the binary (Debian's), one driver per thread, in-page hooks."""
+"""Starting Chromium for Playwright: the binary (Debian's), one driver per thread, a browser shared by
+episodes, in-page hooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.envs.base import EnvError
+from guiagent.envs.cleanenv import clean_environ
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -76,3 +78,71 @@ def find_chromium(explicit: str | None = None) -> str:
         "Chromium not found: install Debian's package (apt-get install chromium) "
         "or pass --chromium PATH / set GUIAGENT_CHROMIUM"
     )
+
+
+class SharedBrowser:
+    """One Chromium process kept across episodes (a batch worker's): each ``BrowserEnv`` built on it
+    gets a fresh context (its own cookies, storage, cache, permissions) and closes only that context,
+    so an episode pays for a new context (tens of ms), not for starting Chromium.
+
+    Playwright's sync API is bound to the thread that starts it: use the browser from that thread.
+    """
+
+    def __init__(self, executable_path: str | None = None, headless: bool = True) -> None:
+        self.executable_path, self.headless = executable_path, headless
+        self._pw: Any = None
+        self.browser: Any = None
+
+    def start(self) -> "SharedBrowser":
+        if self.browser is None:
+            executable = find_chromium(self.executable_path)
+            try:
+                self._pw = PlaywrightDriver.acquire()
+                # Each episode's context brings its own proxy (its URL policy's guard); WebRTC must not
+                # send UDP around it. The browser sees a clean environment, as an env's own would.
+                args = [*chromium_args(), "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
+                self.browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
+                                                        args=args, env=clean_environ([]))
+            except Exception as exc:
+                self.close()
+                raise EnvError(f"could not start Chromium ({executable}): {first_line(exc)}") from None
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.browser is not None and self.browser.is_connected()
+
+    def serves(self, config: Any) -> bool:
+        """Whether an env with ``config`` (a BrowserConfig) can run on this browser: same binary and
+        mode, no persistent profile, no variables passed to the browser's environment."""
+        return config.profile_dir is None and config.headless == self.headless and not config.pass_env and (
+            config.executable_path in (None, self.executable_path))
+
+    def close(self) -> None:
+        if self.browser is not None:
+            try:
+                self.browser.close()
+            except Exception:
+                pass  # already gone
+        if self._pw is not None:
+            PlaywrightDriver.release()
+        self._pw = self.browser = None
+
+    def __enter__(self) -> "SharedBrowser":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def chromium_args() -> list[str]:
+    args = list(CHROMIUM_ARGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to sandbox as root
+    return args
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line.removeprefix("Error: ")

@@ -23,9 +23,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from guiagent.tools.urlpolicy import Target, UrlPolicy, Verdict, canonical_host, PolicyError
+from guiagent.tools.urlpolicy import PolicyError, Target, UrlPolicy, Verdict, canonical_host
 
 HEAD_LIMIT = 64 * 1024
 PIPE_CHUNK = 64 * 1024
@@ -97,10 +98,13 @@ class NetworkGuard:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for _ in range(3):  # a connection accepted while closing starts one more task
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                if not tasks:
+                    break
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -284,3 +288,17 @@ def blocked_notes(blocked: list[str], limit: int = 5) -> list[str]:
     if len(blocked) > limit:
         notes.append(f"and {len(blocked) - limit} more requests blocked by policy")
     return notes
+
+
+def refusal(policy: UrlPolicy | None, url: str) -> str | None:
+    """The sentence refusing a URL the env was asked to open (checked before it navigates), or None."""
+    if policy is None or (verdict := policy.check_url(url)):
+        return None
+    return f"blocked by policy: {url} ({verdict.reason})"
+
+
+def network_error(response: Any) -> str | None:
+    """``net::ERR_...`` when the guard answered a navigation because it could not reach the host, as
+    Chromium would have said it without a proxy."""
+    value = response.headers.get("x-guiagent-error") if response is not None else None
+    return f"net::{value}" if value else None

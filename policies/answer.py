@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.tools import Action, Observation, ScreenMapping
-from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
-from guiagent.tools.parsing import Protocol, parse_answer
+from guiagent.tools.parsing import Protocol
 
 
 class ScreenAnswer(BaseModel):
@@ -24,19 +24,25 @@ class ScreenAnswer(BaseModel):
     actions: list[Action] = Field(default_factory=list, description="The same actions in the env's input space.")
 
 
-def mapping_for(observation: Observation, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> ScreenMapping:
-    """The screen mapping a model sees for ``observation``: smart_resize's size for these pixel limits,
-    and the way back from model pixels to the env's input space. Raises ValueError for limits no
-    resize can meet."""
-    return observation.geometry.for_model(min_pixels, max_pixels)
+def _family(family: str | ModelFamily) -> ModelFamily:
+    return get_family(family) if isinstance(family, str) else family
 
 
-def actions_from_answer(text: str, mapping: ScreenMapping, protocol: Protocol = "tool-call") -> ScreenAnswer:
-    """The model's ``text`` (in ``protocol``) as actions on the screen ``mapping`` describes.
+def mapping_for(observation: Observation, min_pixels: int | None = None, max_pixels: int | None = None,
+                family: str | ModelFamily = DEFAULT_FAMILY) -> ScreenMapping:
+    """The screen mapping a model of ``family`` sees for ``observation``: the size its resize rule gives
+    for these pixel limits (the family's own when unset), its coordinate space, and the way back to the
+    env's input space. Raises ValueError for limits no resize can meet."""
+    return _family(family).mapping(observation.geometry, min_pixels, max_pixels)
+
+
+def actions_from_answer(text: str, mapping: ScreenMapping, protocol: Protocol = "tool-call",
+                        family: str | ModelFamily = DEFAULT_FAMILY) -> ScreenAnswer:
+    """The model's ``text`` (in ``protocol``, in ``family``'s answer forms) as actions on the screen ``mapping`` describes.
 
     Raises ``ParseError`` when the text is not a valid call and ``CoordinateOutOfRange`` when a point
-    lies outside the screen the model was shown (both ValueError, with a message for the model).
+    lies outside the space the model was shown (both ValueError, with a message for the model).
     """
-    parsed = parse_answer(text, protocol)
+    parsed = _family(family).parse(text, protocol)
     actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
     return ScreenAnswer(thought=parsed.thought, model_actions=parsed.actions, actions=actions)

@@ -1,8 +1,9 @@
 """Grounding a script's ``describe`` target: one request to the model with the current screen.
 
-Qwen2.5-VL is asked, in its own computer_use tool-call form (the system prompt of a model step, no
-history, no video), to click the described element; its point is in the smart-resized image's pixels and
-goes back to the env's input space through the same ``ScreenMapping`` as any model action. With
+The model is asked, in its family's own form (the system prompt of a model step, no history, no video;
+Qwen2.5-VL's computer_use tool call by default), to click the described element; its point is in the
+family's coordinate space and goes back to the env's input space through the same ``ScreenMapping`` as
+any model action. With
 ``constrained`` the answer is forced to one well-formed left_click (vLLM structured outputs).
 """
 
@@ -14,12 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from guiagent.policies.base import PolicyError
-from guiagent.policies.constrained import answer_regex
-from guiagent.policies.prompts import build_messages, system_prompt
+from guiagent.policies.prompts import build_messages
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import CoordinateOutOfRange, Observation, ScreenMapping
 from guiagent.tools.actions import Point
-from guiagent.tools.parsing import ParseError, parse_answer
+from guiagent.tools.parsing import ParseError
 
 GROUNDING_TASK = "Click {describe}."
 
@@ -57,19 +57,20 @@ class Grounder:
     def request(self, describe: str, observation: Observation) -> tuple[list[dict[str, Any]], dict[str, Any], ScreenMapping]:
         """The chat messages, the extra request body and the mapping of one grounding request."""
         cfg = self.config
+        family = cfg.profile
         try:
-            mapping = observation.geometry.for_model(cfg.min_pixels, cfg.max_pixels)
+            mapping = family.mapping(observation.geometry, cfg.min_pixels, cfg.max_pixels)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         w, h = mapping.resized_width, mapping.resized_height
         image = self.vlm.encoder.image_url(observation, w, h)
         media = [{"type": "text", "text": "\nThe screen now:\n"}, {"type": "image_url", "image_url": {"url": image}}]
-        task = GROUNDING_TASK.format(describe=describe.strip().rstrip("."))
-        messages, extra = build_messages(cfg.protocol, system_prompt(cfg.protocol, w, h), task, [], media)
-        body = dict(extra)
+        task = family.task_text(GROUNDING_TASK.format(describe=describe.strip().rstrip(".")))
+        messages, extra = build_messages(cfg.protocol, family.system_prompt(cfg.protocol, mapping), task, [], media)
+        body = {**family.request_extras, **extra}
         if cfg.constrained:
             # one left_click, no thought: the answer is a point and nothing else
-            body["structured_outputs"] = {"regex": answer_regex(cfg.protocol, w, h, ["left_click"], thought=False)}
+            body["structured_outputs"] = {"regex": family.answer_regex(cfg.protocol, mapping, ["left_click"], thought=False)}
         return messages, body, mapping
 
     def _ground(self, describe: str, observation: Observation) -> Grounding:
@@ -77,7 +78,7 @@ class Grounder:
         stop = body.pop("stop", None)
         raw, usage, latency = self.vlm.complete(messages, body, stop)
         try:
-            parsed = parse_answer(raw, self.config.protocol)
+            parsed = self.config.profile.parse(raw, self.config.protocol)
         except ParseError as exc:
             raise GroundingError(f"the model's answer has no point: {exc}") from None
         model_point = next((a.points()["coordinate"] for a in parsed.actions if "coordinate" in a.points()), None)

@@ -26,14 +26,14 @@ VIDEO_MIN_PIXELS = MIN_PIXELS
 VIDEO_MAX_PIXELS = MAX_PIXELS
 
 
-def image_tokens(height: int, width: int) -> int:
+def image_tokens(height: int, width: int, factor: int = IMAGE_FACTOR) -> int:
     """Visual tokens of an image already at a smart-resized size (plus vision start/end)."""
-    return (height // IMAGE_FACTOR) * (width // IMAGE_FACTOR) + 2
+    return (height // factor) * (width // factor) + 2
 
 
-def video_tokens(frames: int, height: int, width: int) -> int:
+def video_tokens(frames: int, height: int, width: int, factor: int = IMAGE_FACTOR) -> int:
     """Visual tokens of a clip of ``frames`` (even) frames at a smart-resized size (plus start/end)."""
-    return (frames // TEMPORAL_PATCH) * (height // IMAGE_FACTOR) * (width // IMAGE_FACTOR) + 2
+    return (frames // TEMPORAL_PATCH) * (height // factor) * (width // factor) + 2
 
 
 class VideoConfig(BaseModel):
@@ -71,6 +71,7 @@ class Clip(BaseModel):
     fps: float
     width: int
     height: int
+    factor: int = IMAGE_FACTOR
 
     @property
     def t_end(self) -> float:
@@ -78,7 +79,7 @@ class Clip(BaseModel):
 
     @property
     def tokens(self) -> int:
-        return video_tokens(len(self.frames), self.height, self.width)
+        return video_tokens(len(self.frames), self.height, self.width, self.factor)
 
 
 def clip_length(config: VideoConfig) -> int:
@@ -87,16 +88,16 @@ def clip_length(config: VideoConfig) -> int:
     return n - n % TEMPORAL_PATCH
 
 
-def clip_frame_size(height: int, width: int, config: VideoConfig) -> tuple[int, int] | None:
+def clip_frame_size(height: int, width: int, config: VideoConfig, factor: int = IMAGE_FACTOR) -> tuple[int, int] | None:
     """(height, width) of every clip frame of a screen this size; None when the config shows no video.
 
     Sized for a full clip, so it does not change as the clip grows: each frame is encoded once.
     """
     n = clip_length(config)
-    return _clip_size(height, width, n, config) if n >= TEMPORAL_PATCH else None
+    return _clip_size(height, width, n, config, factor) if n >= TEMPORAL_PATCH else None
 
 
-def build_clip(history: Sequence[Observation], now: float, config: VideoConfig) -> Clip | None:
+def build_clip(history: Sequence[Observation], now: float, config: VideoConfig, factor: int = IMAGE_FACTOR) -> Clip | None:
     """Resample ``history`` (frames before ``now``) on the clip's clock; None if there is too little."""
     past = sorted((o for o in history if o.t < now), key=lambda o: o.t)
     if not past or config.history_seconds <= 0:
@@ -114,20 +115,20 @@ def build_clip(history: Sequence[Observation], now: float, config: VideoConfig) 
             i += 1
         held.append(past[i])
     geometry = past[-1].geometry
-    height, width = clip_frame_size(geometry.height, geometry.width, config)  # type: ignore[misc]
-    return Clip(frames=held, t0=ticks[0], fps=config.fps, width=width, height=height)
+    height, width = clip_frame_size(geometry.height, geometry.width, config, factor)  # type: ignore[misc]
+    return Clip(frames=held, t0=ticks[0], fps=config.fps, width=width, height=height, factor=factor)
 
 
-def _clip_size(height: int, width: int, frames: int, config: VideoConfig) -> tuple[int, int]:
+def _clip_size(height: int, width: int, frames: int, config: VideoConfig, factor: int = IMAGE_FACTOR) -> tuple[int, int]:
     """The largest smart-resized frame size whose clip of ``frames`` frames fits the token budget."""
     per_frame_tokens = config.token_budget // (frames // TEMPORAL_PATCH)
-    max_pixels = min(config.max_pixels, per_frame_tokens * IMAGE_FACTOR * IMAGE_FACTOR)
+    max_pixels = min(config.max_pixels, per_frame_tokens * factor * factor)
     max_pixels = max(max_pixels, config.min_pixels)
-    size = smart_resize(height, width, min_pixels=config.min_pixels, max_pixels=max_pixels)
+    size = smart_resize(height, width, factor=factor, min_pixels=config.min_pixels, max_pixels=max_pixels)
     # The server resizes each frame again within its own [min, max]; send a size it keeps as it is
     # (smart_resize's floor path can land under min_pixels, which the server would scale back up).
     for _ in range(4):
-        again = smart_resize(*size, min_pixels=config.min_pixels, max_pixels=config.max_pixels)
+        again = smart_resize(*size, factor=factor, min_pixels=config.min_pixels, max_pixels=config.max_pixels)
         if again == size:
             break
         size = again

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, Callable
 
 from guiagent.policies.base import StepSummary
 from guiagent.tools.parsing import FN_ARGS, FN_EXIT, FN_NAME, FN_RESULT, Protocol
@@ -74,16 +74,16 @@ MAX_ECHOED_ANSWER = 2_000
 stays in the trajectory): enough to see what was wrong, not a 64 KB answer repeated in every prompt."""
 
 
-def _echoed_answer(step: StepSummary) -> str:
+def echoed_answer(step: StepSummary) -> str:
     raw = step.raw or ""
     if len(raw) <= MAX_ECHOED_ANSWER:
         return raw
     return f"{raw[:MAX_ECHOED_ANSWER]}... [{len(raw) - MAX_ECHOED_ANSWER} more characters]"
 
 
-def _assistant_text(step: StepSummary) -> str:
+def assistant_turn(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return _echoed_answer(step)
+        return echoed_answer(step)
     calls = "\n".join(format_tool_call_dict(a) for a in step.model_actions)
     return f"{step.thought}\n{calls}" if step.thought else calls
 
@@ -94,7 +94,7 @@ def format_tool_call_dict(arguments: dict[str, Any]) -> str:
 
 def _frr_call(step: StepSummary) -> str:
     if step.error or not step.model_actions:
-        return _echoed_answer(step).strip()
+        return echoed_answer(step).strip()
     calls = "\n".join(
         f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(a, ensure_ascii=False)}" for a in step.model_actions
     )
@@ -107,12 +107,15 @@ def build_messages(
     task: str,
     history: list[StepSummary],
     media: list[dict[str, Any]],
+    assistant_text: Callable[[StepSummary], str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The chat messages and the extra request fields the protocol needs.
 
     ``media`` is the current observation's content parts (clip intro, video, screenshot intro,
-    image), placed after everything that stays the same between steps.
+    image), placed after everything that stays the same between steps. ``assistant_text`` writes an
+    earlier step as the model's family answers (default: Qwen2.5-VL's tool calls).
     """
+    _assistant = assistant_text or assistant_turn
     if protocol == "tool-call":
         # The trained turns (Qwen's computer-use cookbook, Qwen-Agent's NousFnCallPrompt): one user turn
         # with the task and the screen; later, the screen inside the last <tool_response>. Each turn
@@ -122,9 +125,9 @@ def build_messages(
             return [{"role": "system", "content": system}, {"role": "user", "content": user}], {}
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": task}]
         for step in history[:-1]:
-            messages.append({"role": "assistant", "content": _assistant_text(step)})
+            messages.append({"role": "assistant", "content": _assistant(step)})
             messages.append({"role": "user", "content": f"<tool_response>\n{_result_text(step)}\n</tool_response>"})
-        messages.append({"role": "assistant", "content": _assistant_text(history[-1])})
+        messages.append({"role": "assistant", "content": _assistant(history[-1])})
         response = [{"type": "text", "text": f"<tool_response>\n{_result_text(history[-1])}"}, *media,
                     {"type": "text", "text": "\n</tool_response>"}]
         messages.append({"role": "user", "content": response})

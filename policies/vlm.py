@@ -7,15 +7,14 @@ import os
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError, PolicyUnavailable
-from guiagent.policies.constrained import answer_regex
-from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size, image_tokens
-from guiagent.policies.prompts import build_messages, clock, system_prompt
+from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
+from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
+from guiagent.policies.prompts import build_messages, clock
 from guiagent.tools import CoordinateOutOfRange, ScreenMapping
-from guiagent.tools.geometry import MAX_PIXELS, MIN_PIXELS
 from guiagent.tools.parsing import ParseError, Protocol
 
 log = logging.getLogger(__name__)
@@ -28,6 +27,7 @@ class VLMConfig(BaseModel):
 
     base_url: str = Field(default="http://127.0.0.1:8000/v1", description="The server's OpenAI-compatible root.")
     model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    family: str = Field(default=DEFAULT_FAMILY, description="The model family profile (policies/families/).")
     api_key_env: str = Field(default="GUIAGENT_API_KEY", description="Environment variable holding the API key.")
     protocol: Protocol = "tool-call"
     constrained: bool = Field(default=False, description="Force well-formed answers with vLLM structured outputs.")
@@ -36,14 +36,32 @@ class VLMConfig(BaseModel):
     top_p: float | None = None
     max_tokens: int = Field(default=512, ge=1)
     seed: int | None = None
-    min_pixels: int = MIN_PIXELS
-    max_pixels: int = MAX_PIXELS
+    min_pixels: int | None = Field(default=None, description="The resize's min pixels (the family's default if unset).")
+    max_pixels: int | None = Field(default=None, description="The resize's max pixels (the family's default if unset).")
     video: VideoConfig = Field(default_factory=VideoConfig)
     max_context: int | None = Field(default=None, description="The server's max_model_len; asked from /v1/models if unset.")
     history_steps: int = Field(default=30, ge=0, description="Earlier steps kept as text.")
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 180.0
     max_retries: int = Field(default=3, ge=0, description="Retries with backoff on connection errors and 5xx.")
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, v: str) -> str:
+        if v not in FAMILIES:
+            raise ValueError(f"unknown model family {v!r} (one of {', '.join(FAMILIES)})")
+        return v
+
+    @model_validator(mode="after")
+    def _protocol_of_family(self) -> "VLMConfig":
+        if self.protocol not in self.profile.protocols:
+            raise ValueError(f"the {self.family} family answers in {' or '.join(self.profile.protocols)}, "
+                             f"not {self.protocol}")
+        return self
+
+    @property
+    def profile(self) -> ModelFamily:
+        return get_family(self.family)
 
 
 class ModelRequest(BaseModel):
@@ -134,7 +152,7 @@ class VLMPolicy:
         mapping = request.mapping
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency)
         try:
-            answer = actions_from_answer(raw, mapping, cfg.protocol)
+            answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.profile)
         except (ParseError, CoordinateOutOfRange) as exc:
             return decision.model_copy(update={"format_error": str(exc)})
         return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
@@ -165,33 +183,40 @@ class VLMPolicy:
     def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""
         cfg = self.config
+        family = cfg.profile
         obs = context.observation
         try:
-            mapping = mapping_for(obs, cfg.min_pixels, cfg.max_pixels)
+            mapping = mapping_for(obs, cfg.min_pixels, cfg.max_pixels, family)
         except ValueError as exc:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = self._context_length()
         history = context.history[-cfg.history_steps :] if cfg.history_steps else []
-        system = system_prompt(cfg.protocol, mapping.resized_width, mapping.resized_height)
-        clip = build_clip(context.recent_frames, obs.t, cfg.video)
-        messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
+        system = family.system_prompt(cfg.protocol, mapping)
+        task = family.task_text(context.task)
+        clip = build_clip(context.recent_frames, obs.t, cfg.video, family.factor) if family.video != "none" else None
+
+        def messages_for(clip: Clip | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            return build_messages(cfg.protocol, system, task, history, self._media(obs, mapping, clip),
+                                  family.assistant_text)
+
+        messages, extra = messages_for(clip)
         if context_len is not None:
             if self._bytes_per_token is None:
                 self._bytes_per_token = self._measure_bytes_per_token(messages)
             fitted = self._fit(clip, mapping, context_len, _text_bytes(messages))
             if fitted is not clip:
                 clip = fitted
-                messages, extra = build_messages(cfg.protocol, system, context.task, history, self._media(obs, mapping, clip))
-        body: dict[str, Any] = {k: v for k, v in extra.items() if k != "stop"}
+                messages, extra = messages_for(clip)
+        body: dict[str, Any] = {**family.request_extras, **{k: v for k, v in extra.items() if k != "stop"}}
         if clip is not None:
             # num_frames with fps: without it vLLM keeps its default 32 frames (the oldest), silently.
             body["media_io_kwargs"] = {"video": {"fps": clip.fps, "num_frames": len(clip.frames)}}
         if cfg.constrained:
-            regex = answer_regex(cfg.protocol, mapping.resized_width, mapping.resized_height, cfg.constrained_actions)
+            regex = family.answer_regex(cfg.protocol, mapping, cfg.constrained_actions)
             body["structured_outputs"] = {"regex": regex}
         predicted = {
-            "image_tokens": image_tokens(mapping.resized_height, mapping.resized_width),
-            "video_tokens": clip.tokens if clip else 0,
+            "image_tokens": family.image_tokens(mapping),
+            "video_tokens": family.video_tokens(len(clip.frames), clip.height, clip.width) if clip else 0,
             "video_frames": len(clip.frames) if clip else 0,
         }
         return ModelRequest(messages=messages, extra_body=body, stop=extra.get("stop"), mapping=mapping,
@@ -206,7 +231,9 @@ class VLMPolicy:
             )})
             parts.append({"type": "video_url", "video_url": {"url": self.encoder.video_url(clip)}})
         parts.append({"type": "text", "text": f"\nThe screen now ({clock(obs.t)}):\n"})
-        clip_size = clip_frame_size(obs.geometry.height, obs.geometry.width, self.config.video)
+        family = self.config.profile
+        clip_size = (clip_frame_size(obs.geometry.height, obs.geometry.width, self.config.video, family.factor)
+                     if family.video != "none" else None)
         url = self.encoder.image_url(obs, mapping.resized_width, mapping.resized_height, clip_size)
         parts.append({"type": "image_url", "image_url": {"url": url}})
         return parts
@@ -228,13 +255,14 @@ class VLMPolicy:
     def _fit(self, clip: Clip | None, mapping: ScreenMapping, context_len: int, text_bytes: int) -> Clip | None:
         """Trim the clip (oldest frames first) so the request fits the context, or refuse."""
         budget = context_len - self.config.max_tokens - int(text_bytes / (self._bytes_per_token or 2.0))
-        image = image_tokens(mapping.resized_height, mapping.resized_width)
+        family = self.config.profile
+        image = family.image_tokens(mapping)
         if image > budget:
             raise PolicyError(
                 f"the screenshot alone needs {image} visual tokens but only {max(budget, 0)} fit the "
                 f"{context_len}-token context: lower --max-pixels or raise the server's --max-model-len"
             )
-        while clip is not None and image + clip.tokens > budget:
+        while clip is not None and image + family.video_tokens(len(clip.frames), clip.height, clip.width) > budget:
             frames = clip.frames[2:]
             clip = clip.model_copy(update={"frames": frames, "t0": clip.t0 + 2 / clip.fps}) if len(frames) >= 2 else None
         return clip

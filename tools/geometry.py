@@ -1,7 +1,9 @@
 """Screen geometry: Qwen's smart_resize and the mapping between coordinate spaces.
 
 Three spaces:
-- model space: absolute pixels of the smart-resized image that the model sees;
+- model space: where the model's points live, one of ``CoordinateSpace``: absolute pixels of the
+  resized image the model sees (Qwen2.5-VL, UI-TARS-1.5, OpenCUA, Pixtral), or a relative grid over
+  that image, 0-1000 (Qwen-VL, Qwen2-VL, InternVL2.5, Qwen3-VL);
 - captured space: pixels of the frame as captured (device pixels);
 - input space: what the env's input API takes (CSS pixels for Playwright, screen points for X),
   ``captured = (input - offset) * scale``.
@@ -13,6 +15,7 @@ This module is the single source of truth for those conversions; every recorded 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +23,10 @@ IMAGE_FACTOR = 28
 MIN_PIXELS = 4 * 28 * 28
 MAX_PIXELS = 16384 * 28 * 28
 MAX_RATIO = 200
+GRID = 1000
+
+CoordinateSpace = Literal["resized-pixels", "relative-1000"]
+"""``resized-pixels``: ``[0, w] x [0, h]`` of the resized image; ``relative-1000``: ``[0, 1000]^2`` over it."""
 
 
 def smart_resize(
@@ -86,10 +93,19 @@ class FrameGeometry(BaseModel):
         x, y = self.input_to_captured(p)
         return 0 <= x < self.width and 0 <= y < self.height
 
-    def for_model(self, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS) -> "ScreenMapping":
+    def for_model(
+        self, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS, factor: int = IMAGE_FACTOR,
+        space: CoordinateSpace = "resized-pixels",
+    ) -> "ScreenMapping":
         """The mapping to the model space that smart_resize gives for these pixel limits."""
-        h, w = smart_resize(self.height, self.width, min_pixels=min_pixels, max_pixels=max_pixels)
-        return ScreenMapping(frame=self, resized_width=w, resized_height=h, min_pixels=min_pixels, max_pixels=max_pixels)
+        h, w = smart_resize(self.height, self.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
+        return ScreenMapping(frame=self, resized_width=w, resized_height=h, min_pixels=min_pixels, max_pixels=max_pixels,
+                             space=space)
+
+    def resized_to(self, width: int, height: int, space: CoordinateSpace) -> "ScreenMapping":
+        """The mapping for an image the model sees at ``width`` x ``height`` (a family's own resize rule)."""
+        return ScreenMapping(frame=self, resized_width=width, resized_height=height, min_pixels=0,
+                             max_pixels=width * height, space=space)
 
 
 class ScreenMapping(BaseModel):
@@ -102,29 +118,41 @@ class ScreenMapping(BaseModel):
     resized_height: int
     min_pixels: int = MIN_PIXELS
     max_pixels: int = MAX_PIXELS
+    space: CoordinateSpace = "resized-pixels"
+
+    @property
+    def model_width(self) -> int:
+        """The extent of the model's x axis: the resized width, or the relative grid's size."""
+        return self.resized_width if self.space == "resized-pixels" else GRID
+
+    @property
+    def model_height(self) -> int:
+        return self.resized_height if self.space == "resized-pixels" else GRID
 
     def model_to_captured(self, p: tuple[float, float]) -> tuple[float, float]:
-        """Model pixels -> captured pixels (``x * W / w``), clamped into the frame.
+        """Model space -> captured pixels (``x * W / w`` with w the space's extent), clamped into the frame.
 
-        Raises CoordinateOutOfRange for a point beyond the resized image: the model answered
-        outside the screen it was shown.
+        Raises CoordinateOutOfRange for a point beyond the space: the model answered outside the
+        screen it was shown.
         """
         x, y = p
-        if not (0 <= x <= self.resized_width and 0 <= y <= self.resized_height):
-            raise CoordinateOutOfRange(
-                f"coordinate [{x:g}, {y:g}] is outside the {self.resized_width}x{self.resized_height} screen"
-            )
+        mw, mh = self.model_width, self.model_height
+        if not (0 <= x <= mw and 0 <= y <= mh):
+            where = (f"the {mw}x{mh} screen" if self.space == "resized-pixels"
+                     else f"the 0-{GRID} relative grid")
+            raise CoordinateOutOfRange(f"coordinate [{x:g}, {y:g}] is outside {where}")
         f = self.frame
-        cx = min(x * f.width / self.resized_width, f.width - 1)
-        cy = min(y * f.height / self.resized_height, f.height - 1)
+        cx = min(x * f.width / mw, f.width - 1)
+        cy = min(y * f.height / mh, f.height - 1)
         return (cx, cy)
 
     def captured_to_model(self, p: tuple[float, float]) -> tuple[int, int]:
-        """Captured pixels -> model pixels, rounded half up and clamped into the resized image."""
+        """Captured pixels -> model space, rounded half up and clamped into the space."""
         f = self.frame
-        mx = round_half_up(p[0] * self.resized_width / f.width)
-        my = round_half_up(p[1] * self.resized_height / f.height)
-        return (min(max(mx, 0), self.resized_width - 1), min(max(my, 0), self.resized_height - 1))
+        mw, mh = self.model_width, self.model_height
+        mx = round_half_up(p[0] * mw / f.width)
+        my = round_half_up(p[1] * mh / f.height)
+        return (min(max(mx, 0), mw - 1), min(max(my, 0), mh - 1))
 
     def model_to_input(self, p: tuple[float, float]) -> tuple[float, float]:
         """Model pixels -> the env's input space (unrounded; executors round as their API needs)."""

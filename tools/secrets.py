@@ -38,6 +38,8 @@ class SecretSpec(BaseModel):
     def parse(cls, text: str) -> "SecretSpec":
         """``NAME`` or ``NAME@domain,*.domain``."""
         name, _, domains = text.partition("@")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
+            raise SecretError(f"secret name {name.strip()!r}: use letters, digits and _ (an environment variable's name)")
         return cls(name=name.strip(), domains=[d.strip() for d in domains.split(",") if d.strip()])
 
     @field_validator("domains")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import idna
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -283,9 +283,12 @@ class UrlPolicy(BaseModel):
     def _schemes(cls, v: list[str]) -> list[str]:
         return [s.lower().rstrip(":/") for s in v]
 
+    _allow: list[HostPattern] = PrivateAttr(default_factory=list)
+    _block: list[HostPattern] = PrivateAttr(default_factory=list)
+
     def model_post_init(self, _: object) -> None:
-        object.__setattr__(self, "_allow", [parse_pattern(p) for p in self.allow])
-        object.__setattr__(self, "_block", [parse_pattern(p) for p in self.block])
+        self._allow = [parse_pattern(p) for p in self.allow]
+        self._block = [parse_pattern(p) for p in self.block]
 
     def check_url(self, url: str) -> Verdict:
         """May a page open ``url``? Scheme, then host."""
@@ -295,8 +298,6 @@ class UrlPolicy(BaseModel):
             return Verdict(False, str(exc))
         if target.scheme not in self.schemes:
             return Verdict(False, f"the scheme {target.scheme!r} is not allowed (allowed: {', '.join(self.schemes)})")
-        if target.scheme in ("about",) and url.strip().lower() in ("about:blank", "about:srcdoc"):
-            return Verdict(True)
         if target.scheme not in SPECIAL_SCHEMES:
             return Verdict(True)  # an explicitly allowed non-network scheme (data:, blob:...)
         return self.check_target(target)
@@ -311,11 +312,11 @@ class UrlPolicy(BaseModel):
 
     def check_target(self, target: Target) -> Verdict:
         where = target.host + (f":{target.port}" if target.port else "")
-        blocked = next((p for p in self._block if p.matches(target)), None)  # type: ignore[attr-defined]
+        blocked = next((p for p in self._block if p.matches(target)), None)
         if blocked is not None:
             return Verdict(False, f"{where} is on the block list ({blocked.text})")
-        allowed = next((p for p in self._allow if p.matches(target)), None)  # type: ignore[attr-defined]
-        if self._allow and allowed is None:  # type: ignore[attr-defined]
+        allowed = next((p for p in self._allow if p.matches(target)), None)
+        if self._allow and allowed is None:
             return Verdict(False, f"{where} is not on the allow list")
         explicit = allowed is not None and not allowed.wildcard
         if not self.private_network and not explicit and self.names_private(target):
@@ -324,7 +325,7 @@ class UrlPolicy(BaseModel):
 
     def trusts(self, target: Target) -> bool:
         """True if ``target`` was allowed by name (its DNS answer may then be private)."""
-        return self.private_network or any(p.matches(target) and not p.wildcard for p in self._allow)  # type: ignore[attr-defined]
+        return self.private_network or any(p.matches(target) and not p.wildcard for p in self._allow)
 
     @staticmethod
     def names_private(target: Target) -> bool:

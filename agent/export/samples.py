@@ -14,15 +14,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
-from guiagent.policies.prompts import system_prompt
+from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
 from guiagent.tools.geometry import MIN_PIXELS
-from guiagent.tools.parsing import FN_RESULT, Protocol, format_function_call, format_tool_call
+from guiagent.tools.parsing import FN_RESULT, Protocol
 
 IMAGE = "<image>"
 
 
 class ExportOptions(BaseModel):
+    family: str = Field(default=DEFAULT_FAMILY, description="The model family the labels are written for.")
     protocol: Protocol = "tool-call"
     min_pixels: int = MIN_PIXELS
     max_pixels: int = 1280 * 28 * 28
@@ -53,13 +54,16 @@ class Skipped(BaseModel):
     reason: str
 
 
-def _labels(step: StepRecord, mapping: ScreenMapping):
+def _labels(step: StepRecord, mapping: ScreenMapping, family: ModelFamily):
     """The step's actions in the trainer's model space, as the model would emit them."""
     actions = []
     for data in step.actions:
         action = parse_action(data)
         if not type(action).model_visible:
             raise ValueError(f"{action.action!r} is not a computer_use action")
+        if family.keeps_drag_start and isinstance(action, LeftClickDrag):
+            actions.append(action.map_points(mapping.input_to_model))
+            continue
         if isinstance(action, LeftClickDrag) and action.start_coordinate is not None:
             # the model drags from where the cursor is: move there first
             actions.append(MouseMove(coordinate=action.start_coordinate).map_points(mapping.input_to_model))
@@ -70,10 +74,10 @@ def _labels(step: StepRecord, mapping: ScreenMapping):
     return actions
 
 
-def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol) -> str:
-    fmt = format_tool_call if protocol == "tool-call" else format_function_call
-    calls = "\n".join(fmt(a) for a in _labels(step, mapping))
-    return f"{step.thought}\n{calls}" if step.thought else calls
+def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, family: ModelFamily | None = None) -> str:
+    """The step as its model family answers, points in the family's coordinate space."""
+    family = family or get_family(DEFAULT_FAMILY)
+    return family.format_answer(_labels(step, mapping, family), step.thought, protocol)
 
 
 def _result_text(step: StepRecord, protocol: Protocol) -> str:
@@ -113,11 +117,12 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
             skipped.append(Skipped(source=str(root), reason=f"resumed ({len(traj.meta.segments)} segments)"))
             continue
         steps = _usable(traj, options, skipped)
+        family = get_family(options.family)
         labelled = []
         for step in steps:
-            mapping = step.geometry.for_model(options.min_pixels, options.max_pixels)
+            mapping = family.mapping(step.geometry, options.min_pixels, options.max_pixels)
             try:
-                labelled.append((step, mapping, target_text(step, mapping, options.protocol)))
+                labelled.append((step, mapping, target_text(step, mapping, options.protocol, family)))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
         if not labelled:
@@ -131,12 +136,13 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
 
 def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool) -> Sample:
     step, mapping, target = labelled[i]
-    system = system_prompt(options.protocol, mapping.resized_width, mapping.resized_height)
+    family = get_family(options.family)
+    system = family.system_prompt(options.protocol, mapping)
     first = 0 if episode else max(0, i - options.history_steps)
     with_image = set(range(first, i + 1)) if episode else set(range(max(first, i - options.history_images), i + 1))
     turns = [Turn(role="system", text=system)]
     images: list[Path] = []
-    user = traj.meta.task
+    user = family.task_text(traj.meta.task)
     for j in range(first, i + 1):
         s, _, text = labelled[j]
         if j in with_image:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
+from guiagent.policies.families import get_family
 
 # What each trainer does to image size by default, and the setting that changes it.
 TRAINER_LIMITS = {
@@ -143,11 +144,17 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
             f"{fmt}: by default it shrinks images to {default} pixels, which would move every label; "
             f"use: {setting}"
         )
+    family = get_family(options.family)
+    if family.space == "resized-pixels":
+        space = (f"Labels are absolute pixels of each screenshot resized by {family.name}'s rule ({family.resize_rule}) "
+                 f"with min_pixels={options.min_pixels}, max_pixels={options.max_pixels}. The trainer must resize "
+                 f"images with exactly these limits, or every coordinate is wrong:\n\n    {setting}\n\n")
+    else:
+        space = (f"Labels are on {family.name}'s 0-1000 relative grid over each screenshot, so they hold for any "
+                 f"resize; the trainer's resize only sets the visual tokens ({family.resize_rule}).\n\n")
     (out / "TRAINING.md").write_text(
-        f"# Training on this export ({fmt})\n\n"
-        f"Labels are absolute pixels of each screenshot smart-resized with min_pixels={options.min_pixels}, "
-        f"max_pixels={options.max_pixels} (Qwen2.5-VL's coordinate space). The trainer must resize images with "
-        f"exactly these limits, or every coordinate is wrong:\n\n    {setting}\n\n"
+        f"# Training on this export ({fmt}, model family {family.name})\n\n"
+        f"{space}Answers are written in the family's form: {family.forms}.\n\n"
         f"Samples: {data}; images: images/ (hard-linked from the trajectories).\n"
     )
     return data, warnings

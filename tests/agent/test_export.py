@@ -141,3 +141,31 @@ def test_replay_divergent_steps_are_dropped(demo_trajectory, tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0 and "23 samples" in proc.stdout
     assert proc.stdout.count("a replay found this step divergent") == 2
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen2-vl", "qwen-vl", "internvl2.5", "pixtral", "qwen3-vl",
+                                    "ui-tars-1.5", "opencua"])
+def test_labels_are_written_in_each_familys_space_and_answer_form(demo_trajectory, family):
+    from guiagent.policies.families import get_family
+
+    profile = get_family(family)
+    traj = load_trajectory(demo_trajectory)
+    samples, skipped = build_samples([demo_trajectory], ExportOptions(family=family))
+    assert len(samples) == 25 and not [s for s in skipped if "not exportable" in s.reason]
+    by_step = {s.step: s for s in samples}
+    checked = 0
+    for step in traj.steps:
+        action = step.actions[0]
+        sample = by_step[step.index]
+        assert profile.task_text(traj.meta.task) in sample.turns[1].text
+        label = profile.parse(sample.turns[-1].text, profile.protocols[0]).actions  # the family's own parser reads it
+        if "coordinate" not in action:
+            continue
+        mapping = profile.mapping(step.geometry, None, MAX)
+        x, y = mapping.model_to_input(label[-1].coordinate)
+        rx, ry = action["coordinate"]
+        half_x = step.geometry.width / step.geometry.scale / mapping.model_width / 2 + 1e-9
+        half_y = step.geometry.height / step.geometry.scale / mapping.model_height / 2 + 1e-9
+        assert abs(x - rx) <= half_x and abs(y - ry) <= half_y, (family, label, action)
+        checked += 1
+    assert checked >= 5

@@ -96,6 +96,7 @@ def test_the_cli_runs_the_vlm_policy_and_doctor_checks_the_server(vllm_server, t
     assert re.search(r"accepts a screenshot plus a [2-4]-frame clip", doctor.stdout)
     assert re.search(r"image \d+ \+ video \d+ = \d+ visual tokens predicted; the server counted \d+", doctor.stdout)
     assert "vllm serve Qwen/Qwen2.5-VL-7B-Instruct" in doctor.stdout
+    assert "model family qwen2.5-vl: proposed from its id and config" in doctor.stdout
     bad = subprocess.run([*cli, "run", "--policy", "vlm", "--video-fps", "0.7", "--task", "x", "--out", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "2/fps must be a whole number" in bad.stderr

@@ -39,6 +39,19 @@ def tiny_model(python: Path) -> Path:
     return out
 
 
+FAMILY_BUILDER = Path(__file__).with_name("build_tiny_family.py")
+
+
+def tiny_family_model(python: Path, family: str) -> Path:
+    """Build (once) and return a tiny model of another family (qwen2-vl, qwen3-vl)."""
+    digest = hashlib.sha256(FAMILY_BUILDER.read_bytes() + BUILDER.read_bytes()).hexdigest()[:12]
+    out = ROOT / ".cache" / f"tiny-{family}-{digest}"
+    if not (out / "guiagent-tiny.json").exists():
+        subprocess.run([str(python), str(FAMILY_BUILDER), family, str(out)], check=True, capture_output=True, text=True,
+                       timeout=600)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,8 +61,9 @@ def free_port() -> int:
 class VLLMServer:
     """Start with ``with VLLMServer(...) as server:``; ``server.base_url`` is the /v1 root."""
 
-    def __init__(self, python: Path, model_dir: Path, log: Path, limit_mm: dict | None = None, max_model_len: int = 4096) -> None:
-        self.python, self.model_dir, self.log = python, model_dir, log
+    def __init__(self, python: Path, model_dir: Path, log: Path, limit_mm: dict | None = None, max_model_len: int = 4096,
+                 name: str = MODEL_NAME) -> None:
+        self.python, self.model_dir, self.log, self.name = python, model_dir, log, name
         self.port = free_port()
         self.limit_mm = limit_mm or {"image": 2, "video": 1}
         self.max_model_len = max_model_len
@@ -67,7 +81,7 @@ class VLLMServer:
         }
         args = [
             str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
-            "--served-model-name", MODEL_NAME, "--host", "127.0.0.1", "--port", str(self.port),
+            "--served-model-name", self.name, "--host", "127.0.0.1", "--port", str(self.port),
             "--enforce-eager", "--dtype", "bfloat16", "--max-model-len", str(self.max_model_len),
             "--limit-mm-per-prompt", json.dumps(self.limit_mm), "--trust-request-mm-kwargs",
             "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}',

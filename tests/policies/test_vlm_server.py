@@ -31,7 +31,7 @@ def policy(server, **overrides) -> VLMPolicy:
     return VLMPolicy(VLMConfig(**{**base, **overrides}))
 
 
-def text_only_tokens(server, messages) -> int:
+def text_only_tokens(server, messages, model: str = MODEL_NAME) -> int:
     """Prompt tokens of the same messages with every image and video part removed (vLLM's /tokenize)."""
     stripped = []
     for m in messages:
@@ -40,7 +40,7 @@ def text_only_tokens(server, messages) -> int:
             content = [p for p in content if p["type"] == "text"]
         stripped.append({**m, "content": content})
     root = server.base_url.removesuffix("/v1")
-    r = httpx.post(f"{root}/tokenize", json={"model": MODEL_NAME, "messages": stripped}, timeout=60)
+    r = httpx.post(f"{root}/tokenize", json={"model": model, "messages": stripped}, timeout=60)
     r.raise_for_status()
     return r.json()["count"]
 

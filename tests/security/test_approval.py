@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from langgraph.checkpoint.sqlite import SqliteSaver
-
-from guiagent.agent.loop import CHECKPOINT_FILE, THREAD_ID, LoopConfig
+from guiagent.agent.loop import LoopConfig, summary_of
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.media import VideoConfig
@@ -93,10 +90,9 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     assert [s.approval["approved"] for s in steps] == [False, True]
     assert steps[0].results[0].message == "denied by a person (approval rule type): do not type there"
     assert steps[1].results[0].ok
-    # the model heard the refusal: the history its second decision was given holds it as the call's result
-    with sqlite3.connect(out / CHECKPOINT_FILE) as conn:
-        state = SqliteSaver(conn).get({"configurable": {"thread_id": THREAD_ID}})
-    assert state["channel_values"]["history"][0]["results"] == ["denied by a person (approval rule type): do not type there"]
+    # the model heard the refusal: the past its second decision was given (rebuilt from the record on a
+    # resume, as here) holds it as the call's result
+    assert summary_of(steps[0]).results == ["denied by a person (approval rule type): do not type there"]
 
 
 def _read_until(fd: int, marker: bytes, seen: bytearray, times: int = 1, timeout: float = 120) -> None:

@@ -11,3 +11,8 @@ function nav() {
     '<a id="nav-terms" href="/terms">Terms</a><a id="nav-board" href="/board">Board</a>' +
     '<a id="nav-summary" href="/summary">Summary</a></nav>');
 }
+// One of the site's goals (names as in server.goals), read synchronously: a task's success check.
+function demoGoal(name) {
+  const req = new XMLHttpRequest(); req.open("GET", "/api/state", false); req.send();
+  return req.status === 200 && JSON.parse(req.responseText).goals[name] === true;
+}

@@ -1,0 +1,171 @@
+"""One episode of a batch, run by a worker (a local pool process or a Ray task) through the same
+functions ``guiagent run`` uses (start_episode / resume_episode), with what the worker keeps warm."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
+from guiagent.agent.batch.results import ResultRow, episode_key
+from guiagent.agent.batch.router import routed_policy
+from guiagent.agent.loop import LoopConfig
+from guiagent.agent.runner import DEMO_STATE, DESKTOP_STATE, RunSpec, resume_episode, start_episode
+from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
+from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
+from guiagent.envs.browser import BrowserEnv, SharedBrowser
+from guiagent.envs.desktop import DesktopConfig
+from guiagent.policies import Policy
+from guiagent.policies.script import ScriptPolicy
+
+ProgressCallback = Callable[[str, int], None]
+
+
+class WorkerState:
+    """What a worker keeps between its episodes: one Chromium, the MiniWoB pages' server."""
+
+    def __init__(self, executable_path: str | None = None, headless: bool = True) -> None:
+        self.browser = SharedBrowser(executable_path, headless)
+        self._site: Any = None
+        self.episodes = 0
+
+    def shared_browser(self, spec: RunSpec) -> SharedBrowser | None:
+        if spec.env != "browser" or not self.browser.serves(spec.browser):
+            return None
+        if self.browser.browser is not None and not self.browser.alive:
+            self.browser.close()  # died under the last episode: start a fresh one
+        return self.browser.start()
+
+    def miniwob_url(self) -> str:
+        if self._site is None:
+            from guiagent.agent.suites.miniwob import StaticSite, miniwob_html
+
+            self._site = StaticSite(miniwob_html())
+        return self._site.url
+
+    def close(self) -> None:
+        self.browser.close()
+        if self._site is not None:
+            self._site.stop()
+            self._site = None
+
+
+def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -> RunSpec:
+    """The run spec of this episode: the batch's settings, with the task's start, check and limits."""
+    base, task, folder = job.settings.spec, job.task, job.folder
+    update: dict[str, Any] = {
+        "env": task.env, "task": instruction or task.instruction, "start_url": start_url, "success": task.success,
+        "demo_site": task.site == "demo", "script": task.script if base.policy == "script" else None,
+        "loop": LoopConfig(**{**base.loop.model_dump(), "max_steps": task.max_steps}),
+    }
+    if task.env == "desktop":
+        launch = task.start.app.replace("{python}", shlex.quote(sys.executable)).replace(
+            "{episode}", shlex.quote(str(folder.resolve())))
+        update["desktop"] = DesktopConfig(xvfb=task.start.screen, launch=launch, window=task.start.window,
+                                          sample_fps=base.desktop.sample_fps)
+    return base.model_copy(update=update)
+
+
+def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback | None = None) -> ResultRow:
+    """Run (or resume) one episode into its folder and return its results line. Never raises for what
+    happens inside the episode: an env or server that fails is an ``error`` row, to be retried."""
+    root, folder, task = Path(job.settings.root), job.folder, job.task
+    started = time.time()
+    step_cb = (lambda record, _max: on_step(job.key, record.index + 1)) if on_step else None
+    page: PageTaskEnv | None = None
+    try:
+        if job.resume:
+            spec = RunSpec.model_validate(json.loads((folder / META_FILE).read_text())["extra"]["spec"])
+            resume_episode(folder, on_step=step_cb, shared=state.shared_browser(spec), built=_vlm(job, spec))
+        else:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            _write_initial_state(job, folder)
+            if task.reward is not None:
+                page = _run_page_task(job, state, step_cb)
+            else:
+                url = task.start.url
+                spec = task_spec(job, url, None)
+                start_episode(spec, folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec))
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the batch gets a line saying so
+        if not (folder / META_FILE).exists():
+            return ResultRow(key=episode_key(task.id, job.seed), task=task.id, seed=job.seed, outcome="error",
+                             reason=f"{type(exc).__name__}: {exc}", trajectory=str(folder.relative_to(root)),
+                             attempt=job.attempt, tags=task.tags, wall_s=round(time.time() - started, 3))
+    finally:
+        state.episodes += 1
+    if page is not None:
+        _record_page_verdict(folder, page, job.seed)
+    return row_from_trajectory(root, folder, task, job.seed, job.attempt, wall_s=time.time() - started)
+
+
+def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb) -> PageTaskEnv:
+    task, folder = job.task, job.folder
+    start = task.start.url
+    if task.site == "miniwob":
+        start = state.miniwob_url() + start
+    base = task_spec(job, start, "(read from the page)")
+    inner = BrowserEnv(base.browser.model_copy(update={"downloads_dir": str(folder / "downloads")}),
+                       shared=state.shared_browser(base))
+    page = PageTaskEnv(inner, task.reward, job.seed, oracle=task.oracle)  # type: ignore[arg-type]
+    try:
+        instruction = page.prepare(start) or task.instruction
+    except Exception:
+        page.close()
+        raise
+    spec = task_spec(job, start, instruction)
+    policy: Policy
+    if spec.policy == "oracle":
+        policy = PageOracle(page)
+    elif spec.policy == "script":
+        policy = ScriptPolicy.from_file(spec.script or "")
+    else:
+        policy = (_vlm(job, spec) or (None, None))[0] or _single_vlm(spec)
+    built = (EndWhenPageDone(policy, page), {"task": instruction, "start_url": start})
+    start_episode(spec, folder, on_step=step_cb, built=built, env=page)
+    return page
+
+
+def _single_vlm(spec: RunSpec) -> Policy:
+    from guiagent.policies.vlm import VLMConfig, VLMPolicy
+
+    return VLMPolicy(spec.vlm or VLMConfig())
+
+
+def _vlm(job: EpisodeJob, spec: RunSpec) -> tuple[Policy, dict] | None:
+    """With several model servers, a policy that sends each request to the least busy one."""
+    if spec.policy != "vlm" or len(job.settings.model_urls) < 2:
+        return None
+    return routed_policy(spec, job.settings.model_urls, Path(job.settings.root)), {}
+
+
+def _write_initial_state(job: EpisodeJob, folder: Path) -> None:
+    if job.task.initial_state is None:
+        return
+    name = DESKTOP_STATE if job.task.env == "desktop" else DEMO_STATE
+    (folder / name).write_text(json.dumps(job.task.initial_state, ensure_ascii=False), encoding="utf-8")
+
+
+def _record_page_verdict(folder: Path, page: PageTaskEnv, seed: int) -> None:
+    """The page's reward goes into meta.json, and decides the outcome (not the policy's say-so)."""
+    path = folder / META_FILE
+    if not path.exists():
+        return
+    meta = TrajectoryMeta.model_validate_json(path.read_text())
+    update: dict[str, Any] = {"extra": {**meta.extra, "page": {"reward": page.reward, "done": page.done,
+                                                               "seed": seed, **page.info}}}
+    if meta.outcome in ("success", "failure"):
+        outcome = "success" if page.succeeded else "failure"
+        if outcome != meta.outcome:
+            verdict = f"the page's reward is {page.reward:g}" + ("" if page.done else " (the page did not end the episode)")
+            update.update(outcome=outcome, reason=None if outcome == "success" else verdict)
+    tmp = path.with_name(META_FILE + ".tmp")
+    tmp.write_text(meta.model_copy(update=update).model_dump_json(indent=2))
+    os.replace(tmp, path)

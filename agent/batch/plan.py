@@ -1,0 +1,132 @@
+"""What a batch runs: episodes (task x seed) of its suites, each with its folder, and where each one
+stands on disk (finished, to resume, to retry, to start), so that re-running a batch continues it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from guiagent.agent.batch.results import Outcome, ResultRow, episode_key
+from guiagent.agent.runner import RunSpec
+from guiagent.agent.suites import Suite, SuiteTask
+from guiagent.agent.trajectory import META_FILE, TrajectoryError, load_trajectory
+
+EPISODES = "episodes"
+# Failures that are the infrastructure's, not the agent's: retried with a fresh env.
+INFRA_REASONS = re.compile(
+    r"^(env: |the browser is gone|policy: (cannot reach the model server|the model server at .* (did not answer|failed \(5)))"
+)
+
+
+class BatchSettings(BaseModel):
+    """How every episode of a batch runs (from the command line), shared by all its workers."""
+
+    root: str = Field(description="The batch folder (absolute; with Ray, a path every node sees).")
+    spec: RunSpec = Field(description="Policy, model and env settings; the task fills in the rest.")
+    model_urls: list[str] = Field(default_factory=list, description="With several, each request goes to the least busy.")
+    episode_timeout_s: float = Field(default=600.0, gt=0)
+    retries: int = Field(default=2, ge=0)
+    recycle_after: int = Field(default=50, ge=1, description="A worker is replaced after this many episodes.")
+    recycle_mb: int = Field(default=2048, ge=100, description="A worker grown past this PSS (with its browser) is replaced.")
+
+
+class EpisodeJob(BaseModel):
+    key: str
+    task: SuiteTask
+    seed: int
+    attempt: int = 0
+    resume: bool = False
+    settings: BatchSettings
+
+    @property
+    def folder(self) -> Path:
+        return attempt_folder(Path(self.settings.root), self.task.id, self.seed, self.attempt)
+
+
+def attempt_folder(root: Path, task: str, seed: int, attempt: int) -> Path:
+    name = f"seed-{seed}" + (f".retry{attempt}" if attempt else "")
+    return root / EPISODES / task / name
+
+
+def plan_episodes(suites: list[Suite]) -> list[tuple[str, SuiteTask, int]]:
+    """Every (key, task, seed) of the suites, in order; a task id in two suites is run once."""
+    planned: dict[str, tuple[str, SuiteTask, int]] = {}
+    for suite in suites:
+        for task in suite.tasks:
+            for seed in task.episode_seeds():
+                planned.setdefault(episode_key(task.id, seed), (episode_key(task.id, seed), task, seed))
+    return list(planned.values())
+
+
+class Standing(BaseModel):
+    """Where one episode stands: ``done`` (a row exists), ``recover`` (finished on disk, no row yet),
+    ``resume`` (interrupted, resumable), ``start`` (a fresh attempt)."""
+
+    state: Literal["done", "recover", "resume", "start"]
+    attempt: int = 0
+
+
+def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> Standing:
+    if row is not None and row.outcome != "error":
+        return Standing(state="done", attempt=row.attempt)
+    attempt = 0
+    while attempt_folder(root, task.id, seed, attempt + 1).exists():
+        attempt += 1
+    folder = attempt_folder(root, task.id, seed, attempt)
+    if row is not None and row.attempt == attempt:  # this attempt's error is counted: a fresh one, kept apart
+        return Standing(state="start", attempt=attempt + 1)
+    if not folder.exists():
+        return Standing(state="start", attempt=attempt)
+    outcome = _recorded_outcome(folder)
+    if outcome is None or (outcome in ("running", "interrupted") and not task.resumable):
+        shutil.rmtree(folder)  # killed before it recorded anything worth keeping, or cannot be resumed
+        return Standing(state="start", attempt=attempt)
+    if outcome in ("running", "interrupted"):  # interrupted: Ctrl-C or SIGTERM, resumable
+        return Standing(state="resume", attempt=attempt)
+    return Standing(state="recover", attempt=attempt)
+
+
+def _recorded_outcome(folder: Path) -> str | None:
+    meta = folder / META_FILE
+    if not meta.exists():
+        return None
+    try:
+        return json.loads(meta.read_text()).get("outcome")
+    except (OSError, ValueError):
+        return None
+
+
+def classify(status: str, reason: str | None) -> Outcome:
+    """The batch outcome of an episode's recorded status: an infrastructure failure is an ``error``."""
+    if status == "success":
+        return "success"
+    if status == "error" or status == "running" or (reason and INFRA_REASONS.search(reason)):
+        return "error"
+    return "failure"
+
+
+def row_from_trajectory(root: Path, folder: Path, task: SuiteTask, seed: int, attempt: int,
+                        wall_s: float | None = None) -> ResultRow:
+    """The episode's results line, read from its folder (meta.json, steps.jsonl)."""
+    rel = str(folder.relative_to(root))
+    base = dict(key=episode_key(task.id, seed), task=task.id, seed=seed, trajectory=rel, attempt=attempt, tags=task.tags)
+    try:
+        traj = load_trajectory(folder)
+    except TrajectoryError as exc:
+        return ResultRow(**base, outcome="error", reason=str(exc), wall_s=wall_s or 0.0)
+    meta = traj.meta
+    tokens = sum((s.usage or {}).get("prompt_tokens", 0) + (s.usage or {}).get("completion_tokens", 0) for s in traj.steps)
+    page = meta.extra.get("page") or {}
+    if wall_s is None:
+        wall_s = (meta.ended_at or meta.started_at) - meta.started_at
+    return ResultRow(
+        **base, outcome=classify(meta.outcome, meta.reason), reward=page.get("reward"), steps=len(traj.steps),
+        tokens=tokens, wall_s=round(wall_s, 3), reason=meta.reason,
+    )
+
+

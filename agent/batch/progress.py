@@ -1,0 +1,79 @@
+"""The live view of a batch: a rich table of done / running / failed, success so far, steps/s, tokens, ETA."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from guiagent.agent.batch.results import ResultRow
+
+
+class Progress:
+    """Counts episodes as they start, step and end; renders them live (or one line per episode when
+    the output is not a terminal)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.total = self.skipped = 0
+        self.outcomes = {"success": 0, "failure": 0, "error": 0}
+        self.running: dict[str, int] = {}
+        self.steps = self.tokens = 0
+        self.t0 = time.time()
+        self._live: Live | None = None
+
+    def start(self, total: int, skipped: int) -> None:
+        self.total, self.skipped, self.t0 = total, skipped, time.time()
+        if self.console.is_terminal:
+            self._live = Live(self.render(), console=self.console, refresh_per_second=4, transient=False)
+            self._live.start()
+        elif skipped:
+            self.console.print(f"{skipped} of {total} episodes already finished: skipped")
+
+    def started(self, key: str) -> None:
+        self.running[key] = 0
+
+    def step(self, key: str, step: int) -> None:
+        if key in self.running:
+            self.steps += max(0, step - self.running[key])
+            self.running[key] = step
+
+    def finished(self, row: ResultRow) -> None:
+        done_steps = self.running.pop(row.key, 0)
+        self.steps += max(0, row.steps - done_steps)
+        self.tokens += row.tokens
+        self.outcomes[row.outcome] += 1
+        if self._live is None:
+            reward = f" reward {row.reward:g}" if row.reward is not None else ""
+            reason = f": {row.reason}" if row.reason and row.outcome != "success" else ""
+            self.console.print(f"{row.outcome:<8} {row.key}  {row.steps} steps {row.wall_s:.1f}s{reward}{reason}",
+                               markup=False)
+
+    def render(self) -> Table:
+        elapsed = max(time.time() - self.t0, 1e-6)
+        done = sum(self.outcomes.values())
+        ran = self.outcomes["success"] + self.outcomes["failure"]
+        left = self.total - self.skipped - done
+        eta = f"{left * elapsed / done:.0f}s" if done else "-"
+        table = Table(title="guiagent batch", show_header=True)
+        for name in ("done", "running", "left", "success", "failed", "errors", "success rate", "steps/s", "tokens", "ETA"):
+            table.add_column(name, justify="right")
+        table.add_row(
+            f"{done + self.skipped}/{self.total}", str(len(self.running)), str(max(left, 0)),
+            str(self.outcomes["success"]), str(self.outcomes["failure"]), str(self.outcomes["error"]),
+            f"{self.outcomes['success'] / ran:.0%}" if ran else "-", f"{self.steps / elapsed:.2f}",
+            str(self.tokens), eta,
+        )
+        return table
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.update(self.render())
+            self._live.stop()
+            self._live = None

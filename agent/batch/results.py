@@ -1,0 +1,181 @@
+"""A batch's results on disk: results.jsonl (one line per episode), summary.json, index.html.
+
+results.jsonl is appended and flushed as each episode ends, so a killed batch keeps every line it
+wrote; a later line for the same episode (a retry, a re-run) supersedes an earlier one, and the file is
+rewritten compact (one line per episode, in plan order) when a batch ends.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+INDEX = "index.html"
+
+Outcome = Literal["success", "failure", "error"]
+
+
+class ResultRow(BaseModel):
+    """One episode's line in results.jsonl."""
+
+    key: str = Field(description="task/seed: the episode's identity in the batch.")
+    task: str
+    seed: int
+    outcome: Outcome
+    reward: float | None = None
+    steps: int = 0
+    tokens: int = 0
+    wall_s: float = 0.0
+    trajectory: str = Field(description="The episode's folder, relative to the batch folder.")
+    reason: str | None = None
+    attempt: int = 0
+    tags: list[str] = Field(default_factory=list)
+    finished_at: float = Field(default_factory=time.time)
+
+
+def episode_key(task: str, seed: int) -> str:
+    return f"{task}/seed-{seed}"
+
+
+def read_results(root: Path) -> dict[str, ResultRow]:
+    """The last row per episode; a torn or foreign line is skipped (a killed batch may leave one)."""
+    rows: dict[str, ResultRow] = {}
+    path = root / RESULTS
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = ResultRow.model_validate_json(line)
+        except ValidationError:
+            continue
+        rows[row.key] = row
+    return rows
+
+
+class ResultLog:
+    """Appends rows to results.jsonl, each flushed to the OS at once (a SIGKILL keeps it)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._file = open(root / RESULTS, "a", encoding="utf-8")
+
+    def append(self, row: ResultRow) -> None:
+        self._file.write(row.model_dump_json() + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
+    """Rewrite results.jsonl compact and write summary.json and index.html; returns the summary."""
+    _atomic(root / RESULTS, "".join(r.model_dump_json() + "\n" for r in rows))
+    summary = summarize(rows, planned, wall_s)
+    _atomic(root / SUMMARY, json.dumps(summary, indent=2))
+    _atomic(root / INDEX, render_index(rows, summary))
+    return summary
+
+
+def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
+    by_outcome = {k: sum(r.outcome == k for r in rows) for k in ("success", "failure", "error")}
+    ran = by_outcome["success"] + by_outcome["failure"]
+    rewards = [r.reward for r in rows if r.reward is not None]
+    per_task: dict[str, dict[str, Any]] = {}
+    grouped: dict[str, list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        grouped[r.task].append(r)
+    for task, task_rows in grouped.items():
+        task_rewards = [r.reward for r in task_rows if r.reward is not None]
+        per_task[task] = {
+            "episodes": len(task_rows), "success": sum(r.outcome == "success" for r in task_rows),
+            "errors": sum(r.outcome == "error" for r in task_rows),
+            "mean_reward": sum(task_rewards) / len(task_rewards) if task_rewards else None,
+        }
+    steps = sum(r.steps for r in rows)
+    return {
+        "episodes": planned, "recorded": len(rows), **by_outcome,
+        "not_run": planned - ran,
+        "success_rate": by_outcome["success"] / ran if ran else None,
+        "mean_reward": sum(rewards) / len(rewards) if rewards else None,
+        "steps": steps, "tokens": sum(r.tokens for r in rows), "wall_s": round(wall_s, 3),
+        "episodes_per_s": round(len(rows) / wall_s, 4) if wall_s > 0 else None,
+        "tasks": per_task,
+    }
+
+
+def render_index(rows: list[ResultRow], summary: dict[str, Any]) -> str:
+    """The batch's HTML index: success per task, then every episode linked to its report."""
+    e = html.escape
+    rate = summary["success_rate"]
+    head = (f"{summary['success']} of {summary['episodes']} episodes succeeded"
+            + (f" ({rate:.0%} of those that ran)" if rate is not None else "")
+            + f"; {summary['failure']} failed, {summary['error']} could not run.")
+    task_rows = "".join(
+        f"<tr><td>{e(t)}</td><td>{s['success']}/{s['episodes']}</td><td>{s['errors']}</td>"
+        f"<td>{_num(s['mean_reward'], '.3f')}</td></tr>"
+        for t, s in summary["tasks"].items()
+    )
+    episode_rows = "".join(
+        f"<tr class='{r.outcome}'><td>{e(r.task)}</td><td>{r.seed}</td><td>{r.outcome}</td>"
+        f"<td>{_num(r.reward, 'g')}</td><td>{r.steps}</td><td>{r.tokens}</td>"
+        f"<td>{r.wall_s:.1f}</td><td><a href='{e(r.trajectory)}/report.html'>report</a> "
+        f"<a href='{e(r.trajectory)}/'>folder</a></td><td>{e(r.reason or '')}</td></tr>"
+        for r in rows
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Batch results</title><style>
+body {{ font: 14px system-ui, sans-serif; margin: 2em; }} table {{ border-collapse: collapse; margin-bottom: 2em; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }} .success td:nth-child(3) {{ color: #080; }}
+.failure td:nth-child(3) {{ color: #b00; }} .error td:nth-child(3) {{ color: #a60; }}
+</style></head><body><h1>Batch results</h1><p>{e(head)}</p>
+<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>errors</th><th>mean reward</th></tr>{task_rows}</table>
+<h2>Episodes</h2><p>Reports: <code>guiagent view DIR</code> writes each episode's report.html.</p>
+<table><tr><th>task</th><th>seed</th><th>outcome</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
+<th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
+
+
+def is_batch(path: Path) -> bool:
+    return (path / RESULTS).is_file()
+
+
+def batch_trajectories(path: Path, only_success: bool = False) -> list[Path]:
+    """The episode folders a batch folder's results.jsonl lists (the successful ones only, if asked)."""
+    return [path / r.trajectory for r in read_results(path).values() if not only_success or r.outcome == "success"]
+
+
+def expand_batches(paths: list[Path], only_success: bool = False) -> list[Path]:
+    """Trajectory folders, a batch folder standing for the episodes its results.jsonl lists."""
+    return [t for p in paths for t in (batch_trajectories(p, only_success) if is_batch(p) else [p])]
+
+
+def write_reports(root: Path) -> list[str]:
+    """Each episode's report.html (the index links to them); what was written or skipped, in lines."""
+    from guiagent.agent.report import render_html
+    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+
+    lines, written = [], 0
+    for folder in batch_trajectories(root):
+        try:
+            (folder / "report.html").write_text(render_html(load_trajectory(folder)), encoding="utf-8")
+            written += 1
+        except (TrajectoryError, ValueError, OSError) as exc:
+            lines.append(f"skipped {folder}: {exc}")
+    return [*lines, f"{written} episode reports; index: {root / INDEX}"]
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

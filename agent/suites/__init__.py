@@ -1,0 +1,31 @@
+"""Task suites: task files (YAML or JSONL) and the bundled suites demo, desktop and miniwob."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from guiagent.agent.suites.model import PageReward, Start, Suite, SuiteError, SuiteTask, load_suite_file
+
+BUNDLED = ("demo", "desktop", "miniwob")
+
+
+def bundled_path(name: str) -> Path:
+    return Path(str(resources.files("guiagent.agent.suites").joinpath("bundled", f"{name}.yaml")))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A bundled suite by name (demo, desktop, miniwob) or a task file by path."""
+    if name_or_path == "miniwob":
+        from guiagent.agent.suites.miniwob import miniwob_suite
+
+        return miniwob_suite()
+    if name_or_path in BUNDLED:
+        return load_suite_file(bundled_path(name_or_path))
+    path = Path(name_or_path)
+    if not path.exists():
+        raise SuiteError(f"no suite {name_or_path!r}: give a task file (.yaml, .jsonl) or one of {', '.join(BUNDLED)}")
+    return load_suite_file(path)
+
+
+__all__ = ["BUNDLED", "PageReward", "Start", "Suite", "SuiteError", "SuiteTask", "load_suite", "load_suite_file"]

@@ -1,0 +1,199 @@
+"""Batch throughput: the figures of issue 8's Performance section, printed as ratios.
+
+    .venv/bin/python bench/batch.py [--only model,fixed,miniwob,scripted,ray] [--delay 1.0] [--steps 15]
+
+- model: the model-bound curve. N workers (N = 1, 2, 4, 8, 16) run 2N VLM episodes of ``--steps`` steps
+  each against the load generator (bench/load_server.py, a separate process answering after ``--delay``
+  with a valid call); throughput in model steps/s, and its ratio to N x the single worker's (target
+  >= 0.8 at N = 8 on a 2-core machine).
+- fixed: the fixed cost of an episode in a warm worker: a fresh context in the worker's Chromium, the
+  start page, the first observation (target <= 300 ms); and a whole 1-step episode through start_episode.
+- miniwob: episodes/s on the MiniWoB suite with the DOM oracle at 1, 2, 4 workers, and each worker's
+  PSS (its process tree: Python, Playwright's driver, Chromium; target < 400 MB).
+- scripted: the CPU-bound curve, the demo suite's scripted episodes at 1, 2, 4 workers.
+- ray: the MiniWoB oracle batch on a local Ray against the local pool, same machine, same workers
+  (overhead target <= 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load_server import LoadServerProcess  # noqa: E402
+from guiagent.agent.batch import load_suites  # noqa: E402
+from guiagent.agent.batch.engine import run_batch  # noqa: E402
+from guiagent.agent.batch.local import LocalPool  # noqa: E402
+from guiagent.agent.batch.plan import BatchSettings  # noqa: E402
+from guiagent.agent.loop import LoopConfig  # noqa: E402
+from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
+from guiagent.agent.suites import Suite, SuiteTask  # noqa: E402
+from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser  # noqa: E402
+from guiagent.policies.media import VideoConfig  # noqa: E402
+from guiagent.policies.vlm import VLMConfig  # noqa: E402
+
+PAGE = b"<!doctype html><title>Bench</title><h1>A page</h1><input style='width:300px'><button>Go</button>"
+ORACLE_TASKS = "click-test,click-button,click-link,click-dialog,focus-text,enter-text"
+
+
+class _Page(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(PAGE)))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+
+def serve_page() -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class SampledPool(LocalPool):
+    """The local pool, sampling its workers' PSS at each poll."""
+
+    peak: list[int] = []
+
+    def poll(self, timeout: float):
+        events = super().poll(timeout)
+        sizes = self.pss()
+        if sizes:
+            SampledPool.peak.append(max(sizes))
+        return events
+
+
+def batch(suites: list[Suite], spec: RunSpec, workers: int, engine=None) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as root:
+        settings = BatchSettings(root=root, spec=spec, retries=0)
+        t0 = time.perf_counter()
+        report = run_batch(settings, suites, engine(settings, workers) if engine else SampledPool(settings, workers))
+        return time.perf_counter() - t0, report.summary
+
+
+def model_curve(delay: float, steps: int, sizes: list[int]) -> None:
+    url = serve_page()
+    print(f"\n== model-bound curve: load generator answering after {delay:g}s, {steps} steps an episode, 2N episodes")
+    with LoadServerProcess(delay_s=delay, action="move") as server:
+        spec = RunSpec(policy="vlm", vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(fps=1.0, history_seconds=30)),
+                       browser=BrowserConfig(sample_fps=1.0), loop=LoopConfig(max_steps=steps))
+        single = None
+        print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}{'errors':>8}")
+        for n in sizes:
+            tasks = [SuiteTask(id=f"page-{i}", instruction="Look at the page.", start={"url": url}, max_steps=steps)
+                     for i in range(2 * n)]
+            wall, summary = batch([Suite(name="bench", source="bench", tasks=tasks)], spec, n)
+            rate = summary["steps"] / wall
+            single = single or rate
+            print(f"{n:>4}{2 * n:>10}{rate:>10.2f}{rate / (n * single):>22.2f}{summary['error']:>8}", flush=True)
+
+
+def fixed_cost(rounds: int = 20) -> None:
+    url = serve_page()
+    print("\n== fixed cost of an episode in a warm worker")
+    with SharedBrowser() as shared:
+        times = []
+        for i in range(rounds + 1):
+            t0 = time.perf_counter()
+            env = BrowserEnv(BrowserConfig(), shared=shared)
+            env.reset(url)
+            env.observe()
+            if i:  # the first opens the browser's first context: a warm-up
+                times.append((time.perf_counter() - t0) * 1000)
+            env.close()
+        print(f"new context + start page + first observation: median {statistics.median(times):.0f} ms, "
+              f"p90 {sorted(times)[int(0.9 * (len(times) - 1))]:.0f} ms over {rounds} (target <= 300 ms)")
+        with tempfile.TemporaryDirectory() as root:
+            script = Path(root) / "s.yaml"
+            script.write_text("steps: [{action: terminate, status: success}]\n")
+            spec = RunSpec(script=str(script), task="Look.", start_url=url)
+            whole = []
+            for i in range(rounds // 2 + 1):
+                t0 = time.perf_counter()
+                start_episode(spec, Path(root) / f"e{i}", shared=shared)
+                if i:
+                    whole.append((time.perf_counter() - t0) * 1000)
+            print(f"a whole 1-step episode (start_episode: trajectory, checkpoint, policy, env): "
+                  f"median {statistics.median(whole):.0f} ms")
+
+
+def miniwob_rates(sizes: list[int], seeds: str) -> None:
+    print(f"\n== MiniWoB++ with the DOM oracle ({ORACLE_TASKS}; seeds {seeds})")
+    suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
+    print(f"{'workers':>8}{'episodes':>10}{'episodes/s':>12}{'ratio vs N x single':>22}{'success':>9}{'peak PSS MB':>13}")
+    single = None
+    for n in sizes:
+        SampledPool.peak = []
+        wall, summary = batch(suites, RunSpec(policy="oracle"), n)
+        rate = summary["recorded"] / wall
+        single = single or rate
+        pss = max(SampledPool.peak) / 2**20 if SampledPool.peak else 0
+        print(f"{n:>8}{summary['recorded']:>10}{rate:>12.2f}{rate / (n * single):>22.2f}{summary['success']:>9}{pss:>13.0f}",
+              flush=True)
+
+
+def scripted_curve(sizes: list[int]) -> None:
+    print("\n== CPU-bound: the demo suite's scripted episodes (10 tasks x 2 seeds)")
+    suites = load_suites(["demo"], seeds="0,1")
+    print(f"{'workers':>8}{'episodes/s':>12}{'steps/s':>10}{'ratio vs N x single':>22}")
+    single = None
+    for n in sizes:
+        wall, summary = batch(suites, RunSpec(policy="script"), n)
+        rate = summary["recorded"] / wall
+        single = single or rate
+        print(f"{n:>8}{rate:>12.2f}{summary['steps'] / wall:>10.2f}{rate / (n * single):>22.2f}", flush=True)
+
+
+def ray_overhead(workers: int, seeds: str) -> None:
+    import ray
+
+    from guiagent.agent.batch.ray_engine import RayEngine
+
+    print(f"\n== Ray vs the local pool: MiniWoB oracle batch, {workers} workers")
+    suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
+    local, _ = batch(suites, RunSpec(policy="oracle"), workers)
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, resources={"browser": workers})
+    try:
+        batch(load_suites(["miniwob"], "click-test", "0"), RunSpec(policy="oracle"), workers,
+              engine=lambda s, n: RayEngine(s, n, None))  # warm Ray's workers up, as a local pool's are after one batch
+        remote, _ = batch(suites, RunSpec(policy="oracle"), workers, engine=lambda s, n: RayEngine(s, n, None))
+    finally:
+        ray.shutdown()
+    print(f"local pool {local:.1f}s, Ray {remote:.1f}s: Ray overhead {remote / local - 1:+.0%} (target <= +10%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="model,fixed,miniwob,scripted,ray")
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--sizes", default="1,2,4,8,16", help="worker counts of the model-bound curve")
+    parser.add_argument("--seeds", default="0,1,2", help="MiniWoB seeds per task")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if "fixed" in parts:
+        fixed_cost()
+    if "miniwob" in parts:
+        miniwob_rates([1, 2, 4], args.seeds)
+    if "scripted" in parts:
+        scripted_curve([1, 2, 4])
+    if "ray" in parts:
+        ray_overhead(2, args.seeds)
+    if "model" in parts:
+        model_curve(args.delay, args.steps, [int(x) for x in args.sizes.split(",")])
+
+
+if __name__ == "__main__":
+    main()

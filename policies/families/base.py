@@ -1,0 +1,157 @@
+"""What every model family profile says, with Qwen2.5-VL's answers as the defaults.
+
+A profile decides: the size the screenshot is sent at (and so its visual tokens), the coordinate
+space of the model's points, the prompt, the output forms it writes and how they parse to our typed
+actions (in model space; ``tools.geometry`` maps them to the screen), how it takes video, and the
+``vllm serve`` line that matches it. Each family's module cites where its facts come from.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+from guiagent.policies.base import StepSummary
+from guiagent.policies.constrained import answer_regex as qwen_answer_regex
+from guiagent.policies.prompts import assistant_turn, system_prompt as qwen_system_prompt
+from guiagent.tools import Action, FrameGeometry, LeftClick, ScreenMapping
+from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace, round_half_up
+from guiagent.tools.parsing import (
+    FN_ARGS,
+    FN_NAME,
+    ParsedAnswer,
+    ParseError,
+    Protocol,
+    format_function_call,
+    format_tool_call,
+    parse_answer,
+)
+from guiagent.tools.schema import TOOL_NAME
+
+VideoMode = Literal["absolute-time", "frame-order", "none"]
+"""``absolute-time``: temporal position ids follow the fps we send; ``frame-order``: they count frames
+only (the prompt's text carries the times); ``none``: the family takes no video."""
+
+WHEEL_CLICK_PIXELS = 100  # one pyautogui/wheel "click" as our Scroll's pixels
+
+
+class ModelFamily:
+    """A model family's profile. Subclasses override what differs from Qwen2.5-VL."""
+
+    name: ClassVar[str] = "qwen2.5-vl"
+    summary: ClassVar[str] = ""
+    space: ClassVar[CoordinateSpace] = "resized-pixels"
+    factor: ClassVar[int] = IMAGE_FACTOR  # the resize's multiple (patch size x merge size)
+    min_pixels: ClassVar[int] = MIN_PIXELS
+    max_pixels: ClassVar[int] = MAX_PIXELS
+    video: ClassVar[VideoMode] = "absolute-time"
+    video_note: ClassVar[str] = ""  # how the README states its video handling, where the mode alone does not
+    protocols: ClassVar[tuple[Protocol, ...]] = ("tool-call", "function-result-return")
+    forms: ClassVar[str] = "computer_use <tool_call>; ✿FUNCTION✿/✿ARGS✿"
+    resize_rule: ClassVar[str] = "smart_resize, factor 28"
+    serve: ClassVar[str] = ""
+    # Regular expressions over the served model's id and its config's architectures / model_type.
+    ids: ClassVar[tuple[str, ...]] = ()
+    architectures: ClassVar[tuple[str, ...]] = ()
+    request_extras: ClassVar[dict[str, Any]] = {}
+    keeps_drag_start: ClassVar[bool] = False  # its answer form states where a drag starts (else: move there first)
+
+    # -- seeing -------------------------------------------------------------------------------
+
+    def mapping(self, geometry: FrameGeometry, min_pixels: int | None = None, max_pixels: int | None = None) -> ScreenMapping:
+        """The size the screenshot is sent at, and the model's coordinate space over it."""
+        return geometry.for_model(min_pixels or self.min_pixels, max_pixels or self.max_pixels, self.factor, self.space)
+
+    def image_tokens(self, mapping: ScreenMapping) -> int:
+        """Visual tokens of the screenshot at ``mapping``'s size (with the vision start/end markers)."""
+        return (mapping.resized_height // self.factor) * (mapping.resized_width // self.factor) + 2
+
+    def screen_size(self, mapping: ScreenMapping) -> tuple[int, int]:
+        """The screen size the prompt states: the model's coordinate extent."""
+        return mapping.model_width, mapping.model_height
+
+    # -- prompting ------------------------------------------------------------------------------
+
+    def video_tokens(self, frames: int, height: int, width: int) -> int:
+        """Visual tokens of a clip of ``frames`` (even) frames at ``height`` x ``width`` (plus start/end)."""
+        return (frames // 2) * (height // self.factor) * (width // self.factor) + 2
+
+    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping) -> str:
+        return qwen_system_prompt(protocol, *self.screen_size(mapping))
+
+    def task_text(self, task: str) -> str:
+        """The task as the first user turn states it (a family's trained instruction template)."""
+        return task
+
+    def assistant_text(self, step: StepSummary) -> str:
+        """An earlier step as the model would have written it (history turns; an unparsed answer cut short)."""
+        return assistant_turn(step)
+
+    # -- answering ------------------------------------------------------------------------------
+
+    def parse(self, text: str, protocol: Protocol) -> ParsedAnswer:
+        """The model's answer as typed actions in model space, or ParseError saying what is wrong."""
+        return parse_answer(text, protocol)
+
+    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol) -> str:
+        """Actions (model space) written as this family answers: training labels."""
+        fmt = format_tool_call if protocol == "tool-call" else format_function_call
+        calls = "\n".join(fmt(a) for a in actions)
+        return f"{thought}\n{calls}" if thought else calls
+
+    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
+                     thought: bool = True) -> str:
+        """A regex of well-formed answers for constrained decoding, points bounded to the space."""
+        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought=thought)
+
+    def serve_line(self, model: str | None = None) -> str:
+        return self.serve
+
+
+# -- helpers the families share -------------------------------------------------------------------
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+
+
+def point_of(numbers: list[float], what: str) -> tuple[float, float]:
+    """A point from 2 numbers, or a box's centre from 4 (x1, y1, x2, y2)."""
+    if len(numbers) == 2:
+        return numbers[0], numbers[1]
+    if len(numbers) == 4:
+        return (numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2
+    raise ParseError(f"{what}: expected a point (x, y) or a box (x1, y1, x2, y2), got {len(numbers)} numbers")
+
+
+def numbers_in(text: str) -> list[float]:
+    return [float(n) for n in re.findall(_NUMBER, text)]
+
+
+def box_click(text: str, pattern: re.Pattern[str], what: str) -> ParsedAnswer | None:
+    """A grounding answer (a box or a point in ``pattern``'s group "coords") as a click at its centre."""
+    m = pattern.search(text)
+    if m is None:
+        return None
+    x, y = point_of(numbers_in(m.group("coords")), what)
+    if x < 0 or y < 0:
+        raise ParseError(f"{what}: negative coordinate ({x:g}, {y:g})")
+    thought = text[: m.start()].strip()
+    return ParsedAnswer(thought=thought, actions=[LeftClick(coordinate=(x, y))])
+
+
+def tool_or_box(text: str, protocol: Protocol, pattern: re.Pattern[str], what: str) -> ParsedAnswer:
+    """The computer_use tool call if the answer has one, else a grounding box answered as a click."""
+    marker = "<tool_call>" if protocol == "tool-call" else FN_NAME
+    if marker in text or "```" in text:
+        return parse_answer(text, protocol)
+    found = box_click(text, pattern, what)
+    if found is not None:
+        return found
+    return parse_answer(text, protocol)  # raises the protocol's own clear ParseError
+
+
+def as_int_point(p: tuple[float, float]) -> tuple[int, int]:
+    return round_half_up(p[0]), round_half_up(p[1])
+
+
+__all__ = ["FN_ARGS", "TOOL_NAME", "ModelFamily", "VideoMode", "WHEEL_CLICK_PIXELS", "box_click", "numbers_in",
+           "point_of", "tool_or_box"]

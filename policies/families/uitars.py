@@ -1,0 +1,233 @@
+"""UI-TARS-1.5 (a Qwen2.5-VL checkpoint): ``Thought: ..`` then ``Action: click(..)`` in absolute resized pixels.
+
+Facts, from ByteDance's own code (bytedance/UI-TARS):
+- Resize: ``codes/ui_tars/action_parser.py`` ``smart_resize`` with IMAGE_FACTOR 28, MIN_PIXELS 100*28*28,
+  MAX_PIXELS 16384*28*28; for ``model_type="qwen25vl"`` (UI-TARS-1.5) a point is divided by the
+  smart-resized width/height: absolute pixels of the resized image (README_coordinates.md).
+- Prompt: ``codes/ui_tars/prompt.py`` ``COMPUTER_USE_DOUBAO`` (the user turn holds it with the instruction).
+- Output forms: ``Thought: ..\\nAction: click(start_box='(x,y)')`` (README "Usage"), the same with
+  ``<|box_start|>(x,y)<|box_end|>`` (``data/training_example.json``), the newer ``point='<point>x y</point>'``,
+  ``start_point=`` / ``end_point=`` (``parse_action_to_structure_output``), several actions split by ")\\n\\n".
+  A 4-number box is answered at its centre.
+- Actions: click, left_single, left_double, right_single, hover, drag / select, hotkey(key='ctrl c'),
+  press / keydown(key=), type(content='..', "\\n" at the end submits), scroll(direction=up|down),
+  wait() (5 s), finished(content=..), call_user() (``parsing_response_to_pyautogui_code``, prompt.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from guiagent.policies.base import StepSummary
+from guiagent.policies.prompts import echoed_answer
+from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily, numbers_in, point_of
+from guiagent.policies.families.pycalls import parse_call
+from guiagent.tools import (
+    Action,
+    ActionError,
+    DoubleClick,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MouseMove,
+    RightClick,
+    ScreenMapping,
+    Scroll,
+    Terminate,
+    Type,
+    Wait,
+)
+from guiagent.tools.parsing import ParsedAnswer, ParseError, Protocol
+
+COMPUTER_USE_DOUBAO = """You are a GUI agent. You are given a task and your action history, with screenshots. You need to perform the next action to complete the task.
+
+## Output Format
+```
+Thought: ...
+Action: ...
+```
+
+## Action Space
+
+click(point='<point>x1 y1</point>')
+left_double(point='<point>x1 y1</point>')
+right_single(point='<point>x1 y1</point>')
+drag(start_point='<point>x1 y1</point>', end_point='<point>x2 y2</point>')
+hotkey(key='ctrl c') # Split keys with a space and use lowercase. Also, do not use more than 3 keys in one hotkey action.
+type(content='xxx') # Use escape characters \\', \\\", and \\n in content part to ensure we can parse the content in normal python string format. If you want to submit your input, use \\n at the end of content. 
+scroll(point='<point>x1 y1</point>', direction='down or up or right or left') # Show more information on the `direction` side.
+wait() #Sleep for 5s and take a screenshot to check for any changes.
+finished(content='xxx') # Use escape characters \\', \\", and \\n in content part to ensure we can parse the content in normal python string format.
+
+
+## Note
+- Use {language} in `Thought` part.
+- Write a small plan and finally summarize your next action (with its target element) in one sentence in `Thought` part.
+
+## User Instruction
+{instruction}
+"""
+
+_POINT = re.compile(r"<point>\s*(-?[\d.]+)[\s,]+(-?[\d.]+)\s*</point>")
+_BOX_TOKENS = re.compile(r"<\|box_start\|>|<\|box_end\|>")
+_THOUGHT = re.compile(r"^(?:Thought|Reflection|Action_Summary):\s*(.*?)(?=\s*Action:|\Z)", re.DOTALL)
+SCROLL_CLICKS = 5  # parsing_response_to_pyautogui_code scrolls 5 (up) or -5 (down) per scroll action
+
+
+def _box(value: object, what: str) -> tuple[float, float]:
+    if not isinstance(value, str):
+        raise ParseError(f"{what}: expected a point like '(x,y)', got {value!r}")
+    return point_of(numbers_in(value), what)
+
+
+def _to_actions(name: str, kw: dict, what: str) -> list[Action]:
+    start = kw.get("start_box")
+    if name in ("click", "left_single", "left_double", "right_single", "hover", "mouse_move"):
+        if start is None:
+            raise ParseError(f"{what}: {name} needs start_box (or point)")
+        p = _box(start, what)
+        cls = {"left_double": DoubleClick, "right_single": RightClick, "hover": MouseMove, "mouse_move": MouseMove}.get(name, LeftClick)
+        return [cls(coordinate=p)]
+    if name in ("drag", "select"):
+        if start is None or kw.get("end_box") is None:
+            raise ParseError(f"{what}: {name} needs start_box and end_box")
+        return [LeftClickDrag(start_coordinate=_box(start, what), coordinate=_box(kw["end_box"], what))]
+    if name in ("hotkey", "press", "keydown"):
+        keys = kw.get("key", kw.get("hotkey", kw.get("press", "")))
+        if not isinstance(keys, str) or not keys.strip():
+            raise ParseError(f"{what}: {name} needs key='...'")
+        return [Key(keys=keys.split())]
+    if name == "type":
+        content = kw.get("content")
+        if not isinstance(content, str):
+            raise ParseError(f"{what}: type needs content='...'")
+        submit = content.endswith("\n")
+        text = content.rstrip("\n")
+        out: list[Action] = [Type(text=text)] if text else []
+        return out + ([Key(keys=["enter"])] if submit else [])
+    if name == "scroll":
+        direction = kw.get("direction", "down")
+        if direction not in ("up", "down"):
+            raise ParseError(f"{what}: scroll direction {direction!r} is not supported here (up or down)")
+        pixels = SCROLL_CLICKS * WHEEL_CLICK_PIXELS * (1 if direction == "up" else -1)
+        return [Scroll(coordinate=_box(start, what) if start is not None else None, pixels=pixels)]
+    if name == "wait":
+        return [Wait(time=5)]
+    if name == "finished":
+        content = kw.get("content")
+        return [Terminate(status="success", answer=content if isinstance(content, str) and content else None)]
+    if name == "call_user":
+        return [Terminate(status="failure", answer="the model asked the user for help (call_user)")]
+    raise ParseError(f"{what}: unknown action {name!r} (click, left_double, right_single, drag, hotkey, type, "
+                     "scroll, wait, finished, call_user)")
+
+
+def parse_uitars(text: str) -> ParsedAnswer:
+    """Parse a UI-TARS answer (``Thought: ..`` then ``Action: ..``)."""
+    if not text or not text.strip():
+        raise ParseError("empty answer: expected \"Thought: ...\" and \"Action: ...\"")
+    text = text.strip().replace("[EOS]", "")
+    if "Action:" not in text:
+        raise ParseError("no \"Action:\" found: answer with Thought: ... then Action: click(point='<point>x y</point>')")
+    m = _THOUGHT.match(text)
+    thought = m.group(1).strip() if m else ""
+    body = text.split("Action:")[-1].strip()
+    body = _POINT.sub(r"(\1,\2)", _BOX_TOKENS.sub("", body))
+    body = body.replace("start_point=", "start_box=").replace("end_point=", "end_box=").replace("point=", "start_box=")
+    actions: list[Action] = []
+    chunks = [c for c in body.split(")\n\n") if c.strip()]
+    for i, chunk in enumerate(chunks, 1):
+        what = f"action {i}" if len(chunks) > 1 else "action"
+        chunk = chunk.strip()
+        if not chunk.endswith(")"):
+            chunk += ")"
+        m_type = re.fullmatch(r"type\(content=(['\"])(.*)\1\)", chunk, re.DOTALL)
+        try:
+            call = parse_call(chunk, what)
+        except ParseError:
+            if m_type is None:
+                raise
+            # unescaped quotes inside content (UI-TARS's own parser escapes them): take the text as it is
+            call = parse_call("type(content='')", what)._replace(kwargs={"content": m_type.group(2).replace("\\n", "\n")})
+        if call.args:
+            raise ParseError(f"{what}: {call.name} takes keyword arguments only")
+        try:
+            actions += _to_actions(call.name, call.kwargs, what)
+        except ActionError as exc:
+            raise ParseError(f"{what}: {exc}") from None
+        except ValueError as exc:
+            raise ParseError(f"{what}: {exc}") from None
+    return ParsedAnswer(thought=thought, actions=actions)
+
+
+def _pt(p: tuple[float, float]) -> str:
+    return f"<point>{round(p[0])} {round(p[1])}</point>"
+
+
+def format_uitars(actions: list[Action], thought: str) -> str:
+    """Actions written in UI-TARS-1.5's prompt form (training labels)."""
+    calls = []
+    for a in actions:
+        match a:
+            case DoubleClick(coordinate=p) if p is not None:
+                calls.append(f"left_double(point='{_pt(p)}')")
+            case RightClick(coordinate=p) if p is not None:
+                calls.append(f"right_single(point='{_pt(p)}')")
+            case LeftClick(coordinate=p) if p is not None:
+                calls.append(f"click(point='{_pt(p)}')")
+            case MouseMove(coordinate=p):
+                calls.append(f"hover(point='{_pt(p)}')")
+            case LeftClickDrag(start_coordinate=s, coordinate=e) if s is not None:
+                calls.append(f"drag(start_point='{_pt(s)}', end_point='{_pt(e)}')")
+            case Key(keys=keys):
+                calls.append(f"hotkey(key='{' '.join(keys)}')")
+            case Type(text=t):
+                calls.append(f"type(content={t!r})")
+            case Scroll(coordinate=p, pixels=px):
+                where = f"point='{_pt(p)}', " if p is not None else ""
+                calls.append(f"scroll({where}direction='{'up' if px > 0 else 'down'}')")
+            case Wait():
+                calls.append("wait()")
+            case Terminate(status="success", answer=ans):
+                calls.append(f"finished(content={(ans or '')!r})")
+            case Terminate():
+                calls.append("call_user()")
+            case _:
+                raise ValueError(f"{a.action!r} has no UI-TARS form")
+    return f"Thought: {thought}\nAction: " + "\n\n".join(calls)
+
+
+class UITARS15(ModelFamily):
+    name = "ui-tars-1.5"
+    summary = "UI-TARS-1.5 (ByteDance, Qwen2.5-VL based)"
+    min_pixels = 100 * 28 * 28
+    keeps_drag_start = True
+    video = "none"
+    protocols = ("tool-call",)
+    resize_rule = "smart_resize, factor 28, min 100*28*28"
+    forms = "Thought: ..\\nAction: click(start_box='(x,y)') | point='<point>x y</point>'"
+    ids = (r"ui-tars", r"uitars")
+    serve = ("vllm serve ByteDance-Seed/UI-TARS-1.5-7B --max-model-len 32768 --limit-mm-per-prompt "
+             "'{\"image\": 5}' --gpu-memory-utilization 0.9")
+
+    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping) -> str:
+        return "You are a helpful assistant."
+
+    def task_text(self, task: str) -> str:
+        return COMPUTER_USE_DOUBAO.format(language="English", instruction=task)
+
+    def assistant_text(self, step: StepSummary) -> str:
+        return echoed_answer(step)
+
+    def parse(self, text: str, protocol: Protocol) -> ParsedAnswer:
+        return parse_uitars(text)
+
+    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol) -> str:
+        return format_uitars(actions, thought)
+
+    def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
+                     thought: bool = True) -> str:
+        from guiagent.policies.constrained import int_range
+
+        point = rf"<point>{int_range(0, mapping.model_width)} {int_range(0, mapping.model_height)}</point>"
+        return rf"Thought: [A-Z][A-Za-z ,.]{{0,60}}\nAction: (?:click|left_double|right_single)\(point='{point}'\)"

@@ -1,0 +1,68 @@
+"""MiniWoB++ through the suite: the page's own reward decides, a DOM oracle reaches 1.0, and Ray
+(a local cluster started here) gives the same results rows as the local pool."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from guiagent.agent.batch import run_from_cli
+from guiagent.agent.batch.results import batch_trajectories, read_results
+from guiagent.agent.runner import RunSpec
+
+ORACLE_TASKS = "click-test,click-button,click-link,click-dialog,focus-text,enter-text"
+
+
+def _same(rows):
+    return {k: (r.outcome, r.reward, r.steps, r.attempt, r.trajectory) for k, r in rows.items()}
+
+
+def test_a_dom_oracle_scores_1_on_miniwob_and_ray_gives_the_same_rows(tmp_path):
+    local = run_from_cli(["miniwob"], tmp_path / "local", RunSpec(policy="oracle"), workers=2,
+                         tasks=ORACLE_TASKS, seeds="0,1", recycle_after=3)  # each worker replaced after 3
+    assert local.all_ran and local.summary["success"] == 12
+    assert all(r.attempt == 0 for r in local.rows)  # recycling a worker costs no episode a retry
+    rows = read_results(tmp_path / "local")
+    assert len(rows) == 12 and {r.reward for r in rows.values()} == {1.0}
+    for row in rows.values():
+        meta = json.loads((tmp_path / "local" / row.trajectory / "meta.json").read_text())
+        page = meta["extra"]["page"]
+        assert page["done"] and page["raw_reward"] == 1 and 0 < page["env_reward"] <= 1  # MiniWoB's own numbers
+        assert meta["task"].startswith(("Click", "Close", "Focus", "Enter"))  # the page's own utterance
+        steps = (tmp_path / "local" / row.trajectory / "steps.jsonl").read_text().splitlines()
+        assert json.loads(steps[-1])["label"] == "the page ended the episode"
+    # the seed decides the page: two seeds of click-button ask for what their generator picked
+    tasks = {json.loads((tmp_path / "local" / rows[f"click-link/seed-{s}"].trajectory / "meta.json").read_text())["task"]
+             for s in (0, 1)}
+    assert len(tasks) == 2
+
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, resources={"browser": 2})
+    try:
+        remote = run_from_cli(["miniwob"], tmp_path / "ray", RunSpec(policy="oracle"), workers=2,
+                              tasks=ORACLE_TASKS, seeds="0,1", engine="ray")
+    finally:
+        ray.shutdown()
+    assert remote.all_ran and _same(read_results(tmp_path / "ray")) == _same(rows)
+    for key, row in read_results(tmp_path / "ray").items():  # the same pages, seeded alike
+        meta = json.loads((tmp_path / "ray" / row.trajectory / "meta.json").read_text())
+        assert meta["task"] == json.loads((tmp_path / "local" / rows[key].trajectory / "meta.json").read_text())["task"]
+
+
+def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
+    # a script that clicks where no button is, then types: the page ends enter-text with -1 on submit
+    (tmp_path / "wrong.yaml").write_text(
+        "steps:\n  - {action: left_click, coordinate: [60, 80]}\n  - {action: type, text: nobody}\n"
+        "  - {action: key, keys: [Return]}\n  - {action: terminate, status: success}\n")
+    (tmp_path / "suite.yaml").write_text(
+        "tasks:\n  - id: enter-text\n    site: miniwob\n    start: {url: /miniwob/enter-text.html}\n"
+        "    script: wrong.yaml\n    max_steps: 5\n"
+        "    reward: {setup: 'Math.seedrandom({seed}); core.startEpisodeReal();', instruction: core.getUtterance(),"
+        " done: WOB_DONE_GLOBAL, reward: WOB_RAW_REWARD_GLOBAL}\n")
+    report = run_from_cli([str(tmp_path / "suite.yaml")], tmp_path / "out", RunSpec(policy="script"), workers=1)
+    row = report.rows[0]
+    # the script says success, the page did not end the episode with a reward above 0: it is a failure
+    assert row.outcome == "failure" and row.reward == 0.0 and "the page's reward is 0" in row.reason
+    assert batch_trajectories(tmp_path / "out") == [tmp_path / "out" / row.trajectory]
+    assert batch_trajectories(tmp_path / "out", only_success=True) == []  # what export --only-success reads
