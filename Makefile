@@ -2,11 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS := test,model,desktop,export,suites,ray
+# The tested versions of every dependency (pip constraints); `make lock` refreshes them.
+LOCK := constraints.txt
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat scripts/setup-vllm-venv | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench system venv vllm-venv clean
+.PHONY: demo test bench system venv vllm-venv lock clean
 
 demo: system venv
 	$(VENV)/bin/guiagent demo --out runs/demo-$(shell date +%Y%m%d-%H%M%S)
@@ -26,8 +29,18 @@ $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guiagent needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,model,desktop,export,suites,ray]'
+	$(PY) -m pip install -q -c $(LOCK) -e '.[$(EXTRAS)]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# Re-resolve every dependency to its newest release (from the configured index) in a scratch venv and
+# write the result to $(LOCK). Run it after changing dependencies in pyproject.toml, then `make test`.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip
+	.venv-lock/bin/pip install -q -e '.[$(EXTRAS)]'
+	( echo "# pip constraints: the tested version of every dependency. Refresh with 'make lock'."; \
+	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^guiagent' ) > $(LOCK)
+	rm -rf .venv-lock
 
 vllm-venv: $(VLLM_STAMP)
 

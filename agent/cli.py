@@ -335,6 +335,7 @@ def export(
     only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
     exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
+    thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
@@ -351,6 +352,7 @@ def export(
         options = ExportOptions(
             family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
             per_episode=per_episode, only_success=only_success, exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
+            thought=thought,
             divergent=load_divergent(replay_report or []),
         )
         samples, skipped = build_samples(expand_batches(trajectories, only_success), options)
@@ -374,19 +376,20 @@ def script_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="The script file to write.")] = Path("script.yaml"),
 ) -> None:
     """Turn a trajectory into a script: targets from the elements under its points, checks from what followed."""
+    out = _output()
     import yaml
 
     from guiagent.agent.script_from_run import write_script
-    from guiagent.agent.trajectory import load_trajectory
+    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
 
     try:
         text = write_script(load_trajectory(trajectory))
         output.write_text(text, encoding="utf-8")
     except (TrajectoryError, ValueError, OSError) as exc:
-        err.print(f"error: {exc}")
+        out.error(str(exc))
         raise typer.Exit(EXIT_USAGE)
     steps = len(yaml.safe_load(text)["steps"])
-    console.print(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
+    out.line(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """``guiagent view``: a trajectory as a self-contained HTML page, and as an mp4 or a GIF.
 
-Each step's screenshot is drawn with what was done on it: the point clicked, the drag's path, the
-scroll's direction, the keys pressed or the text typed; below it, the frames a sampler kept
-between that step and the next (``--sample-fps``), with their times.
+A timeline of the steps (each a link, as wide as it took, red where it failed) leads the page. Each
+step's screenshot is drawn with what was done on it: the point clicked, the drag's path, the scroll's
+direction, the keys pressed or the text typed; after a failed step and the last one, the screen after
+it; beside it, what the model was sent (text, with the image and the clip as placeholders), the step's
+time, and the frames a sampler kept between that step and the next (``--sample-fps``), with their times.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _filmstrip(traj: Trajectory, step: StepRecord, most: int = 12, width: int = 
             with Image.open(path) as image:
                 src = _data_url(image.convert("RGB"), max_width=width)
             cells.append(f"<figure><img alt='{html.escape(f['frame'])}' src='{src}'>"
-                         f"<figcaption>+{f['t'] - step.t:.2f} s</figcaption></figure>")
+                         f"<figcaption>{f['t'] - step.t:+.2f} s</figcaption></figure>")
     return f"<div class='strip'>{''.join(cells)}</div>" if cells else ""
 
 
@@ -109,27 +111,102 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:8px;bo
 dt{font-weight:600;margin-top:6px}dd{margin:0}
 .strip{display:flex;flex-wrap:wrap;gap:6px}.strip figure{margin:0;width:120px}
 .strip figcaption{font-size:11px;color:#556;text-align:center}
+nav#timeline{position:sticky;top:0;z-index:1;background:#fff;border-bottom:1px solid #dde2ea;padding:8px 24px;
+display:flex;flex-wrap:wrap;gap:3px;align-items:flex-end}
+nav#timeline a{display:block;min-width:18px;height:22px;line-height:22px;text-align:center;font-size:11px;color:#fff;
+text-decoration:none;border-radius:3px;background:#2e7d32}nav#timeline a.bad{background:#c62828}
+section{scroll-margin-top:56px}.after{margin-top:8px}.after p{margin:0 0 4px;font-weight:600}
+.prompt .media{display:inline-block;background:#24324a;color:#fff;border-radius:3px;padding:1px 6px;margin:2px 0}
 """
+
+
+def _seconds(step: StepRecord) -> float:
+    return max(0.0, step.t_end - step.t_start)
+
+
+def _timeline(traj: Trajectory) -> str:
+    """One link per step, its width its duration, red where it failed: jump to any step."""
+    if not traj.steps:
+        return ""
+    longest = max(_seconds(s) for s in traj.steps) or 1.0
+    links = []
+    for s in traj.steps:
+        width = 18 + round(60 * _seconds(s) / longest)
+        title = f"step {s.index + 1}: {s.label or ', '.join(a['action'] for a in s.actions) or 'no action'}, {_seconds(s):.2f} s"
+        links.append(f"<a href='#step-{s.index + 1}' class='{'bad' if _failed(s) else 'ok'}' style='width:{width}px' "
+                     f"title='{html.escape(title)}'>{s.index + 1}</a>")
+    return f"<nav id='timeline' aria-label='steps'>{''.join(links)}</nav>"
+
+
+def _failed(step: StepRecord) -> bool:
+    return (any(not r.ok for r in step.results) or any(not c.result.ok for c in step.checks)
+            or step.format_error is not None or step.error is not None)
+
+
+def _after(traj: Trajectory, i: int) -> str:
+    """The screen after a failed step or the episode's last one: the next step's frame, or the one recorded
+    when the episode ended."""
+    step = traj.steps[i]
+    last = i == len(traj.steps) - 1
+    if not (last or _failed(step)):
+        return ""
+    if not last:
+        path, t = traj.frame_path(traj.steps[i + 1]), traj.steps[i + 1].t
+    elif step.frame_after:
+        path, t = traj.root / step.frame_after, step.t_after or step.t_end
+    else:
+        return ""
+    if not path.exists():
+        return ""
+    with Image.open(path) as image:
+        src = _data_url(image.convert("RGB"))
+    return (f"<div class='after'><p>after the step ({t - step.t:+.2f} s)</p>"
+            f"<img alt='after step {step.index + 1}' src='{src}'></div>")
+
+
+def _prompt(step: StepRecord) -> str:
+    """The step's own part of what the model was sent: text, placeholders for the image and the clip."""
+    prompt = step.policy_info.get("prompt")
+    if not isinstance(prompt, dict):
+        return ""
+    from guiagent.policies.prompts import clock
+
+    esc = html.escape
+    out = [f"<p>after {max(0, int(prompt.get('messages', 1)) - 1)} earlier messages (system prompt with the tool, "
+           f"task, earlier steps), the {esc(str(prompt.get('role', 'user')))} message:</p>"]
+    for part in prompt.get("parts", []):
+        if "text" in part:
+            out.append(f"<pre>{esc(str(part['text']))}</pre>")
+        elif "image" in part:
+            out.append(f"<span class='media'>image {part['image'].get('width')}x{part['image'].get('height')}</span>")
+        elif "video" in part:
+            v = part["video"]
+            out.append(f"<span class='media'>video: {v.get('frames')} frames at {v.get('fps'):g} fps, "
+                       f"{esc(clock(v['t0']))} to {esc(clock(v['t_end']))}</span>")
+    return f"<div class='prompt'>{''.join(out)}</div>"
 
 
 def render_html(traj: Trajectory) -> str:
     m = traj.meta
     outcome_class = "ok" if m.outcome == "success" else "bad"
     esc = html.escape
+    total = (traj.steps[-1].t_end - traj.steps[0].t_start) if traj.steps else 0.0
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{esc(m.task[:80])} - guiagent</title><style>{CSS}</style></head><body>",
         f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome)}</b>"
         + (f" &mdash; {esc(m.reason)}" if m.reason else "")
-        + f" &middot; {len(traj.steps)} steps &middot; env {esc(str(m.env.get('kind')))} &middot; "
+        + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))} &middot; "
         f"policy {esc(str(m.policy.get('kind')))}"
         + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")
-        + "</div></header><main>",
+        + "</div></header>",
+        _timeline(traj),
+        "<main>",
     ]
     for problem in traj.problems:
         parts.append(f"<section class='bad'>{esc(problem)}</section>")
-    for step in traj.steps:
-        ok = all(r.ok for r in step.results) and all(c.result.ok for c in step.checks) and not step.format_error
+    for i, step in enumerate(traj.steps):
+        ok = not _failed(step)
         results = "".join(
             f"<li class='{'ok' if r.ok else 'bad'}'>{'ok' if r.ok else 'failed'}{': ' + esc(r.message) if r.message else ''}</li>"
             for r in step.results
@@ -144,20 +221,24 @@ def render_html(traj: Trajectory) -> str:
             ("thought", esc(step.thought)),
             ("raw model output", f"<pre>{esc(step.raw)}</pre>" if step.raw is not None else ""),
             ("parse error", f"<span class='bad'>{esc(step.format_error)}</span>" if step.format_error else ""),
+            ("the episode failed here", f"<span class='bad'>{esc(step.error)}</span>" if step.error else ""),
             ("action (screen)", f"<pre>{esc(json.dumps(step.actions, ensure_ascii=False))}</pre>"),
             ("action (model)", f"<pre>{esc(json.dumps(step.model_actions, ensure_ascii=False))}</pre>" if step.model_actions else ""),
             ("targets", _targets(step)),
             ("results", f"<ul>{results}</ul>" if results else ""),
             ("checks", f"<ul>{checks}</ul>" if checks else ""),
             ("page", esc(" - ".join(x for x in (step.title, step.url, step.window) if x))),
+            ("time", f"{_seconds(step):.2f} s, from {step.t_start - traj.steps[0].t_start:.2f} s into the episode"),
             ("timings", esc(timings)),
             ("tokens", esc(tokens)),
+            ("prompt sent", _prompt(step)),
             (f"on screen until the next step ({_count(len(step.context_frames), 'frame')})", _filmstrip(traj, step)),
         ]
         dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in details if v)
         parts.append(
             f"<section id='step-{step.index + 1}'><h2 class='{'ok' if ok else 'bad'}'>step {step.index + 1}</h2>"
-            f"<div class='grid'><div><img alt='step {step.index + 1}' src='{_data_url(annotated(traj, step))}'></div>"
+            f"<div class='grid'><div><img alt='step {step.index + 1}' src='{_data_url(annotated(traj, step))}'>"
+            f"{_after(traj, i)}</div>"
             f"<dl>{dl}</dl></div></section>"
         )
     parts.append("</main></body></html>")

@@ -232,7 +232,7 @@ class BrowserEnv(ClosingEnv):
             self._guard.drain()
         if isinstance(action, Navigate) and (refused := refusal(self.config.url_policy, action.url)):
             return ActionResult.failure(refused, blocked=[action.url])
-        elements = self._elements_at(page, action)
+        elements = dom.elements_under(page, action) if self.config.record_elements else {}
         try:
             message = self._run(page, action)
         except Exception as exc:
@@ -295,20 +295,12 @@ class BrowserEnv(ClosingEnv):
                 raise RuntimeError(f"the browser cannot run {action.action!r}")
         return ""
 
-    # -- targets (scripts) -------------------------------------------------------------------
-
     def locate(self, target: Target) -> LocatedElement:
         """A selector/text/role target's visible element, scrolled into view (raises TargetError)."""
         return dom.locate(self._live_page(), target)
 
     def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
         return dom.element_at(self._live_page(), point)
-
-    def _elements_at(self, page: Any, action: Action) -> dict[str, Any]:
-        if not self.config.record_elements:
-            return {}
-        found = {name: dom.element_at(page, p) for name, p in action.points().items()}
-        return {name: e.model_dump(mode="json") for name, e in found.items() if e is not None}
 
     def _move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
         page.mouse.move(p[0], p[1], steps=steps)

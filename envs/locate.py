@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guiagent.tools import Action
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetError
 
 # Describes an element in one round trip: its CSS path, a selector unique in the page (an id, a
@@ -132,3 +133,9 @@ def element_at(page: Any, point: tuple[float, float]) -> ElementInfo | None:
     except Exception:
         return None  # a navigation replaced the document: nothing to say about the point
     return ElementInfo.model_validate(data) if data else None
+
+
+def elements_under(page: Any, action: Action) -> dict[str, Any]:
+    """The element under each point of an action, by field, as recorded in its result (scripts from runs)."""
+    found = {name: element_at(page, p) for name, p in action.points().items()}
+    return {name: e.model_dump(mode="json") for name, e in found.items() if e is not None}

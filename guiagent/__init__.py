@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "TrajectoryError": "guiagent.agent.trajectory",
     "StepRecord": "guiagent.agent.trajectory",
     "load_trajectory": "guiagent.agent.trajectory",
+    "DemoServer": "guiagent.agent.demo.server",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -96,6 +97,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names above load on first use
+    from guiagent.agent.demo.server import DemoServer
     from guiagent.agent.loop import EpisodeResult, LoopConfig
     from guiagent.agent.runner import ConfigError, RunSpec, resume_episode, start_episode
     from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryError, load_trajectory

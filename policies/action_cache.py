@@ -9,6 +9,7 @@ changed signature (or a failed ``expect`` after the cached action) grounds again
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import os
@@ -78,18 +79,28 @@ class CacheFile(BaseModel):
     entries: dict[str, CacheEntry] = Field(default_factory=dict)
 
 
-class Screen:
-    """An observation decoded once, for hashing regions of it."""
+_decoder = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
 
-    def __init__(self, observation: Observation) -> None:
+
+def _decode(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("L")
+
+
+class Screen:
+    """An observation decoded once, for hashing regions of it. ``prefetch`` decodes it in the background
+    (Pillow lets go of the GIL), so that the decode overlaps the browser's answer about the point."""
+
+    def __init__(self, observation: Observation, prefetch: bool = False) -> None:
         self.observation = observation
-        self._image: Image.Image | None = None
+        self._image: concurrent.futures.Future[Image.Image] | None = None
+        if prefetch:
+            self._image = _decoder.submit(_decode, observation.image)
 
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            self._image = Image.open(io.BytesIO(self.observation.image)).convert("L")
-        return self._image
+            self._image = _decoder.submit(_decode, self.observation.image)
+        return self._image.result()
 
     def hash_box(self, x: float, y: float, w: float, h: float) -> str | None:
         """Perceptual hash of a box given in input units, clipped to the frame (None if nothing is left)."""

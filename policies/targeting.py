@@ -29,7 +29,7 @@ class Targeting:
 
         ``regrounding``: an ``expect`` failed after cached points; ask the model again (on this fresh screen).
         """
-        shot = Screen(observation)
+        shot = Screen(observation, prefetch=any(t.describe is not None for t in targets.values()))
         points, records = {}, []
         for field, target in targets.items():
             record = self._resolve(field, target, shot, screen, regrounding)

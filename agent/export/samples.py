@@ -21,6 +21,8 @@ from guiagent.tools.parsing import FN_RESULT, Protocol
 
 IMAGE = "<image>"
 
+ThoughtSource = Literal["model", "recorded", "none"]
+
 
 class ExportOptions(BaseModel):
     family: str = Field(default=DEFAULT_FAMILY, description="The model family the labels are written for.")
@@ -33,6 +35,11 @@ class ExportOptions(BaseModel):
     only_success: bool = False
     exclude_resumed: bool = Field(default=False, description="Leave out episodes run in several segments (resumed).")
     keep_unparsed: bool = False
+    thought: ThoughtSource = Field(
+        default="model",
+        description="The assistant's thought: what a model wrote (a script step's name is not a thought), "
+        "whatever the step recorded, or none.",
+    )
     divergent: dict[str, set[int]] = Field(default_factory=dict, description="Trajectory -> steps a replay found divergent.")
 
 
@@ -74,10 +81,18 @@ def _labels(step: StepRecord, mapping: ScreenMapping, family: ModelFamily):
     return actions
 
 
-def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, family: ModelFamily | None = None) -> str:
+def thought_of(step: StepRecord, source: ThoughtSource) -> str:
+    """The step's thought as the export writes it: a model's own words (it left raw output), all, or none."""
+    if source == "none" or (source == "model" and step.raw is None):
+        return ""
+    return step.thought
+
+
+def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, family: ModelFamily | None = None,
+                thought: ThoughtSource = "model") -> str:
     """The step as its model family answers, points in the family's coordinate space."""
     family = family or get_family(DEFAULT_FAMILY)
-    return family.format_answer(_labels(step, mapping, family), step.thought, protocol)
+    return family.format_answer(_labels(step, mapping, family), thought_of(step, thought), protocol)
 
 
 def _result_text(step: StepRecord, protocol: Protocol) -> str:
@@ -122,7 +137,7 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
         for step in steps:
             mapping = family.mapping(step.geometry, options.min_pixels, options.max_pixels)
             try:
-                labelled.append((step, mapping, target_text(step, mapping, options.protocol, family)))
+                labelled.append((step, mapping, target_text(step, mapping, options.protocol, family, options.thought)))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
         if not labelled:

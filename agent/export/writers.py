@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from guiagent.agent.export.budget import cutoff_len, longest_sample
 from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
 from guiagent.policies.families import get_family
 
-# What each trainer does to image size by default, and the setting that changes it.
+# What each trainer does to image size by default, the setting that changes it (a block for TRAINING.md)
+# and the same in one line (for the command's warning).
 TRAINER_LIMITS = {
-    "llamafactory": (768 * 768, "image_max_pixels: {max}\nimage_min_pixels: {min}\nmask_history: true  # per-step samples: train the last turn only"),
-    "swift": (None, "MAX_PIXELS={max} MIN_PIXELS={min} swift sft --dataset {data} ..."),
-    "qwenvl": (28 * 28 * 576, "--max_pixels {max} --min_pixels {min}  (qwen-vl-finetune's data args)"),
-    "trl": (None, "processor.image_processor.max_pixels = {max}; processor.image_processor.min_pixels = {min}"),
+    "llamafactory": (
+        768 * 768,
+        "```yaml\n# in your LLaMA-Factory training YAML\ndataset_dir: {out}\ndataset: guiagent\ntemplate: qwen2_vl\n"
+        "image_max_pixels: {max}\nimage_min_pixels: {min}\n"
+        "cutoff_len: {cutoff}  # holds the longest sample ({longest} tokens at most)\n"
+        "mask_history: true  # per-step samples: train the last turn only\n```",
+        "image_max_pixels: {max} and image_min_pixels: {min} (and cutoff_len: {cutoff})",
+    ),
+    "swift": (None, "```sh\nMAX_PIXELS={max} MIN_PIXELS={min} swift sft --dataset {data} ...\n```", "MAX_PIXELS={max} MIN_PIXELS={min}"),
+    "qwenvl": (28 * 28 * 576, "```sh\n--max_pixels {max} --min_pixels {min}  # qwen-vl-finetune's data args\n```",
+               "--max_pixels {max} --min_pixels {min}"),
+    "trl": (None, "```python\nprocessor.image_processor.max_pixels = {max}\nprocessor.image_processor.min_pixels = {min}\n```",
+            "processor.image_processor.max_pixels = {max}"),
 }
+
+
+def episode_folder(source: str) -> str:
+    """A folder name for one trajectory's images: its name plus a hash of its path, so two trajectories
+    called ``run`` (``A/run``, ``B/run``) keep their own images."""
+    digest = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:10]
+    return f"{Path(source).name}-{digest}"
 
 
 def _place_images(samples: list[Sample], out: Path) -> dict[Path, str]:
@@ -27,7 +46,7 @@ def _place_images(samples: list[Sample], out: Path) -> dict[Path, str]:
         for src in sample.images:
             if src in placed:
                 continue
-            rel = Path("images") / Path(sample.source).name / src.name
+            rel = Path("images") / episode_folder(sample.source) / src.name
             dst = out / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists():
@@ -107,7 +126,8 @@ def write_trl(samples: list[Sample], out: Path, images: dict[Path, str]) -> str:
                     parts.append({"type": "image", "text": None})
             messages.append({"role": t.role, "content": parts})
         rows_messages.append(messages)
-        rows_images.append([{"bytes": None, "path": images[p]} for p in s.images])
+        # the bytes themselves (the datasets Image feature's layout): a row is whole wherever it is read
+        rows_images.append([{"bytes": p.read_bytes(), "path": images[p]} for p in s.images])
     part = pa.struct([("type", pa.string()), ("text", pa.string())])
     schema = pa.schema([
         ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.list_(part))]))),
@@ -136,25 +156,28 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     out.mkdir(parents=True, exist_ok=True)
     images = _place_images(samples, out)
     data = FORMATS[fmt](samples, out, images)
-    default, setting = TRAINER_LIMITS[fmt]
-    setting = setting.format(max=options.max_pixels, min=options.min_pixels, data=data)
+    longest = longest_sample(samples, options)
+    values = dict(max=options.max_pixels, min=options.min_pixels, data=data, out=out.resolve(),
+                  cutoff=cutoff_len(longest), longest=longest)
+    default, block, line = TRAINER_LIMITS[fmt]
     warnings = []
     if default is not None and options.max_pixels > default:
-        warnings.append(
-            f"{fmt}: by default it shrinks images to {default} pixels, which would move every label; "
-            f"use: {setting}"
-        )
+        warnings.append(f"{fmt}: by default it shrinks images to {default} pixels, which would move every label; "
+                        f"set {line.format(**values)}: see TRAINING.md")
     family = get_family(options.family)
     if family.space == "resized-pixels":
         space = (f"Labels are absolute pixels of each screenshot resized by {family.name}'s rule ({family.resize_rule}) "
                  f"with min_pixels={options.min_pixels}, max_pixels={options.max_pixels}. The trainer must resize "
-                 f"images with exactly these limits, or every coordinate is wrong:\n\n    {setting}\n\n")
+                 f"images with exactly these limits, or every coordinate is wrong:\n\n{block.format(**values)}\n\n")
     else:
         space = (f"Labels are on {family.name}'s 0-1000 relative grid over each screenshot, so they hold for any "
-                 f"resize; the trainer's resize only sets the visual tokens ({family.resize_rule}).\n\n")
+                 f"resize; the trainer's resize only sets the visual tokens ({family.resize_rule}):\n\n"
+                 f"{block.format(**values)}\n\n")
+    where = "images are inside data.parquet" if fmt == "trl" else "images: images/ (hard-linked from the trajectories)"
     (out / "TRAINING.md").write_text(
         f"# Training on this export ({fmt}, model family {family.name})\n\n"
         f"{space}Answers are written in the family's form: {family.forms}.\n\n"
-        f"Samples: {data}; images: images/ (hard-linked from the trajectories).\n"
+        f"The longest sample is at most {longest} tokens (images counted exactly, text as one token per byte).\n\n"
+        f"Samples: {data}; {where}.\n"
     )
     return data, warnings

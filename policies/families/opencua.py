@@ -55,9 +55,11 @@ def _sections(text: str) -> dict[str, str]:
             for i, m in enumerate(marks)}
 
 
-def _xy(call: Call, what: str) -> tuple[float, float] | None:
-    x = call.kwargs.get("x", call.args[0] if len(call.args) >= 2 else None)
-    y = call.kwargs.get("y", call.args[1] if len(call.args) >= 2 else None)
+def _xy(call: Call, what: str, first: int = 0) -> tuple[float, float] | None:
+    """x and y by keyword, or positional from index ``first`` (scroll's come after its clicks)."""
+    args = call.args[first:]
+    x = call.kwargs.get("x", args[0] if len(args) >= 2 else None)
+    y = call.kwargs.get("y", args[1] if len(args) >= 2 else None)
     if x is None and y is None:
         return None
     if not isinstance(x, (int, float)) or not isinstance(y, (int, float)) or isinstance(x, bool) or isinstance(y, bool):
@@ -77,7 +79,7 @@ def _action(call: Call, what: str) -> list[Action]:
     name = call.name.removeprefix("pyautogui.").removeprefix("computer.")
     pointer = name in ("click", "doubleClick", "rightClick", "middleClick", "tripleClick", "triple_click", "moveTo",
                        "dragTo", "scroll", "vscroll")
-    p = _xy(call, what) if pointer else None
+    p = _xy(call, what, first=1 if name in ("scroll", "vscroll") else 0) if pointer else None
     if name == "click":
         button, clicks = call.kwargs.get("button", "left"), call.kwargs.get("clicks", 1)
         cls = {"right": RightClick, "middle": MiddleClick}.get(button, LeftClick)

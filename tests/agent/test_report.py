@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -39,8 +41,11 @@ def test_report_video_and_gif(tmp_path):
         env.close()
     shown = sum(min(12, len(s.context_frames)) for s in load_trajectory(traj).steps)
     assert errors == []
-    assert shown > 0 and len(images) == 25 + shown and all(images)  # each step, and its filmstrip
+    # each step, its filmstrip, and the screen after the last step
+    assert shown > 0 and len(images) == 25 + shown + 1 and all(images)
     assert sections == 25
+    assert "+-" not in text and re.search(r"[+-]\d\.\d\d s", text)  # filmstrip times, signed once
+    assert re.search(r"25 steps in \d+\.\d s", text) and "after the step (+" in text
     assert "Sign in as demo / demo" in text and "success" in text and "drag the card to Done" in text
 
     with av.open(str(tmp_path / "e.mp4")) as container:
@@ -55,3 +60,40 @@ def test_view_of_a_broken_folder_says_why(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "view", str(tmp_path / "empty")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "not a trajectory (an empty folder)" in proc.stderr
+
+
+def test_report_timeline_failed_step_and_prompt(tmp_path):
+    """A failing episode: the timeline jumps to its steps, the failed step shows the screen after it, and a
+    step carrying a recorded prompt (written here into the trajectory, as a VLM step records it) shows it."""
+    script = tmp_path / "fail.yaml"
+    script.write_text("task: fail\nstart_url: /login\nsteps:\n  - {action: left_click, coordinate: [640, 220]}\n"
+                      "  - {name: look, action: type, text: demo, expect: {text: Nowhere, timeout: 0.5}}\n")
+    traj = tmp_path / "t"
+    assert start_episode(RunSpec(script=str(script), demo_site=True), traj).status == "failure"
+    lines = (traj / "steps.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["policy_info"]["prompt"] = {"messages": 3, "role": "user", "parts": [
+        {"text": "The screen from 2025-01-01T00:00:00.000Z"}, {"video": {"frames": 4, "fps": 1.0, "t0": 1.7e9, "t_end": 1.7e9 + 3}},
+        {"text": "The screen now:"}, {"image": {"width": 1288, "height": 812}}]}
+    (traj / "steps.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "view", str(traj)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    env = BrowserEnv(BrowserConfig(url_policy=None))
+    try:
+        env.reset()
+        env.page.goto((traj / "report.html").as_uri())
+        links = env.page.evaluate("[...document.querySelectorAll('nav#timeline a')].map(a => [a.textContent, a.className])")
+        assert links[:2] == [["1", "ok"], ["2", "bad"]]
+        env.page.click("nav#timeline a[href='#step-2']")
+        assert env.page.evaluate("location.hash") == "#step-2"
+        top = env.page.evaluate("document.getElementById('step-2').getBoundingClientRect().top")
+        bar = env.page.evaluate("document.getElementById('timeline').getBoundingClientRect().bottom")
+        assert bar - 1 <= top < bar + 100  # scrolled to it, just below the sticky timeline
+        failed = env.page.inner_text("#step-2")
+        assert "the episode failed here" in failed and "check text 'Nowhere' failed" in failed
+        assert env.page.evaluate("!!document.querySelector('#step-2 .after img').naturalWidth")
+        prompt = env.page.inner_text("#step-1 .prompt")
+        assert "after 2 earlier messages" in prompt and "video: 4 frames at 1 fps" in prompt and "image 1288x812" in prompt
+    finally:
+        env.close()

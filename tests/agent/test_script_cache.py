@@ -109,3 +109,21 @@ def test_grounded_once_then_replayed_then_healed_where_the_page_changed(cached_r
     assert calls == 1
     target = failed["list"].targets[0]
     assert target.healed and target.source == "model" and target.reason == "the step's expect failed after the cached point"
+
+
+def test_a_describe_target_on_the_desktop_is_grounded_then_cached(vllm_server, tmp_path):
+    from guiagent.agent.runner import desktop_demo_spec
+
+    script = tmp_path / "desktop.yaml"
+    script.write_text("task: Click the name field.\nsteps:\n  - {name: name, action: left_click, target: the name field}\n"
+                      "  - {action: terminate, status: success}\n")
+    vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, max_tokens=96, max_pixels=256 * 28 * 28)
+    for run, calls, source in (("first", 1, "model"), ("second", 0, "cache")):
+        out = tmp_path / run
+        spec = desktop_demo_spec(out).model_copy(update={"script": str(script), "vlm": vlm})
+        before = served_requests(vllm_server.base_url)
+        assert start_episode(spec, out).status == "success"
+        assert served_requests(vllm_server.base_url) - before == calls
+        (target,) = load_trajectory(out).steps[0].targets
+        assert target.source == source and target.element is None  # no DOM on the desktop: pixels and window
+        assert target.signature["page"].startswith("Desktop demo") and target.signature["dom_path"] is None

@@ -166,6 +166,13 @@ def test_opencua_reads_its_published_code_as_data(code, expected):
     assert parsed.actions == expected and parsed.thought == "I act."
 
 
+def test_opencua_scroll_reads_its_position_after_the_clicks():
+    family = get_family("opencua")
+    for code in ("pyautogui.scroll(-5, 100, 200)", "pyautogui.scroll(-5, x=100, y=200)"):
+        assert family.parse(f"## Code:\n```python\n{code}\n```", "tool-call").actions == [
+            Scroll(coordinate=(100, 200), pixels=-500)]
+
+
 def test_opencua_never_runs_code():
     family = get_family("opencua")
     for evil in ("import os\nos.system('touch /tmp/x')", "pyautogui.click(x=__import__('os').getpid(), y=1)",

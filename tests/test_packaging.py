@@ -1,0 +1,95 @@
+"""The package as a user installs it: a wheel, a fresh venv (not editable), run from another directory.
+
+The wheel must carry its data (the demo site, the task files), install one top-level name
+(``guiagent``) and keep working beside the PyPI packages named like our layer folders
+(``envs``, ``tools``, ``agent``, ``policies``) and beside such folders in the working directory.
+The venv borrows this interpreter's dependencies; the namesakes come from PyPI (skipped if unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(900)  # a wheel build and PyPI installs on a loaded machine
+NAMESAKES = ["envs", "tools", "agent", "policies"]  # real PyPI packages
+PIP_ENV = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+
+
+def _run(cmd: list, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=PIP_ENV, **kw)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, ROOT])
+    assert proc.returncode == 0, proc.stderr
+    (built,) = dist.glob("guiagent-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the wheel installed, not editable. Its dependencies are this interpreter's (a
+    .pth file adds their folder: seconds instead of minutes of installing; the editable guiagent of
+    that folder stays inactive, since only a site folder's own .pth files run)."""
+    import sysconfig
+
+    root = tmp_path_factory.mktemp("venv") / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", root]).returncode == 0
+    site = Path(_run([root / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    proc = _run([root / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    where = _run([root / "bin" / "python", "-c", "import guiagent; print(guiagent.__file__)"], cwd=root)
+    assert where.stdout.startswith(str(site)), where.stdout + where.stderr  # the wheel, not the source tree
+    return root
+
+
+def test_the_wheel_holds_one_namespace_and_its_data(wheel) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"guiagent"}
+    for needed in ("guiagent/py.typed", "guiagent/agent/demo/demo_task.yaml", "guiagent/agent/demo/desktop_task.yaml",
+                   "guiagent/agent/demo/site/login.html", "guiagent/agent/demo/site/app.js",
+                   "guiagent/tools/__init__.py", "guiagent/envs/__init__.py", "guiagent/policies/__init__.py"):
+        assert needed in names, needed
+    # every package of the source tree is listed in pyproject.toml, so none is left out of the wheel
+    for layer in ("tools", "envs", "policies", "agent"):
+        for init in (ROOT / layer).rglob("__init__.py"):
+            rel = init.relative_to(ROOT).as_posix()
+            assert f"guiagent/{rel}" in names, f"{rel}: add its package to pyproject.toml's packages"
+
+
+def test_namesakes_on_pypi_and_in_the_working_directory_break_nothing(venv, tmp_path) -> None:
+    py = venv / "bin" / "python"
+    installed = _run([py, "-m", "pip", "install", "-q", *NAMESAKES], timeout=600)
+    if installed.returncode != 0:
+        pytest.skip(f"PyPI did not serve {' '.join(NAMESAKES)}: {installed.stderr.strip().splitlines()[-1:]}")
+    for folder in NAMESAKES:  # a user's own folders named like our layers
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("raise ImportError('the wrong package')\n")
+    code = "import guiagent; from guiagent.agent.runner import RunSpec; from guiagent import BrowserEnv; print(guiagent.__version__)"
+    proc = _run([py, "-c", code], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cli = _run([venv / "bin" / "guiagent", "--version"], cwd=tmp_path)
+    assert cli.returncode == 0 and cli.stdout.strip() == f"guiagent {proc.stdout.strip()}"
+    (record,) = venv.glob("lib/python*/site-packages/guiagent-*.dist-info/RECORD")
+    tops = {line.split("/")[0] for line in record.read_text().splitlines() if not line.startswith("..")}
+    assert {t for t in tops if not t.startswith("guiagent-")} == {"guiagent"}  # the only name we install
+
+
+@pytest.mark.parametrize("env", ["browser", "desktop"])
+def test_the_installed_demo_runs_from_another_directory(venv, tmp_path, env) -> None:
+    proc = _run([venv / "bin" / "guiagent", "demo", "--env", env, "--out", "run"], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "success after" in proc.stdout
+    assert (tmp_path / "run" / "meta.json").exists()
