@@ -10,8 +10,9 @@ with a valid left_click:
 - Checkpoint bytes per step at steps 10/100/300: what checkpoints.sqlite holds per episode step
   (checkpoint and metadata blobs plus pending writes of its four supersteps). Target: constant.
 - PSS in MB of the guiagent process and of its whole tree (driver + Chromium), at the end.
-- Start-up: wall time of a 1-step ``guiagent run`` and when its first step was printed, against
-  plain Playwright launching Chromium, opening the page and writing one screenshot.
+- Start-up: wall time of a 1-step ``guiagent run``, when its first step was printed and the guiagent
+  process's CPU by then, against plain Playwright launching Chromium, opening the page and writing one
+  screenshot. Wall times need an idle machine; CPU seconds hold up under load.
 
     .venv/bin/python bench/step_cpu.py [--steps 60] [--delay 1.0] [--checkpoint-steps 300] [--skip cpu,checkpoint,startup]
 """
@@ -135,7 +136,7 @@ def bench_checkpoint(steps: int) -> None:
 
 def bench_startup(rounds: int = 3) -> None:
     with LoadServerProcess(delay_s=0.0) as server, tempfile.TemporaryDirectory() as tmp:
-        walls, firsts = [], []
+        walls, firsts, cpus = [], [], []
         for r in range(rounds):
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             t0 = time.monotonic()
@@ -144,11 +145,13 @@ def bench_startup(rounds: int = 3) -> None:
             for line in proc.stdout:  # type: ignore[union-attr]
                 if line.startswith("step "):
                     firsts.append(time.monotonic() - t0)
+                    cpus.append(cpu_s(proc.pid))
             proc.wait()
             walls.append(time.monotonic() - t0)
         raw = [raw_playwright_s(Path(tmp) / f"raw{r}.png") for r in range(rounds)]
     print(f"start-up: 1-step guiagent run {statistics.median(walls):.2f} s wall (first step printed at "
-          f"{statistics.median(firsts):.2f} s); plain Playwright launch + page + screenshot {statistics.median(raw):.2f} s")
+          f"{statistics.median(firsts):.2f} s, the guiagent process's CPU by then {statistics.median(cpus):.2f} s); "
+          f"plain Playwright launch + page + screenshot {statistics.median(raw):.2f} s")
 
 
 RAW = """

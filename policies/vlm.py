@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.chat_client import ChatClient
 from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
 from guiagent.policies.prompt_outline import outline
@@ -87,7 +88,7 @@ class VLMPolicy:
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
         self.encoder = Encoder()
-        self._http: Any = None  # the OpenAI client: one connection pool and TLS context for the policy's life
+        self._http: ChatClient | None = None  # one connection pool and TLS context for the policy's life
         self._context_len: int | None = config.max_context
         # Text bytes per token, for fitting the context: counted once by the server's /tokenize where
         # it has one (vLLM), a low guess otherwise; then measured again from each answer's usage.
@@ -98,18 +99,11 @@ class VLMPolicy:
 
     # -- server ----------------------------------------------------------------------------
 
-    def _client(self) -> Any:
+    def _client(self) -> ChatClient:
         if self._http is None:
-            import httpx
-            from openai import OpenAI
-
             cfg = self.config
-            self._http = OpenAI(
-                base_url=cfg.base_url,
-                api_key=os.environ.get(cfg.api_key_env, "EMPTY"),
-                max_retries=cfg.max_retries,
-                timeout=httpx.Timeout(cfg.request_timeout_s, connect=cfg.connect_timeout_s),
-            )
+            self._http = ChatClient(cfg.base_url, cfg.model, os.environ.get(cfg.api_key_env, "EMPTY"), cfg.api_key_env,
+                                    cfg.request_timeout_s, cfg.connect_timeout_s, cfg.max_retries)
         return self._http
 
     def close(self) -> None:
@@ -119,11 +113,7 @@ class VLMPolicy:
 
     def served_models(self) -> list[dict[str, Any]]:
         """The models the server serves (with vLLM's ``max_model_len``)."""
-        try:
-            page = self._client().models.list()
-        except Exception as exc:
-            raise _policy_error(exc, self.config) from None
-        return [m.model_dump() for m in page.data]
+        return self._client().models()
 
     def _context_length(self) -> int | None:
         if self._context_len is None:
@@ -164,23 +154,16 @@ class VLMPolicy:
         self, messages: list[dict[str, Any]], extra_body: dict[str, Any] | None = None, stop: list[str] | None = None
     ) -> tuple[str, dict[str, int], float]:
         """One chat request: the answer's text, the server's token counts, the latency in seconds."""
-        from openai.types.chat import ChatCompletion
-
         cfg = self.config
         sampling = {"top_p": cfg.top_p, "seed": cfg.seed, "stop": stop}
         body = {"model": cfg.model, "messages": messages, "max_tokens": cfg.max_tokens, "temperature": cfg.temperature,
                 **{k: v for k, v in sampling.items() if v is not None}, **(extra_body or {})}
         t0 = time.perf_counter()
-        try:
-            # The raw POST, not chat.completions.create: create() walks every message part through the
-            # SDK's type transforms, tens of ms per step with a long history; the body is already plain JSON.
-            response = self._client().post("/chat/completions", body=body, cast_to=ChatCompletion)
-        except Exception as exc:
-            raise _policy_error(exc, cfg) from None
-        usage = {}
-        if response.usage is not None:
-            usage = {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens}
-        return response.choices[0].message.content or "", usage, time.perf_counter() - t0
+        answer = self._client().chat(body)
+        message = answer["choices"][0].get("message") or {}
+        usage = answer.get("usage") or {}
+        served = {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
+        return message.get("content") or "", served, time.perf_counter() - t0
 
     def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""
@@ -245,13 +228,8 @@ class VLMPolicy:
             {**m, "content": m["content"] if isinstance(m["content"], str) else [p for p in m["content"] if p["type"] == "text"]}
             for m in messages
         ]
-        root = self.config.base_url.rstrip("/").removesuffix("/v1")
-        try:
-            answer = self._client().post(f"{root}/tokenize", body={"model": self.config.model, "messages": text_only},
-                                         cast_to=dict, options={"max_retries": 0, "timeout": self.config.connect_timeout_s})
-            count = int(answer.get("count", 0))
-        except Exception:
-            count = 0  # not vLLM: keep a guess that errs on the safe side
+        count = self._client().tokenize({"model": self.config.model, "messages": text_only}, self.config.connect_timeout_s)
+        # not vLLM (no count): keep a guess that errs on the safe side
         return 0.9 * _text_bytes(messages) / count if count > 0 else 2.0
 
     def _fit(self, clip: Clip | None, mapping: ScreenMapping, context_len: int, text_bytes: int) -> Clip | None:
@@ -277,39 +255,3 @@ def _text_bytes(messages: list[dict[str, Any]]) -> int:
         parts = [content] if isinstance(content, str) else [p.get("text", "") for p in content if p["type"] == "text"]
         total += sum(len(p.encode()) for p in parts) + 16  # role markers
     return total
-
-
-def _policy_error(exc: Exception, cfg: VLMConfig) -> PolicyError:
-    """A clear message for what went wrong with the server, never a traceback."""
-    import openai
-
-    where = cfg.base_url
-    if isinstance(exc, openai.APITimeoutError):
-        return PolicyError(f"the model server at {where} did not answer within {cfg.request_timeout_s:g}s")
-    if isinstance(exc, openai.APIConnectionError):
-        return PolicyError(f"cannot reach the model server at {where} (is it running?)")
-    if isinstance(exc, openai.NotFoundError):
-        return PolicyError(f"model {cfg.model!r} is not served at {where}: {_detail(exc)}")
-    if isinstance(exc, openai.AuthenticationError):
-        return PolicyError(f"the model server at {where} refused the API key (set ${cfg.api_key_env})")
-    if isinstance(exc, openai.BadRequestError):
-        detail = _detail(exc)
-        lowered = detail.lower()
-        if "context length" in lowered or "maximum context" in lowered or "too long" in lowered:
-            return PolicyError(f"the request is longer than the model's context: {detail}")
-        if "at most" in lowered and ("image" in lowered or "video" in lowered):
-            return PolicyError(f"the server refuses this many images/videos per prompt: {detail} "
-                               "(start vLLM with --limit-mm-per-prompt '{\"image\": 2, \"video\": 1}')")
-        return PolicyError(f"the model server rejected the request: {detail}")
-    if isinstance(exc, openai.APIStatusError):
-        return PolicyError(f"the model server at {where} failed ({exc.status_code}): {_detail(exc)}")
-    return PolicyError(f"model request failed: {type(exc).__name__}: {exc}")
-
-
-def _detail(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error"), dict) else body.get("message")
-        if message:
-            return str(message)
-    return str(getattr(exc, "message", exc))
