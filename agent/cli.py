@@ -1,4 +1,5 @@
-"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed, 2 bad usage or config.
+"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed (or the computer under it:
+resumable), 2 bad usage or config, 130 interrupted (Ctrl-C, SIGTERM: resumable).
 
 Only typer and the standard library load at start-up: each command imports what it needs when it runs,
 so ``--help`` and usage errors answer at once (tests/agent/test_cli_startup.py counts the modules).
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM stops a run the same way
 
 EnvKind = Literal["browser", "desktop"]
 ProtocolName = Literal["tool-call", "function-result-return"]
@@ -62,7 +64,7 @@ def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> 
     """Run an episode and exit with its code; a run that could not start leaves no folder behind."""
     from pydantic import ValidationError
 
-    from guiagent.agent.runner import ConfigError
+    from guiagent.agent.runner import ConfigError, EpisodeInterrupted
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
     from guiagent.policies import PolicyError
@@ -71,6 +73,12 @@ def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> 
     started = time.time()
     try:
         result = fn()
+    except EpisodeInterrupted as stop:  # recorded as interrupted: say where, and how to go on
+        output.result(stop.result, stop.root, started)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        output.error("interrupted before the episode started: nothing was recorded")
+        raise typer.Exit(EXIT_INTERRUPTED)
     except (ConfigError, TrajectoryError, ValidationError, EnvError, PolicyError) as exc:
         # Could not even start (bad setting, no Chromium, unreadable script): nothing was recorded.
         message = _setting_error(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -156,7 +164,8 @@ def run(
     from guiagent.agent.safeguards import terminal_approver
 
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver()), resume, output)
+        _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(),
+                                        on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
         return
     target = out or _default_out("run")
     _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
@@ -324,6 +333,7 @@ def export(
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
     only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
+    exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
@@ -341,7 +351,8 @@ def export(
     try:
         options = ExportOptions(
             family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
-            per_episode=per_episode, only_success=only_success, keep_unparsed=keep_unparsed, thought=thought,
+            per_episode=per_episode, only_success=only_success, exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
+            thought=thought,
             divergent=load_divergent(replay_report or []),
         )
         samples, skipped = build_samples(expand_batches(trajectories, only_success), options)

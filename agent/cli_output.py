@@ -20,7 +20,7 @@ from rich.text import Text
 
 from guiagent.agent.loop import EpisodeResult
 from guiagent.agent.safeguards import AWAITING
-from guiagent.agent.trajectory import StepRecord
+from guiagent.agent.trajectory import StepRecord, resume_command
 from guiagent.tools.targets import ResolvedTarget, Target
 
 
@@ -121,6 +121,10 @@ class Output:
         self.out.print(Text(f"trajectory: {out}"))
         if result.status == AWAITING:
             self.out.print(Text(f"answer it: guiagent approve {out} (or --deny, with --note TEXT)"))
+        if result.status == "error":
+            self.out.print(Text("the computer or the model server under the agent failed, not the task"))
+        if result.status in ("error", "interrupted"):
+            self.out.print(Text(f"resume with: {resume_command(out)}"))
         self.out.print(Text(f"report: guiagent view {out}"), style="dim")
 
     def json_error(self, message: str, code: int) -> None:

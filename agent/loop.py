@@ -19,17 +19,16 @@ from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
+from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
 from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
-from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter
+from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env, EnvError, FrameSource
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, StepSummary, TargetResolver
+from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, PolicyUnavailable, StepSummary, TargetResolver
 from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 from guiagent.tools.text import recordable_tree
 
-CHECKPOINT_FILE = "checkpoints.sqlite"
-THREAD_ID = "episode"
 
 
 class LoopConfig(BaseModel):
@@ -43,7 +42,7 @@ class LoopConfig(BaseModel):
 
 class EpisodeState(TypedDict, total=False):
     step: int
-    status: str  # running | success | failure
+    status: str  # running | success | failure | error (the env died under the step)
     reason: str | None
     answer: str | None
     format_errors: int
@@ -52,13 +51,29 @@ class EpisodeState(TypedDict, total=False):
 
 
 class EpisodeResult(BaseModel):
-    status: str
+    status: str = Field(description="The outcome: success, failure, error (the env died: resumable), interrupted.")
     reason: str | None = None
     answer: str | None = None
     steps: int
 
+    @property
+    def outcome(self) -> str:
+        return self.status
+
 
 StepCallback = Callable[[StepRecord, int], None]
+
+
+class StepFault(Exception):
+    """The env died during a step's actions or checks: what they recorded so far, the fault included."""
+
+    def __init__(self, error: EnvError, results: list[ActionResult], checks: list[CheckRecord] | None = None) -> None:
+        super().__init__(str(error))
+        self.error, self.results, self.checks = error, results, checks or []
+
+
+def _dump(check: Any) -> dict[str, Any]:
+    return check.model_dump(exclude_none=True) if check is not None else {}
 
 
 def _where(state: EpisodeState, decision: Decision) -> str:
@@ -74,16 +89,6 @@ def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[Epi
         return {k: recordable_tree(v) for k, v in node(state).items()}
 
     return run
-
-
-def summary_of(record: StepRecord) -> StepSummary:
-    """What the policy sees of a recorded step: the same whether it was just recorded or read back."""
-    return StepSummary(
-        index=record.index, t=record.t, thought=record.thought, raw=record.raw,
-        model_actions=record.model_actions, actions=record.actions,
-        results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
-        error=record.format_error,
-    )
 
 
 def _ms(t0: float) -> float:
@@ -145,9 +150,9 @@ class Episode:
         pending: dict[str, Any] = {"t_start": t_start, "timings_ms": {}}
         try:
             obs = self.env.observe()
-        except EnvError as exc:
+        except EnvError as exc:  # the computer died: not the task failing (resumable)
             pending["timings_ms"]["observe"] = _ms(t0)
-            return {"status": "failure", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
+            return {"status": "error", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
         pending["timings_ms"]["capture"] = _ms(t0)
         t1 = time.perf_counter()
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
@@ -173,9 +178,10 @@ class Episode:
         update: dict[str, Any] = {}
         try:
             decision = self._decide_with_timeout(context)
-        except PolicyError as exc:
+        except PolicyError as exc:  # a server that is down is not the task failing: error, resumable
             pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
-            return {"status": "failure", "reason": f"policy: {exc}", "pending": pending}
+            status = "error" if isinstance(exc, PolicyUnavailable) else "failure"
+            return {"status": status, "reason": f"policy: {exc}", "pending": pending}
         pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
         pending["decision"] = decision.model_dump(mode="json")
         if decision.format_error:
@@ -197,7 +203,7 @@ class Episode:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
             # the late decision still holds the thread; the episode ends here, so nothing waits behind it
-            raise PolicyError(f"no decision within {timeout:g}s") from None
+            raise PolicyUnavailable(f"no decision within {timeout:g}s") from None
 
     def _approve(self, state: EpisodeState) -> dict[str, Any]:
         """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
@@ -235,8 +241,11 @@ class Episode:
             if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
                 pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in actions]}
                 pending["targets"] = [r.model_dump(mode="json") for r in resolved]
+        except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
+            results, checks = fault.results, fault.checks
+            update.update(status="error", reason=f"env: {fault.error}")
         except EnvError as exc:
-            update.update(status="failure", reason=f"env: {exc}")
+            update.update(status="error", reason=f"env: {exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
         if isinstance(self.env, FrameSource) and "reason" not in update:
             t1 = time.perf_counter()
@@ -268,10 +277,16 @@ class Episode:
                 if error is not None:
                     results.append(ActionResult.failure(error))
                     continue
-            filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
-            results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
-            if isinstance(action, Terminate):
-                update.update(self._terminate(action))
+            try:
+                filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
+                results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
+                if isinstance(action, Terminate):
+                    update.update(self._terminate(action))
+            except EnvError as exc:  # recorded against what it died under: the action, or the success check
+                fault = ActionResult.failure(f"env: {exc}")
+                if len(results) <= i:
+                    raise StepFault(exc, [*results, fault]) from None
+                raise StepFault(exc, results, [CheckRecord(check=_dump(self.task.success), result=fault)]) from None
         return actions, results, resolved
 
     def _resolve(
@@ -291,12 +306,14 @@ class Episode:
         """The decision's checks, in order until one fails; the failure's reason, if the step failed."""
         checks: list[CheckRecord] = []
         failed_action = next((r for r in results if not r.ok), None)
-        if not decision.checks:
-            return checks, None
-        if failed_action is not None:
+        if failed_action is not None and (decision.checks or decision.must_succeed):
             return checks, f"{_where(state, decision)}: {failed_action.message}"
         for check in decision.checks:
-            result = self.env.check(check)
+            try:
+                result = self.env.check(check)
+            except EnvError as exc:
+                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(f"env: {exc}"))
+                raise StepFault(exc, results, [*checks, fault]) from None
             checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
             if not result.ok:
                 return checks, f"{_where(state, decision)}: {result.message}"
@@ -321,51 +338,23 @@ class Episode:
 
     def _record(self, state: EpisodeState) -> dict[str, Any]:
         t0 = time.perf_counter()
-        step, pending = state["step"], state["pending"]
-        decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
-        results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
-        status = state["status"]
+        step, status = state["step"], state["status"]
         if state["frame_id"] is None:  # observe failed: nothing to record for this step
             self._finish(state, status)
             return {}
-        obs = pending["obs"]
         ends = status != "running" or step + 1 >= self.config.max_steps
-        record = StepRecord(
-            index=step,
-            label=decision.label,
-            t=obs["t"],
-            t_start=pending["t_start"],
-            t_end=time.time(),
-            frame=state["frame_id"],
-            geometry=obs["geometry"],
-            mapping=decision.mapping,
-            url=obs.get("url"),
-            title=obs.get("title"),
-            window=obs.get("window"),
-            thought=decision.thought,
-            raw=decision.raw,
-            format_error=decision.format_error,
-            model_actions=[dump_action(a) for a in decision.model_actions],
-            actions=[dump_action(a) for a in decision.actions],
-            results=results,
-            checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
-            url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
-            timings_ms=dict(pending["timings_ms"]),
-            usage=decision.usage,
-            policy_info=decision.info,
-            targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
-            context_frames=pending.get("context_frames", []),
-            approval=pending.get("approval"),
-            error=state.get("reason") if status in ("failure", "error") else None,
-        )
-        if self.guards.secrets:
-            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
+        # t_end, the closing frame and the record's own time go into the checkpoint, so that the line can be
+        # rebuilt byte for byte from it (a line cut short on disk is then completed: TrajectoryWriter.open)
+        pending = {**state["pending"], "t_end": time.time()}
         if ends:
-            self._observe_after(record)
-        record.timings_ms["record"] = _ms(t0)
+            pending.update(self._observe_after(step))
+        record = record_from_state({**state, "pending": pending})
+        if self.guards.secrets:  # (a redacted line is then not rebuilt but redone: record_from_state knows no secrets)
+            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
+        record.timings_ms["record"] = pending["record_ms"] = _ms(t0)
         self.writer.append(record)
         self.history[step:] = [summary_of(record)]
-        update: dict[str, Any] = {"step": step + 1}
+        update: dict[str, Any] = {"step": step + 1, "pending": pending}
         if status == "running" and step + 1 >= self.config.max_steps:
             status = "failure"
             update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
@@ -375,14 +364,13 @@ class Episode:
             self._finish({**state, **update}, status)
         return update
 
-    def _observe_after(self, record: StepRecord) -> None:
+    def _observe_after(self, step: int) -> dict[str, Any]:
         """The screen the episode ended on (what the last action or a failed check left), if it can be seen."""
         try:
             obs = self.env.observe()
         except EnvError:
-            return  # the env is gone: the step's own frame is the last there is
-        record.frame_after = self.writer.write_after_frame(record.index, obs.image, obs.image_format)
-        record.t_after = obs.t
+            return {}  # the env is gone: the step's own frame is the last there is
+        return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
 
     def _finish(self, state: EpisodeState, status: str) -> None:
         reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
@@ -392,28 +380,52 @@ class Episode:
 
     def run(self) -> EpisodeResult:
         """Run a new episode to its end."""
-        initial: EpisodeState = {
-            "step": 0, "status": "running", "reason": None, "answer": None, "format_errors": 0,
+        return self._invoke(self._state_after([]), self._thread)
+
+    def _state_after(self, recorded: list[StepRecord]) -> EpisodeState:
+        """The state at the start of the step after ``recorded``, rebuilt from the records alone."""
+        errors = 0
+        for record in reversed(recorded):
+            if record.format_error is None:
+                break
+            errors += 1
+        return {
+            "step": len(recorded), "status": "running", "reason": None, "answer": None, "format_errors": errors,
             "frame_id": None, "pending": {},
         }
-        return self._invoke(initial, self._thread)
 
     def load_history(self, steps: list[StepRecord]) -> None:
         """Give a resumed episode the policy's view of its recorded steps (from steps.jsonl)."""
         self.history = [summary_of(s) for s in steps]
 
-    def resume(self, approval: dict[str, Any] | None = None) -> EpisodeResult:
-        """Continue from the last checkpoint: recorded steps are never redone, an interrupted one is
-        redone from its observation (its frame and decision died with the process). An episode awaiting
-        approval goes on with ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
+    def resume(self, recorded: list[StepRecord] | None = None, approval: dict[str, Any] | None = None) -> EpisodeResult:
+        """Continue after the recorded steps. From the last checkpoint where it agrees with them:
+        recorded steps are never redone, an interrupted one is redone from its observation (its frame
+        and decision died with the process), an episode that ended in an env fault goes on with the
+        next step. Where the checkpoint is empty or disagrees (the records are the truth, the
+        checkpoint a cache), from the recorded steps alone. An episode awaiting approval goes on with
+        ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
         snapshot = self.graph.get_state(self._thread)
         if snapshot.next and snapshot.next[0] == "approve":
             return self._invoke(Command(resume=approval) if approval is not None else None, snapshot.config)
-        if not snapshot.values:
-            return self.run()  # killed before the first checkpoint
+        if recorded is None:
+            recorded = load_trajectory(self.writer.root).steps
+        self.load_history(recorded)
+        values, count = snapshot.values, len(recorded)
+        checkpointed = values.get("step") if values else None
+        agrees = checkpointed == count or (checkpointed == count - 1 and snapshot.next == ("record",))
+        if not agrees:
+            return self.resume_from_steps(recorded)
         if not snapshot.next:
-            values = snapshot.values
-            return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"), steps=values["step"])
+            if values["status"] not in ("error", "running"):  # running: stopped between two nodes' writes
+                return self._result(values)
+            if count >= self.config.max_steps:
+                reason = f"reached the step limit ({self.config.max_steps}) without finishing"
+                self.writer.finish("failure", reason)
+                return EpisodeResult(status="failure", reason=reason, steps=count)
+            # the env died: the runner has built a fresh one; go on with the next step
+            config = self.graph.update_state(snapshot.config, {"status": "running", "reason": None}, as_node="record")
+            return self._invoke(None, config)
         config = snapshot.config
         if snapshot.next[0] not in ("observe", "record"):
             for earlier in self.graph.get_state_history(self._thread):
@@ -421,6 +433,20 @@ class Episode:
                     config = earlier.config
                     break
         return self._invoke(None, config)
+
+    def resume_from_steps(self, recorded: list[StepRecord]) -> EpisodeResult:
+        """Continue with the step after ``recorded``, whatever the checkpoint holds."""
+        if len(recorded) >= self.config.max_steps:
+            reason = f"reached the step limit ({self.config.max_steps}) without finishing"
+            self.writer.finish("failure", reason)
+            return EpisodeResult(status="failure", reason=reason, steps=len(recorded))
+        self.load_history(recorded)
+        return self._invoke(self._state_after(recorded), self._thread)
+
+    @staticmethod
+    def _result(values: dict[str, Any]) -> EpisodeResult:
+        return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"),
+                             steps=values["step"])
 
     def _invoke(self, state: EpisodeState | Command | None, config: dict[str, Any]) -> EpisodeResult:
         limit = self.config.max_steps * 5 + 10
@@ -435,9 +461,7 @@ class Episode:
                 self.writer.update_meta(outcome=AWAITING, reason=reason, steps=self.writer.count)
                 return EpisodeResult(status=AWAITING, reason=reason, steps=final["step"])
             state, config = Command(resume=self.guards.approver(request)), self._thread
-        return EpisodeResult(
-            status=final["status"], reason=final.get("reason"), answer=final.get("answer"), steps=final["step"]
-        )
+        return self._result(final)
 
     def close(self) -> None:
         self._decider.shutdown(wait=False)

@@ -6,20 +6,33 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import sys
-from contextlib import ExitStack
+import threading
+from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Iterator, Literal, NoReturn
 from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.agent.demo.server import DemoServer
+from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
 from guiagent.agent.safeguards import AWAITING, Approver, Safeguards, owner_only
 from guiagent.agent.task import Task
-from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from guiagent.agent.trajectory import (
+    FINISHED,
+    STEPS_FILE,
+    Segment,
+    TrajectoryError,
+    TrajectoryMeta,
+    TrajectoryWriter,
+    load_trajectory,
+    resume_command,
+)
 from guiagent.envs import Env
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
@@ -174,70 +187,112 @@ def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -
     return BrowserEnv(browser, shared=shared)
 
 
+class EpisodeInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped an episode; its outcome (``interrupted``) is recorded and in ``result``."""
+
+    def __init__(self, result: EpisodeResult, root: Path) -> None:
+        super().__init__(result.reason)
+        self.result, self.root = result, root
+
+
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
 ) -> EpisodeResult:
-    """Run a new episode into ``out`` (which must not hold a trajectory yet). ``built``: a policy the
-    caller made already (with the task facts it brings), instead of one built from ``spec``. ``approver``
-    answers approval requests at once; without one the episode stops awaiting approval. ``env``: an env
-    the caller made (closed here, at the end); ``shared``: a running browser to open the episode's
-    context in (a batch worker's)."""
-    with ExitStack() as stack:
-        stack.enter_context(owner_only(out, spec.share))
-        if (out / "meta.json").exists():
-            raise ConfigError(f"{out} already holds a trajectory: choose another --out or use --resume")
-        site_url = None
-        if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
-            spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
-        if spec.demo_site:
-            server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
-                                                    layout=spec.demo_layout))
-            spec = spec.model_copy(update={"demo_port": server.server_address[1]})
-            site_url = server.url
-            log.info("demo site at %s", site_url)
-        policy, from_policy = built or _build_policy(spec, out, site_url)
-        task = _task(spec, from_policy, site_url)
-        spec = _with_script_lists(spec, from_policy)
-        _check_start_url(spec, task.start_url)
-        guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
-        meta = TrajectoryMeta(
-            task=task.instruction,
-            start_url=task.start_url,
-            success_check=task.success.model_dump(exclude_none=True) if task.success else None,
-            policy=policy.settings(),
-            loop=spec.loop.model_dump(),
-            extra={"spec": spec.model_dump(mode="json")},
-        )
-        env = env or _build_env(spec, out, shared)
-        stack.callback(env.close)
-        meta.env = env.settings()
-        log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
-        env.reset(task.start_url)
-        writer = TrajectoryWriter.create(out, meta)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
-        stack.callback(episode.close)
-        return _run_guarded(episode, writer, episode.run)
+    """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
+    anything is written, and left as it was if the run stops before its meta.json. ``built``: a
+    policy the caller made already (with the task facts it brings), instead of one built from ``spec``.
+    ``approver`` answers approval requests at once; without one the episode stops awaiting approval.
+    ``env``: an env the caller made (closed here, at the end); ``shared``: a running browser to open the
+    episode's context in (a batch worker's)."""
+    inputs = frozenset({DEMO_STATE, DESKTOP_STATE})  # an app's initial state, put there by the caller (a batch)
+    refuse_unless_empty(out, allowed=inputs)
+    created = not out.exists()
+    with owner_only(out, spec.share):
+        claim = claim_new(out, created, allowed=inputs)
+        try:
+            with ExitStack() as stack, _stop_signals() as signals:
+                return _start(spec, out, on_step, built, approver, env, shared, stack, signals)
+        except BaseException:
+            claim.discard_if_unstarted()
+            raise
+        finally:
+            claim.release()
+
+
+def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
+           approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
+           signals: "_Signals") -> EpisodeResult:
+    site_url = None
+    if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
+        spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
+    if spec.demo_site:
+        server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
+                                                layout=spec.demo_layout))
+        spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+        site_url = server.url
+        log.info("demo site at %s", site_url)
+    policy, from_policy = built or _build_policy(spec, out, site_url)
+    task = _task(spec, from_policy, site_url)
+    spec = _with_script_lists(spec, from_policy)
+    _check_start_url(spec, task.start_url)
+    guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
+    meta = TrajectoryMeta(
+        task=task.instruction,
+        start_url=task.start_url,
+        success_check=task.success.model_dump(exclude_none=True) if task.success else None,
+        policy=policy.settings(),
+        loop=spec.loop.model_dump(),
+        extra={"spec": spec.model_dump(mode="json")},
+        segments=[Segment(first_step=0)],
+    )
+    env = env or _build_env(spec, out, shared)
+    stack.callback(env.close)
+    meta.env = env.settings()
+    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
+    env.reset(task.start_url)
+    writer = TrajectoryWriter.create(out, meta)
+    episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
+    stack.callback(episode.close)
+    return _run_guarded(episode, writer, episode.run, signals)
 
 
 def resume_episode(
     root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
     shared: SharedBrowser | None = None, built: tuple[Policy, dict] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> EpisodeResult:
-    """Continue the episode recorded in ``root`` from its last checkpoint; one awaiting approval goes on
-    with ``approval`` ({"approved", "note"}) as the person's answer (``shared``, ``built``: as in
-    start_episode)."""
+    """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``),
+    on a fresh env at the last known state; one awaiting approval goes on with ``approval``
+    ({"approved", "note"}) as the person's answer. A finished episode is returned as recorded, untouched.
+    ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint); ``shared``,
+    ``built``: as in start_episode."""
+    note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
+    if approval is not None and meta.outcome != AWAITING:
+        raise ConfigError(f"{root}: the episode is not awaiting approval (its outcome is {meta.outcome})")
+    if meta.outcome in FINISHED:
+        if traj.torn_tail is not None:
+            raise TrajectoryError(
+                f"{root} is finished ({meta.outcome}) but the last line of its {STEPS_FILE} is cut off; a finished "
+                "trajectory is left as it is (nothing was changed): read it with guiagent view, or start a new run"
+            )
+        return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=len(traj.steps))
     if "spec" not in meta.extra:
         raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
     spec = RunSpec.model_validate(meta.extra["spec"])
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
-    if approval is not None and meta.outcome != AWAITING:
-        raise ConfigError(f"{root}: the episode is not awaiting approval (its outcome is {meta.outcome})")
-    with ExitStack() as stack:
+    with ExitStack() as stack, _stop_signals() as signals:
         stack.enter_context(owner_only(root, spec.share))
+        stack.enter_context(claim_existing(root))
+        traj = load_trajectory(root)  # again, now that no other run can write it
+        try:
+            proven = checkpointed_record(root, len(traj.steps))
+            damaged = None
+        except CheckpointError as exc:
+            proven, damaged = None, str(exc)
         site_url = None
         start_url = meta.start_url
         resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
@@ -252,21 +307,41 @@ def resume_episode(
             resume_url = served_url(resume_url, spec.demo_port, site_url)
         policy, from_policy = built or _build_policy(spec, root, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"))
+        guards = _safeguards(spec, [], approver)
+        if damaged is not None:
+            aside = _set_checkpoint_aside(root)
+            note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
+                 f"goes on from the {len(traj.steps)} steps recorded in {STEPS_FILE}")
+        writer = TrajectoryWriter.open(root, proven)
+        for text in writer.notes:
+            note(text)
+        traj = load_trajectory(root)
         env = _build_env(spec, root, shared)
         stack.callback(env.close)
-        writer = TrajectoryWriter.open(root)
-        if meta.outcome not in ("running", AWAITING):
-            writer.close()
-            return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=meta.steps)
-        guards = _safeguards(spec, [], approver)
+        segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
+        writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[
+            *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
         log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
         env.reset(resume_url)
-        writer.update_meta(outcome="running", reason=None)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
-        episode.load_history(traj.steps)
-        return _run_guarded(episode, writer, lambda: episode.resume(approval))
+        if damaged is not None:
+            return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
+        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
+
+
+def _set_checkpoint_aside(root: Path) -> Path:
+    """Move a damaged checkpoint (and its WAL files) aside, never over an earlier one."""
+    n = 0
+    while (aside := root / f"{CHECKPOINT_FILE}.damaged{n or ''}").exists():
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        extra = root / (CHECKPOINT_FILE + suffix)
+        if extra.exists():
+            extra.rename(aside.with_name(aside.name + suffix))
+    (root / CHECKPOINT_FILE).rename(aside)
+    return aside
 
 
 def _preload_frames(episode: Episode, traj) -> None:
@@ -292,13 +367,50 @@ def _image_size(path) -> tuple[int, int]:
         return img.size
 
 
-def _run_guarded(episode: Episode, writer: TrajectoryWriter, run) -> EpisodeResult:
-    """Run; an unexpected error still leaves meta.json saying what happened."""
+class _Signals:
+    """Which stop signal arrived, if any: Ctrl-C reaches Chromium too, so an episode can end in the
+    browser's death before the KeyboardInterrupt surfaces; the user still interrupted it."""
+
+    received: str | None = None
+
+
+@contextmanager
+def _stop_signals() -> Iterator[_Signals]:
+    """Ctrl-C and SIGTERM stop an episode as ``interrupted`` (recorded, resumable)."""
+    seen = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        seen.received = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        raise KeyboardInterrupt(seen.received)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return run()
-    except KeyboardInterrupt:
-        writer.update_meta(reason="interrupted (Ctrl-C): resume with --resume")
-        raise
+        yield seen
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], EpisodeResult],
+                 signals: _Signals) -> EpisodeResult:
+    """Run; an interrupt or an unexpected error still leaves meta.json saying what happened."""
+    try:
+        result = run()
+    except KeyboardInterrupt as exc:
+        _interrupted(writer, str(exc) or "Ctrl-C")
     except Exception as exc:
         writer.finish("error", f"{type(exc).__name__}: {exc}")
         raise
+    if signals.received and result.status == "error":  # the env died of the same Ctrl-C
+        _interrupted(writer, signals.received)
+    return result
+
+
+def _interrupted(writer: TrajectoryWriter, how: str) -> NoReturn:
+    reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
+              f"resume with: {resume_command(writer.root)}")
+    writer.finish("interrupted", reason)
+    raise EpisodeInterrupted(EpisodeResult(status="interrupted", reason=reason, steps=writer.count), writer.root)

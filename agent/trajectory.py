@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -26,11 +27,27 @@ META_FILE = "meta.json"
 STEPS_FILE = "steps.jsonl"
 FRAMES_DIR = "frames"
 
-Outcome = Literal["running", "success", "failure", "error", "awaiting-approval"]
+Outcome = Literal["running", "success", "failure", "error", "interrupted", "awaiting-approval"]
+FINISHED = ("success", "failure")  # outcomes a resume leaves as they are; the others continue
+
+
+def resume_command(root: Path) -> str:
+    """The command that continues the episode in ``root``."""
+    return f"guiagent run --resume {shlex.quote(str(root))}"
 
 
 class TrajectoryError(RuntimeError):
     """A trajectory folder that cannot be read or written; the message says what and where."""
+
+
+class Segment(BaseModel):
+    """One stretch of the episode run by one process: a resumed episode has several, and state kept
+    only in the client (focus, unsaved text, a page's script state) may have been lost between them."""
+
+    started_at: float = Field(default_factory=time.time)
+    first_step: int = Field(default=0, ge=0)
+    after: str | None = Field(default=None, description="How the previous segment ended: running (killed), error, interrupted.")
+    after_reason: str | None = None
 
 
 class TrajectoryMeta(BaseModel):
@@ -50,6 +67,11 @@ class TrajectoryMeta(BaseModel):
     reason: str | None = None
     answer: str | None = None
     steps: int = 0
+    segments: list[Segment] = Field(default_factory=list)
+
+    @property
+    def resumed(self) -> bool:
+        return len(self.segments) > 1
 
 
 class CheckRecord(BaseModel):
@@ -117,6 +139,7 @@ class TrajectoryWriter:
         self.root = root
         self.meta = meta
         self.count = count
+        self.notes: list[str] = []
         (root / FRAMES_DIR).mkdir(parents=True, exist_ok=True)
         self._steps = open(root / STEPS_FILE, "a", encoding="utf-8")
 
@@ -130,18 +153,34 @@ class TrajectoryWriter:
         return cls(root, meta, 0)
 
     @classmethod
-    def open(cls, root: str | Path) -> "TrajectoryWriter":
-        """Reopen a trajectory to continue it: a half-written last line is moved aside, not lost."""
+    def open(cls, root: str | Path, checkpointed: StepRecord | None = None) -> "TrajectoryWriter":
+        """Reopen a trajectory to continue it. A half-written last line is completed when
+        ``checkpointed`` (the step the checkpoint holds) proves it is that step's line cut short;
+        otherwise it is moved aside to steps.jsonl.torn, not lost (the step is redone)."""
         traj = load_trajectory(root)
         path = Path(root) / STEPS_FILE
+        notes = []
         if traj.torn_tail is not None:
-            with open(path.with_name(STEPS_FILE + ".torn"), "a", encoding="utf-8") as f:
-                f.write(traj.torn_tail + "\n")
             whole = path.read_bytes()
             cut = whole.rstrip(b"\n").rfind(b"\n") + 1
-            with open(path, "r+b") as f:
-                f.truncate(cut)
-        return cls(Path(root), traj.meta, len(traj.steps))
+            torn = whole[cut:].rstrip(b"\n")  # bytes: the cut may fall inside a UTF-8 character
+            line = checkpointed.model_dump_json().encode() if checkpointed is not None else b""
+            if checkpointed is not None and checkpointed.index == len(traj.steps) and line.startswith(torn):
+                with open(path, "r+b") as f:
+                    f.truncate(cut)
+                    f.seek(cut)
+                    f.write(line + b"\n")
+                notes.append(f"{STEPS_FILE}: completed the cut-off line of step {checkpointed.index + 1} from the checkpoint")
+                traj.steps.append(checkpointed)
+            else:
+                with open(path.with_name(STEPS_FILE + ".torn"), "a", encoding="utf-8") as f:
+                    f.write(traj.torn_tail + "\n")
+                with open(path, "r+b") as f:
+                    f.truncate(cut)
+                notes.append(f"{STEPS_FILE}: moved a cut-off last line aside to {STEPS_FILE}.torn; its step is redone")
+        writer = cls(Path(root), traj.meta, len(traj.steps))
+        writer.notes = notes
+        return writer
 
     def write_frame(self, index: int, image: bytes, suffix: str = "png") -> str:
         """Save a step's frame now (before the step ends), so a crash keeps it. Returns its name."""

@@ -10,7 +10,6 @@ import io
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import ClosingEnv, EnvError
+from guiagent.envs.keymap import UnicodeTyper
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
@@ -86,6 +86,7 @@ class DesktopEnv(ClosingEnv):
         self._gui: Any = None
         self._x: Any = None  # one python-xlib connection, for window titles
         self._sampler: ScreenSampler | None = None
+        self._typer: UnicodeTyper | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +161,11 @@ class DesktopEnv(ClosingEnv):
                 self._app.wait(timeout=5)
             except Exception:
                 pass
+        if self._typer is not None and self._xvfb is None:  # a display we share: give its keycodes back
+            try:
+                self._typer.restore()
+            except Exception:
+                pass  # the server is gone
         for handle in (self._sct, self._x):
             if handle is not None:
                 try:
@@ -168,7 +174,7 @@ class DesktopEnv(ClosingEnv):
                     pass
         if self._xvfb is not None:
             self._xvfb.stop()
-        self._app = self._sct = self._xvfb = self._x = None
+        self._app = self._sct = self._xvfb = self._x = self._typer = None
         self.display = None
 
     def settings(self) -> dict[str, Any]:
@@ -203,7 +209,7 @@ class DesktopEnv(ClosingEnv):
     # -- acting ----------------------------------------------------------------------------
 
     def execute(self, action: Action) -> ActionResult:
-        self._alive()
+        self._alive(app=not isinstance(action, Terminate))  # ending the episode needs no app
         for name, point in action.points().items():
             if not self._on_screen(point):
                 return ActionResult.failure(f"{action.action}: {name} [{point[0]:g}, {point[1]:g}] is off the screen")
@@ -260,18 +266,14 @@ class DesktopEnv(ClosingEnv):
         return name
 
     def _type(self, text: str) -> None:
-        """ASCII through pyautogui; anything else through xdotool, which types any Unicode on X11
-        by mapping a spare keycode to the character's keysym."""
+        """ASCII through pyautogui; anything else through XTest with keycodes mapped to the characters
+        beforehand and left in place (envs.keymap: xdotool's map-press-unmap races a slow app)."""
         if text.isascii():
             self._gui.write(text, interval=0)
             return
-        xdotool = shutil.which("xdotool")
-        if xdotool is None:
-            raise RuntimeError("typing non-ASCII text needs xdotool (apt-get install xdotool)")
-        # The text on stdin, not in argv: a typed secret must not show in /proc/PID/cmdline.
-        env = {**clean_environ(), "DISPLAY": self.display or ""}
-        subprocess.run([xdotool, "type", "--delay", "12", "--file", "-"], input=text.encode(), env=env, check=True,
-                       timeout=60, capture_output=True)
+        if self._typer is None:
+            self._typer = UnicodeTyper(self._x)
+        self._typer.type(text)
 
     def _on_screen(self, p: tuple[float, float]) -> bool:
         whole = self._sct.monitors[0]
@@ -299,7 +301,7 @@ class DesktopEnv(ClosingEnv):
 
     # -- X helpers -------------------------------------------------------------------------
 
-    def _alive(self) -> None:
+    def _alive(self, app: bool = True) -> None:
         if self._sct is None:
             raise EnvError("the desktop is not open (call reset first)")
         if self._xvfb is not None and not self._xvfb.alive:
@@ -308,6 +310,8 @@ class DesktopEnv(ClosingEnv):
             n = self.display[1:].split(".")[0]
             if not os.path.exists(f"/tmp/.X11-unix/X{n}"):
                 raise EnvError(f"the X server {self.display} is gone")
+        if app and self._app is not None and self._app.poll() is not None:  # after the server: it takes the app along
+            raise EnvError(f"the app {self.config.launch!r} exited (code {self._app.returncode}) under the episode")
 
     def _windows(self) -> dict[int, str]:
         """Top-level windows with a title: {id: title}."""

@@ -14,6 +14,11 @@ class PolicyError(RuntimeError):
     """The policy cannot decide at all (model server down, script unreadable): the episode ends."""
 
 
+class PolicyUnavailable(PolicyError):
+    """The model server under the policy is down, silent or failing (not the task): the episode ends as
+    an ``error``, resumable once the server is back."""
+
+
 class StepSummary(BaseModel):
     """One earlier step as the policy sees it: small text, no pixels."""
 
@@ -47,6 +52,7 @@ class Decision(BaseModel):
     model_actions: list[Action] = Field(default_factory=list, description="The same actions in model space.")
     mapping: ScreenMapping | None = None
     checks: list[Check] = Field(default_factory=list, description="Conditions to wait for after the actions; failing one ends the episode.")
+    must_succeed: bool = Field(default=False, description="A failed action fails the step and the episode (a script's); else it is fed back.")
     targets: list[dict[str, Target]] = Field(
         default_factory=list, description="Per action, the targets of its point fields: resolved (TargetResolver) when it runs."
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from guiagent.policies.base import PolicyError
+from guiagent.policies.base import PolicyError, PolicyUnavailable
 
 RETRY_STATUS = {408, 409, 429}
 
@@ -64,10 +64,10 @@ class ChatClient:
                 r = self._http.request(method, url, **kwargs)
             except httpx.TimeoutException:
                 if last:
-                    raise PolicyError(f"the model server at {self.base_url} did not answer within {self.request_timeout_s:g}s") from None
+                    raise PolicyUnavailable(f"the model server at {self.base_url} did not answer within {self.request_timeout_s:g}s") from None
             except httpx.TransportError:
                 if last:
-                    raise PolicyError(f"cannot reach the model server at {self.base_url} (is it running?)") from None
+                    raise PolicyUnavailable(f"cannot reach the model server at {self.base_url} (is it running?)") from None
             else:
                 if r.status_code < 300:
                     try:
@@ -96,6 +96,8 @@ class ChatClient:
                 return PolicyError(f"the server refuses this many images/videos per prompt: {detail} "
                                    "(start vLLM with --limit-mm-per-prompt '{\"image\": 2, \"video\": 1}')")
             return PolicyError(f"the model server rejected the request: {detail}")
+        if r.status_code >= 500:  # the server is failing, not the request: resumable (outcome error)
+            return PolicyUnavailable(f"the model server at {where} failed ({r.status_code}): {detail}")
         return PolicyError(f"the model server at {where} failed ({r.status_code}): {detail}")
 
 

@@ -190,6 +190,7 @@ class ScriptPolicy:
             actions=[step.action],
             targets=[step.targets] if step.targets else [],
             checks=[step.expect] if step.expect else [],
+            must_succeed=True,  # a script cannot react to a failed action: its next steps assume it worked
             label=step.name,
             thought=step.name or "",
         )

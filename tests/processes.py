@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 
@@ -27,15 +28,31 @@ def descendants(pid: int | None = None) -> list[int]:
     return found
 
 
-def kill_descendants_named(name: str, sig: int = signal.SIGKILL) -> int:
-    """Send ``sig`` to every descendant whose executable name contains ``name``; returns how many."""
-    count = 0
+def kill_descendants_named(name: str, sig: int = signal.SIGKILL, cmdline: bool = False) -> int:
+    """Send ``sig`` to every descendant whose executable name (or, with ``cmdline``, command line)
+    contains ``name``; with SIGKILL, return once each is dead. Returns how many."""
+    killed = []
     for pid in descendants():
         try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            text = Path(f"/proc/{pid}/{'cmdline' if cmdline else 'comm'}").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if name in comm:
+        if name in text:
             os.kill(pid, sig)
-            count += 1
-    return count
+            killed.append(pid)
+    if sig == signal.SIGKILL:
+        for pid in killed:
+            _wait_dead(pid)
+    return len(killed)
+
+
+def _wait_dead(pid: int) -> None:
+    """Until the process is gone or a zombie: an event (the kernel's), not a guess at a duration."""
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.005)

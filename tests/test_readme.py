@@ -3,8 +3,8 @@
 The README's code blocks are read in order: ``sh`` blocks are split into commands (continuation lines
 joined, comments dropped) and run with bash; a block after ``<!-- file: NAME -->`` is written to NAME
 before any command runs. ``.venv/bin/`` means this interpreter's bin folder. The model commands run against the tiny vLLM
-server (``http://GPU:8000/v1`` and the 7B model's name stand for it); ``vllm serve`` of the 7B model
-needs a GPU and is the one command not run.
+server (``http://GPU:8000/v1`` and the 7B model's name stand for it). Not run, each for its named reason
+(``NOT_HERE``): ``vllm serve`` of the 7B model, batches against GPU servers or a Ray cluster.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ BLOCK = re.compile(r"(?:<!-- file: (?P<file>[\w.-]+) -->\n)?```(?P<lang>\w*)\n(?
 # Commands that may end in 1 rather than 0: the tiny model answers at random; an approval rule stops
 # the episode (awaiting approval) until a person answers, and a refused action fails the sign-in.
 MAY_FAIL = ("guiagent run --policy vlm", "--approve", "guiagent approve")
-NEEDS_GPU = ("vllm serve",)  # serving Qwen2.5-VL-7B needs a GPU
+# Commands the README says fail, with their exit code.
+FAILS = {".venv/bin/guiagent demo --layout moved": 1}  # the pixel script on the moved layout
+# Not run, each for its reason: they need machines this suite does not have.
+NOT_HERE = {
+    "vllm serve": "serving Qwen2.5-VL-7B needs a GPU",
+    "http://gpu": "needs model servers on GPU machines",
+    "--ray-address auto": "needs a running Ray cluster (and a model server on a GPU)",
+}
 
 
 def _blocks() -> list[tuple[str, str, str | None]]:
@@ -92,14 +99,14 @@ def test_every_readme_command_runs(tmp_path, request, with_model) -> None:
         if lang != "sh":
             continue
         for command in _commands(body):
-            if command.startswith(NEEDS_GPU) or command.startswith("make"):  # make: test_make_demo_runs
+            if any(k in command for k in NOT_HERE) or command.startswith("make"):  # make: test_make_demo_runs
                 skipped += 1
                 continue
             is_model = "GPU:8000" in command
             if is_model != with_model:
                 continue
             proc = _run(command, tmp_path, server_url)
-            allowed = (0, 1) if any(k in command for k in MAY_FAIL) else (0,)
+            allowed = (FAILS[command],) if command in FAILS else (0, 1) if any(k in command for k in MAY_FAIL) else (0,)
             assert proc.returncode in allowed, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
             assert "Traceback" not in proc.stderr, command
             ran += 1

@@ -83,10 +83,10 @@ def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> S
     if not folder.exists():
         return Standing(state="start", attempt=attempt)
     outcome = _recorded_outcome(folder)
-    if outcome is None or (outcome == "running" and not task.resumable):
+    if outcome is None or (outcome in ("running", "interrupted") and not task.resumable):
         shutil.rmtree(folder)  # killed before it recorded anything worth keeping, or cannot be resumed
         return Standing(state="start", attempt=attempt)
-    if outcome == "running":
+    if outcome in ("running", "interrupted"):  # interrupted: Ctrl-C or SIGTERM, resumable
         return Standing(state="resume", attempt=attempt)
     return Standing(state="recover", attempt=attempt)
 

@@ -34,6 +34,7 @@ class ExportOptions(BaseModel):
     history_steps: int = Field(default=8, ge=0, description="Earlier steps shown as turns.")
     per_episode: bool = False
     only_success: bool = False
+    exclude_resumed: bool = Field(default=False, description="Leave out episodes run in several segments (resumed).")
     keep_unparsed: bool = False
     thought: ThoughtSource = Field(
         default="model",
@@ -131,6 +132,9 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
         skipped += [Skipped(source=str(root), reason=p) for p in traj.problems]
         if options.only_success and traj.meta.outcome != "success":
             skipped.append(Skipped(source=str(root), reason=f"outcome is {traj.meta.outcome}, not success"))
+            continue
+        if options.exclude_resumed and traj.meta.resumed:
+            skipped.append(Skipped(source=str(root), reason=f"resumed ({len(traj.meta.segments)} segments)"))
             continue
         steps = _usable(traj, options, skipped)
         family = get_family(options.family)

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from guiagent.agent.runner import demo_script_path
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.script import load_script
@@ -89,3 +91,45 @@ def test_sigkill_mid_episode_then_resume_loses_and_repeats_no_step(tmp_path):
     assert f"step  {len(before.steps) + 1}/" in resumed.stdout
     assert "step   1/" not in resumed.stdout
 
+
+
+def test_a_script_action_that_fails_fails_the_step_even_without_expect(tmp_path):
+    script = tmp_path / "outside.yaml"
+    script.write_text("task: click outside\nstart_url: /login\nsteps:\n"
+                      "  - {name: off the page, action: left_click, coordinate: [5000, 10]}\n"
+                      "  - {action: terminate, status: success}\n")
+    proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "failure after 1 steps in" in said and ": step 1 (off the page): left_click" in said, said
+    assert load_trajectory(tmp_path / "t").meta.outcome == "failure"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_says_where_it_stopped_and_how_to_resume(tmp_path, sig):
+    out = tmp_path / "run"
+    args = [*GUIAGENT, "run", "--script", str(demo_script_path()), "--demo-site", "--out", str(out)]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    steps = out / "steps.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not steps.exists() or steps.read_text().count("\n") < 14):
+        time.sleep(0.005)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # a terminal's Ctrl-C reaches the whole group, Chromium included
+    else:
+        os.kill(proc.pid, sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert f"resume with: guiagent run --resume {out}" in stdout
+    meta = load_trajectory(out).meta
+    assert meta.outcome == "interrupted" and meta.ended_at is not None
+    assert meta.reason.startswith(f"interrupted ({'SIGTERM' if sig == signal.SIGTERM else 'Ctrl-C'}) during step ")
+    if sig == signal.SIGTERM:
+        return
+    resumed = guiagent("run", "--resume", out)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = load_trajectory(out)
+    assert after.meta.outcome == "success" and [s.index for s in after.steps] == list(range(25))
+    assert [s.after for s in after.meta.segments] == [None, "interrupted"]

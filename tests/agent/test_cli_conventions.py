@@ -67,7 +67,7 @@ def test_a_dead_server_shows_the_step_failed_and_json_is_the_only_stdout(dead_se
     proc, out = dead_server_run
     assert proc.returncode == 1, proc.stderr
     result = json.loads(proc.stdout)  # the whole of stdout is one JSON object
-    assert result["status"] == "failure" and "cannot reach the model server" in result["reason"]
+    assert result["status"] == "error" and "cannot reach the model server" in result["reason"]  # not the task: resumable
     assert result["trajectory"] == str(out) and result["steps"] == 1
     assert "step   1/50" in proc.stderr and "failed" in proc.stderr and "  ok" not in proc.stderr
     assert "INFO guiagent" in proc.stderr  # -v logs through logging

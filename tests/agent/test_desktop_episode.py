@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from guiagent.agent.runner import desktop_demo_spec, start_episode
+import pytest
+
+from guiagent.agent.runner import DESKTOP_STATE, desktop_demo_spec, resume_episode, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from tests.processes import kill_descendants_named
 
@@ -29,21 +31,37 @@ def test_guiagent_demo_desktop_succeeds_and_reads_back(tmp_path):
     assert traj.steps[0].geometry.width == 1280 and traj.frame_path(traj.steps[0]).exists()
 
 
-def test_killing_the_x_server_mid_episode_ends_it_clearly(tmp_path):
+def _kill_after_blue(out: Path, what: str, cmdline: bool = False):
+    """An on_step callback: once step 4 (choose Blue) has reached the app's saved state, kill ``what``."""
+
+    def kill(record, max_steps):
+        if record.index == 3:
+            state = out / DESKTOP_STATE
+            while not (state.exists() and '"colour": "Blue"' in state.read_text()):  # the app saved it
+                time.sleep(0.01)
+            assert kill_descendants_named(what, cmdline=cmdline) == 1
+
+    return kill
+
+
+@pytest.mark.parametrize("what, cmdline, says", [("Xvfb", False, "is gone"), ("desktop_app", True, "exited")],
+                         ids=["xvfb", "app"])
+def test_a_dead_x_server_or_app_is_an_error_and_resume_reaches_success(tmp_path, what, cmdline, says):
     out = tmp_path / "run"
-
-    def kill_x_after_two(record, max_steps):
-        if record.index == 1:
-            assert kill_descendants_named("Xvfb") == 1
-
     spec = desktop_demo_spec(out)
     spec.desktop.sample_fps = 4  # the background sampler dies with the server too, quietly
-    result = start_episode(spec, out, on_step=kill_x_after_two)
-    assert result.status == "failure" and result.reason.startswith("env: ")
-    assert "is gone" in result.reason
+    result = start_episode(spec, out, on_step=_kill_after_blue(out, what, cmdline))
+    assert result.status == "error" and result.reason.startswith("env: ") and says in result.reason
     traj = load_trajectory(out)
-    assert traj.problems == [] and traj.meta.outcome == "failure" and len(traj.steps) >= 2
+    assert traj.problems == [] and traj.meta.outcome == "error" and len(traj.steps) == 4
     assert traj.steps[0].context_frames  # what the first action changed on the screen
+
+    resumed = resume_episode(out)  # a fresh Xvfb, the app launched again (it reads its saved state)
+    assert resumed.status == "success", resumed.reason
+    traj = load_trajectory(out)
+    assert [s.index for s in traj.steps] == list(range(7)) and traj.meta.outcome == "success"
+    assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (4, "error")]
+    assert traj.steps[-1].window == "Desktop demo - saved, complete"
 
 
 def test_sigkill_then_resume_on_the_desktop(tmp_path):

@@ -135,7 +135,7 @@ def test_a_failed_action_is_fed_back_not_fatal(episode_on, tmp_path):
     assert first.results[1].message == "skipped: an earlier action of this step failed"
 
 
-def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_on, tmp_path):
+def test_a_crashed_browser_ends_the_episode_as_an_error_with_a_readable_trajectory(episode_on, tmp_path):
     class CrashAfterTwo(_Policy):
         def decide(self, context):
             if context.step == 2:
@@ -144,9 +144,11 @@ def test_a_crashed_browser_fails_the_episode_with_a_readable_trajectory(episode_
 
     episode = episode_on(CrashAfterTwo([]))
     result = episode.run()
-    assert result.status == "failure" and result.reason.startswith("env: the browser is gone")
+    assert result.status == "error" and result.reason.startswith("env: the browser is gone")  # not the task failing
     traj = load_trajectory(tmp_path / "t")
-    assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "failure"
+    assert traj.problems == [] and len(traj.steps) == 3 and traj.meta.outcome == "error"
+    last = traj.steps[-1].results[-1]  # the click Chromium died under is not shown as done
+    assert not last.ok and last.message.startswith("env: the browser is gone")
 
 
 def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp_path, pages_url):
@@ -188,6 +190,49 @@ def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp
     assert [o.t for o in preloaded if o.image_format == "jpeg"] == times
     assert all(o.geometry.width == 1280 for o in preloaded)
     resumed.close()
+
+
+def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
+    from guiagent.agent.runner import resume_episode
+
+    out = tmp_path / "run"
+
+    def kill_chromium(record, max_steps):
+        if record.index == 13:  # after "save": the settings are on the server, the page at /settings
+            assert kill_descendants_named("chromium") > 0
+
+    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
+    assert result.status == "error" and result.reason.startswith("env: "), result.reason
+    assert load_trajectory(out).meta.outcome == "error"
+    resumed = resume_episode(out)  # a fresh Chromium at the last URL
+    assert resumed.status == "success", resumed.reason
+    traj = load_trajectory(out)
+    assert [s.index for s in traj.steps] == list(range(25)) and traj.problems == []
+    assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (14, "error")]
+
+
+def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it_is_back(episode_on, tmp_path):
+    from guiagent.policies import PolicyUnavailable
+
+    ok = Decision(actions=[LeftClick(coordinate=(5, 5))])
+    down = PolicyUnavailable("cannot reach the model server at http://127.0.0.1:1 (is it running?)")
+    first = episode_on(_Policy([ok, down]))
+    result = first.run()
+    assert result.status == "error" and result.reason == f"policy: {down}"  # not the task failing
+    first.close()
+    traj = load_trajectory(tmp_path / "t")
+    assert traj.meta.outcome == "error" and len(traj.steps) == 2
+
+    env = BrowserEnv(BrowserConfig())
+    env.reset()
+    back = Episode(env, _Policy([ok, ok, Decision(actions=[Terminate(status="success")])]), Task(instruction="test"),
+                   TrajectoryWriter.open(tmp_path / "t"))
+    try:
+        assert back.resume(traj.steps).status == "success"
+    finally:
+        back.close()
+        env.close()
+    assert [s.index for s in load_trajectory(tmp_path / "t").steps] == [0, 1, 2]
 
 
 def test_checkpoint_bytes_per_step_do_not_grow_with_the_episode(episode_on, tmp_path):

@@ -97,6 +97,20 @@ def test_typing_unicode_and_key_combos(probe):
     assert any(k["keysym"] == "Home" and k["state"] & 1 for k in keys)  # shift held
 
 
+def test_typing_many_distinct_characters_and_capitals(probe):
+    env, state = probe
+    act(env, action="left_click", coordinate=[300, 216])
+    act(env, action="key", keys=["ctrl", "a"])
+    act(env, action="key", keys="shift+End")
+    act(env, action="key", keys=["Delete"])
+    wait_state(state, lambda s: s["text"] == "")
+    text = "Élan ÅßØ " + "".join(chr(0x4E00 + 37 * i) for i in range(80)) + " Ωmega"  # keycodes kept, not recycled
+    act(env, action="type", text=text)
+    wait_state(state, lambda s: s["text"] == text)
+    act(env, action="type", text=" é东É")  # characters mapped before type again
+    wait_state(state, lambda s: s["text"] == text + " é东É")
+
+
 def test_scroll_at_a_point(probe):
     env, state = probe
     act(env, action="scroll", coordinate=[900, 500], pixels=-150)  # down: 3 wheel clicks at 50 px each

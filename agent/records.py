@@ -1,0 +1,99 @@
+"""Step records from the loop's state: the record of a step in progress, the summary the policy sees,
+and a step read back from the checkpoints (to complete a steps.jsonl line cut short on disk)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from guiagent.agent.trajectory import CheckRecord, StepRecord
+from guiagent.policies import Decision, StepSummary
+from guiagent.tools import ActionResult, dump_action
+from guiagent.tools.targets import ResolvedTarget
+
+CHECKPOINT_FILE = "checkpoints.sqlite"
+THREAD_ID = "episode"
+
+
+def record_from_state(state: dict[str, Any]) -> StepRecord:
+    """The step record of the step in progress, from the state alone (the same bytes every time)."""
+    pending = state["pending"]
+    decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
+    results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
+    obs = pending["obs"]
+    record = StepRecord(
+        index=state["step"],
+        label=decision.label,
+        t=obs["t"],
+        t_start=pending["t_start"],
+        t_end=pending["t_end"],
+        frame=state["frame_id"],
+        geometry=obs["geometry"],
+        mapping=decision.mapping,
+        url=obs.get("url"),
+        title=obs.get("title"),
+        window=obs.get("window"),
+        thought=decision.thought,
+        raw=decision.raw,
+        format_error=decision.format_error,
+        model_actions=[dump_action(a) for a in decision.model_actions],
+        actions=[dump_action(a) for a in decision.actions],
+        results=results,
+        checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
+        url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
+        timings_ms=dict(pending["timings_ms"]),
+        usage=decision.usage,
+        policy_info=decision.info,
+        targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
+        context_frames=pending.get("context_frames", []),
+        approval=pending.get("approval"),
+        error=state.get("reason") if state.get("status") in ("failure", "error") else None,
+        frame_after=pending.get("frame_after"),
+        t_after=pending.get("t_after"),
+    )
+    if "record_ms" in pending:
+        record.timings_ms["record"] = pending["record_ms"]
+    return record
+
+
+def summary_of(record: StepRecord) -> StepSummary:
+    """What the policy sees of a recorded step: the same whether it was just recorded or read back."""
+    return StepSummary(
+        index=record.index, t=record.t, thought=record.thought, raw=record.raw,
+        model_actions=record.model_actions, actions=record.actions,
+        results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
+        error=record.format_error,
+    )
+
+
+class CheckpointError(RuntimeError):
+    """checkpoints.sqlite cannot be read; the message says why."""
+
+
+def checkpointed_record(root: Path, index: int) -> StepRecord | None:
+    """Step ``index`` as the checkpoints in ``root`` recorded it (rebuilt byte for byte from the state
+    right after its record node), read without writing anything; None if none holds it. Raises
+    CheckpointError for a file that is not a readable checkpoint database."""
+    path = root / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise CheckpointError(str(exc)) from None
+    try:
+        for found in SqliteSaver(conn).list({"configurable": {"thread_id": THREAD_ID}}):  # newest first
+            values = found.checkpoint["channel_values"]
+            step = values.get("step")
+            if isinstance(step, int) and step <= index:
+                return None
+            if step == index + 1 and "t_end" in values.get("pending", {}) and values.get("frame_id"):
+                return record_from_state({**values, "step": index})
+        return None
+    except Exception as exc:  # sqlite3.DatabaseError for garbage; anything for a mangled blob
+        raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
