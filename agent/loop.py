@@ -228,7 +228,9 @@ class Episode:
         denied = not pending.get("approval", {}).get("approved", True)
         try:
             actions, results, resolved = self._run_actions(decision, state, update, denied=denied)
-            checks, failure = self._run_checks(state, decision, results)
+            # a step a person denied ran nothing: nothing to check, and the denial is its result (not a
+            # failed action ending a script); the episode goes on
+            checks, failure = ([], None) if denied else self._run_checks(state, decision, results)
             if failure and any(r.source == "cache" for r in resolved):
                 # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
                 observation = self.env.observe()
