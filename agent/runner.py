@@ -149,13 +149,12 @@ def served_url(url: str | None, old_port: int | None, site_url: str | None) -> s
     return url.replace(f"http://127.0.0.1:{old_port}", site_url)
 
 
-def _with_script_lists(spec: RunSpec, from_policy: dict) -> RunSpec:
-    """The run's URL policy with a script's own allow/block lists added."""
+def with_url_lists(spec: RunSpec, allow: list[str] | None, block: list[str] | None) -> RunSpec:
+    """The run's URL policy with a script's or a task's own allow/block lists added."""
     policy = spec.browser.url_policy
-    if policy is None or not (from_policy.get("allow") or from_policy.get("block")):
+    if policy is None or not (allow or block):
         return spec
-    policy = policy.model_copy(update={"allow": [*policy.allow, *from_policy.get("allow", [])],
-                                       "block": [*policy.block, *from_policy.get("block", [])]})
+    policy = policy.model_copy(update={"allow": [*policy.allow, *(allow or [])], "block": [*policy.block, *(block or [])]})
     policy = type(policy).model_validate(policy.model_dump())  # re-parse the patterns
     return spec.model_copy(update={"browser": spec.browser.model_copy(update={"url_policy": policy})})
 
@@ -234,7 +233,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
         log.info("demo site at %s", site_url)
     policy, from_policy = built or _build_policy(spec, out, site_url)
     task = _task(spec, from_policy, site_url)
-    spec = _with_script_lists(spec, from_policy)
+    spec = with_url_lists(spec, from_policy.get("allow"), from_policy.get("block"))
     _check_start_url(spec, task.start_url)
     guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
     meta = TrajectoryMeta(

@@ -16,7 +16,7 @@ from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.batch.router import routed_policy
 from guiagent.agent.loop import LoopConfig
-from guiagent.agent.runner import DEMO_STATE, DESKTOP_STATE, RunSpec, resume_episode, start_episode
+from guiagent.agent.runner import DEMO_STATE, DESKTOP_STATE, RunSpec, resume_episode, start_episode, with_url_lists
 from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
 from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
 from guiagent.envs.browser import BrowserEnv, SharedBrowser
@@ -69,7 +69,7 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
             "{episode}", shlex.quote(str(folder.resolve())))
         update["desktop"] = DesktopConfig(xvfb=task.start.screen, launch=launch, window=task.start.window,
                                           sample_fps=base.desktop.sample_fps)
-    return base.model_copy(update=update)
+    return with_url_lists(base.model_copy(update=update), task.allow, task.block)
 
 
 def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback | None = None) -> ResultRow:

@@ -82,6 +82,8 @@ class SuiteTask(BaseModel):
     script: str | None = None
     oracle: str | None = Field(default=None, description="JS giving the actions that solve the task from the page (an oracle policy).")
     tags: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list, description="Host patterns added to the run's URL allowlist.")
+    block: list[str] = Field(default_factory=list, description="Host patterns added to the run's URL blocklist.")
     seeds: list[int] | None = None
     repeats: int = Field(default=1, ge=1, description="Episodes per task when no seeds are given (seeds 0..repeats-1).")
 

@@ -88,3 +88,22 @@ def test_cli_refuses_a_bad_suite_with_exit_2_and_no_traceback(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_tasks_allow_and_block_lists_join_the_runs_url_policy(tmp_path):
+    from guiagent.agent.batch.episode import task_spec
+    from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
+    from guiagent.agent.runner import RunSpec
+    from guiagent.envs.browser import BrowserConfig
+    from guiagent.tools.urlpolicy import UrlPolicy
+
+    (tmp_path / "suite.yaml").write_text(
+        "tasks:\n  - {id: a, instruction: Do A, start: {url: 'https://shop.test/'}, allow: ['*.shop.test', shop.test],"
+        " block: [pay.shop.test]}\n")
+    task = load_suite(str(tmp_path / "suite.yaml")).tasks[0]
+    base = RunSpec(browser=BrowserConfig(url_policy=UrlPolicy(block=["evil.test"])))
+    job = EpisodeJob(key="a/0", task=task, seed=0, settings=BatchSettings(root=str(tmp_path), spec=base))
+    policy = task_spec(job, "https://shop.test/", None).browser.url_policy
+    assert policy.allow == ["*.shop.test", "shop.test"] and policy.block == ["evil.test", "pay.shop.test"]
+    assert policy.check_url("https://www.shop.test/cart")
+    assert not policy.check_url("https://pay.shop.test/") and not policy.check_url("https://other.test/")
