@@ -26,7 +26,8 @@ MODEL_NAME = "tiny-qwen25vl"
 
 def vllm_python() -> Path | None:
     explicit = os.environ.get("GUIAGENT_VLLM_PYTHON")
-    path = Path(explicit) if explicit else ROOT / ".venv-vllm" / "bin" / "python"
+    # absolute (not resolved: a venv's python is a symlink out of the venv), so a test may change cwd
+    path = Path(explicit).absolute() if explicit else ROOT / ".venv-vllm" / "bin" / "python"
     return path if path.exists() else None
 
 
