@@ -45,8 +45,12 @@ def test_ten_vlm_steps_on_the_demo_site_are_recorded(vllm_server, tmp_path, prot
         assert step.mapping is not None and step.mapping.frame == step.geometry
         assert step.usage["prompt_tokens"] > step.usage["image_tokens"] > 0
     # the history grows as text, and a clip appears once there is a past to show
+    # (the clip's intro text goes with the clip when the context budget drops it: compare like with like)
     prompts = [s.usage["prompt_tokens"] - s.usage["image_tokens"] - s.usage["video_tokens"] for s in traj.steps]
-    assert prompts == sorted(prompts) and prompts[-1] > prompts[0]
+    for with_clip in (False, True):
+        same = [p for p, s in zip(prompts, traj.steps) if (s.usage["video_frames"] > 0) == with_clip]
+        assert same == sorted(same)
+    assert prompts[-1] > prompts[0]
     assert traj.steps[0].usage["video_frames"] == 0 and max(s.usage["video_frames"] for s in traj.steps) >= 2
     assert any(s.context_frames for s in traj.steps)  # the sampler ran beside the model policy
 
@@ -61,10 +65,10 @@ def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(v
                 server.kill()
 
         result = start_episode(spec, tmp_path / "run", on_step=kill_after_three)
-    assert result.status == "failure"
+    assert result.status == "error"  # the server under the agent died: resumable, not the task failing
     assert result.reason == f"policy: cannot reach the model server at {server.base_url} (is it running?)"
     traj = load_trajectory(tmp_path / "run")
-    assert traj.problems == [] and traj.meta.outcome == "failure" and traj.meta.reason == result.reason
+    assert traj.problems == [] and traj.meta.outcome == "error" and traj.meta.reason == result.reason
     assert [s.index for s in traj.steps] == [0, 1, 2, 3]
     assert all(s.raw for s in traj.steps[:3]) and traj.steps[3].actions == []
 

@@ -188,7 +188,9 @@ def test_a_data_document_allowed_explicitly_still_cannot_fetch_a_blocked_host(si
         env.close()
 
 
-def test_a_blocked_step_is_recorded_and_the_episode_goes_on(site: AttackerSite, tmp_path) -> None:
+def test_a_blocked_script_step_is_recorded_and_fails_the_script(site: AttackerSite, tmp_path) -> None:
+    """A script cannot react to a refused action (its next steps assume it worked), so the refusal fails
+    it, named; a model is told instead and goes on (tests/security/test_model_navigate.py)."""
     from guiagent.agent.runner import RunSpec, start_episode
     from guiagent.agent.trajectory import load_trajectory
 
@@ -197,8 +199,11 @@ def test_a_blocked_step_is_recorded_and_the_episode_goes_on(site: AttackerSite, 
                       f"  - {{action: navigate, url: '{site.evil}/x'}}\n  - {{action: navigate, url: '{site.allowed}/'}}\n")
     hosts = {"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1"}
     spec = RunSpec(script=str(script), browser=BrowserConfig(url_policy=UrlPolicy(), hosts=hosts))
-    assert start_episode(spec, tmp_path / "run").status == "success"
-    first, second = load_trajectory(tmp_path / "run").steps[:2]
-    assert first.results[0].message == f"blocked by policy: {site.evil}/x (evil.test:{site.port} is not on the allow list)"
-    assert first.results[0].data["blocked"] == [f"{site.evil}/x"]
-    assert second.results[0].ok and second.url_after == f"{site.allowed}/"
+    site.take_log()
+    result = start_episode(spec, tmp_path / "run")
+    refusal = f"blocked by policy: {site.evil}/x (evil.test:{site.port} is not on the allow list)"
+    assert result.status == "failure" and refusal in (result.reason or "")
+    steps = load_trajectory(tmp_path / "run").steps
+    assert len(steps) == 1 and steps[0].results[0].message == refusal
+    assert steps[0].results[0].data["blocked"] == [f"{site.evil}/x"]
+    assert site.bypasses(site.take_log(), {f"allowed.test:{site.port}"}) == []
