@@ -73,14 +73,18 @@ class DemoApp:
     def press_save(self) -> None:
         state = self.state()
         complete = all(state[k] == v for k, v in GOAL.items())
-        self.root.title(f"{TITLE} - saved, {'complete' if complete else 'incomplete'}")
-        self.save()
+        title = f"{TITLE} - saved, {'complete' if complete else 'incomplete'}"
+        # the file first: the title is what a success check waits for, and the episode may end (and this
+        # app be stopped) as soon as it shows
+        self.save(title)
+        self.root.title(title)
 
-    def save(self) -> None:
+    def save(self, title: str | None = None) -> None:
         if self.path:
+            state = self.state() | ({"title": title} if title else {})
             tmp = self.path + ".tmp"
             with open(tmp, "w") as f:
-                json.dump(self.state(), f, ensure_ascii=False)
+                json.dump(state, f, ensure_ascii=False)
             os.replace(tmp, self.path)
 
 
