@@ -1,6 +1,6 @@
 """The local engine: long-lived worker processes, each running episodes one after another.
 
-A worker keeps its Chromium (and the MiniWoB pages' server) between episodes, so an episode pays for a
+Workers fork from a server that has imported the runtime (see ``worker_context``). A worker keeps its Chromium (and the MiniWoB pages' server) between episodes, so an episode pays for a
 fresh browser context, not a browser. Workers are replaced after ``recycle_after`` episodes and when
 they die; an episode past its wall-clock limit has its worker's whole process tree killed. Workers die
 with the batch process (PR_SET_PDEATHSIG), so a killed batch leaves nothing running.
@@ -56,12 +56,23 @@ class _Slot:
         self.retiring = False
 
 
+def worker_context() -> Any:
+    """Workers fork from a server that imported the runtime once (guiagent.agent.batch.preload): no
+    Playwright or thread state is inherited, and no worker pays for the imports. Where there is no
+    fork server (not POSIX), workers are spawned."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["guiagent.agent.batch.preload"])
+    return ctx
+
+
 class LocalPool:
     """The ``Engine`` of ``guiagent batch --engine local``."""
 
     def __init__(self, settings: BatchSettings, workers: int) -> None:
         self.settings, self.capacity = settings, workers
-        self._ctx = multiprocessing.get_context("spawn")  # no Playwright or thread state is inherited
+        self._ctx = worker_context()
         self._json = settings.model_dump_json()
         self._slots: list[_Slot] = []
 
