@@ -27,6 +27,7 @@ from guiagent.tools import (
     Check,
     DoubleClick,
     FrameGeometry,
+    HScroll,
     Key,
     LeftClick,
     LeftClickDrag,
@@ -275,6 +276,10 @@ class BrowserEnv(ClosingEnv):
                 if p is not None:
                     self._move(page, p)
                 mouse.wheel(0, -pixels)
+            case HScroll(coordinate=p, pixels=pixels):
+                if p is not None:
+                    self._move(page, p)
+                mouse.wheel(pixels, 0)  # positive scrolls right, as pyautogui.hscroll
             case Key(keys=keys):
                 names = [playwright_key(k, combo=len(keys) > 1) for k in keys]
                 for name in names:
