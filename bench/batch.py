@@ -156,7 +156,7 @@ def fixed_cost(rounds: int = 20) -> None:
 def miniwob_rates(sizes: list[int], seeds: str) -> None:
     print(f"\n== MiniWoB++ with the DOM oracle ({ORACLE_TASKS}; seeds {seeds})")
     suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
-    print(f"{'workers':>8}{'episodes':>10}{'episodes/s':>12}{'ratio vs N x single':>22}{'success':>9}{'peak PSS MB':>13}")
+    print(f"{'workers':>8}{'episodes':>10}{'episodes/s':>12}{'ratio vs N x single':>22}{'success':>9}{'peak PSS MB':>13}{'median PSS MB':>15}")
     single = None
     for n in sizes:
         SampledPool.peak = []
@@ -164,7 +164,8 @@ def miniwob_rates(sizes: list[int], seeds: str) -> None:
         rate = summary["recorded"] / wall
         single = single or rate
         pss = max(SampledPool.peak) / 2**20 if SampledPool.peak else 0
-        print(f"{n:>8}{summary['recorded']:>10}{rate:>12.2f}{rate / (n * single):>22.2f}{summary['success']:>9}{pss:>13.0f}",
+        median_pss = statistics.median(SampledPool.peak) / 2**20 if SampledPool.peak else 0
+        print(f"{n:>8}{summary['recorded']:>10}{rate:>12.2f}{rate / (n * single):>22.2f}{summary['success']:>9}{pss:>13.0f}{median_pss:>15.0f}",
               flush=True)
 
 
