@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import TreeCpu  # noqa: E402
 from bench.load_server import LoadServerProcess  # noqa: E402
 from guiagent.agent.batch import load_suites  # noqa: E402
 from guiagent.agent.batch.engine import run_batch  # noqa: E402
@@ -156,7 +157,7 @@ def fixed_cost(rounds: int = 20) -> None:
 def miniwob_rates(sizes: list[int], seeds: str) -> None:
     print(f"\n== MiniWoB++ with the DOM oracle ({ORACLE_TASKS}; seeds {seeds})")
     suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
-    print(f"{'workers':>8}{'episodes':>10}{'episodes/s':>12}{'ratio vs N x single':>22}{'success':>9}{'peak PSS MB':>13}")
+    print(f"{'workers':>8}{'episodes':>10}{'episodes/s':>12}{'ratio vs N x single':>22}{'success':>9}{'peak PSS MB':>13}{'median PSS MB':>15}")
     single = None
     for n in sizes:
         SampledPool.peak = []
@@ -164,7 +165,8 @@ def miniwob_rates(sizes: list[int], seeds: str) -> None:
         rate = summary["recorded"] / wall
         single = single or rate
         pss = max(SampledPool.peak) / 2**20 if SampledPool.peak else 0
-        print(f"{n:>8}{summary['recorded']:>10}{rate:>12.2f}{rate / (n * single):>22.2f}{summary['success']:>9}{pss:>13.0f}",
+        median_pss = statistics.median(SampledPool.peak) / 2**20 if SampledPool.peak else 0
+        print(f"{n:>8}{summary['recorded']:>10}{rate:>12.2f}{rate / (n * single):>22.2f}{summary['success']:>9}{pss:>13.0f}{median_pss:>15.0f}",
               flush=True)
 
 
@@ -180,22 +182,42 @@ def scripted_curve(sizes: list[int]) -> None:
         print(f"{n:>8}{rate:>12.2f}{summary['steps'] / wall:>10.2f}{rate / (n * single):>22.2f}", flush=True)
 
 
+def steady_episode_rate(root: Path, workers: int) -> float:
+    """Episodes/s while every worker had work: from the moment the last worker began its first episode
+    to the moment the first worker ran out (start-up and the tail left out)."""
+    metas = [json.loads(p.read_text()) for p in root.glob("episodes/*/*/meta.json")]
+    starts = sorted(m["started_at"] for m in metas)
+    ends = sorted(m["ended_at"] for m in metas if m.get("ended_at"))
+    lo, hi = starts[workers - 1], ends[-workers]
+    return sum(lo <= t <= hi for t in ends) / (hi - lo)
+
+
 def ray_overhead(workers: int, seeds: str) -> None:
     import ray
 
     from guiagent.agent.batch.ray_engine import RayEngine
 
-    print(f"\n== Ray vs the local pool: MiniWoB oracle batch, {workers} workers")
+    print(f"\n== Ray vs the local pool: MiniWoB oracle batch, {workers} workers, both warm (steady state), "
+          "and the CPU of every process of the run (workers, drivers, Chromium, Ray's daemons)")
     suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
-    local, _ = batch(suites, RunSpec(policy="oracle"), workers)
+    with TreeCpu() as cpu:
+        local_wall, summary = batch(suites, RunSpec(policy="oracle"), workers, inspect=steady_episode_rate)
+    local, local_cpu, episodes = summary["inspected"], cpu.seconds, summary["recorded"]
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, resources={"browser": workers})
     try:
-        batch(load_suites(["miniwob"], "click-test", "0"), RunSpec(policy="oracle"), workers,
-              engine=lambda s, n: RayEngine(s, n, None))  # warm Ray's workers up, as a local pool's are after one batch
-        remote, _ = batch(suites, RunSpec(policy="oracle"), workers, engine=lambda s, n: RayEngine(s, n, None))
+        batch(load_suites(["miniwob"], "click-test", ",".join(str(i) for i in range(workers))), RunSpec(policy="oracle"),
+              workers, engine=lambda s, n: RayEngine(s, n, None))  # Ray's workers up, with their Chromium
+        with TreeCpu() as cpu:
+            remote_wall, summary = batch(suites, RunSpec(policy="oracle"), workers,
+                                         engine=lambda s, n: RayEngine(s, n, None), inspect=steady_episode_rate)
+        remote, remote_cpu = summary["inspected"], cpu.seconds
     finally:
         ray.shutdown()
-    print(f"local pool {local:.1f}s, Ray {remote:.1f}s: Ray overhead {remote / local - 1:+.0%} (target <= +10%)")
+    print(f"{'engine':<12}{'episodes':>10}{'wall s':>8}{'steady episodes/s':>19}{'CPU s / episode':>17}")
+    print(f"{'local pool':<12}{episodes:>10}{local_wall:>8.1f}{local:>19.2f}{local_cpu / episodes:>17.2f}")
+    print(f"{'Ray':<12}{summary['recorded']:>10}{remote_wall:>8.1f}{remote:>19.2f}{remote_cpu / summary['recorded']:>17.2f}")
+    print(f"Ray overhead: steady throughput {local / remote - 1:+.0%}, CPU per episode {remote_cpu / local_cpu - 1:+.0%} "
+          "(target <= +10%; the local pool's wall time includes its workers' start-up, Ray's workers were warm)")
 
 
 def main() -> None:

@@ -45,3 +45,47 @@ def print_step_overhead(steps: list[StepRecord], raw_capture_ms: float, label: s
     print(f"runtime overhead per step (encode + context + loop/checkpoint + record): {overhead:.2f} ms")
     print(f"overhead / raw capture: {ratio:.2f}x (target <= 1.5x)")
     return ratio
+
+
+class TreeCpu:
+    """CPU seconds used by this process's descendants (workers, drivers, Chromium, Ray's daemons) while
+    it runs: a thread reads /proc every ``every_s`` and keeps each process's last figure, so a process
+    that exits between two reads loses at most one interval. CPU holds up on a loaded machine, where
+    wall times do not."""
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        import psutil
+        import threading
+
+        self._psutil, self.every_s = psutil, every_s
+        self._seen: dict[int, float] = {}
+        self._base: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        for proc in self._psutil.Process().children(recursive=True):
+            try:
+                t = proc.cpu_times()
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied):
+                continue
+            self._seen[proc.pid] = t.user + t.system
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def __enter__(self) -> "TreeCpu":
+        self._sample()
+        self._base = dict(self._seen)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(t - self._base.get(pid, 0.0) for pid, t in self._seen.items())

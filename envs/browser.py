@@ -27,6 +27,7 @@ from guiagent.tools import (
     Check,
     DoubleClick,
     FrameGeometry,
+    HScroll,
     Key,
     LeftClick,
     LeftClickDrag,
@@ -71,6 +72,7 @@ class BrowserEnv(ClosingEnv):
         self._pages: list[Any] = []
         self._mouse = (0.0, 0.0)
         self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": []}
+        self._wanted_downloads = 0  # download links the current action clicked (see POPUP_HOOK)
         self._inflight = 0
         self._requests_started = 0
         self._crashed: str | None = None
@@ -230,6 +232,7 @@ class BrowserEnv(ClosingEnv):
         for events in self._events.values():
             events.clear()
         self._requests_started = 0
+        self._wanted_downloads = 0
         if self._guard is not None:
             self._guard.drain()
         if isinstance(action, Navigate) and (refused := refusal(self.config.url_policy, action.url)):
@@ -275,6 +278,10 @@ class BrowserEnv(ClosingEnv):
                 if p is not None:
                     self._move(page, p)
                 mouse.wheel(0, -pixels)
+            case HScroll(coordinate=p, pixels=pixels):
+                if p is not None:
+                    self._move(page, p)
+                mouse.wheel(pixels, 0)  # positive scrolls right, as pyautogui.hscroll
             case Key(keys=keys):
                 names = [playwright_key(k, combo=len(keys) > 1) for k in keys]
                 for name in names:
@@ -340,6 +347,12 @@ class BrowserEnv(ClosingEnv):
             painted = page.evaluate(PAINTED_JS)
         if painted["popups"] and not self._events["new_pages"]:
             self._context.wait_for_event("page", timeout=remaining_ms())
+        self._wanted_downloads += painted["downloads"]
+        if len(self._events["downloads"]) < self._wanted_downloads:
+            try:
+                page.wait_for_event("download", timeout=remaining_ms())
+            except PlaywrightTimeoutError:
+                pass  # the page cancelled it, or it never started: the result says what did arrive
         if self._events["new_pages"]:
             raise _FollowPopup()
 

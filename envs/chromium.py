@@ -23,8 +23,8 @@ CHROMIUM_ARGS = [
     "--disable-features=Translate,MediaRouter,AutofillServerCommunication,OptimizationHints",
 ]
 
-# Marks, in the page, that an action asked for a new tab, so that settling waits for it (and
-# only then): a popup reaches Playwright tens of milliseconds after the click that opened it.
+# Marks, in the page, that an action asked for a new tab or a download, so that settling waits for it
+# (and only then): a popup or a download reaches Playwright tens of milliseconds after the click.
 POPUP_HOOK = """
 (() => {
   const mark = () => { window.__guiagentPopup = (window.__guiagentPopup || 0) + 1; };
@@ -33,6 +33,10 @@ POPUP_HOOK = """
   const onClick = e => {
     const a = e.target instanceof Element ? e.target.closest("a[href]") : null;
     if (a && (a.target === "_blank" || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1)) mark();
+    // A download link: its download reaches Playwright after the click, later still on a busy machine.
+    if (a && a.hasAttribute("download") && !e.defaultPrevented) {
+      window.__guiagentDownload = (window.__guiagentDownload || 0) + 1;
+    }
   };
   document.addEventListener("click", onClick, true);
   document.addEventListener("auxclick", onClick, true);
@@ -64,7 +68,8 @@ POPUP_HOOK = """
 # popups it asked for and its fetch/XHR work in flight.
 PAINTED_JS = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
   const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0;
-  r({popups, pending: window.__guiagentPending || 0});
+  const downloads = window.__guiagentDownload || 0; window.__guiagentDownload = 0;
+  r({popups, downloads, pending: window.__guiagentPending || 0});
 })))"""
 PAGE_IDLE_JS = "() => !window.__guiagentPending"
 

@@ -28,6 +28,7 @@ from guiagent.tools import (
     Check,
     DoubleClick,
     FrameGeometry,
+    HScroll,
     Key,
     LeftClick,
     LeftClickDrag,
@@ -246,6 +247,10 @@ class DesktopEnv(ClosingEnv):
                 clicks = max(1, round(abs(pixels) / self.config.scroll_pixels_per_click))
                 x, y = _px(p) if p else gui.position()
                 gui.scroll(clicks if pixels > 0 else -clicks, x=x, y=y)
+            case HScroll(coordinate=p, pixels=pixels):
+                clicks = max(1, round(abs(pixels) / self.config.scroll_pixels_per_click))
+                x, y = _px(p) if p else gui.position()
+                gui.hscroll(clicks if pixels > 0 else -clicks, x=x, y=y)
             case Key(keys=keys):
                 names = [self._key_name(k) for k in keys]
                 gui.hotkey(*names, interval=0.02)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from guiagent.tools.actions import EnvKind
+from guiagent.tools.actions import EnvKind, Vocabulary
 from guiagent.tools.keys import MODIFIERS, NAMED_KEYS
 from guiagent.tools.parsing import FN_ARGS, FN_NAME, Protocol
 from guiagent.tools.schema import TOOL_NAME, model_actions
@@ -56,11 +56,12 @@ def _field(name: str, width: int, height: int) -> str:
     }[name]
 
 
-def arguments_regex(width: int, height: int, actions: list[str] | None = None, env: EnvKind = "desktop") -> str:
+def arguments_regex(width: int, height: int, actions: list[str] | None = None, env: EnvKind = "desktop",
+                    vocabulary: Vocabulary = "qwen2.5-vl") -> str:
     """The arguments object of any allowed action offered in an ``env`` episode, fields in the order the
     models dump them."""
     options = []
-    offered = model_actions(env)
+    offered = model_actions(env, vocabulary)
     if actions is not None and (unknown := set(actions) - {m.model_fields["action"].default for m in offered}):
         raise ValueError(f"cannot constrain to {', '.join(sorted(unknown))}: not offered in a {env} episode")
     for model in offered:
@@ -68,7 +69,7 @@ def arguments_regex(width: int, height: int, actions: list[str] | None = None, e
         if actions is not None and name not in actions:
             continue
         fields = [f for f, info in model.model_fields.items() if f != "action" and info.is_required()]
-        if name in ("left_click", "right_click", "middle_click", "double_click"):
+        if name in ("left_click", "right_click", "middle_click", "double_click", "triple_click"):
             fields = ["coordinate"]  # Qwen2.5-VL always places its clicks
         body = "".join(rf', "{f}": {_field(f, width, height)}' for f in fields)
         options.append(rf'\{{"action": "{name}"{body}\}}')
@@ -79,10 +80,10 @@ def arguments_regex(width: int, height: int, actions: list[str] | None = None, e
 
 def answer_regex(
     protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True,
-    env: EnvKind = "desktop",
+    env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl",
 ) -> str:
     """A whole answer: an optional one-line thought (unless ``thought`` is False), then one call."""
-    args = arguments_regex(width, height, actions, env)
+    args = arguments_regex(width, height, actions, env, vocabulary)
     thought = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
     if protocol == "tool-call":
         return thought + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'

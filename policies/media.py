@@ -167,21 +167,28 @@ class Encoder:
     """Decodes each frame once: the screenshot becomes a PNG at the model's size, and every frame a JPEG
     at the clip's fixed size, kept for the steps whose clip holds it again."""
 
-    def __init__(self, capacity: int = 256) -> None:
+    def __init__(self, capacity: int = 256, screens: int = 8) -> None:
         self._clip_frames: OrderedDict[tuple[float, int, int], str] = OrderedDict()
-        self._screen: tuple[tuple[float, int, int], str] | None = None
-        self.capacity = capacity
+        # the current screenshot, and the earlier ones a family shows again (UI-TARS, OpenCUA)
+        self._screens: OrderedDict[tuple[float, int, int], str] = OrderedDict()
+        self.capacity, self.screens = capacity, screens
 
     def image_url(self, obs: Observation, width: int, height: int, clip_size: tuple[int, int] | None = None) -> str:
         """The screenshot at (width, height) as a PNG data URL; with ``clip_size`` (height, width) its clip
-        frame is made from the same decode, for the steps that show it in their clip."""
+        frame is made from the same decode, for the steps that show it in their clip. The same screenshot
+        gives the same bytes at every step that shows it (vLLM's cache keys images by their bytes)."""
         key = (obs.t, width, height)
-        if self._screen is None or self._screen[0] != key:
+        encoded = self._screens.get(key)
+        if encoded is None:
             image = _decode(obs.image, (width, height))
             if clip_size is not None:
                 self._clip_frame(obs, clip_size[1], clip_size[0], image)
-            self._screen = (key, _b64(_resize(image, width, height), "png"))
-        return f"data:image/png;base64,{self._screen[1]}"
+            encoded = self._screens[key] = _b64(_resize(image, width, height), "png")
+            while len(self._screens) > self.screens:
+                self._screens.popitem(last=False)
+        else:
+            self._screens.move_to_end(key)
+        return f"data:image/png;base64,{encoded}"
 
     def video_url(self, clip: Clip) -> str:
         """The clip as vLLM's frame-list data URL: ``data:video/jpeg;base64,<jpeg>,<jpeg>,...``."""

@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable
 
 from guiagent.policies.base import StepSummary
-from guiagent.tools.actions import EnvKind
+from guiagent.tools.actions import EnvKind, Vocabulary
 from guiagent.tools.parsing import FN_ARGS, FN_EXIT, FN_NAME, FN_RESULT, Protocol
 from guiagent.tools.schema import TOOL_NAME, computer_use_function, nous_tool_line, qwen_tool_description
 
@@ -49,10 +49,11 @@ QWEN_TEMPLATE_FMT_EN = f"""## When you need to call a tool, please insert the fo
 QWEN_TEMPLATE_EN = QWEN_TEMPLATE_INFO_EN + "\n\n" + QWEN_TEMPLATE_FMT_EN
 
 
-def system_prompt(protocol: Protocol, width: int, height: int, env: EnvKind = "desktop") -> str:
-    """The system message: the preamble, then the tool (as offered in an ``env`` episode) in the
-    protocol's own template."""
-    function = computer_use_function(width, height, env)
+def system_prompt(protocol: Protocol, width: int, height: int, env: EnvKind = "desktop",
+                  vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+    """The system message: the preamble, then the tool (as offered in an ``env`` episode, in the
+    vocabulary's own words) in the protocol's own template."""
+    function = computer_use_function(width, height, env, vocabulary)
     if protocol == "tool-call":
         tools = NOUS_TEMPLATE.format(tool_descs=nous_tool_line(function))
     else:

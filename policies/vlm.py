@@ -10,13 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guiagent.policies.answer import actions_from_answer, mapping_for
-from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.base import Decision, DecisionContext, PolicyError, StepSummary
 from guiagent.policies.chat_client import ChatClient
 from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
+from guiagent.policies.families.history import shown_steps
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
 from guiagent.policies.prompt_outline import outline
-from guiagent.policies.prompts import build_messages, clock
-from guiagent.tools import CoordinateOutOfRange, ScreenMapping
+from guiagent.policies.prompts import clock
+from guiagent.tools import CoordinateOutOfRange, Observation, ScreenMapping
 from guiagent.tools.actions import EnvKind
 from guiagent.tools.parsing import ParseError, Protocol
 
@@ -89,12 +90,13 @@ class VLMPolicy:
 
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
-        self.encoder = Encoder()
+        self.encoder = Encoder(screens=config.profile.history_images + 1)
         self._http: ChatClient | None = None  # one connection pool and TLS context for the policy's life
         self._context_len: int | None = config.max_context
         # Text bytes per token, for fitting the context: counted once by the server's /tokenize where
         # it has one (vLLM), a low guess otherwise; then measured again from each answer's usage.
         self._bytes_per_token: float | None = None
+        self._text_tokens: dict[str, int] = {}  # a family's in-clip texts (Qwen3-VL timestamps), counted once
 
     def settings(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.config.model_dump()}
@@ -181,16 +183,16 @@ class VLMPolicy:
         system = family.system_prompt(cfg.protocol, mapping, cfg.env)
         task = family.task_text(context.task)
         clip = build_clip(context.recent_frames, obs.t, cfg.video, family.factor) if family.video != "none" else None
+        past, past_tokens = self._past_screens(history, context.recent_frames)
 
         def messages_for(clip: Clip | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            return build_messages(cfg.protocol, system, task, history, self._media(obs, mapping, clip),
-                                  family.assistant_text)
+            return family.messages(cfg.protocol, system, task, history, self._media(obs, mapping, clip), past)
 
         messages, extra = messages_for(clip)
         if context_len is not None:
             if self._bytes_per_token is None:
                 self._bytes_per_token = self._measure_bytes_per_token(messages)
-            fitted = self._fit(clip, mapping, context_len, _text_bytes(messages))
+            fitted = self._fit(clip, mapping, context_len, _text_bytes(messages), past_tokens)
             if fitted is not clip:
                 clip = fitted
                 messages, extra = messages_for(clip)
@@ -202,8 +204,8 @@ class VLMPolicy:
             regex = family.answer_regex(cfg.protocol, mapping, cfg.constrained_actions, env=cfg.env)
             body["structured_outputs"] = {"regex": regex}
         predicted = {
-            "image_tokens": family.image_tokens(mapping),
-            "video_tokens": family.video_tokens(len(clip.frames), clip.height, clip.width) if clip else 0,
+            "image_tokens": family.image_tokens(mapping) + past_tokens,
+            "video_tokens": self._clip_tokens(clip) if clip else 0,
             "video_frames": len(clip.frames) if clip else 0,
         }
         return ModelRequest(messages=messages, extra_body=body, stop=extra.get("stop"), mapping=mapping,
@@ -212,10 +214,8 @@ class VLMPolicy:
     def _media(self, obs, mapping: ScreenMapping, clip: Clip | None) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         if clip is not None:
-            parts.append({"type": "text", "text": (
-                f"\nThe screen from {clock(clip.t0)} to {clock(clip.t_end)}: {len(clip.frames)} frames at "
-                f"{clip.fps:g} fps, frame k taken at {clock(clip.t0)} + k/{clip.fps:g} s.\n"
-            )})
+            intro = self.config.profile.clip_intro(clock(clip.t0), clock(clip.t_end), len(clip.frames), clip.fps)
+            parts.append({"type": "text", "text": intro})
             parts.append({"type": "video_url", "video_url": {"url": self.encoder.video_url(clip)}})
         parts.append({"type": "text", "text": f"\nThe screen now ({clock(obs.t)}):\n"})
         family = self.config.profile
@@ -224,6 +224,20 @@ class VLMPolicy:
         url = self.encoder.image_url(obs, mapping.resized_width, mapping.resized_height, clip_size)
         parts.append({"type": "image_url", "image_url": {"url": url}})
         return parts
+
+    def _clip_tokens(self, clip: Clip) -> int:
+        """The tokens the clip's placeholder expands to on the server: its visual tokens, and the tokens of
+        the text the family's processor writes inside it (counted by the server's tokenizer, once each)."""
+        family = self.config.profile
+        tokens = family.video_tokens(len(clip.frames), clip.height, clip.width)
+        for text in family.video_texts(len(clip.frames), clip.fps):
+            if text not in self._text_tokens:
+                count = self._client().tokenize(
+                    {"model": self.config.model, "prompt": text, "add_special_tokens": False}, self.config.connect_timeout_s)
+                # no /tokenize (not vLLM): a byte-level BPE's worst case for digits and punctuation
+                self._text_tokens[text] = count if count > 0 else len(text.encode())
+            tokens += self._text_tokens[text]
+        return tokens
 
     def _measure_bytes_per_token(self, messages: list[dict[str, Any]]) -> float:
         text_only = [
@@ -234,17 +248,41 @@ class VLMPolicy:
         # not vLLM (no count): keep a guess that errs on the safe side
         return 0.9 * _text_bytes(messages) / count if count > 0 else 2.0
 
-    def _fit(self, clip: Clip | None, mapping: ScreenMapping, context_len: int, text_bytes: int) -> Clip | None:
+    def _past_screens(self, history: list[StepSummary], frames: list[Observation]) -> tuple[dict[int, dict[str, Any]], int]:
+        """The earlier screenshots the family's trained prompt shows (by position in ``history``; those still
+        in the frame buffer), as image parts, and their visual tokens."""
+        family, cfg = self.config.profile, self.config
+        shown = shown_steps(len(history), family.history_images, family.history_image_block)
+        if not shown:
+            return {}, 0
+        by_time = {o.t: o for o in frames}
+        past: dict[int, dict[str, Any]] = {}
+        tokens = 0
+        for i in shown:
+            obs = by_time.get(history[i].t)
+            if obs is None:
+                continue
+            try:
+                m = family.mapping(obs.geometry, cfg.min_pixels, cfg.max_pixels)
+            except ValueError:
+                continue  # the current screenshot's own sizing says what is wrong
+            past[i] = {"type": "image_url", "image_url": {"url": self.encoder.image_url(obs, m.resized_width, m.resized_height)}}
+            tokens += family.image_tokens(m)
+        return past, tokens
+
+    def _fit(self, clip: Clip | None, mapping: ScreenMapping, context_len: int, text_bytes: int,
+             past_tokens: int = 0) -> Clip | None:
         """Trim the clip (oldest frames first) so the request fits the context, or refuse."""
         budget = context_len - self.config.max_tokens - int(text_bytes / (self._bytes_per_token or 2.0))
         family = self.config.profile
-        image = family.image_tokens(mapping)
+        image = family.image_tokens(mapping) + past_tokens
         if image > budget:
+            what = "the screenshot alone needs" if not past_tokens else "the screenshots (this step's and earlier ones) need"
             raise PolicyError(
-                f"the screenshot alone needs {image} visual tokens but only {max(budget, 0)} fit the "
+                f"{what} {image} visual tokens but only {max(budget, 0)} fit the "
                 f"{context_len}-token context: lower --max-pixels or raise the server's --max-model-len"
             )
-        while clip is not None and image + family.video_tokens(len(clip.frames), clip.height, clip.width) > budget:
+        while clip is not None and image + self._clip_tokens(clip) > budget:
             frames = clip.frames[2:]
             clip = clip.model_copy(update={"frames": frames, "t0": clip.t0 + 2 / clip.fps}) if len(frames) >= 2 else None
         return clip

@@ -5,7 +5,9 @@ from guiagent.tools.actions import (
     Action,
     ActionError,
     Back,
+    Answer,
     DoubleClick,
+    HScroll,
     Key,
     LeftClick,
     LeftClickDrag,
@@ -26,8 +28,8 @@ from guiagent.tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenM
 from guiagent.tools.observation import ActionResult, Observation
 
 __all__ = [
-    "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Back", "Check", "CoordinateOutOfRange",
-    "DoubleClick", "FrameGeometry", "Key", "LeftClick", "LeftClickDrag", "MiddleClick", "MouseMove",
+    "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Answer", "Back", "Check", "CoordinateOutOfRange",
+    "DoubleClick", "FrameGeometry", "HScroll", "Key", "LeftClick", "LeftClickDrag", "MiddleClick", "MouseMove",
     "Navigate", "Observation", "RightClick", "ScreenMapping", "Scroll", "Terminate", "TripleClick", "Type",
     "Wait", "dump_action", "parse_action", "smart_resize",
 ]

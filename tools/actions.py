@@ -68,6 +68,8 @@ class _Action(BaseModel):
     _point_fields: ClassVar[tuple[str, ...]] = ()
     # Whether the action is part of Qwen2.5-VL's computer_use tool (else: scripts/browser only).
     model_visible: ClassVar[bool] = True
+    # Whether Qwen3-VL's computer_use tool adds it (QwenLM/Qwen3-VL cookbooks/utils/agent_function_call.py).
+    qwen3_tool: ClassVar[bool] = False
     # Whether the computer_use tool of a browser episode offers it too (beyond the trained vocabulary).
     browser_tool: ClassVar[bool] = False
 
@@ -79,11 +81,13 @@ class _Action(BaseModel):
         """A copy with every coordinate passed through ``fn`` (e.g. model space -> screen)."""
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
-    def to_call(self, env: "EnvKind" = "desktop") -> dict[str, Any]:
+    def to_call(self, env: "EnvKind" = "desktop", vocabulary: "Vocabulary" = "qwen2.5-vl") -> dict[str, Any]:
         """The arguments dict as the model writes it in a ``computer_use`` call of an ``env`` episode:
         the parameters its schema shows, nothing a script added (a terminate's answer), so what is
-        written parses back."""
-        if self.action not in offered_actions(env):
+        written parses back. Qwen3-VL's tool writes a terminate that carries an answer as ``answer``."""
+        if vocabulary == "qwen3-vl" and isinstance(self, Terminate) and self.answer and self.status == "success":
+            return {"action": "answer", "text": self.answer}
+        if self.action not in offered_actions(env, vocabulary):
             raise ActionError(f"{self.action!r} is not an action the model is offered in a {env} episode")
         return self.model_dump(mode="json", exclude_none=True, include={"action", *shown_fields(type(self))})
 
@@ -156,7 +160,8 @@ class TripleClick(_PointerAction):
     """Triple-click the left mouse button."""
 
     action: Literal["triple_click"] = "triple_click"
-    model_visible: ClassVar[bool] = False  # not in Qwen2.5-VL's computer_use: scripts only
+    model_visible: ClassVar[bool] = False  # not in Qwen2.5-VL's computer_use: scripts and Qwen3-VL
+    qwen3_tool: ClassVar[bool] = True
 
 
 class LeftClickDrag(_Action):
@@ -169,16 +174,28 @@ class LeftClickDrag(_Action):
     _point_fields: ClassVar[tuple[str, ...]] = ("start_coordinate", "coordinate")
 
 
-class Scroll(_Action):
-    """Performs a scroll of the mouse scroll wheel."""
+class _Wheel(_Action):
+    """A turn of the mouse wheel, at a point or where the cursor is."""
 
-    action: Literal["scroll"] = "scroll"
     coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
     pixels: int = Field(
         ge=-MAX_SCROLL_PIXELS, le=MAX_SCROLL_PIXELS,
         description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down.",
     )
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
+
+    @field_validator("pixels")
+    @classmethod
+    def _nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("pixels must not be 0")
+        return v
+
+
+class Scroll(_Wheel):
+    """Performs a scroll of the mouse scroll wheel."""
+
+    action: Literal["scroll"] = "scroll"
 
     @model_validator(mode="before")
     @classmethod
@@ -200,12 +217,14 @@ class Scroll(_Action):
             data["pixels"] = abs(amount) * (1 if direction == "up" else -1)
         return data
 
-    @field_validator("pixels")
-    @classmethod
-    def _nonzero(cls, v: int) -> int:
-        if v == 0:
-            raise ValueError("pixels must not be 0")
-        return v
+
+class HScroll(_Wheel):
+    """Performs a horizontal scroll."""
+
+    # The schema's text for pixels is Qwen3-VL's, shared with scroll; as pyautogui.hscroll, positive scrolls right.
+    action: Literal["hscroll"] = "hscroll"
+    model_visible: ClassVar[bool] = False
+    qwen3_tool: ClassVar[bool] = True
 
 
 class Wait(_Action):
@@ -223,6 +242,19 @@ class Terminate(_Action):
     action: Literal["terminate"] = "terminate"
     status: Literal["success", "failure"] = Field(description="The status of the task.")
     answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS, json_schema_extra=HIDDEN)  # an answer, when the task asks one
+
+
+class Answer(_Action):
+    """Answer a question."""
+
+    action: Literal["answer"] = "answer"
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    model_visible: ClassVar[bool] = False
+    qwen3_tool: ClassVar[bool] = True
+
+    def as_terminate(self) -> "Terminate":
+        """What the runtime does with it: the task ends, successfully, with this answer."""
+        return Terminate(status="success", answer=self.text)
 
 
 class Navigate(_Action):
@@ -254,7 +286,7 @@ Action = Annotated[
     Union[
         # The order of Qwen2.5-VL's trained enum; the actions it does not know come last.
         Key, Type, MouseMove, LeftClick, LeftClickDrag, RightClick, MiddleClick, DoubleClick, Scroll, Wait,
-        Terminate, TripleClick, Navigate, Back,
+        Terminate, TripleClick, HScroll, Answer, Navigate, Back,
     ],
     Field(discriminator="action"),
 ]
@@ -275,16 +307,30 @@ def shown_fields(action_type: type[_Action]) -> tuple[str, ...]:
 
 
 EnvKind = Literal["browser", "desktop"]
+Vocabulary = Literal["qwen2.5-vl", "qwen3-vl"]
+"""Whose ``computer_use`` tool: Qwen2.5-VL's, or Qwen3-VL's, which adds triple_click, hscroll and answer."""
+
+# Qwen3-VL's enum order (QwenLM/Qwen3-VL cookbooks/utils/agent_function_call.py, ComputerUse.parameters).
+QWEN3_ORDER = ("key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+               "double_click", "triple_click", "scroll", "hscroll", "wait", "terminate", "answer")
 
 
 @functools.cache
-def offered_actions(env: EnvKind = "desktop") -> dict[str, type[_Action]]:
-    """The actions a model is offered in an episode of this env kind, in enum order: Qwen2.5-VL's
-    trained vocabulary, and in a browser also ``navigate`` and ``back``. The one source of what the
-    prompt shows (tools.schema), the constraint allows, the parser takes and the exports write."""
+def offered_actions(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, type[_Action]]:
+    """The actions a model is offered in an episode of this env kind, in enum order: the trained
+    vocabulary (Qwen2.5-VL's, or Qwen3-VL's), and in a browser also ``navigate`` and ``back``. The one
+    source of what the prompt shows (tools.schema), the constraint allows, the parser takes and the
+    exports write."""
     if env not in ("browser", "desktop"):
         raise ValueError(f"unknown env kind {env!r} (expected browser or desktop)")
-    return {n: t for n, t in ACTIONS_BY_NAME.items() if t.model_visible or (env == "browser" and t.browser_tool)}
+    if vocabulary not in ("qwen2.5-vl", "qwen3-vl"):
+        raise ValueError(f"unknown tool vocabulary {vocabulary!r} (expected qwen2.5-vl or qwen3-vl)")
+    offered = {n: t for n, t in ACTIONS_BY_NAME.items()
+               if t.model_visible or (vocabulary == "qwen3-vl" and t.qwen3_tool) or (env == "browser" and t.browser_tool)}
+    if vocabulary == "qwen3-vl":
+        rank = {n: i for i, n in enumerate(QWEN3_ORDER)}
+        offered = dict(sorted(offered.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    return offered
 
 
 MODEL_ACTIONS: dict[str, type[_Action]] = offered_actions("desktop")
@@ -330,11 +376,12 @@ def _action_name(data: Any, known: dict[str, type[_Action]]) -> str:
     return name
 
 
-def parse_model_action(data: Any, env: EnvKind = "desktop") -> "Action":
+def parse_model_action(data: Any, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> "Action":
     """An action as a model wrote it: only the actions and parameters its tool schema offers in an
     episode of this env kind (``offered_actions``, ``shown_fields``; tools.schema shows exactly these).
-    Scripts use ``parse_action``, which takes the whole vocabulary."""
-    offered = offered_actions(env)
+    Qwen3-VL's ``answer`` becomes the terminate it means (``Answer.as_terminate``). Scripts use
+    ``parse_action``, which takes the whole vocabulary."""
+    offered = offered_actions(env, vocabulary)
     name = _action_name(data, offered)
     shown = shown_fields(offered[name])
     for key in data:
@@ -350,9 +397,10 @@ def parse_action(data: Any) -> "Action":
         return data  # type: ignore[return-value]
     name = _action_name(data, ACTIONS_BY_NAME)
     try:
-        return _adapter.validate_python(data)
+        action = _adapter.validate_python(data)
     except ValidationError as err:
         raise ActionError(describe_validation_error(err, prefix=str(name))) from None
+    return action.as_terminate() if isinstance(action, Answer) else action
 
 
 def dump_action(action: "Action") -> dict[str, Any]:

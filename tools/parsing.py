@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.tools.actions import Action, ActionError, EnvKind, parse_model_action
+from guiagent.tools.actions import Action, ActionError, EnvKind, Vocabulary, parse_model_action
 from guiagent.tools.schema import TOOL_NAME
 from guiagent.tools.text import excerpt, first_lone_surrogate
 
@@ -114,24 +114,24 @@ def _too_many(count: int) -> ParseError:
     return ParseError(f"more than {MAX_CALLS} calls in one answer ({count}): make at most {MAX_CALLS}")
 
 
-def _action_from_arguments(arguments: Any, what: str, env: EnvKind) -> Action:
+def _action_from_arguments(arguments: Any, what: str, env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
     if isinstance(arguments, str):  # some servers and models double-encode the arguments
         arguments = load_json_object(arguments, what)
     if not isinstance(arguments, dict):
         raise ParseError(f"{what}: arguments must be a JSON object, got {excerpt(arguments)}")
     try:
-        return parse_model_action(arguments, env)
+        return parse_model_action(arguments, env, vocabulary)
     except ActionError as exc:
         raise ParseError(f"{what}: {exc}") from None
 
 
-def _call_to_action(call: dict[str, Any], what: str, env: EnvKind) -> Action:
+def _call_to_action(call: dict[str, Any], what: str, env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
     name = call.get("name")
     if name != TOOL_NAME:
         raise ParseError(f"{what}: unknown function {excerpt(name)} (the only tool is {TOOL_NAME!r})")
     if "arguments" not in call:
         raise ParseError(f"{what}: no \"arguments\"")
-    return _action_from_arguments(call["arguments"], what, env)
+    return _action_from_arguments(call["arguments"], what, env, vocabulary)
 
 
 def _what(kind: str, i: int, count: int) -> str:
@@ -169,7 +169,7 @@ def _fenced_objects(text: str) -> list[str]:
     return blocks
 
 
-def parse_tool_calls(text: str, env: EnvKind = "desktop") -> ParsedAnswer:
+def parse_tool_calls(text: str, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
     """Parse a ``tool-call`` answer (the actions offered in an episode of this env kind)."""
     check_answer(text, "a <tool_call>")
     blocks = _tagged_blocks(text)
@@ -183,7 +183,7 @@ def parse_tool_calls(text: str, env: EnvKind = "desktop") -> ParsedAnswer:
     actions = []
     for i, block in enumerate(blocks, 1):
         what = _what("tool call", i, len(blocks))
-        actions.append(_call_to_action(load_json_object(block, what), what, env))
+        actions.append(_call_to_action(load_json_object(block, what), what, env, vocabulary))
     return ParsedAnswer(thought=thought.strip(), actions=actions)
 
 
@@ -192,7 +192,7 @@ def _until_stop_word(chunk: str) -> str:
     return chunk[: min(ends)] if ends else chunk
 
 
-def parse_function_calls(text: str, env: EnvKind = "desktop") -> ParsedAnswer:
+def parse_function_calls(text: str, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
     """Parse a ``function-result-return`` answer (the continuation after ``✿RETURN✿``), the actions
     offered in an episode of this env kind."""
     check_answer(text, f"{FN_NAME}: {TOOL_NAME} and {FN_ARGS}: {{...}}")
@@ -219,20 +219,22 @@ def parse_function_calls(text: str, env: EnvKind = "desktop") -> ParsedAnswer:
         name = name_part.strip().lstrip(":").strip()
         if name != TOOL_NAME:
             raise ParseError(f"{what}: unknown function {excerpt(name)} (the only tool is {TOOL_NAME!r})")
-        actions.append(_action_from_arguments(load_json_object(args_part, what), what, env))
+        actions.append(_action_from_arguments(load_json_object(args_part, what), what, env, vocabulary))
     return ParsedAnswer(thought=thought.strip(), actions=actions)
 
 
-def parse_answer(text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
-    return parse_tool_calls(text, env) if protocol == "tool-call" else parse_function_calls(text, env)
+def parse_answer(text: str, protocol: Protocol, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
+    if protocol == "tool-call":
+        return parse_tool_calls(text, env, vocabulary)
+    return parse_function_calls(text, env, vocabulary)
 
 
-def format_tool_call(action: Action, env: EnvKind = "desktop") -> str:
+def format_tool_call(action: Action, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> str:
     """An action as the model writes it under the ``tool-call`` protocol in an ``env`` episode."""
-    call = {"name": TOOL_NAME, "arguments": action.to_call(env)}
+    call = {"name": TOOL_NAME, "arguments": action.to_call(env, vocabulary)}
     return f"{TOOL_CALL_OPEN}\n{json.dumps(call, ensure_ascii=False)}\n{TOOL_CALL_CLOSE}"
 
 
-def format_function_call(action: Action, env: EnvKind = "desktop") -> str:
+def format_function_call(action: Action, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> str:
     """An action as the model writes it under the ``function-result-return`` protocol in an ``env`` episode."""
-    return f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(action.to_call(env), ensure_ascii=False)}"
+    return f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(action.to_call(env, vocabulary), ensure_ascii=False)}"

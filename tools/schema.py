@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from guiagent.tools.actions import EnvKind, offered_actions, shown_fields
+from guiagent.tools.actions import EnvKind, Vocabulary, offered_actions, shown_fields
 
 TOOL_NAME = "computer_use"
 ARGS_FORMAT = "Format the arguments as a JSON object."
@@ -28,17 +28,32 @@ DESCRIPTION = """Use a mouse and keyboard to interact with a computer, and take 
 * If you tried clicking on a program or link but it failed to load, even after waiting, try adjusting your cursor position so that the tip of the cursor visually falls on the element that you want to click.
 * Make sure to click any buttons, links, icons, etc with the cursor tip in the center of the element. Don't click boxes on their edges unless asked."""
 
+# Qwen3-VL's computer_use tool, where its text differs from Qwen2.5-VL's (QwenLM/Qwen3-VL
+# cookbooks/utils/agent_function_call.py, ComputerUse; its computer_use.ipynb prints the system message the
+# cookbook sends: the function as name, description and parameters only).
+QWEN3_DESCRIPTION = DESCRIPTION.removesuffix(" unless asked.") + "."
+QWEN3_ACTION_LINES = {
+    "left_click": "Click the left mouse button at a specified (x, y) pixel coordinate on the screen.",
+    "right_click": "Click the right mouse button at a specified (x, y) pixel coordinate on the screen.",
+    "middle_click": "Click the middle mouse button at a specified (x, y) pixel coordinate on the screen.",
+    "double_click": "Double-click the left mouse button at a specified (x, y) pixel coordinate on the screen.",
+    "triple_click": "Triple-click the left mouse button at a specified (x, y) pixel coordinate on the screen "
+                    "(simulated as double-click since it's the closest action).",
+    "hscroll": "Performs a horizontal scroll (mapped to regular scroll).",
+}
+QWEN3_UNNOTED = ("coordinate",)  # described without a "Required only by" note there
 
-def model_actions(env: EnvKind = "desktop") -> list[type]:
+
+def model_actions(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> list[type]:
     """The action models shown to the model in an episode of this env kind, in enum order (the parser
     accepts exactly these)."""
-    return list(offered_actions(env).values())
+    return list(offered_actions(env, vocabulary).values())
 
 
-def _description(env: EnvKind, width: int, height: int) -> str:
+def _description(env: EnvKind, width: int, height: int, vocabulary: Vocabulary = "qwen2.5-vl") -> str:
     """The cookbook's description; a browser episode adds one line naming its extra actions."""
-    text = DESCRIPTION.format(width=width, height=height)
-    extra = [_action_name(m) for m in model_actions(env) if not m.model_visible]
+    text = (QWEN3_DESCRIPTION if vocabulary == "qwen3-vl" else DESCRIPTION).format(width=width, height=height)
+    extra = [_action_name(m) for m in model_actions(env, vocabulary) if m.browser_tool]
     if extra:
         names = " and ".join(f"`{n}`" for n in extra)
         text += f"\n* The screen shows a web browser: besides mouse and keyboard you can use {names} (see `action`)."
@@ -66,19 +81,26 @@ def _json_type(annotation: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _parameters(env: EnvKind) -> str:
-    return json.dumps(_build_parameters(env))
+def _parameters(env: EnvKind, vocabulary: Vocabulary) -> str:
+    return json.dumps(_build_parameters(env, vocabulary))
 
 
-def parameters(env: EnvKind = "desktop") -> dict[str, Any]:
+def parameters(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
     """The JSON schema of the tool's arguments, keys in the order the trained prompt has them."""
-    return json.loads(_parameters(env))
+    return json.loads(_parameters(env, vocabulary))
 
 
-def _build_parameters(env: EnvKind) -> dict[str, Any]:
-    actions = model_actions(env)
+def _action_line(model: type, vocabulary: Vocabulary) -> str:
+    name = _action_name(model)
+    if vocabulary == "qwen3-vl" and name in QWEN3_ACTION_LINES:
+        return QWEN3_ACTION_LINES[name]
+    return (model.__doc__ or "").strip().splitlines()[0]
+
+
+def _build_parameters(env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
+    actions = model_actions(env, vocabulary)
     names = [_action_name(m) for m in actions]
-    lines = "\n".join(f"* `{_action_name(m)}`: {(m.__doc__ or '').strip().splitlines()[0]}" for m in actions)
+    lines = "\n".join(f"* `{_action_name(m)}`: {_action_line(m, vocabulary)}" for m in actions)
     props: dict[str, Any] = {
         "action": {
             "description": f"The action to perform. The available actions are:\n{lines}",
@@ -95,7 +117,7 @@ def _build_parameters(env: EnvKind) -> dict[str, Any]:
             if field.is_required():
                 required_by.setdefault(name, []).append(_action_name(model))
     for name, field in fields.items():
-        users = required_by.get(name, [])
+        users = [] if vocabulary == "qwen3-vl" and name in QWEN3_UNNOTED else required_by.get(name, [])
         note = ("Required only by " + " and ".join(f"`action={u}`" for u in users) + ".") if users else ""
         description = " ".join(x for x in (field.description or "", note) if x)
         schema = _json_type(field.annotation)
@@ -106,9 +128,13 @@ def _build_parameters(env: EnvKind) -> dict[str, Any]:
     return {"properties": props, "required": ["action"], "type": "object"}
 
 
-def computer_use_function(width: int, height: int, env: EnvKind = "desktop") -> dict[str, Any]:
+def computer_use_function(width: int, height: int, env: EnvKind = "desktop",
+                          vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
     """The function entry for a screen of ``width`` x ``height`` model pixels (the smart-resized size)
-    in an episode of this env kind."""
+    in an episode of this env kind, as the vocabulary's cookbook sends it."""
+    if vocabulary == "qwen3-vl":
+        return {"name": TOOL_NAME, "description": _description(env, width, height, vocabulary),
+                "parameters": parameters(env, vocabulary)}
     return {
         "name_for_human": TOOL_NAME,
         "name": TOOL_NAME,
@@ -126,6 +152,6 @@ def nous_tool_line(function: dict[str, Any]) -> str:
 def qwen_tool_description(function: dict[str, Any]) -> str:
     """The tool's description block, as Qwen-Agent's qwen (FUNCTION/RESULT/RETURN) prompt writes it."""
     return (
-        f"### {function['name_for_human']}\n\n{function['name']}: {function['description']} "
-        f"Parameters: {json.dumps(function['parameters'], ensure_ascii=False)} {function['args_format']}"
+        f"### {function.get('name_for_human', function['name'])}\n\n{function['name']}: {function['description']} "
+        f"Parameters: {json.dumps(function['parameters'], ensure_ascii=False)} {function.get('args_format', ARGS_FORMAT)}"
     ).rstrip()

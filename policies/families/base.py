@@ -13,9 +13,9 @@ from typing import Any, ClassVar, Literal
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.constrained import answer_regex as qwen_answer_regex
-from guiagent.policies.prompts import assistant_turn, system_prompt as qwen_system_prompt
+from guiagent.policies.prompts import assistant_turn, build_messages, system_prompt as qwen_system_prompt
 from guiagent.tools import Action, FrameGeometry, LeftClick, ScreenMapping
-from guiagent.tools.actions import EnvKind
+from guiagent.tools.actions import EnvKind, Vocabulary
 from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace, round_half_up
 from guiagent.tools.parsing import (
     FN_ARGS,
@@ -48,6 +48,7 @@ class ModelFamily:
     video: ClassVar[VideoMode] = "absolute-time"
     video_note: ClassVar[str] = ""  # how the README states its video handling, where the mode alone does not
     protocols: ClassVar[tuple[Protocol, ...]] = ("tool-call", "function-result-return")
+    vocabulary: ClassVar[Vocabulary] = "qwen2.5-vl"  # whose computer_use tool it is offered (its own, or Qwen2.5-VL's)
     forms: ClassVar[str] = "computer_use <tool_call>; ✿FUNCTION✿/✿ARGS✿"
     resize_rule: ClassVar[str] = "smart_resize, factor 28"
     serve: ClassVar[str] = ""
@@ -56,6 +57,10 @@ class ModelFamily:
     architectures: ClassVar[tuple[str, ...]] = ()
     request_extras: ClassVar[dict[str, Any]] = {}
     keeps_drag_start: ClassVar[bool] = False  # its answer form states where a drag starts (else: move there first)
+    # Earlier steps' screenshots its trained prompt shows (UI-TARS, OpenCUA): at most this many, the window
+    # moving ``history_image_block`` steps at a time (families.history.shown_steps).
+    history_images: ClassVar[int] = 0
+    history_image_block: ClassVar[int] = 2
 
     # -- seeing -------------------------------------------------------------------------------
 
@@ -77,9 +82,19 @@ class ModelFamily:
         """Visual tokens of a clip of ``frames`` (even) frames at ``height`` x ``width`` (plus start/end)."""
         return (frames // 2) * (height // self.factor) * (width // self.factor) + 2
 
+    def video_texts(self, frames: int, fps: float) -> list[str]:
+        """Text the server's processor writes inside a clip's placeholder (Qwen3-VL's timestamps): its
+        tokens count with the clip's, by the server's tokenizer."""
+        return []
+
+    def clip_intro(self, t0: str, t_end: str, frames: int, fps: float) -> str:
+        """The text before the clip: when it was taken (``t0``, ``t_end`` as the prompt's clock writes them)."""
+        return (f"\nThe screen from {t0} to {t_end}: {frames} frames at {fps:g} fps, frame k taken at "
+                f"{t0} + k/{fps:g} s.\n")
+
     def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind = "desktop") -> str:
         """The system message; ``env`` picks the computer_use actions offered (``offered_actions``)."""
-        return qwen_system_prompt(protocol, *self.screen_size(mapping), env)
+        return qwen_system_prompt(protocol, *self.screen_size(mapping), env, self.vocabulary)
 
     def task_text(self, task: str) -> str:
         """The task as the first user turn states it (a family's trained instruction template)."""
@@ -89,22 +104,30 @@ class ModelFamily:
         """An earlier step as the model would have written it (history turns; an unparsed answer cut short)."""
         return assistant_turn(step)
 
+    def messages(self, protocol: Protocol, system: str, task: str, history: list[StepSummary],
+                 media: list[dict[str, Any]], past: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The chat messages (and extra request fields) in the family's trained turn structure. ``media``:
+        the current observation's parts; ``past``: image parts of the earlier steps shown, by position in
+        ``history`` (only for a family with ``history_images``)."""
+        return build_messages(protocol, system, task, history, media, self.assistant_text)
+
     # -- answering ------------------------------------------------------------------------------
 
     def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
         """The model's answer as typed actions in model space, or ParseError saying what is wrong."""
-        return parse_answer(text, protocol, env)
+        return parse_answer(text, protocol, env, self.vocabulary)
 
     def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind = "desktop") -> str:
         """Actions (model space) written as this family answers in an ``env`` episode: training labels."""
         fmt = format_tool_call if protocol == "tool-call" else format_function_call
-        calls = "\n".join(fmt(a, env) for a in actions)
+        calls = "\n".join(fmt(a, env, self.vocabulary) for a in actions)
         return f"{thought}\n{calls}" if thought else calls
 
     def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
                      thought: bool = True, env: EnvKind = "desktop") -> str:
         """A regex of well-formed answers for constrained decoding, points bounded to the space."""
-        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought=thought, env=env)
+        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought=thought, env=env,
+                                 vocabulary=self.vocabulary)
 
     def serve_line(self, model: str | None = None) -> str:
         return self.serve

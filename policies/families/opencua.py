@@ -12,15 +12,24 @@ Facts, from XLANG Lab's own code (xlang-ai/OpenCUA):
   ``computer.triple_click`` / ``computer.terminate`` (``extract_actions``). We read it with ``ast`` as data
   (``policies/families/pycalls.py``); it is never executed.
 - Video: none (vLLM's ``OpenCUAProcessingInfo.get_supported_mm_limits`` is images only).
+- History: OSWorld's ``mm_agents/opencua/opencua_agent.py`` ``OpenCUAAgent.predict`` (the agent the README
+  names: "3 images in total", ``max_image_history_length=3``), as ``evaluation/agentnetbench/agent/opencua.py``
+  ``prompt`` does: the system prompt; the steps older than the image window as one assistant turn, their
+  ``# Step k:\n## Action:\n..`` texts (``STEP_TEMPLATE`` + ``ACTION_HISTORY_TEMPLATE``) joined by newlines;
+  each later step as a user turn with its screenshot and an assistant turn with its text; last, one user
+  turn with the current screenshot and then the instruction (``INSTRUTION_TEMPLATE``). We show at most 2
+  earlier screenshots, the window moved two steps at a time (``families/history.py``: the prefix cache).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.prompts import echoed_answer
 from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily
+from guiagent.policies.families.history import error_note, images_of
 from guiagent.policies.families.pycalls import Call, parse_calls
 from guiagent.tools import (
     Action,
@@ -45,6 +54,8 @@ from guiagent.tools.parsing import ParsedAnswer, ParseError, Protocol
 L2_SYSTEM_PROMPT = 'You are a GUI agent. You are given a task and a screenshot of the screen. You need to perform a series of pyautogui actions to complete the task.\n\nFor each step, provide your response in this format:\n\nThought:\n  - Step by Step Progress Assessment:\n    - Analyze completed task parts and their contribution to the overall goal\n    - Reflect on potential errors, unexpected results, or obstacles\n    - If previous action was incorrect, predict a logical recovery step\n  - Next Action Analysis:\n    - List possible next actions based on current state\n    - Evaluate options considering current state and previous actions\n    - Propose most logical next action\n    - Anticipate consequences of the proposed action\n  - For Text Input Actions:\n    - Note current cursor position\n    - Consolidate repetitive actions (specify count for multiple keypresses)\n    - Describe expected final text outcome\n    - Use first-person perspective in reasoning\n\nAction:\n  Provide clear, concise, and actionable instructions:\n  - If the action involves interacting with a specific target:\n    - Describe target explicitly without using coordinates\n    - Specify element names when possible (use original language if non-English)\n    - Describe features (shape, color, position) if name unavailable\n    - For window control buttons, identify correctly (minimize "—", maximize "□", close "X")\n  - if the action involves keyboard actions like \'press\', \'write\', \'hotkey\':\n    - Consolidate repetitive keypresses with count\n    - Specify expected text outcome for typing actions\n\nFinally, output the action as PyAutoGUI code or the following functions:\n- {"name": "computer.triple_click", "description": "Triple click on the screen", "parameters": {"type": "object", "properties": {"x": {"type": "number", "description": "The x coordinate of the triple click"}, "y": {"type": "number", "description": "The y coordinate of the triple click"}}, "required": ["x", "y"]}}\n- {"name": "computer.terminate", "description": "Terminate the current task and report its completion status", "parameters": {"type": "object", "properties": {"status": {"type": "string", "enum": ["success", "failure"], "description": "The status of the task"}}, "required": ["status"]}}'
 INSTRUCTION_TEMPLATE = '\n# Task Instruction:\n{instruction}\n\nPlease generate the next move according to the screenshot, task instruction and previous steps (if provided).\n'
 L2_RESPONSE_TEMPLATE = '## Thought:\n{thought}\n\n## Action:\n{action}\n\n## Code:\n{code}\n'
+STEP_TEMPLATE = "# Step {step_num}:\n"
+ACTION_HISTORY_TEMPLATE = "## Action:\n{action}\n"
 
 _SECTION = re.compile(r"^##\s*(Thought|Action|Code|Observation)\s*:?\s*$", re.MULTILINE)
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
@@ -202,6 +213,7 @@ class OpenCUA(ModelFamily):
     name = "opencua"
     summary = "OpenCUA-7B/32B/72B (XLANG Lab, Qwen2.5-VL based)"
     video = "none"
+    history_images = 2  # plus the current screenshot: "3 images in total"
     protocols = ("tool-call",)
     resize_rule = "smart_resize, factor 28"
     forms = "## Thought / ## Action / ## Code: pyautogui.click(x=.., y=..) (read as data)"
@@ -217,7 +229,27 @@ class OpenCUA(ModelFamily):
         return INSTRUCTION_TEMPLATE.format(instruction=task)
 
     def assistant_text(self, step: StepSummary) -> str:
-        return echoed_answer(step)
+        """An earlier step as its history shows it: ``# Step k:`` and the answer's ``## Action`` text (the
+        thought where there is none, the answer itself where it did not parse)."""
+        action = _sections(step.raw or "").get("action") or step.thought or echoed_answer(step).strip()
+        return STEP_TEMPLATE.format(step_num=step.index + 1) + ACTION_HISTORY_TEMPLATE.format(action=action)
+
+    def messages(self, protocol: Protocol, system: str, task: str, history: list[StepSummary],
+                 media: list[dict[str, Any]], past: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        first_shown = min(past, default=len(history))
+        if first_shown:
+            older = "\n".join(self.assistant_text(step) for step in history[:first_shown])
+            messages.append({"role": "assistant", "content": older})
+        note = error_note(history[first_shown - 1]) if first_shown else []
+        for i in range(first_shown, len(history)):
+            shown = [past[i]] if i in past else []
+            if shown or note:
+                messages.append({"role": "user", "content": [*note, *shown]})
+            messages.append({"role": "assistant", "content": self.assistant_text(history[i])})
+            note = error_note(history[i])
+        messages.append({"role": "user", "content": [*note, *images_of(media), {"type": "text", "text": task}]})
+        return messages, {}
 
     def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
         return parse_opencua(text)

@@ -5,6 +5,13 @@ Facts, from ByteDance's own code (bytedance/UI-TARS):
   MAX_PIXELS 16384*28*28; for ``model_type="qwen25vl"`` (UI-TARS-1.5) a point is divided by the
   smart-resized width/height: absolute pixels of the resized image (README_coordinates.md).
 - Prompt: ``codes/ui_tars/prompt.py`` ``COMPUTER_USE_DOUBAO`` (the user turn holds it with the instruction).
+- History (bytedance/UI-TARS-desktop ``packages/ui-tars/sdk/src``: ``GUIAgent.ts`` ``run``, ``utils.ts``
+  ``toVlmModelFormat`` / ``processVlmParams`` / ``convertToOpenAIMessages``): the prompt with the instruction
+  as the first user turn, then per step a user turn holding only its screenshot and an assistant turn with
+  the model's answer (``Thought: ..\nAction: ..``, ``getSummary`` drops a ``Reflection:``), the current
+  screenshot last; at most ``MAX_IMAGE_LENGTH`` = 5 images (``shared/src/constants/vlm.ts``): older steps keep
+  their assistant turns and lose their screenshots. We show at most 4 earlier screenshots plus the current
+  one, the window moved two steps at a time (``families/history.py``: the prefix cache).
 - Output forms: ``Thought: ..\\nAction: click(start_box='(x,y)')`` (README "Usage"), the same with
   ``<|box_start|>(x,y)<|box_end|>`` (``data/training_example.json``), the newer ``point='<point>x y</point>'``,
   ``start_point=`` / ``end_point=`` (``parse_action_to_structure_output``), several actions split by ")\\n\\n".
@@ -17,10 +24,12 @@ Facts, from ByteDance's own code (bytedance/UI-TARS):
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.prompts import echoed_answer
 from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily, numbers_in, point_of
+from guiagent.policies.families.history import error_note, images_of
 from guiagent.policies.families.pycalls import parse_call
 from guiagent.tools import (
     Action,
@@ -204,6 +213,7 @@ class UITARS15(ModelFamily):
     min_pixels = 100 * 28 * 28
     keeps_drag_start = True
     video = "none"
+    history_images = 4  # plus the current screenshot: UI-TARS-desktop's MAX_IMAGE_LENGTH = 5
     protocols = ("tool-call",)
     resize_rule = "smart_resize, factor 28, min 100*28*28"
     forms = "Thought: ..\\nAction: click(start_box='(x,y)') | point='<point>x y</point>'"
@@ -219,7 +229,21 @@ class UITARS15(ModelFamily):
         return COMPUTER_USE_DOUBAO.format(language="English", instruction=task)
 
     def assistant_text(self, step: StepSummary) -> str:
-        return echoed_answer(step)
+        return re.sub(r"Reflection:.*?(?=Action_Summary:|Action:|\Z)", "", echoed_answer(step), flags=re.DOTALL).strip()
+
+    def messages(self, protocol: Protocol, system: str, task: str, history: list[StepSummary],
+                 media: list[dict[str, Any]], past: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": task}]
+        note: list[dict[str, Any]] = []  # the previous step's error, for the next user turn
+        for i, step in enumerate(history):
+            if i in past:
+                messages.append({"role": "user", "content": [*note, past[i]]})
+            elif note:
+                messages.append({"role": "user", "content": note})
+            messages.append({"role": "assistant", "content": self.assistant_text(step)})
+            note = error_note(step)
+        messages.append({"role": "user", "content": [*note, *images_of(media)]})
+        return messages, {}
 
     def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
         return parse_uitars(text)

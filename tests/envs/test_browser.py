@@ -100,6 +100,15 @@ def test_scroll_at_a_point_by_pixels(pad):
     assert pad.page.evaluate("window.scrollY") == 300
 
 
+def test_hscroll_scrolls_sideways_positive_to_the_right(pad):
+    # Qwen3-VL's hscroll: as pyautogui.hscroll, positive pixels scroll right
+    pad.page.evaluate("document.body.style.width = '4000px'")
+    assert act(pad, action="hscroll", coordinate=[640, 400], pixels=300).ok
+    assert pad.page.evaluate("window.scrollX") == 300
+    assert act(pad, action="hscroll", pixels=-100).ok
+    assert pad.page.evaluate("window.scrollX") == 200
+
+
 def test_drag_holds_the_button_from_start_to_end(pad):
     assert act(pad, action="left_click_drag", start_coordinate=[130, 430], coordinate=[800, 480]).ok
     assert pad.page.evaluate("window.drag") == {"from": [130, 430], "to": [800, 480]}

@@ -55,17 +55,28 @@ def test_predicted_image_tokens_match_the_server(family_server):
 
 def test_predicted_video_tokens_match_the_server(family_server):
     family, server = family_server
-    if family == "qwen3-vl":
-        pytest.skip("Qwen3-VL's processor adds each frame pair's timestamp as text; counted as text, not predicted")
     now = 1000.0
-    frames = [screenshot(640, 400, t=now - 8 + k * 0.5, shade=k * 10) for k in range(16)]
-    p = policy(family, server, max_pixels=128 * 28 * 28, video=VideoConfig(fps=1.0, history_seconds=8, token_budget=512))
+    if family == "qwen3-vl":
+        # the longest clip the default config makes (64 frames): 2 fps over 32 s, 32 frame pairs, timestamps
+        # <0.2 seconds> .. <31.2 seconds> (one and two digits, and the .25 that Python's format rounds to
+        # even), each counted by the server's tokenizer
+        fps, seconds, pairs = 2.0, 32, 32
+    else:
+        fps, seconds, pairs = 1.0, 8, 4
+    frames = [screenshot(640, 400, t=now - seconds - 1 + k * 0.5, shade=k * 10) for k in range(2 * seconds + 2)]
+    p = policy(family, server, max_pixels=128 * 28 * 28,
+               video=VideoConfig(fps=fps, history_seconds=seconds, token_budget=512))
     ctx = context(screenshot(640, 400, t=now), frames)
     request = p.build_request(ctx)
-    assert len(request.clip.frames) == 8
+    assert len(request.clip.frames) == 2 * pairs
     decision = p.decide(ctx)
     visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
+    if family == "qwen3-vl":
+        texts = p.config.profile.video_texts(len(request.clip.frames), fps)
+        assert texts[0] == "<0.2 seconds>" and texts[-1] == "<31.2 seconds>"
+        intro = next(part["text"] for part in request.messages[-1]["content"] if "<t seconds>" in part.get("text", ""))
+        assert "in seconds after" in intro
 
 
 def test_a_short_constrained_episode_is_recorded(family_server, tmp_path):
