@@ -8,14 +8,21 @@ LOCK := constraints.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat scripts/setup-vllm-venv | cksum | cut -d' ' -f1)
+# The trainers' own code, for the export tests: venvs layered on the vLLM venv (scripts/setup-trainer-venv).
+TRAINER_HASH := $(shell cat scripts/setup-vllm-venv scripts/setup-trainer-venv | cksum | cut -d' ' -f1)
+LF_VENV ?= .venv-llamafactory
+TRL_VENV ?= .venv-trl
+TRAINER_STAMPS := $(LF_VENV)/.installed-$(TRAINER_HASH) $(TRL_VENV)/.installed-$(TRAINER_HASH)
 
-.PHONY: demo test bench system venv vllm-venv lock clean
+.PHONY: demo test bench system venv vllm-venv trainer-venvs lock clean
 
 demo: system venv
 	$(VENV)/bin/guiagent demo --out runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-test: system venv vllm-venv
-	GUIAGENT_VLLM_PYTHON=$(VLLM_VENV)/bin/python GUIAGENT_REQUIRE_VLLM=1 $(PY) -m pytest $(PYTEST_ARGS)
+test: system venv vllm-venv trainer-venvs
+	GUIAGENT_VLLM_PYTHON=$(VLLM_VENV)/bin/python GUIAGENT_REQUIRE_VLLM=1 \
+	GUIAGENT_LLAMAFACTORY_PYTHON=$(LF_VENV)/bin/python GUIAGENT_TRL_PYTHON=$(TRL_VENV)/bin/python GUIAGENT_REQUIRE_TRAINERS=1 \
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: system venv
 	$(PY) bench/step_overhead.py
@@ -48,5 +55,15 @@ $(VLLM_STAMP):
 	scripts/setup-vllm-venv $(VLLM_VENV)
 	touch $@
 
+trainer-venvs: $(TRAINER_STAMPS)
+
+$(LF_VENV)/.installed-$(TRAINER_HASH): $(VLLM_STAMP)
+	scripts/setup-trainer-venv llamafactory $(LF_VENV) $(VLLM_VENV)
+	touch $@
+
+$(TRL_VENV)/.installed-$(TRAINER_HASH): $(VLLM_STAMP)
+	scripts/setup-trainer-venv trl $(TRL_VENV) $(VLLM_VENV)
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache .cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LF_VENV) $(TRL_VENV) runs .pytest_cache .cache

@@ -174,16 +174,28 @@ class LeftClickDrag(_Action):
     _point_fields: ClassVar[tuple[str, ...]] = ("start_coordinate", "coordinate")
 
 
-class Scroll(_Action):
-    """Performs a scroll of the mouse scroll wheel."""
+class _Wheel(_Action):
+    """A turn of the mouse wheel, at a point or where the cursor is."""
 
-    action: Literal["scroll"] = "scroll"
     coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
     pixels: int = Field(
         ge=-MAX_SCROLL_PIXELS, le=MAX_SCROLL_PIXELS,
         description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down.",
     )
     _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
+
+    @field_validator("pixels")
+    @classmethod
+    def _nonzero(cls, v: int) -> int:
+        if v == 0:
+            raise ValueError("pixels must not be 0")
+        return v
+
+
+class Scroll(_Wheel):
+    """Performs a scroll of the mouse scroll wheel."""
+
+    action: Literal["scroll"] = "scroll"
 
     @model_validator(mode="before")
     @classmethod
@@ -205,34 +217,14 @@ class Scroll(_Action):
             data["pixels"] = abs(amount) * (1 if direction == "up" else -1)
         return data
 
-    @field_validator("pixels")
-    @classmethod
-    def _nonzero(cls, v: int) -> int:
-        if v == 0:
-            raise ValueError("pixels must not be 0")
-        return v
 
-
-class HScroll(_Action):
+class HScroll(_Wheel):
     """Performs a horizontal scroll."""
 
+    # The schema's text for pixels is Qwen3-VL's, shared with scroll; as pyautogui.hscroll, positive scrolls right.
     action: Literal["hscroll"] = "hscroll"
-    coordinate: Point | None = Field(default=None, description=COORDINATE_DOC)
-    # The schema's text is Qwen3-VL's (shared with scroll); as pyautogui.hscroll, positive scrolls right.
-    pixels: int = Field(
-        ge=-MAX_SCROLL_PIXELS, le=MAX_SCROLL_PIXELS,
-        description="The amount of scrolling to perform. Positive values scroll up, negative values scroll down.",
-    )
-    _point_fields: ClassVar[tuple[str, ...]] = ("coordinate",)
     model_visible: ClassVar[bool] = False
     qwen3_tool: ClassVar[bool] = True
-
-    @field_validator("pixels")
-    @classmethod
-    def _nonzero(cls, v: int) -> int:
-        if v == 0:
-            raise ValueError("pixels must not be 0")
-        return v
 
 
 class Wait(_Action):

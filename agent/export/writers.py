@@ -18,18 +18,47 @@ from guiagent.policies.families import get_family
 TRAINER_LIMITS = {
     "llamafactory": (
         768 * 768,
-        "```yaml\n# in your LLaMA-Factory training YAML\ndataset_dir: {out}\ndataset: guiagent\ntemplate: qwen2_vl\n"
+        "```yaml\n# in your LLaMA-Factory training YAML\ndataset_dir: {out}\ndataset: guiagent\n{template_line}\n"
         "image_max_pixels: {max}\nimage_min_pixels: {min}\n"
         "cutoff_len: {cutoff}  # holds the longest sample ({longest} tokens at most)\n"
         "mask_history: true  # per-step samples: train the last turn only\n```",
-        "image_max_pixels: {max} and image_min_pixels: {min} (and cutoff_len: {cutoff})",
+        "{template_setting}image_max_pixels: {max} and image_min_pixels: {min} (and cutoff_len: {cutoff})",
     ),
     "swift": (None, "```sh\nMAX_PIXELS={max} MIN_PIXELS={min} swift sft --dataset {data} ...\n```", "MAX_PIXELS={max} MIN_PIXELS={min}"),
     "qwenvl": (28 * 28 * 576, "```sh\n--max_pixels {max} --min_pixels {min}  # qwen-vl-finetune's data args\n```",
                "--max_pixels {max} --min_pixels {min}"),
-    "trl": (None, "```python\nprocessor.image_processor.max_pixels = {max}\nprocessor.image_processor.min_pixels = {min}\n```",
-            "processor.image_processor.max_pixels = {max}"),
+    "trl": (
+        None,
+        "```python\n# the processor resizes as the labels expect; SFTTrainer picks its vision collator for the images column\n"
+        "processor = AutoProcessor.from_pretrained(model_id, min_pixels={min}, max_pixels={max})\n"
+        "train_dataset = load_dataset(\"parquet\", data_files=\"{out}/{data}\", split=\"train\")\n"
+        "args = SFTConfig(max_length={cutoff})  # holds the longest sample ({longest} tokens at most)\n```",
+        "AutoProcessor.from_pretrained(model_id, min_pixels={min}, max_pixels={max})",
+    ),
 }
+# Lengths past which a trainer's default cuts a sample (inside its images, which then fail to match their tokens).
+TRAINER_LENGTHS = {"llamafactory": ("cutoff_len", 2048), "trl": ("SFTConfig's max_length", 1024)}
+
+# LLaMA-Factory's chat template for each model family (its data/template.py and README model table, v0.9.5);
+# None where it has none. A test checks that every family is listed.
+LLAMAFACTORY_TEMPLATES: dict[str, str | None] = {
+    "qwen2.5-vl": "qwen2_vl",
+    "qwen2-vl": "qwen2_vl",
+    "ui-tars-1.5": "qwen2_vl",  # a Qwen2.5-VL checkpoint (Qwen2_5_VLForConditionalGeneration)
+    "qwen3-vl": "qwen3_vl_nothink",  # the Instruct models; the Thinking ones take qwen3_vl
+    "internvl2.5": "intern_vl",  # the transformers-format checkpoints (OpenGVLab/InternVL2_5-*-hf)
+    "pixtral": "pixtral",
+    "qwen-vl": None,  # its "qwen" template is text only: no image plugin for Qwen-VL's <img> tags
+    "opencua": None,  # its architecture (OpenCUAForConditionalGeneration, remote code) is not among its models
+}
+
+
+def _template_values(family: str) -> dict[str, str]:
+    template = LLAMAFACTORY_TEMPLATES.get(family)
+    if template is None:
+        note = f"LLaMA-Factory (0.9.5) has no template for {family}"
+        return {"template_line": f"# template: none: {note}", "template_setting": "", "template_note": note}
+    return {"template_line": f"template: {template}", "template_setting": f"template: {template}, ", "template_note": ""}
 
 
 def episode_folder(source: str) -> str:
@@ -158,12 +187,18 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     data = FORMATS[fmt](samples, out, images)
     longest = longest_sample(samples, options)
     values = dict(max=options.max_pixels, min=options.min_pixels, data=data, out=out.resolve(),
-                  cutoff=cutoff_len(longest), longest=longest)
+                  cutoff=cutoff_len(longest), longest=longest, **_template_values(options.family))
     default, block, line = TRAINER_LIMITS[fmt]
     warnings = []
     if default is not None and options.max_pixels > default:
         warnings.append(f"{fmt}: by default it shrinks images to {default} pixels, which would move every label; "
                         f"set {line.format(**values)}: see TRAINING.md")
+    elif fmt in TRAINER_LENGTHS and longest > TRAINER_LENGTHS[fmt][1]:
+        setting, length = TRAINER_LENGTHS[fmt]
+        warnings.append(f"{fmt}: its default {setting} ({length}) would cut samples of up to {longest} tokens inside "
+                        f"their images; set {setting} to {values['cutoff']}: see TRAINING.md")
+    if fmt == "llamafactory" and values["template_note"]:
+        warnings.append(f"{fmt}: {values['template_note']}: train this export with another trainer")
     family = get_family(options.family)
     if family.space == "resized-pixels":
         space = (f"Labels are absolute pixels of each screenshot resized by {family.name}'s rule ({family.resize_rule}) "

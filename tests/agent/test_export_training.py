@@ -15,8 +15,10 @@ from PIL import Image
 
 from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.export.budget import sample_tokens
+from guiagent.agent.export.writers import LLAMAFACTORY_TEMPLATES
 from guiagent.agent.runner import RunSpec, start_episode
 from guiagent.agent.trajectory import load_trajectory
+from guiagent.policies.families import FAMILIES
 from guiagent.policies.media import image_tokens
 from guiagent.tools import smart_resize
 
@@ -85,3 +87,21 @@ def test_the_thought_comes_from_where_it_is_asked(twins) -> None:
         targets[source] = samples[0].turns[-1].text
     assert targets["recorded"].startswith("press go\n<tool_call>")  # the script step's name, when asked
     assert targets["model"].startswith("<tool_call>") and targets["none"] == targets["model"]
+
+
+def test_each_family_gets_its_llamafactory_template_or_is_told_there_is_none(twins, tmp_path) -> None:
+    assert set(LLAMAFACTORY_TEMPLATES) == set(FAMILIES)  # a new family needs its template looked up
+    import yaml
+
+    for family in FAMILIES:
+        options = ExportOptions(family=family, history_images=0)
+        samples, _ = build_samples([twins[0]], options)
+        _, warnings = write_dataset(samples, tmp_path / family, "llamafactory", options)
+        block = re.search(r"```yaml\n(.*?)```", (tmp_path / family / "TRAINING.md").read_text(), re.DOTALL).group(1)
+        template = LLAMAFACTORY_TEMPLATES[family]
+        assert yaml.safe_load(block).get("template") == template
+        if template is None:
+            assert any(f"no template for {family}" in w for w in warnings)
+        else:
+            assert all(f"template: {template}" in w for w in warnings if "image_max_pixels" in w)
+    assert LLAMAFACTORY_TEMPLATES["qwen2.5-vl"] == "qwen2_vl" and LLAMAFACTORY_TEMPLATES["qwen3-vl"] == "qwen3_vl_nothink"

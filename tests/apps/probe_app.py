@@ -50,7 +50,10 @@ def release(e):
 
 
 def wheel(e):
-    state["wheel"].append({"button": e.num, "x": e.x_root, "y": e.y_root})
+    entry = {"button": e.num, "x": e.x_root, "y": e.y_root}
+    if e.state & 1:  # Tk 8.6 delivers X's horizontal wheel (buttons 6, 7) as 4, 5 with Shift
+        entry["horizontal"] = True
+    state["wheel"].append(entry)
     save()
 
 

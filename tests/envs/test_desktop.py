@@ -120,6 +120,14 @@ def test_scroll_at_a_point(probe):
     s = wait_state(state, lambda s: s["wheel"][-1]["button"] == 4)
 
 
+def test_hscroll_at_a_point(probe):
+    # Qwen3-VL's hscroll, positive to the right as pyautogui.hscroll: X button 7, two clicks of 50 px
+    env, state = probe
+    act(env, action="hscroll", coordinate=[900, 500], pixels=100)
+    s = wait_state(state, lambda s: sum(1 for w in s["wheel"] if w.get("horizontal")) >= 2)
+    assert [w for w in s["wheel"] if w.get("horizontal")][-2:] == [{"button": 5, "x": 900, "y": 500, "horizontal": True}] * 2
+
+
 def test_drag_holds_the_button(probe):
     env, state = probe
     act(env, action="left_click_drag", start_coordinate=[650, 150], coordinate=[1100, 600])

@@ -57,9 +57,10 @@ def test_predicted_video_tokens_match_the_server(family_server):
     family, server = family_server
     now = 1000.0
     if family == "qwen3-vl":
-        # 2 fps over 12 s: 12 frame pairs, timestamps <0.2 seconds> .. <11.2 seconds> (one and two digits,
-        # and the .25 that Python's format rounds to even), each counted by the server's tokenizer
-        fps, seconds, pairs = 2.0, 12, 12
+        # the longest clip the default config makes (64 frames): 2 fps over 32 s, 32 frame pairs, timestamps
+        # <0.2 seconds> .. <31.2 seconds> (one and two digits, and the .25 that Python's format rounds to
+        # even), each counted by the server's tokenizer
+        fps, seconds, pairs = 2.0, 32, 32
     else:
         fps, seconds, pairs = 1.0, 8, 4
     frames = [screenshot(640, 400, t=now - seconds - 1 + k * 0.5, shade=k * 10) for k in range(2 * seconds + 2)]
@@ -73,7 +74,7 @@ def test_predicted_video_tokens_match_the_server(family_server):
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
     if family == "qwen3-vl":
         texts = p.config.profile.video_texts(len(request.clip.frames), fps)
-        assert texts[0] == "<0.2 seconds>" and texts[-1] == "<11.2 seconds>"
+        assert texts[0] == "<0.2 seconds>" and texts[-1] == "<31.2 seconds>"
         intro = next(part["text"] for part in request.messages[-1]["content"] if "<t seconds>" in part.get("text", ""))
         assert "in seconds after" in intro
 
