@@ -9,7 +9,8 @@ Facts, from OpenGVLab's own code:
   more than one tile. Each tile is 256 tokens ((448/14)^2 * downsample_ratio 0.5^2) between <img> and </img>.
   We send the image already at its tile grid's size, a fixed point of that rule.
 - Coordinates: ``<ref>the button</ref><box>[[x1, y1, x2, y2]]</box>`` on a 0-1000 grid (InternVL2.5 model
-  card, "Grounding"; ``internvl_chat/eval/refcoco`` divides by 1000). A box is answered as a click at its centre.
+  card, "Grounding"; ``internvl_chat/eval/refcoco`` divides by 1000), or the bare ``[[x1, y1, x2, y2]]``
+  left when the tags, special tokens, are skipped in decoding. A box is answered as a click at its centre.
 - No GUI action format of its own: the runtime's computer_use tool is offered, its points read on the grid.
 - Video: frames as separate images ("Frame1: <image>" in the model card's ``load_video``), no absolute
   time; the runtime sends none.
@@ -28,6 +29,10 @@ TILE = 448
 TILE_TOKENS = 256
 MAX_TILES = 12
 BOX = re.compile(r"(?:<ref>.*?</ref>)?\s*<box>(?P<coords>.*?)</box>", re.DOTALL)
+# <ref>, </ref>, <box>, </box> are special tokens of InternVL's tokenizer: decoded with special tokens
+# skipped (vLLM's default, and InternVL's own ``chat``), the answer keeps only "[[x1, y1, x2, y2]]" - the
+# form the authors' RefCOCO eval reads (``internvl_chat/eval/refcoco/evaluate_grounding.py``'s PATTERN).
+BARE_BOX = re.compile(r"(?P<coords>\[\[[^\[\]]*\]\])")
 
 
 def tile_grid(width: int, height: int, max_tiles: int = MAX_TILES, min_tiles: int = 1) -> tuple[int, int]:
@@ -66,4 +71,4 @@ class InternVL25(ModelFamily):
         return (tiles + (1 if tiles > 1 else 0)) * TILE_TOKENS + 2
 
     def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
-        return tool_or_box(text, protocol, BOX, "box", env)
+        return tool_or_box(text, protocol, BOX if "<box>" in text else BARE_BOX, "box", env)

@@ -96,6 +96,12 @@ def test_internvl_reads_its_box_and_tiles_like_dynamic_preprocess():
     family = get_family("internvl2.5")
     answer = family.parse("The button is <ref>Sign in</ref><box>[[100, 200, 300, 400]]</box>", "tool-call")
     assert answer.actions == [LeftClick(coordinate=(200, 300))] and answer.thought == "The button is"
+    # the same answer decoded with special tokens skipped (vLLM's default; InternVL's own chat() too): the tags
+    # are gone, the box stays - the form InternVL's RefCOCO eval (evaluate_grounding.py) reads
+    answer = family.parse("The button is Sign in[[100, 200, 300, 400]]", "tool-call")
+    assert answer.actions == [LeftClick(coordinate=(200, 300))] and answer.thought == "The button is Sign in"
+    with pytest.raises(ParseError):
+        family.parse("The button is at [100, 200]", "tool-call")  # one bracket: not a box, not a tool call
     assert tile_grid(1280, 800) == (3, 2) and tile_grid(448, 448) == (1, 1) and tile_grid(1920, 1080) == (4, 2)
     mapping = family.mapping(FrameGeometry(width=1280, height=800))
     assert (mapping.resized_width, mapping.resized_height) == (1344, 896)
