@@ -41,14 +41,16 @@ def tiny_model(python: Path) -> Path:
 
 
 FAMILY_BUILDER = Path(__file__).with_name("build_tiny_family.py")
+PEERS_BUILDER = Path(__file__).with_name("build_tiny_peers.py")  # InternVL2.5 and Pixtral, HF format
 
 
 def tiny_family_model(python: Path, family: str) -> Path:
-    """Build (once) and return a tiny model of another family (qwen2-vl, qwen3-vl)."""
-    digest = hashlib.sha256(FAMILY_BUILDER.read_bytes() + BUILDER.read_bytes()).hexdigest()[:12]
+    """Build (once) and return a tiny model of another family (qwen2-vl, qwen3-vl, internvl2.5, pixtral)."""
+    builder = PEERS_BUILDER if family in ("internvl2.5", "pixtral") else FAMILY_BUILDER
+    digest = hashlib.sha256(builder.read_bytes() + BUILDER.read_bytes()).hexdigest()[:12]
     out = ROOT / ".cache" / f"tiny-{family}-{digest}"
     if not (out / "guiagent-tiny.json").exists():
-        subprocess.run([str(python), str(FAMILY_BUILDER), family, str(out)], check=True, capture_output=True, text=True,
+        subprocess.run([str(python), str(builder), family, str(out)], check=True, capture_output=True, text=True,
                        timeout=600)
     return out
 

@@ -1,9 +1,11 @@
-"""Visual tokens of the families vLLM 0.32 does not serve here, checked against their own processor code.
+"""Visual tokens of InternVL2.5, Pixtral and Qwen-VL over many sizes, against their own processor code in-process.
 
-- Pixtral: transformers' PixtralProcessor, in-process in the vLLM venv (a tiny Pixtral/Llava model
-  was not built for this CPU server; the processor is what decides the count).
-- InternVL2.5: vLLM's port of InternVL's dynamic_preprocess (the code vLLM runs for InternVLChatModel,
-  whose remote-code tokenizer cannot be built offline here).
+InternVL2.5 and Pixtral are also served by vLLM here (test_family_peer_servers.py: tiny HF-format
+models); this checks more sizes than a server round trip each would allow, and the remote-code form.
+- Pixtral: transformers' PixtralProcessor, in-process in the vLLM venv (mistral-common's ImageEncoder,
+  which the Mistral-format serve line uses, sizes images the same way).
+- InternVL2.5: vLLM's port of InternVL's dynamic_preprocess (the code vLLM runs for the original
+  remote-code InternVLChatModel, which the README's serve line names).
 - Qwen-VL: vLLM removed it in 0.23 and transformers has no processor for it; its 256 tokens per
   448x448 image are the Resampler's fixed query count (QwenLM/Qwen-VL visual.py, n_queries=256).
 """
