@@ -9,9 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from PIL import Image
+
 from guiagent.agent.export.budget import cutoff_len, longest_sample
 from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
 from guiagent.policies.families import get_family
+from guiagent.tools import FrameGeometry
 
 # What each trainer does to image size by default, the setting that changes it (a block for TRAINING.md)
 # and the same in one line (for the command's warning).
@@ -68,8 +71,9 @@ def episode_folder(source: str) -> str:
     return f"{Path(source).name}-{digest}"
 
 
-def _place_images(samples: list[Sample], out: Path) -> dict[Path, str]:
-    """Hard-link (or copy) every frame next to the data; returns the relative path of each."""
+def _place_images(samples: list[Sample], out: Path, resize: ExportOptions | None = None) -> dict[Path, str]:
+    """Hard-link (or copy) every frame next to the data, or with ``resize`` write it at the size its model
+    family sees; returns the relative path of each."""
     placed: dict[Path, str] = {}
     for sample in samples:
         for src in sample.images:
@@ -78,13 +82,29 @@ def _place_images(samples: list[Sample], out: Path) -> dict[Path, str]:
             rel = Path("images") / episode_folder(sample.source) / src.name
             dst = out / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            if not dst.exists():
+            if not dst.exists() and not (resize and _write_resized(src, dst, resize)):
                 try:
                     os.link(src, dst)
                 except OSError:
                     shutil.copyfile(src, dst)
             placed[src] = str(rel)
     return placed
+
+
+def _write_resized(src: Path, dst: Path, options: ExportOptions) -> bool:
+    """Write ``src`` at the size its model family resizes it to (a size every later resize of that family
+    keeps); False if it already is that size. For LLaMA-Factory, which resizes twice: it shrinks an image to
+    image_max_pixels (truncating), then the processor smart-resizes it (rounding) with its own limits, and from
+    a raw frame the two can land a patch away from the size the labels are for (1920x1080 at 1003520 pixels:
+    1344x756 there, 1316x728 here)."""
+    family = get_family(options.family)
+    with Image.open(src) as image:
+        mapping = family.mapping(FrameGeometry(width=image.width, height=image.height), options.min_pixels, options.max_pixels)
+        size = (mapping.resized_width, mapping.resized_height)
+        if image.size == size:
+            return False
+        image.resize(size, Image.Resampling.BICUBIC).save(dst)
+    return True
 
 
 def _write_json(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -183,7 +203,7 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     out.mkdir(parents=True, exist_ok=True)
-    images = _place_images(samples, out)
+    images = _place_images(samples, out, options if fmt == "llamafactory" else None)
     data = FORMATS[fmt](samples, out, images)
     longest = longest_sample(samples, options)
     values = dict(max=options.max_pixels, min=options.min_pixels, data=data, out=out.resolve(),
@@ -208,7 +228,9 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
         space = (f"Labels are on {family.name}'s 0-1000 relative grid over each screenshot, so they hold for any "
                  f"resize; the trainer's resize only sets the visual tokens ({family.resize_rule}):\n\n"
                  f"{block.format(**values)}\n\n")
-    where = "images are inside data.parquet" if fmt == "trl" else "images: images/ (hard-linked from the trajectories)"
+    where = {"trl": "images are inside data.parquet",
+             "llamafactory": "images: images/, already at the size the model sees (so LLaMA-Factory's two resizes keep it)"
+             }.get(fmt, "images: images/ (hard-linked from the trajectories)")
     (out / "TRAINING.md").write_text(
         f"# Training on this export ({fmt}, model family {family.name})\n\n"
         f"{space}Answers are written in the family's form: {family.forms}.\n\n"

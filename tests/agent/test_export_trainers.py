@@ -23,6 +23,7 @@ from PIL import Image
 from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.export.samples import Sample
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.families import get_family
 from guiagent.tools import FrameGeometry
 from tests.model.server import ROOT
@@ -46,12 +47,15 @@ def trainer_python(kind: str) -> Path:
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory, pages_url) -> list[Sample]:
-    """Three samples of one scripted episode on a real page."""
+    """The samples of one scripted episode on a real page, at a screen size (1366x768) that LLaMA-Factory's
+    own two resizes would take a patch away from the size the labels are for."""
     root = tmp_path_factory.mktemp("episode")
     script = root / "task.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
                       "  - {name: look, action: wait, time: 0}\n  - {name: again, action: left_click, coordinate: [30, 90]}\n")
-    assert start_episode(RunSpec(script=str(script), start_url=f"{pages_url}/second.html"), root / "run").status == "success"
+    spec = RunSpec(script=str(script), start_url=f"{pages_url}/second.html",
+                   browser=BrowserConfig(viewport_width=1366, viewport_height=768))
+    assert start_episode(spec, root / "run").status == "success"
     built, _ = build_samples([root / "run"], OPTIONS)
     return built
 

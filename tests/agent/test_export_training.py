@@ -51,9 +51,16 @@ def test_same_named_trajectories_keep_their_own_images(twins, tmp_path, fmt) -> 
     write_dataset(samples, tmp_path, fmt, options)
     per_trajectory = [[_sha(load_trajectory(t).frame_path(s)) for s in load_trajectory(t).steps] for t in twins]
     expected = per_trajectory[0] + per_trajectory[1]
-    if fmt == "llamafactory":
+    if fmt == "llamafactory":  # written at the size the model sees: compare pixels with the frame resized so
         rows = json.loads((tmp_path / "data.json").read_text())
-        got = [_sha(tmp_path / r["images"][0]) for r in rows]
+        got = []
+        for r in rows:
+            with Image.open(tmp_path / r["images"][0]) as image:
+                assert image.size == (1260, 784)
+                got.append(hashlib.sha256(image.tobytes()).hexdigest())
+        frames = [load_trajectory(t).frame_path(s) for t in twins for s in load_trajectory(t).steps]
+        expected = [hashlib.sha256(Image.open(f).resize((1260, 784), Image.Resampling.BICUBIC).tobytes()).hexdigest()
+                    for f in frames]
     else:  # the parquet carries the bytes: read it from elsewhere, with the folder gone
         (tmp_path / "data.parquet").rename(tmp_path.parent / "moved.parquet")
         rows = pq.read_table(tmp_path.parent / "moved.parquet").to_pylist()
