@@ -84,7 +84,7 @@ def test_a_short_constrained_episode_is_recorded(family_server, tmp_path):
     spec = RunSpec(
         policy="vlm",
         vlm=VLMConfig(base_url=server.base_url, model=server.name, family=family, constrained=True,
-                      constrained_actions=MOVES, max_tokens=96, temperature=1.0, max_pixels=256 * 32 * 32,
+                      constrained_actions=MOVES, max_tokens=160, temperature=1.0, max_pixels=256 * 32 * 32,
                       video=VideoConfig(history_seconds=0)),
         task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=3),
         browser=BrowserConfig(),
