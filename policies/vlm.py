@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -22,6 +23,20 @@ from guiagent.tools.actions import EnvKind
 from guiagent.tools.parsing import ParseError, Protocol
 
 log = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 1_000_000
+MAX_SERVED_TOKENS = 10_000_000
+"""The largest token count read from a server's usage (far above any model's context)."""
+
+
+def _answer_text(content: Any) -> str:
+    """The answer's text: a string as is, the text parts of a list of content parts joined, anything
+    else as JSON (so it is recorded and read as a format error, not a crash)."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content):
+        return "".join(p["text"] for p in content)
+    return json.dumps(content, ensure_ascii=False, default=str)[:MAX_ANSWER_CHARS]
 
 
 class VLMConfig(BaseModel):
@@ -166,8 +181,11 @@ class VLMPolicy:
         answer = self._client().chat(body)
         message = answer["choices"][0].get("message") or {}
         usage = answer.get("usage") or {}
-        served = {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
-        return message.get("content") or "", served, time.perf_counter() - t0
+        # Counts a server made up (negative, or past any context length) are dropped where they enter:
+        # they would otherwise reach the checkpoint, whose encoder takes 64-bit integers only.
+        served = {k: usage[k] for k in ("prompt_tokens", "completion_tokens")
+                  if isinstance(usage.get(k), int) and not isinstance(usage[k], bool) and 0 <= usage[k] <= MAX_SERVED_TOKENS}
+        return _answer_text(message.get("content")), served, time.perf_counter() - t0
 
     def build_request(self, context: DecisionContext) -> "ModelRequest":
         """The chat request for this step, with the visual tokens it is predicted to cost."""

@@ -155,3 +155,51 @@ def test_a_page_title_that_is_not_text_is_recorded_escaped(chromium, server, pag
                          page_js="(document.title = 'caf\\udcc1', true)")
     steps = check_recorded(roots, [answer], "tool-call")
     assert steps[0].title == "caf\\udcc1"
+
+
+class OddServer(LoadServer):
+    """A fake model server (the boundary under test) that sends whole response bodies of shapes vLLM
+    never sends but other servers and proxies do: content as parts, as an object, as a number, and
+    usage counts that are made up. Answers ``terminate`` when its list is spent."""
+
+    def __init__(self, bodies: list[dict[str, Any]]) -> None:
+        super().__init__(delay_s=0.0, model=MODEL)
+        self.bodies = bodies
+
+    async def _chat(self, request):  # noqa: ANN001 - aiohttp's request
+        from aiohttp import web
+
+        await request.read()
+        done = {"content": format_tool_call(Terminate(status="success"))}
+        message = self.bodies.pop(0) if self.bodies else done
+        usage = message.pop("usage", {"prompt_tokens": 10, "completion_tokens": 5})
+        return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", **message}}], "usage": usage})
+
+
+def test_odd_answer_shapes_and_made_up_usage_are_recorded_not_crashes(chromium, pages_url, tmp_path):
+    click = format_tool_call(Wait(time=0.1))
+    bodies = [
+        {"content": [{"type": "text", "text": click[:20]}, {"type": "text", "text": click[20:]}]},  # parts: joined
+        {"content": {"action": "wait"}},              # an object: recorded as JSON, a format error
+        {"content": 12345},                            # a number: the same
+        {"content": click, "usage": {"prompt_tokens": 10**30, "completion_tokens": -4}},  # counts dropped
+        {"content": click, "usage": {"prompt_tokens": True, "completion_tokens": "7"}},
+    ]
+    with OddServer(bodies) as server:
+        out = tmp_path / "odd"
+        chromium.reset(pages_url + "/pad.html")
+        writer = TrajectoryWriter.create(out, TrajectoryMeta(task="odd"))
+        policy = VLMPolicy(VLMConfig(base_url=server.base_url, model=MODEL, max_pixels=256 * 28 * 28,
+                                     video=VideoConfig(history_seconds=0), max_retries=0))
+        episode = Episode(chromium, policy, Task(instruction="odd shapes"), writer, LoopConfig(max_steps=8))
+        try:
+            result = episode.run()
+            assert episode.resume().steps == len(load_trajectory(out).steps)  # the checkpoint reads back
+        finally:
+            episode.close()
+    assert result.status == "success", result.reason
+    steps = load_trajectory(out).steps
+    assert [s.format_error is None for s in steps] == [True, False, False, True, True, True]
+    assert steps[0].raw == click and steps[1].raw == '{"action": "wait"}' and steps[2].raw == "12345"
+    for step in steps[3:5]:
+        assert "prompt_tokens" not in step.usage and "completion_tokens" not in step.usage
