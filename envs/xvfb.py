@@ -1,9 +1,10 @@
-"""A private X server (Xvfb) for an episode, on a free display number, always stopped after."""
+"""A private X server (Xvfb) for an episode, on a display number it picks itself, always stopped after."""
 
 from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -33,13 +34,6 @@ def die_with_parent() -> None:
         pass  # not glibc Linux: close() and the context manager still stop it
 
 
-def _free_display(start: int = 90) -> int:
-    for n in range(start, start + 400):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise EnvError("no free X display number between :90 and :490")
-
-
 class Xvfb:
     """``with Xvfb("1280x800") as x: ...`` runs Xvfb on ``x.display`` (e.g. ``":93"``)."""
 
@@ -54,25 +48,43 @@ class Xvfb:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise EnvError("Xvfb not found: install Debian's package (apt-get install xvfb)")
-        for _ in range(5):  # another process may take the number between our look and Xvfb's start
-            n = _free_display()
+        # Xvfb picks a free display number itself and writes it to a pipe (-displayfd): choosing one
+        # here raced with other runs starting at the same moment, and the loser saw the winner's socket
+        # appear and took that server for its own.
+        read_fd, write_fd = os.pipe()
+        try:
             self.proc = subprocess.Popen(
-                [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
-                 "-noreset", "+extension", "RANDR"],
+                [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x{self.depth}",
+                 "-nolisten", "tcp", "-noreset", "+extension", "RANDR"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
-                env=clean_environ(),
+                env=clean_environ(), pass_fds=(write_fd,),
             )
-            deadline = time.monotonic() + self.timeout_s
-            while time.monotonic() < deadline:
-                if Path(f"/tmp/.X11-unix/X{n}").exists():
-                    self.display = f":{n}"
-                    self._split_monitors()
-                    return self
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.02)
+        finally:
+            os.close(write_fd)
+        try:
+            number = self._read_display(read_fd)
+        finally:
+            os.close(read_fd)
+        if number is None:
             self.stop()
-        raise EnvError(f"Xvfb did not start: {self._stderr()}")
+            raise EnvError(f"Xvfb did not start within {self.timeout_s:g}s: {self._stderr()}")
+        self.display = f":{number}"
+        self._split_monitors()
+        return self
+
+    def _read_display(self, fd: int) -> int | None:
+        """The display number Xvfb writes once it listens; None if it exits or the time runs out."""
+        deadline = time.monotonic() + self.timeout_s
+        text = b""
+        while not text.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 16)
+            if not chunk:  # closed: Xvfb exited
+                return None
+            text += chunk
+        return int(text.strip())
 
     def _split_monitors(self) -> None:
         """Present the screen as N side-by-side monitors (RandR 1.5 monitors, which mss lists)."""
