@@ -1,10 +1,10 @@
-"""A private X server (Xvfb) for an episode, on a display number it picks itself, always stopped after."""
+"""A private X server (Xvfb) for an episode, on a free display number, always stopped after."""
 
 from __future__ import annotations
 
 import os
+import random
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -34,6 +34,24 @@ def die_with_parent() -> None:
         pass  # not glibc Linux: close() and the context manager still stop it
 
 
+def _free_display(first: int = 90, last: int = 490) -> int:
+    """A display number nobody holds, picked at random among the free ones so that runs starting at
+    the same moment rarely pick the same (the loser retries)."""
+    free = [n for n in range(first, last)
+            if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()]
+    if not free:
+        raise EnvError(f"no free X display number between :{first} and :{last - 1}")
+    return random.choice(free[:64])
+
+
+def _lock_pid(n: int) -> int | None:
+    """The process that holds display ``n`` (the X server writes its pid into the lock file)."""
+    try:
+        return int(Path(f"/tmp/.X{n}-lock").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 class Xvfb:
     """``with Xvfb("1280x800") as x: ...`` runs Xvfb on ``x.display`` (e.g. ``":93"``)."""
 
@@ -48,43 +66,27 @@ class Xvfb:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise EnvError("Xvfb not found: install Debian's package (apt-get install xvfb)")
-        # Xvfb picks a free display number itself and writes it to a pipe (-displayfd): choosing one
-        # here raced with other runs starting at the same moment, and the loser saw the winner's socket
-        # appear and took that server for its own.
-        read_fd, write_fd = os.pipe()
-        try:
+        for _ in range(10):  # another process may take the number between our look and Xvfb's start
+            n = _free_display()
             self.proc = subprocess.Popen(
-                [binary, "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x{self.depth}",
-                 "-nolisten", "tcp", "-noreset", "+extension", "RANDR"],
+                [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
+                 "-noreset", "+extension", "RANDR"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
-                env=clean_environ(), pass_fds=(write_fd,),
+                env=clean_environ(),
             )
-        finally:
-            os.close(write_fd)
-        try:
-            number = self._read_display(read_fd)
-        finally:
-            os.close(read_fd)
-        if number is None:
+            deadline = time.monotonic() + self.timeout_s
+            while time.monotonic() < deadline:
+                # Ours only when the lock names our Xvfb: another run may have started one on the same
+                # number a moment earlier, and its socket appears while ours is failing to start.
+                if _lock_pid(n) == self.proc.pid and Path(f"/tmp/.X11-unix/X{n}").exists():
+                    self.display = f":{n}"
+                    self._split_monitors()
+                    return self
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
             self.stop()
-            raise EnvError(f"Xvfb did not start within {self.timeout_s:g}s: {self._stderr()}")
-        self.display = f":{number}"
-        self._split_monitors()
-        return self
-
-    def _read_display(self, fd: int) -> int | None:
-        """The display number Xvfb writes once it listens; None if it exits or the time runs out."""
-        deadline = time.monotonic() + self.timeout_s
-        text = b""
-        while not text.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 16)
-            if not chunk:  # closed: Xvfb exited
-                return None
-            text += chunk
-        return int(text.strip())
+        raise EnvError(f"Xvfb did not start: {self._stderr()}")
 
     def _split_monitors(self) -> None:
         """Present the screen as N side-by-side monitors (RandR 1.5 monitors, which mss lists)."""

@@ -1,24 +1,36 @@
-"""Private X servers started at the same moment each get their own display (real Xvfb)."""
+"""Private X servers started at the same moment by different runs each get their own display (real Xvfb)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+import subprocess
+import sys
 
+CHILD = """
+import sys, mss
 from guiagent.envs.xvfb import Xvfb
+x = Xvfb(sys.argv[1]).start()
+with mss.MSS(display=x.display) as screen:
+    print(x.display, screen.monitors[0]["width"], flush=True)
+sys.stdin.read()  # hold the server until the test has seen every run's
+x.stop()
+"""
 
 
-def test_servers_started_together_get_their_own_displays():
-    servers = [Xvfb("320x200") for _ in range(6)]
+def test_runs_starting_together_get_their_own_displays():
+    # Separate processes, as separate runs are (an Xvfb dies with the thread that started it).
+    widths = [320 + 8 * i for i in range(6)]
+    runs = [subprocess.Popen([sys.executable, "-c", CHILD, f"{w}x200"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in widths]
     try:
-        with ThreadPoolExecutor(len(servers)) as pool:
-            list(pool.map(lambda x: x.start(), servers))
-        displays = [x.display for x in servers]
-        assert len(set(displays)) == len(servers), displays
-        assert all(x.alive for x in servers)  # each display is served by the Xvfb this object started
-        for x in servers:
-            assert Path(f"/tmp/.X11-unix/X{x.display[1:]}").exists()
+        seen = []
+        for run in runs:
+            line = run.stdout.readline().split()
+            assert line, run.stderr.read()
+            seen.append((line[0], int(line[1])))
     finally:
-        for x in servers:
-            x.stop()
-    assert not any(x.alive for x in servers)
+        for run in runs:
+            run.stdin.close()
+            run.wait(timeout=60)
+    displays = [d for d, _ in seen]
+    assert len(set(displays)) == len(runs), displays
+    assert [w for _, w in seen] == widths  # each display is served by the Xvfb its run started
