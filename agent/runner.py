@@ -12,6 +12,7 @@ import threading
 from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Callable, Iterator, Literal, NoReturn
 from urllib.parse import urljoin, urlparse
 
@@ -373,6 +374,16 @@ class _Signals:
     received: str | None = None
 
 
+def _in_playwright_listener(frame: FrameType | None) -> bool:
+    """Whether Python is running one of Playwright's event listeners (inside its message dispatch)."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "dispatch" and code.co_filename.endswith(os.path.join("playwright", "_impl", "connection.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def _stop_signals() -> Iterator[_Signals]:
     """Ctrl-C and SIGTERM stop an episode as ``interrupted`` (recorded, resumable)."""
@@ -381,8 +392,13 @@ def _stop_signals() -> Iterator[_Signals]:
         yield seen
         return
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         seen.received = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        if _in_playwright_listener(frame):
+            # Raised there, Playwright would catch it, print a traceback and go on: send the signal
+            # again a moment later, to land outside the listener.
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
         raise KeyboardInterrupt(seen.received)
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
