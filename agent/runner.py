@@ -399,6 +399,10 @@ def _stop_signals() -> Iterator[_Signals]:
             # again a moment later, to land outside the listener.
             threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
             return
+        # A Playwright call cut short by this interrupt still gets its answer from the driver, which
+        # then finds no caller and logs "Cannot find command to respond" with a traceback: expected
+        # now, so not shown.
+        logging.getLogger("playwright").setLevel(logging.CRITICAL)
         raise KeyboardInterrupt(seen.received)
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
