@@ -19,7 +19,7 @@ from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
-from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
+from guiagent.agent.records import CHECKPOINT_FILE, ENV_FAULT, THREAD_ID, record_from_state, summary_of
 from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
@@ -152,7 +152,7 @@ class Episode:
             obs = self.env.observe()
         except EnvError as exc:  # the computer died: not the task failing (resumable)
             pending["timings_ms"]["observe"] = _ms(t0)
-            return {"status": "error", "reason": f"env: {exc}", "frame_id": None, "pending": pending}
+            return {"status": "error", "reason": f"{ENV_FAULT}{exc}", "frame_id": None, "pending": pending}
         pending["timings_ms"]["capture"] = _ms(t0)
         t1 = time.perf_counter()
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
@@ -245,9 +245,9 @@ class Episode:
                 pending["targets"] = [r.model_dump(mode="json") for r in resolved]
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
             results, checks = fault.results, fault.checks
-            update.update(status="error", reason=f"env: {fault.error}")
+            update.update(status="error", reason=f"{ENV_FAULT}{fault.error}")
         except EnvError as exc:
-            update.update(status="error", reason=f"env: {exc}")
+            update.update(status="error", reason=f"{ENV_FAULT}{exc}")
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
         if isinstance(self.env, FrameSource) and "reason" not in update:
             t1 = time.perf_counter()
@@ -285,7 +285,7 @@ class Episode:
                 if isinstance(action, Terminate):
                     update.update(self._terminate(action))
             except EnvError as exc:  # recorded against what it died under: the action, or the success check
-                fault = ActionResult.failure(f"env: {exc}")
+                fault = ActionResult.failure(f"{ENV_FAULT}{exc}")
                 if len(results) <= i:
                     raise StepFault(exc, [*results, fault]) from None
                 raise StepFault(exc, results, [CheckRecord(check=_dump(self.task.success), result=fault)]) from None
@@ -314,7 +314,7 @@ class Episode:
             try:
                 result = self.env.check(check)
             except EnvError as exc:
-                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(f"env: {exc}"))
+                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(f"{ENV_FAULT}{exc}"))
                 raise StepFault(exc, results, [*checks, fault]) from None
             checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
             if not result.ok:

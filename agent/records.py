@@ -16,6 +16,8 @@ from guiagent.tools.targets import ResolvedTarget
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
+ENV_FAULT = "env: "
+"""How a reason or a result names an infrastructure fault (the computer died), not the task failing."""
 
 
 def record_from_state(state: dict[str, Any]) -> StepRecord:
@@ -65,7 +67,7 @@ def summary_of(record: StepRecord) -> StepSummary:
         index=record.index, t=record.t, thought=record.thought, raw=record.raw,
         model_actions=record.model_actions, actions=record.actions,
         results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
-        error=record.format_error,
+        error=record.format_error, env_fault=(record.error or "").startswith(ENV_FAULT),
     )
 
 

@@ -47,26 +47,37 @@ class ScreenSampler:
             sct = mss.MSS(display=self.display)
         except Exception:
             return  # the display is gone; observe() says so
-        with sct:
+        try:
+            self._sample(sct)
+        finally:
+            try:
+                sct.close()
+            except Exception:
+                pass  # a connection the server closed (mss raises when it disconnects it)
+
+    def _sample(self, sct) -> None:
+        try:
             monitor = sct.monitors[self.monitor]
-            geometry = FrameGeometry(width=monitor["width"], height=monitor["height"],
-                                     offset_x=monitor["left"], offset_y=monitor["top"])
-            last: bytes | None = None
-            next_tick = time.monotonic()
-            while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
-                next_tick = max(next_tick + 1 / self.fps, time.monotonic())
-                try:
-                    t0 = time.time()
-                    shot = sct.grab(monitor)
-                    t = (t0 + time.time()) / 2
-                except Exception:
-                    return  # the X server went away; observe() says so
-                raw = bytes(shot.raw)
-                if raw == last:
-                    continue
-                last = raw
-                with self._lock:
-                    self._frames.append(Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry))
+        except Exception:
+            return  # the X server went away; observe() says so
+        geometry = FrameGeometry(width=monitor["width"], height=monitor["height"],
+                                 offset_x=monitor["left"], offset_y=monitor["top"])
+        last: bytes | None = None
+        next_tick = time.monotonic()
+        while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
+            next_tick = max(next_tick + 1 / self.fps, time.monotonic())
+            try:
+                t0 = time.time()
+                shot = sct.grab(monitor)
+                t = (t0 + time.time()) / 2
+            except Exception:
+                return  # the X server went away; observe() says so
+            raw = bytes(shot.raw)
+            if raw == last:
+                continue
+            last = raw
+            with self._lock:
+                self._frames.append(Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry))
 
 
 def shot_image(shot):

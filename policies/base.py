@@ -30,6 +30,7 @@ class StepSummary(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list, description="In the env's input space.")
     results: list[str] = Field(default_factory=list)
     error: str | None = None
+    env_fault: bool = Field(default=False, description="The computer died under this step: its actions or checks did not all run.")
 
 
 class DecisionContext(BaseModel):
@@ -43,6 +44,12 @@ class DecisionContext(BaseModel):
     observation: Observation
     history: list[StepSummary] = Field(default_factory=list)
     recent_frames: list[Observation] = Field(default_factory=list, description="Frames since the episode's start, oldest first, bounded.")
+
+    @property
+    def plan_step(self) -> int:
+        """The step to take now for a policy that follows a plan (a script, a recording): a step the
+        computer died under is taken again after resume, so it does not count."""
+        return self.step - sum(1 for s in self.history if s.env_fault)
 
 
 class Decision(BaseModel):

@@ -106,10 +106,10 @@ class ReplayPolicy:
         return {"kind": self.kind, "mode": self.mode, "threshold": self.threshold, "steps": len(self.steps)}
 
     def decide(self, context: DecisionContext) -> Decision:
-        if context.step >= len(self.steps):
+        if context.plan_step >= len(self.steps):
             status = "success" if self.outcome == "success" else "failure"
             return Decision(actions=[Terminate(status=status)], label="end of recording")
-        step = self.steps[context.step]
+        step = self.steps[context.plan_step]
         divergence = self.verify(step, context)
         info: dict[str, Any] = {"replay_of_step": step.index, "similarity": self.scores.get(step.index)}
         if divergence is not None:

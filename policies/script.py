@@ -179,13 +179,13 @@ class ScriptPolicy:
         return Grounder(self.vlm or VLMConfig())
 
     def decide(self, context: DecisionContext) -> Decision:
-        if context.step >= len(self.script.steps):
+        if context.plan_step >= len(self.script.steps):
             return Decision(
                 actions=[Terminate(status="success", answer="script finished")],
                 label="end of script",
                 thought="The script has no steps left.",
             )
-        step = self.script.steps[context.step]
+        step = self.script.steps[context.plan_step]
         return Decision(
             actions=[step.action],
             targets=[step.targets] if step.targets else [],

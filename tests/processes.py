@@ -47,7 +47,14 @@ def kill_descendants_named(name: str, sig: int = signal.SIGKILL, cmdline: bool =
 
 
 def _wait_dead(pid: int) -> None:
-    """Until the process is gone or a zombie: an event (the kernel's), not a guess at a duration."""
+    """Until the process is dead as its parent sees it: an event (the kernel's), not a guess at a duration.
+    A child of ours: until a wait would reap it (not reaped: its Popen does that); the X server's window
+    of a killed app goes before that, so /proc's zombie state is not enough. Another's: gone or a zombie."""
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        return
+    except ChildProcessError:
+        pass
     while True:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -211,6 +211,29 @@ def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
     assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (14, "error")]
 
 
+def test_a_script_step_the_browser_died_under_is_taken_again_on_resume(tmp_path, monkeypatch):
+    from guiagent.agent.runner import resume_episode
+    from guiagent.policies.script import ScriptPolicy
+
+    out, decide, killed = tmp_path / "run", ScriptPolicy.decide, []
+
+    def dies_during_open_terms(self, context):  # the real script; Chromium killed between decide and act
+        if context.step == 14 and not killed:
+            killed.append(kill_descendants_named("chromium"))
+        return decide(self, context)
+
+    monkeypatch.setattr(ScriptPolicy, "decide", dies_during_open_terms)
+    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out)
+    assert result.status == "error" and killed[0] > 0, result.reason
+    faulted = load_trajectory(out).steps[-1]
+    assert faulted.index == 14 and faulted.label == "open terms" and faulted.results[-1].message.startswith("env: ")
+    resumed = resume_episode(out)  # a fresh Chromium at /settings: "open terms" again, not the step after it
+    assert resumed.status == "success", resumed.reason
+    traj = load_trajectory(out)
+    assert [s.index for s in traj.steps] == list(range(26)) and traj.steps[15].label == "open terms"
+    assert [(s.first_step, s.after) for s in traj.meta.segments] == [(0, None), (15, "error")]
+
+
 def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it_is_back(episode_on, tmp_path):
     from guiagent.policies import PolicyUnavailable
 
