@@ -165,7 +165,8 @@ class VLMPolicy:
         try:
             answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.profile, cfg.env)
         except (ParseError, CoordinateOutOfRange) as exc:
-            return decision.model_copy(update={"format_error": str(exc)})
+            cut = f"the answer was cut at max_tokens ({cfg.max_tokens}): " if served.get("cut_at_max_tokens") else ""
+            return decision.model_copy(update={"format_error": f"{cut}{exc}"})
         return decision.model_copy(update={"thought": answer.thought, "model_actions": answer.model_actions,
                                            "actions": answer.actions})
 
@@ -179,12 +180,15 @@ class VLMPolicy:
                 **{k: v for k, v in sampling.items() if v is not None}, **(extra_body or {})}
         t0 = time.perf_counter()
         answer = self._client().chat(body)
-        message = answer["choices"][0].get("message") or {}
+        choice = answer["choices"][0]
+        message = choice.get("message") or {}
         usage = answer.get("usage") or {}
         # Counts a server made up (negative, or past any context length) are dropped where they enter:
         # they would otherwise reach the checkpoint, whose encoder takes 64-bit integers only.
         served = {k: usage[k] for k in ("prompt_tokens", "completion_tokens")
                   if isinstance(usage.get(k), int) and not isinstance(usage[k], bool) and 0 <= usage[k] <= MAX_SERVED_TOKENS}
+        if choice.get("finish_reason") == "length":
+            served["cut_at_max_tokens"] = 1
         return _answer_text(message.get("content")), served, time.perf_counter() - t0
 
     def build_request(self, context: DecisionContext) -> "ModelRequest":

@@ -17,6 +17,8 @@ from guiagent.policies.vlm import VLMConfig
 from tests.model.server import MODEL_NAME, VLLMServer
 
 # Random weights, constrained to well-formed calls; terminate left out so the episode runs its length.
+# max_tokens leaves room for the longest answer the constraint allows (its 61-character thought may take a
+# token a character: at 96 one answer was cut short in a loaded make test).
 MOVES = ["key", "type", "mouse_move", "left_click", "right_click", "double_click", "scroll", "wait"]
 
 
@@ -24,7 +26,7 @@ def vlm_spec(base_url: str, protocol: str = "tool-call", steps: int = 10, **vide
     return RunSpec(
         policy="vlm",
         vlm=VLMConfig(base_url=base_url, model=MODEL_NAME, protocol=protocol, constrained=True,
-                      constrained_actions=MOVES, max_tokens=96, temperature=1.0, max_pixels=256 * 28 * 28,
+                      constrained_actions=MOVES, max_tokens=256, temperature=1.0, max_pixels=256 * 28 * 28,
                       video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512)),
         task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps),
         browser=BrowserConfig(sample_fps=1.0),  # what is painted during actions joins the clip

@@ -106,6 +106,9 @@ def test_constrained_decoding_makes_the_random_model_answer_well(vllm_server, pr
 def test_unconstrained_random_text_is_a_format_error_not_a_crash(vllm_server):
     decision = policy(vllm_server, max_tokens=12).decide(context(screenshot(640, 400, t=5.0)))
     assert decision.format_error and decision.raw is not None and decision.actions == []
+    if decision.usage["completion_tokens"] == 12:  # (a random model rarely samples its end token sooner)
+        assert decision.usage["cut_at_max_tokens"] == 1
+        assert decision.format_error.startswith("the answer was cut at max_tokens (12): ")
 
 
 def test_a_clip_that_would_overflow_the_context_is_trimmed_oldest_first(vllm_server):
