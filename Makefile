@@ -14,15 +14,20 @@ LF_VENV ?= .venv-llamafactory
 TRL_VENV ?= .venv-trl
 TRAINER_STAMPS := $(LF_VENV)/.installed-$(TRAINER_HASH) $(TRL_VENV)/.installed-$(TRAINER_HASH)
 
-.PHONY: demo test bench system venv vllm-venv trainer-venvs lock clean
+.PHONY: demo test lint bench system venv vllm-venv trainer-venvs lock clean
 
 demo: system venv
 	$(VENV)/bin/guiagent demo --out runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-test: system venv vllm-venv trainer-venvs
+test: lint system vllm-venv trainer-venvs
 	GUIAGENT_VLLM_PYTHON=$(VLLM_VENV)/bin/python GUIAGENT_REQUIRE_VLLM=1 \
 	GUIAGENT_LLAMAFACTORY_PYTHON=$(LF_VENV)/bin/python GUIAGENT_TRL_PYTHON=$(TRL_VENV)/bin/python GUIAGENT_REQUIRE_TRAINERS=1 \
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Static checks: ruff (rules in pyproject.toml) and pyright (it resolves guiagent.* through typings/guiagent/).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pyright
 
 bench: system venv
 	$(PY) bench/step_overhead.py

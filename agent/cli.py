@@ -8,8 +8,9 @@ so ``--help`` and usage errors answer at once (tests/agent/test_cli_startup.py c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -53,14 +54,14 @@ def main_options(
     _Settings.verbose, _Settings.quiet = verbose, quiet
 
 
-def _output(json_mode: bool = False) -> "Output":
+def _output(json_mode: bool = False) -> Output:
     from guiagent.agent.cli_output import Output, setup_logging
 
     setup_logging(_Settings.verbose, _Settings.quiet)
     return Output(quiet=_Settings.quiet, json_mode=json_mode)
 
 
-def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> None:
+def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None:
     """Run an episode and exit with its code; a run that could not start leaves no folder behind."""
     from pydantic import ValidationError
 
@@ -75,10 +76,10 @@ def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> 
         result = fn()
     except EpisodeInterrupted as stop:  # recorded as interrupted: say where, and how to go on
         output.result(stop.result, stop.root, started)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except KeyboardInterrupt:
         output.error("interrupted before the episode started: nothing was recorded")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except (ConfigError, TrajectoryError, ValidationError, EnvError, PolicyError) as exc:
         # Could not even start (bad setting, no Chromium, unreadable script): nothing was recorded.
         message = _setting_error(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -86,7 +87,7 @@ def _execute(fn: Callable[[], "EpisodeResult"], out: Path, output: "Output") -> 
             _remove_unstarted(out)
         output.error(message)
         output.json_error(message, EXIT_USAGE)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     output.result(result, out, started)
     raise typer.Exit(EXIT_OK if result.status == "success" else EXIT_FAILED)
 
@@ -112,23 +113,23 @@ def _default_out(prefix: str) -> Path:
 @app.command()
 def run(
     policy: Annotated[Literal["script", "vlm"], typer.Option(help="script, or vlm (Qwen2.5-VL on an OpenAI-compatible server).")] = "script",
-    script: Annotated[Optional[Path], typer.Option(help="Script file for --policy script.")] = None,
-    task: Annotated[Optional[str], typer.Option(help="The task, in words (defaults to the script's).")] = None,
-    start_url: Annotated[Optional[str], typer.Option(help="Page to open first.")] = None,
+    script: Annotated[Path | None, typer.Option(help="Script file for --policy script.")] = None,
+    task: Annotated[str | None, typer.Option(help="The task, in words (defaults to the script's).")] = None,
+    start_url: Annotated[str | None, typer.Option(help="Page to open first.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 50,
-    out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the stopped episode in this folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + pyautogui).")] = "browser",
-    xvfb: Annotated[Optional[str], typer.Option(help="desktop: run a private Xvfb of this size, WxH[xD].")] = None,
-    launch: Annotated[Optional[str], typer.Option(help="desktop: command that starts the app under test.")] = None,
-    window: Annotated[Optional[str], typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,
+    xvfb: Annotated[str | None, typer.Option(help="desktop: run a private Xvfb of this size, WxH[xD].")] = None,
+    launch: Annotated[str | None, typer.Option(help="desktop: command that starts the app under test.")] = None,
+    window: Annotated[str | None, typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,
     monitor: Annotated[int, typer.Option(min=0, help="desktop: 0 the whole screen, N monitor N.")] = 0,
-    display: Annotated[Optional[str], typer.Option(help="desktop: X display (default $DISPLAY).")] = None,
+    display: Annotated[str | None, typer.Option(help="desktop: X display (default $DISPLAY).")] = None,
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     viewport: Annotated[str, typer.Option(help="Viewport in CSS pixels, WxH.")] = "1280x800",
     scale: Annotated[float, typer.Option(help="Device scale factor (2 for a HiDPI screen).")] = 1.0,
-    chromium: Annotated[Optional[str], typer.Option(help="Chromium binary (default: Debian's /usr/bin/chromium).")] = None,
-    profile: Annotated[Optional[Path], typer.Option(help="A persistent browser profile folder: cookies and storage survive runs and resumes.")] = None,
+    chromium: Annotated[str | None, typer.Option(help="Chromium binary (default: Debian's /usr/bin/chromium).")] = None,
+    profile: Annotated[Path | None, typer.Option(help="A persistent browser profile folder: cookies and storage survive runs and resumes.")] = None,
     demo_site: Annotated[bool, typer.Option(help="Serve the bundled demo site; relative URLs point at it.")] = False,
     model_url: Annotated[str, typer.Option(help="vlm: the server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
     model: Annotated[str, typer.Option(help="vlm: the served model name.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
@@ -137,21 +138,21 @@ def run(
     constrained: Annotated[bool, typer.Option(help="vlm: force well-formed answers (vLLM structured outputs).")] = False,
     video_fps: Annotated[float, typer.Option(help="vlm: frame rate of the recent-past clip (2/fps whole).")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="vlm: how far back the clip reaches (0: no video).")] = 30.0,
-    max_pixels: Annotated[Optional[int], typer.Option(help="vlm: the resize's max pixels for the screenshot [default: the family's].")] = None,
+    max_pixels: Annotated[int | None, typer.Option(help="vlm: the resize's max pixels for the screenshot [default: the family's].")] = None,
     video_tokens: Annotated[int, typer.Option(help="vlm: the clip's visual-token budget.")] = 768,
     max_format_errors: Annotated[int, typer.Option(min=0, help="Unparseable answers in a row before failing.")] = 3,
-    sample_fps: Annotated[Optional[float], typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
-    allow: Annotated[Optional[list[str]], typer.Option(help="browser: only these hosts (example.com, *.example.com, 10.0.0.0/8); repeatable.")] = None,
-    block: Annotated[Optional[list[str]], typer.Option(help="browser: never these hosts; repeatable.")] = None,
-    allow_scheme: Annotated[Optional[list[str]], typer.Option(help="browser: a scheme beyond http and https (e.g. data); repeatable.")] = None,
-    private_network: Annotated[Optional[bool], typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and --demo-site).")] = None,
-    secret: Annotated[Optional[list[str]], typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
-    secrets_file: Annotated[Optional[Path], typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
-    pass_env: Annotated[Optional[list[str]], typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
-    approve: Annotated[Optional[list[str]], typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
+    sample_fps: Annotated[float | None, typer.Option(help="Keep frames that change between steps at this rate (default: the video fps for vlm, else off).")] = None,
+    allow: Annotated[list[str] | None, typer.Option(help="browser: only these hosts (example.com, *.example.com, 10.0.0.0/8); repeatable.")] = None,
+    block: Annotated[list[str] | None, typer.Option(help="browser: never these hosts; repeatable.")] = None,
+    allow_scheme: Annotated[list[str] | None, typer.Option(help="browser: a scheme beyond http and https (e.g. data); repeatable.")] = None,
+    private_network: Annotated[bool | None, typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and --demo-site).")] = None,
+    secret: Annotated[list[str] | None, typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
+    secrets_file: Annotated[Path | None, typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
+    pass_env: Annotated[list[str] | None, typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
+    approve: Annotated[list[str] | None, typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
     share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
-    cache: Annotated[Optional[Path], typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
     refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout (steps go to stderr).")] = False,
@@ -204,16 +205,16 @@ def batch(
     out: Annotated[Path, typer.Option(help="The batch folder: episodes/, results.jsonl, summary.json, index.html.")],
     workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
     policy: Annotated[Literal["script", "oracle", "vlm"], typer.Option(help="script: each task's script; oracle: the task's DOM oracle; vlm.")] = "script",
-    tasks: Annotated[Optional[str], typer.Option(help="Only these task ids, comma-separated.")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Run every task with these seeds, comma-separated.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="At most this many steps an episode (default: each task's limit).")] = None,
-    model_url: Annotated[Optional[list[str]], typer.Option(help="vlm: a server's OpenAI-compatible root; repeat for several.")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Only these task ids, comma-separated.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Run every task with these seeds, comma-separated.")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="At most this many steps an episode (default: each task's limit).")] = None,
+    model_url: Annotated[list[str] | None, typer.Option(help="vlm: a server's OpenAI-compatible root; repeat for several.")] = None,
     engine: Annotated[Literal["local", "ray"], typer.Option(help="local: a process pool; ray: Ray tasks.")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(help="ray: the cluster to join (default: start a local one).")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="ray: the cluster to join (default: start a local one).")] = None,
     retries: Annotated[int, typer.Option(min=0, help="Fresh attempts for an episode whose env or model server failed.")] = 2,
     episode_timeout: Annotated[float, typer.Option(help="Seconds an episode may run before its worker is killed.")] = 600.0,
     recycle_after: Annotated[int, typer.Option(min=1, help="Replace a worker after this many episodes.")] = 50,
-    run_options: Optional[dict[str, Any]] = None,
+    run_options: dict[str, Any] | None = None,
 ) -> None:
     """Run many episodes (suites x seeds) on a local process pool or Ray; run it again to continue."""
     output = _output()
@@ -235,7 +236,7 @@ def batch(
                               recycle_after=recycle_after)
     except (ConfigError, SuiteError, BatchError, ValidationError) as exc:
         output.error(_setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     s = report.summary
     rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
     output.line(f"{s['success']} of {s['episodes']} episodes succeeded{rate}; {s['failure']} failed; "
@@ -247,7 +248,7 @@ def batch(
 def approve(
     trajectory: Annotated[Path, typer.Argument(help="The episode folder awaiting approval.")],
     deny: Annotated[bool, typer.Option("--deny", help="Refuse the action: the model is told, the episode goes on.")] = False,
-    note: Annotated[Optional[str], typer.Option(help="Words for the model with the answer.")] = None,
+    note: Annotated[str | None, typer.Option(help="Words for the model with the answer.")] = None,
 ) -> None:
     """Answer an episode that stopped awaiting approval, and let it go on."""
     output = _output()
@@ -261,11 +262,11 @@ def approve(
 
 @app.command()
 def demo(
-    out: Annotated[Optional[Path], typer.Option(help="Trajectory folder (default runs/demo-TIME).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/demo-TIME).")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser: the demo site in Chromium; desktop: a Tk app under Xvfb.")] = "browser",
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
-    chromium: Annotated[Optional[str], typer.Option(help="Chromium binary.")] = None,
+    chromium: Annotated[str | None, typer.Option(help="Chromium binary.")] = None,
     layout: Annotated[Literal["default", "moved"], typer.Option(help="browser: the site's layout (moved: controls moved and restyled).")] = "default",
     targets: Annotated[bool, typer.Option(help="browser: the script with selector/text/role targets instead of coordinates.")] = False,
 ) -> None:
@@ -293,7 +294,7 @@ def demo(
 def replay(
     trajectory: Annotated[Path, typer.Argument(help="The recorded trajectory folder.")],
     mode: Annotated[Literal["strict", "lenient"], typer.Option(help="strict: stop at the first divergence; lenient: go on and report.")] = "strict",
-    out: Annotated[Optional[Path], typer.Option(help="Folder for the replay's own trajectory (default runs/replay-TIME).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the replay's own trajectory (default runs/replay-TIME).")] = None,
     threshold: Annotated[float, typer.Option(help="Similarity (SSIM of thumbnails) under which a step diverges.")] = 0.95,
 ) -> None:
     """Re-execute a trajectory on a fresh env, verifying each step against its recording."""
@@ -310,7 +311,7 @@ def replay(
         result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=output.step)
     except (ConfigError, TrajectoryError, EnvError, PolicyError) as exc:
         output.error(str(exc))
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     for problem in report.skipped:
         output.line(f"skipped: {problem}", "yellow")
     for d in report.divergences:
@@ -336,7 +337,7 @@ def export(
     exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
-    replay_report: Annotated[Optional[list[Path]], typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+    replay_report: Annotated[list[Path] | None, typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
@@ -362,7 +363,7 @@ def export(
             data, warnings = write_dataset(samples, output, format, options)
     except (ConfigError, TrajectoryError, ValueError, RuntimeError, OSError) as exc:
         out.error(str(exc))
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     for s in skipped:
         out.line(f"skipped {s.source}: {s.reason}", "yellow")
     for w in warnings:
@@ -387,7 +388,7 @@ def script_command(
         output.write_text(text, encoding="utf-8")
     except (TrajectoryError, ValueError, OSError) as exc:
         out.error(str(exc))
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     steps = len(yaml.safe_load(text)["steps"])
     out.line(f"script: {output} ({steps} steps); run it with: guiagent run --script {output}")
 
@@ -395,9 +396,9 @@ def script_command(
 @app.command()
 def view(
     trajectory: Annotated[Path, typer.Argument(help="The trajectory folder.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
-    mp4: Annotated[Optional[Path], typer.Option(help="Also write the episode as an mp4.")] = None,
-    gif: Annotated[Optional[Path], typer.Option(help="Also write the episode as a GIF.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
+    mp4: Annotated[Path | None, typer.Option(help="Also write the episode as an mp4.")] = None,
+    gif: Annotated[Path | None, typer.Option(help="Also write the episode as a GIF.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Write a self-contained HTML report of a trajectory (and an mp4 or GIF of it); for a batch folder,
@@ -427,7 +428,7 @@ def view(
                 write_gif(traj, gif)
     except (TrajectoryError, ValueError, OSError) as exc:
         out.error(str(exc))
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     for problem in traj.problems:
         out.line(f"note: {problem}", "yellow")
     out.line(f"report: {target}" + (f"; video: {mp4}" if mp4 else "") + (f"; gif: {gif}" if gif else ""))
@@ -436,9 +437,9 @@ def view(
 @app.command()
 def doctor(
     model_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible root.")] = "http://127.0.0.1:8000/v1",
-    model: Annotated[Optional[str], typer.Option(help="The model to probe (default: the first served).")] = None,
-    model_family: Annotated[Optional[FamilyName], typer.Option(help="The model's family [default: proposed from the served model's id and config].")] = None,
-    max_pixels: Annotated[Optional[int], typer.Option(help="The resize's max pixels for the screenshot [default: the family's].")] = None,
+    model: Annotated[str | None, typer.Option(help="The model to probe (default: the first served).")] = None,
+    model_family: Annotated[FamilyName | None, typer.Option(help="The model's family [default: proposed from the served model's id and config].")] = None,
+    max_pixels: Annotated[int | None, typer.Option(help="The resize's max pixels for the screenshot [default: the family's].")] = None,
     video_fps: Annotated[float, typer.Option(help="Clip frame rate.")] = 1.0,
     history_seconds: Annotated[float, typer.Option(help="Clip length.")] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout.")] = False,
@@ -455,7 +456,7 @@ def doctor(
     except ValidationError as exc:
         output.error(_setting_error(exc))
         output.json_error(_setting_error(exc), EXIT_USAGE)
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     ok = run_doctor(output, model_url, model, max_pixels, video, model_family)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 

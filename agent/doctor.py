@@ -94,7 +94,7 @@ def check_server(base_url: str, model: str | None, max_pixels: int | None, video
                  family: str | None = None) -> DoctorReport:
     """Probe the server: reachable, the model served, a screenshot plus a clip accepted, tokens counted."""
     report = DoctorReport(base_url=base_url, model=model)
-    given = {"max_pixels": max_pixels} if max_pixels is not None else {}
+    given: dict[str, Any] = {"max_pixels": max_pixels} if max_pixels is not None else {}
     # One attempt and a short connect timeout: a server that is not there is said at once.
     config = VLMConfig(base_url=base_url, model=model or "?", video=video, max_tokens=1, max_retries=0,
                        connect_timeout_s=5.0, **given)

@@ -41,7 +41,7 @@ class FolderClaim:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = -1
 
-    def __enter__(self) -> "FolderClaim":
+    def __enter__(self) -> FolderClaim:
         return self
 
     def __exit__(self, *exc: object) -> None:

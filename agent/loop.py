@@ -11,8 +11,10 @@ from __future__ import annotations
 import concurrent.futures
 import sqlite3
 import time
-from typing import Any, Callable, TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, StateGraph
 from langgraph.types import Command, interrupt
@@ -24,11 +26,18 @@ from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, desc
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env, EnvError, FrameSource
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, PolicyUnavailable, StepSummary, TargetResolver
+from guiagent.policies import (
+    Decision,
+    DecisionContext,
+    Policy,
+    PolicyError,
+    PolicyUnavailable,
+    StepSummary,
+    TargetResolver,
+)
 from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 from guiagent.tools.text import recordable_tree
-
 
 
 class LoopConfig(BaseModel):
@@ -40,7 +49,7 @@ class LoopConfig(BaseModel):
     frame_buffer: int = Field(default=256, ge=1, description="Frames kept in memory for the policy's video.")
 
 
-class EpisodeState(TypedDict, total=False):
+class EpisodeState(TypedDict):
     step: int
     status: str  # running | success | failure | error (the env died under the step)
     reason: str | None
@@ -81,7 +90,11 @@ def _where(state: EpisodeState, decision: Decision) -> str:
     return f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
 
 
-def _recordable(node: Callable[[EpisodeState], dict[str, Any]]) -> Callable[[EpisodeState], dict[str, Any]]:
+class _Node(Protocol):
+    def __call__(self, state: EpisodeState) -> dict[str, Any]: ...
+
+
+def _recordable(node: _Node) -> _Node:
     """A node whose update is made recordable (tools.text) before LangGraph checkpoints it and the
     record node writes it: the model's text, page titles, env messages."""
 
@@ -122,7 +135,7 @@ class Episode:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self.graph = self._build().compile(checkpointer=SqliteSaver(self._conn))
-        self._thread = {"configurable": {"thread_id": THREAD_ID}}
+        self._thread: RunnableConfig = {"configurable": {"thread_id": THREAD_ID}}
 
     # -- graph -----------------------------------------------------------------------------
 
@@ -374,7 +387,7 @@ class Episode:
             return {}  # the env is gone: the step's own frame is the last there is
         return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
 
-    def _finish(self, state: EpisodeState, status: str) -> None:
+    def _finish(self, state: Mapping[str, Any], status: str) -> None:
         reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
         self.writer.finish(status, reason, answer)  # type: ignore[arg-type]
 
@@ -450,7 +463,7 @@ class Episode:
         return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"),
                              steps=values["step"])
 
-    def _invoke(self, state: EpisodeState | Command | None, config: dict[str, Any]) -> EpisodeResult:
+    def _invoke(self, state: EpisodeState | Command | None, config: RunnableConfig) -> EpisodeResult:
         limit = self.config.max_steps * 5 + 10
         while True:
             final = self.graph.invoke(state, config, durability="sync", recursion_limit=limit)

@@ -139,7 +139,7 @@ def report_text(report: ReplayReport, replayed: Trajectory) -> str:
         + (f": {report.reason}" if report.reason else ""),
     ]
     lines += [f"skipped: {p}" for p in report.skipped]
-    scores = [s.policy_info.get("similarity") for s in replayed.steps if s.policy_info.get("similarity") is not None]
+    scores = [float(s.policy_info["similarity"]) for s in replayed.steps if s.policy_info.get("similarity") is not None]
     if scores:
         lines.append(f"similarity: min {min(scores):.3f}, mean {sum(scores) / len(scores):.3f}")
     if not report.divergences:

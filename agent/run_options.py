@@ -15,6 +15,7 @@ from guiagent.envs.desktop import DesktopConfig
 from guiagent.envs.xvfb import parse_screen
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.secrets import SecretSpec
 from guiagent.tools.urlpolicy import UrlPolicy
 
@@ -60,7 +61,7 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         demo_site=o.demo_site, demo_layout=o.demo_layout,
         loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
         secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
-        approve=[{"rule": r} for r in o.approve or []], share=o.share,
+        approve=[ApprovalRule(rule=r) for r in o.approve or []], share=o.share,
     )
 
 

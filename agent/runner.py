@@ -9,11 +9,12 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Iterator, Literal, NoReturn
+from typing import Literal, NoReturn
 from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,12 +39,12 @@ from guiagent.envs import Env
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
-from guiagent.tools import Check, Observation
 from guiagent.policies.action_cache import default_cache_path
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
+from guiagent.tools import Check, Observation
 from guiagent.tools.approval import ApprovalRule
-from guiagent.tools.secrets import SecretError, SecretSpec, Secrets, placeholders
+from guiagent.tools.secrets import SecretError, Secrets, SecretSpec, placeholders
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
 
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")
-        return replay_policy(spec.replay, root, site_url)
+        return replay_policy(spec.replay, root, site_url)  # pyright: ignore[reportArgumentType]  (the runner <-> replay circle)
     if spec.policy == "oracle":
         raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
     if spec.script is None:
@@ -222,7 +223,7 @@ def start_episode(
 
 def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
            approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: "_Signals") -> EpisodeResult:
+           signals: _Signals) -> EpisodeResult:
     site_url = None
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
         spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
@@ -355,7 +356,7 @@ def _preload_frames(episode: Episode, traj) -> None:
         for ctx in step.context_frames:
             path = traj.root / ctx["frame"]
             if path.exists():
-                geometry = step.geometry.model_copy(update=dict(zip(("width", "height"), _image_size(path))))
+                geometry = step.geometry.model_copy(update=dict(zip(("width", "height"), _image_size(path), strict=True)))
                 episode.frames.add(ctx["frame"], Observation(image=path.read_bytes(), image_format=path.suffix[1:],
                                                              t=ctx["t"], geometry=geometry))
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from guiagent.tools import Action, ActionResult
 from guiagent.tools.approval import ApprovalRule, first_match

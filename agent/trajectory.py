@@ -144,7 +144,7 @@ class TrajectoryWriter:
         self._steps = open(root / STEPS_FILE, "a", encoding="utf-8")
 
     @classmethod
-    def create(cls, root: str | Path, meta: TrajectoryMeta) -> "TrajectoryWriter":
+    def create(cls, root: str | Path, meta: TrajectoryMeta) -> TrajectoryWriter:
         root = Path(root)
         if (root / STEPS_FILE).exists() or (root / META_FILE).exists():
             raise TrajectoryError(f"{root} already holds a trajectory: choose another --out or use --resume")
@@ -153,7 +153,7 @@ class TrajectoryWriter:
         return cls(root, meta, 0)
 
     @classmethod
-    def open(cls, root: str | Path, checkpointed: StepRecord | None = None) -> "TrajectoryWriter":
+    def open(cls, root: str | Path, checkpointed: StepRecord | None = None) -> TrajectoryWriter:
         """Reopen a trajectory to continue it. A half-written last line is completed when
         ``checkpointed`` (the step the checkpoint holds) proves it is that step's line cut short;
         otherwise it is moved aside to steps.jsonl.torn, not lost (the step is redone)."""

@@ -38,7 +38,7 @@ from guiagent.agent.batch.local import LocalPool  # noqa: E402
 from guiagent.agent.batch.plan import BatchSettings  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
-from guiagent.agent.suites import Suite, SuiteTask  # noqa: E402
+from guiagent.agent.suites import Start, Suite, SuiteTask  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser  # noqa: E402
 from guiagent.policies.media import VideoConfig  # noqa: E402
 from guiagent.policies.vlm import VLMConfig  # noqa: E402
@@ -48,7 +48,7 @@ ORACLE_TASKS = "click-test,click-button,click-link,click-dialog,focus-text,enter
 
 
 class _Page(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:  # noqa: N802
@@ -116,7 +116,7 @@ def model_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None
         print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}"
               f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}")
         for n in sizes:
-            tasks = [SuiteTask(id=f"page-{i}", instruction="Look at the page.", start={"url": url}, max_steps=steps)
+            tasks = [SuiteTask(id=f"page-{i}", instruction="Look at the page.", start=Start(url=url), max_steps=steps)
                      for i in range(rounds * n)]
             wall, summary = batch([Suite(name="bench", source="bench", tasks=tasks)], spec, n, inspect=steady_rate)
             rate, steady = summary["steps"] / wall, summary["inspected"]
@@ -221,6 +221,7 @@ def ray_overhead(workers: int, seeds: str) -> None:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="model,fixed,miniwob,scripted,ray")
     parser.add_argument("--delay", type=float, default=1.0)

@@ -18,11 +18,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import percentile, print_step_overhead, timed  # noqa: E402
 from guiagent.agent.demo.server import DemoServer  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import desktop_demo_spec, start_episode  # noqa: E402
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
-from bench.common import percentile, print_step_overhead, timed  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
 from guiagent.envs.xvfb import Xvfb  # noqa: E402
 
@@ -40,21 +40,22 @@ def row(kind: str, size: tuple[int, int], fmt: str, times: list[float]) -> None:
     print(f"{kind:<10}{size[0]}x{size[1]:<7}{fmt:<6}{statistics.median(times):>9.2f}{percentile(times, 0.95):>9.2f}")
 
 
-def bench_mss(n: int) -> dict[tuple[int, int], float]:
+def bench_mss(n: int) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
     import mss
 
-    raw, png = {}, {}
+    raw: dict[tuple[int, int], float] = {}
+    png: dict[tuple[int, int], float] = {}
     for size in SIZES:
         with Xvfb(f"{size[0]}x{size[1]}x24") as x, mss.MSS(display=x.display) as sct:
             monitor = sct.monitors[1]
-            times = timed(lambda: sct.grab(monitor), n)
+            times = timed(lambda monitor=monitor: sct.grab(monitor), n)
             raw[size] = statistics.median(times)
             row("mss", size, "raw", times)
             shot = sct.grab(monitor)
-            png_times = timed(lambda: encode(sct.grab(monitor), "PNG"), n)
+            png_times = timed(lambda monitor=monitor: encode(sct.grab(monitor), "PNG"), n)
             png[size] = statistics.median(png_times)
             row("mss", size, "PNG", png_times)
-            row("mss", size, "JPEG", timed(lambda: encode(sct.grab(monitor), "JPEG"), n))
+            row("mss", size, "JPEG", timed(lambda monitor=monitor: encode(sct.grab(monitor), "JPEG"), n))
             del shot
     return raw, png
 
@@ -64,8 +65,8 @@ def bench_playwright(n: int) -> None:
         for size in SIZES:
             env = BrowserEnv(BrowserConfig(viewport_width=size[0], viewport_height=size[1]))
             env.reset(site.url + "/login")
-            row("browser", size, "PNG", timed(lambda: env.page.screenshot(type="png"), n))
-            row("browser", size, "JPEG", timed(lambda: env.page.screenshot(type="jpeg", quality=90), n))
+            row("browser", size, "PNG", timed(lambda env=env: env.page.screenshot(type="png"), n))
+            row("browser", size, "JPEG", timed(lambda env=env: env.page.screenshot(type="jpeg", quality=90), n))
             env.close()
 
 
@@ -91,6 +92,7 @@ def desktop_steps(steps: int, tmp: Path, sample_fps: float = 0.0) -> list:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40)
     parser.add_argument("--steps", type=int, default=60)

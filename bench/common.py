@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from guiagent.agent.trajectory import StepRecord
 
@@ -32,7 +32,7 @@ def print_step_overhead(steps: list[StepRecord], raw_capture_ms: float, label: s
     per_phase = {p: [s.timings_ms.get(p, 0.0) for s in steps] for p in PHASES}
     # loop and checkpoint: the rest of each step's wall time (LangGraph, 4 SQLite checkpoints, bookkeeping)
     per_phase["loop+checkpoint"] = [
-        (b.t_start - a.t_start) * 1000 - sum(a.timings_ms.get(p, 0.0) for p in PHASES) for a, b in zip(steps, steps[1:])
+        (b.t_start - a.t_start) * 1000 - sum(a.timings_ms.get(p, 0.0) for p in PHASES) for a, b in zip(steps, steps[1:], strict=False)
     ]
     print(f"{label}: {len(steps)} steps")
     print(f"{'phase':<18}{'median ms':>10}{'p90 ms':>10}")
@@ -54,8 +54,9 @@ class TreeCpu:
     wall times do not."""
 
     def __init__(self, every_s: float = 0.2) -> None:
-        import psutil
         import threading
+
+        import psutil
 
         self._psutil, self.every_s = psutil, every_s
         self._seen: dict[int, float] = {}
@@ -75,7 +76,7 @@ class TreeCpu:
         while not self._stop.wait(self.every_s):
             self._sample()
 
-    def __enter__(self) -> "TreeCpu":
+    def __enter__(self) -> TreeCpu:
         self._sample()
         self._base = dict(self._seen)
         self._thread.start()

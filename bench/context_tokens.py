@@ -62,6 +62,7 @@ def run(base_url: str, model: str, max_model_len: int) -> None:
         ours = one + request.predicted["video_tokens"]
         five = 5 * one
         image_url = request.messages[-1]["content"][-1]
+        assert request.clip is not None
         rows = {
             "1 screenshot": (one, [{"role": "user", "content": [{"type": "text", "text": "x"}, image_url]}], {}),
             "5 screenshots": (five, [{"role": "user", "content": [{"type": "text", "text": "x"}, *[image_url] * 5]}], {}),
@@ -78,6 +79,7 @@ def run(base_url: str, model: str, max_model_len: int) -> None:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-url")
     parser.add_argument("--model", default="tiny-qwen25vl")

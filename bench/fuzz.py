@@ -17,6 +17,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,6 +67,7 @@ class Run:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutated", type=int, default=10_000, help="mutated real answers")
     parser.add_argument("--hypothesis", type=int, default=3_000, help="Hypothesis-built answers")
@@ -81,7 +83,7 @@ def main() -> None:
             run.feed("mutated", protocol, raw)
 
         @settings(max_examples=args.hypothesis, database=None, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+                  suppress_health_check=cast(list[HealthCheck], list(HealthCheck)))
         @seed(args.seed)
         @given(answer=answers())
         def hypothesis_answers(answer: tuple[str, str]) -> None:

@@ -224,7 +224,7 @@ class LoadServer:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def __enter__(self) -> "LoadServer":
+    def __enter__(self) -> LoadServer:
         self.start()
         return self
 
@@ -264,7 +264,7 @@ class LoadServerProcess:
                 self.proc.wait()
             self.proc = None
 
-    def __enter__(self) -> "LoadServerProcess":
+    def __enter__(self) -> LoadServerProcess:
         self.start()
         return self
 
@@ -273,6 +273,7 @@ class LoadServerProcess:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=1.0, help="seconds before each answer")
     parser.add_argument("--action", choices=["click", "move", "wait", "terminate"], default="click")

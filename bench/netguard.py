@@ -32,6 +32,7 @@ def measure(site: str, policy: UrlPolicy | None, loads: int) -> list[float]:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=30)
     args = parser.parse_args()

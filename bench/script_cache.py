@@ -79,13 +79,14 @@ def run(folder: Path, name: str, script: Path, grounder=None) -> list[float]:
         assert sources == {"cache"}, f"the cached run should use the cache only, used {sources}"
     pointer = [s.timings_ms["execute"] for s in steps if any(k in s.actions[0] for k in TARGET_KEYS)]
     EXECUTE.setdefault(script.name, []).append(statistics.median(pointer))
-    return [(b.t_start - a.t_start) * 1000 for a, b in zip(steps, steps[1:])]
+    return [(b.t_start - a.t_start) * 1000 for a, b in zip(steps, steps[1:], strict=False)]
 
 
 EXECUTE: dict[str, list[float]] = {}  # per script, per run: the median act phase (resolve + execute + checks) of pointer steps
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -92,8 +92,8 @@ def bench_cpu(steps: int, delay: float, history_s: float = 30.0) -> None:
         proc.wait()
     # steady state: the clip holds history_s of frames once the episode is that old
     t_full = marks[0][0] + history_s + 2
-    steady = [(b[1] - a[1]) * 1000 for a, b in zip(marks, marks[1:]) if a[0] >= t_full]
-    allsteps = [(b[1] - a[1]) * 1000 for a, b in zip(marks, marks[1:])]
+    steady = [(b[1] - a[1]) * 1000 for a, b in zip(marks, marks[1:], strict=False) if a[0] >= t_full]
+    allsteps = [(b[1] - a[1]) * 1000 for a, b in zip(marks, marks[1:], strict=False)]
     print(f"CPU per model step, guiagent process (video on, {history_s:g} s at 1 fps, load server delay {delay:g} s):")
     if steady:
         print(f"  steady state ({len(steady)} steps): median {statistics.median(steady):.1f} ms, p90 {percentile(steady, 0.9):.1f} ms"
@@ -117,6 +117,7 @@ def checkpoint_bytes_per_step(db: Path) -> list[int]:
     for saved in SqliteSaver(conn).list(None):
         step = saved.checkpoint["channel_values"].get("step")
         if step is not None:
+            assert "configurable" in saved.config
             per_step[step] = per_step.get(step, 0) + size[saved.config["configurable"]["checkpoint_id"]]
     conn.close()
     return [per_step[k] for k in sorted(per_step)]
@@ -175,6 +176,7 @@ def raw_playwright_s(png: Path) -> float:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="model steps for the CPU figure")
     parser.add_argument("--delay", type=float, default=1.0, help="the load server's answer delay, s")

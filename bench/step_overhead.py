@@ -19,11 +19,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import print_step_overhead, timed  # noqa: E402
 from guiagent.agent.demo.server import DemoServer  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
-from bench.common import print_step_overhead, timed  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
 
 
@@ -57,6 +57,7 @@ def raw_capture_ms(scale: float, n: int = 40) -> list[float]:
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--scale", type=float, default=1.0)

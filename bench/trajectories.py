@@ -16,15 +16,16 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.step_overhead import bench_script  # noqa: E402
 from guiagent.agent.export import ExportOptions, build_samples, write_dataset  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.replay import replay_trajectory  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
-from bench.step_overhead import bench_script  # noqa: E402
 
 
 def main() -> None:
+    assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()

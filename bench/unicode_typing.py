@@ -38,7 +38,7 @@ def _text(state: Path, expected: str, timeout: float = 10.0) -> str:
             last = json.loads(state.read_text())["text"]
         except (OSError, ValueError, KeyError):
             pass
-        if last == expected:
+        if last is not None and last == expected:
             return last
         time.sleep(0.05)
     return last or ""
@@ -58,10 +58,12 @@ def main() -> None:
         p.start()
     try:
         env.execute(parse_action({"action": "left_click", "coordinate": [300, 216]}))
+        display = env.display
+        assert display is not None
         methods = {
             "xtest, keycodes kept (guiagent)": lambda: env.execute(parse_action({"action": "type", "text": TEXT})),
             "xdotool type (map, press, unmap)": lambda: subprocess.run(
-                ["xdotool", "type", "--delay", "12", "--", TEXT], env={**os.environ, "DISPLAY": env.display},
+                ["xdotool", "type", "--delay", "12", "--", TEXT], env={**os.environ, "DISPLAY": display},
                 check=True, capture_output=True),
         }
         for name, type_text in methods.items():

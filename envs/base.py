@@ -19,21 +19,27 @@ class Env(Protocol):
 
     def reset(self, url: str | None = None) -> None:
         """Start (or restart) the computer; a browser opens ``url``."""
+        ...
 
     def observe(self) -> Observation:
         """The current frame at native resolution with its absolute time and geometry."""
+        ...
 
     def execute(self, action: Action) -> ActionResult:
         """Run one action given in input-space coordinates; failures come back as a result."""
+        ...
 
     def check(self, check: Check) -> ActionResult:
         """Wait (bounded) for a condition; ok is False with the reason when it does not hold."""
+        ...
 
     def settings(self) -> dict[str, Any]:
         """What is needed to build the same env again (recorded in meta.json)."""
+        ...
 
     def close(self) -> None:
         """Release everything; safe to call twice."""
+        ...
 
 
 class ClosingEnv:
@@ -55,3 +61,4 @@ class FrameSource(Protocol):
 
     def drain_frames(self) -> list[Observation]:
         """Frames since the last call, oldest first, each stamped with the absolute time it was painted."""
+        ...

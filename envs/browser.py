@@ -10,15 +10,24 @@ from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from guiagent.envs import locate as dom
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.browser_config import BrowserConfig, wait_for_check
 from guiagent.envs.chromium import (
-    PAGE_IDLE_JS, PAINTED_JS, POPUP_HOOK, PlaywrightDriver, SharedBrowser, chromium_args, find_chromium, first_line as _first_line,
+    PAGE_IDLE_JS,
+    PAINTED_JS,
+    POPUP_HOOK,
+    PlaywrightDriver,
+    SharedBrowser,
+    chromium_args,
+    find_chromium,
+)
+from guiagent.envs.chromium import (
+    first_line as _first_line,
 )
 from guiagent.envs.cleanenv import clean_environ
-from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
-from guiagent.envs import locate as dom
 from guiagent.envs.keys import playwright_key
+from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
 from guiagent.envs.screencast import Screencast
 from guiagent.tools import (
     Action,

@@ -124,7 +124,7 @@ class SharedBrowser:
         self._pw: Any = None
         self.browser: Any = None
 
-    def start(self) -> "SharedBrowser":
+    def start(self) -> SharedBrowser:
         if self.browser is None:
             executable = find_chromium(self.executable_path)
             try:
@@ -159,7 +159,7 @@ class SharedBrowser:
             PlaywrightDriver.release()
         self._pw = self.browser = None
 
-    def __enter__(self) -> "SharedBrowser":
+    def __enter__(self) -> SharedBrowser:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

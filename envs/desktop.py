@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import ClosingEnv, EnvError
-from guiagent.envs.keymap import UnicodeTyper
 from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.keymap import UnicodeTyper
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
 from guiagent.tools import (
@@ -104,7 +104,7 @@ class DesktopEnv(ClosingEnv):
                     raise EnvError("no X display: set DISPLAY, or pass --xvfb WxH to run a private Xvfb")
             self._connect()
             if cfg.sample_fps > 0:
-                self._sampler = ScreenSampler(self.display, cfg.monitor, cfg.sample_fps).start()
+                self._sampler = ScreenSampler(self.display or "", cfg.monitor, cfg.sample_fps).start()
         if cfg.launch and (self._app is None or self._app.poll() is not None):
             self._launch(cfg.launch)
 
@@ -406,8 +406,9 @@ def _pyautogui_on(display: str) -> Any:
             else:
                 os.environ["DISPLAY"] = previous
     import pyautogui
-    from pyautogui import _pyautogui_x11 as x11
     from Xlib.display import Display
+
+    x11: Any = importlib.import_module("pyautogui._pyautogui_x11")  # private: its X connection is replaced
 
     old = x11._display
     x11._display = _quietly(Display, display)

@@ -74,7 +74,7 @@ class NetworkGuard:
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         ]
 
-    def start(self) -> "NetworkGuard":
+    def start(self) -> NetworkGuard:
         ready = threading.Event()
 
         def serve() -> None:
@@ -112,7 +112,7 @@ class NetworkGuard:
         self._thread = None
         self._loop.close()
 
-    def __enter__(self) -> "NetworkGuard":
+    def __enter__(self) -> NetworkGuard:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -129,6 +129,7 @@ class NetworkGuard:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: asyncio.StreamWriter | None = None
+        up_reader: asyncio.StreamReader | None = None
         try:
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -159,13 +160,13 @@ class NetworkGuard:
             if not error:
                 try:
                     up_reader, upstream = await asyncio.wait_for(asyncio.open_connection(address, port), CONNECT_TIMEOUT_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     error = "ERR_CONNECTION_TIMED_OUT"
                 except ConnectionRefusedError:
                     error = "ERR_CONNECTION_REFUSED"
                 except OSError:
                     error = "ERR_CONNECTION_FAILED"
-            if error:
+            if error or upstream is None or up_reader is None:
                 await _reply(writer, 502, f"{url}: net::{error}", "Error", error)
                 return
             if method == "CONNECT":
@@ -198,8 +199,8 @@ class NetworkGuard:
             return verdict, str(ip) if ip is not None else "", ""
         mapped = self.hosts.get(name)
         try:
-            infos = [mapped] if mapped else [
-                i[4][0] for i in await self._loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+            infos: list[str] = [mapped] if mapped else [
+                str(i[4][0]) for i in await self._loop.getaddrinfo(name, port, type=socket.SOCK_STREAM)
             ]
         except OSError:
             return Verdict(True), "", "ERR_NAME_NOT_RESOLVED"

@@ -25,7 +25,7 @@ class ScreenSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="guiagent-screen-sampler", daemon=True)
 
-    def start(self) -> "ScreenSampler":
+    def start(self) -> ScreenSampler:
         self._thread.start()
         return self
 

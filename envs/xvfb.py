@@ -62,7 +62,7 @@ class Xvfb:
         self.display: str | None = None
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Xvfb":
+    def start(self) -> Xvfb:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise EnvError("Xvfb not found: install Debian's package (apt-get install xvfb)")
@@ -124,7 +124,7 @@ class Xvfb:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
-    def __enter__(self) -> "Xvfb":
+    def __enter__(self) -> Xvfb:
         return self.start()
 
     def __exit__(self, *exc) -> None:

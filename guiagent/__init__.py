@@ -73,7 +73,15 @@ _EXPORTS: dict[str, str] = {
     "DemoServer": "guiagent.agent.demo.server",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Written out (not built from _EXPORTS) so that static tools see it; tests/test_api.py checks the two agree.
+__all__ = [
+    "__version__", "Env", "EnvError", "BrowserEnv", "BrowserConfig", "DesktopEnv", "DesktopConfig", "Policy",
+    "PolicyError", "Decision", "DecisionContext", "VLMPolicy", "VLMConfig", "VideoConfig", "ScriptPolicy",
+    "mapping_for", "actions_from_answer", "ScreenAnswer", "ParseError", "Observation", "ActionResult",
+    "ScreenMapping", "FrameGeometry", "CoordinateOutOfRange", "Action", "parse_action", "Check", "UrlPolicy",
+    "SecretSpec", "ApprovalRule", "RunSpec", "ConfigError", "start_episode", "resume_episode", "LoopConfig",
+    "EpisodeResult", "Trajectory", "TrajectoryError", "StepRecord", "load_trajectory", "DemoServer",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -110,10 +118,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names above loa
     from guiagent.policies.script import ScriptPolicy
     from guiagent.policies.vlm import VLMConfig, VLMPolicy
     from guiagent.tools.actions import Action, parse_action
+    from guiagent.tools.approval import ApprovalRule
     from guiagent.tools.checks import Check
     from guiagent.tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenMapping
     from guiagent.tools.observation import ActionResult, Observation
-    from guiagent.tools.approval import ApprovalRule
     from guiagent.tools.parsing import ParseError
     from guiagent.tools.secrets import SecretSpec
     from guiagent.tools.urlpolicy import UrlPolicy

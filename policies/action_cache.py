@@ -44,7 +44,7 @@ class Signature(BaseModel):
     dom_path: str | None = None
     dom_text: str | None = None
 
-    def differences(self, now: "Signature") -> list[str]:
+    def differences(self, now: Signature) -> list[str]:
         """What changed between this (cached) signature and ``now``; empty when they match."""
         import imagehash
 

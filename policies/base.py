@@ -80,9 +80,11 @@ class Policy(Protocol):
 
     def decide(self, context: DecisionContext) -> Decision:
         """The next step's actions; raise PolicyError when no decision can be made at all."""
+        ...
 
     def settings(self) -> dict[str, Any]:
         """What is needed to build the same policy again (recorded in meta.json)."""
+        ...
 
 
 @runtime_checkable
@@ -94,6 +96,8 @@ class TargetResolver(Protocol):
         screen: TargetScreen | None, regrounding: bool = False,
     ) -> tuple[Action, list[ResolvedTarget], str | None]:
         """The action with points for its targets, how each resolved, and an error if one could not be."""
+        ...
 
     def keep(self, resolved: list[ResolvedTarget]) -> None:
         """The step's checks held: remember what the model grounded (the action cache)."""
+        ...

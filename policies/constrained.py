@@ -84,7 +84,7 @@ def answer_regex(
 ) -> str:
     """A whole answer: an optional one-line thought (unless ``thought`` is False), then one call."""
     args = arguments_regex(width, height, actions, env, vocabulary)
-    thought = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
+    intro = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
     if protocol == "tool-call":
-        return thought + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'
-    return thought + rf"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {args}"
+        return intro + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'
+    return intro + rf"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {args}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import io
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from guiagent.policies.base import StepSummary
 from guiagent.tools.actions import EnvKind, Vocabulary
@@ -63,7 +64,7 @@ def system_prompt(protocol: Protocol, width: int, height: int, env: EnvKind = "d
 
 def clock(t: float) -> str:
     """Absolute time as the prompt states it: ISO 8601, UTC, to the millisecond."""
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _result_text(step: StepSummary) -> str:

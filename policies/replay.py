@@ -9,7 +9,8 @@ diverge. ``strict`` stops at the first divergence; ``lenient`` records it and go
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image

@@ -148,8 +148,8 @@ class ScriptPolicy:
     kind = "script"
 
     def __init__(
-        self, script: Script, source: str | None = None, vlm: "VLMConfig | None" = None,
-        cache: ActionCache | None = None, grounder: "Callable[[], Grounder] | None" = None,
+        self, script: Script, source: str | None = None, vlm: VLMConfig | None = None,
+        cache: ActionCache | None = None, grounder: Callable[[], Grounder] | None = None,
     ) -> None:
         self.script = script
         self.source = source
@@ -158,9 +158,9 @@ class ScriptPolicy:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, vlm: "VLMConfig | None" = None, cache: str | Path | None = None,
+        cls, path: str | Path, vlm: VLMConfig | None = None, cache: str | Path | None = None,
         cache_mode: CacheMode = "use",
-    ) -> "ScriptPolicy":
+    ) -> ScriptPolicy:
         """A script read from ``path``; its describe targets use the model ``vlm`` and the action cache
         ``cache`` (default: beside the script)."""
         script = load_script(path)
@@ -172,7 +172,7 @@ class ScriptPolicy:
             raise ScriptError(str(exc)) from None
         return cls(script, source=str(path), vlm=vlm, cache=store)
 
-    def _grounder(self) -> "Grounder":
+    def _grounder(self) -> Grounder:
         from guiagent.policies.grounding import Grounder
         from guiagent.policies.vlm import VLMConfig
 

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from guiagent.policies.action_cache import ActionCache, CacheEntry, Screen, Signature
-from guiagent.policies.action_cache import page_of
+from guiagent.policies.action_cache import ActionCache, CacheEntry, Screen, Signature, page_of
 from guiagent.policies.base import PolicyError
 from guiagent.policies.grounding import Grounder, GroundingError
 from guiagent.tools import Action, Observation

@@ -73,7 +73,7 @@ class VLMConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _protocol_of_family(self) -> "VLMConfig":
+    def _protocol_of_family(self) -> VLMConfig:
         if self.protocol not in self.profile.protocols:
             raise ValueError(f"the {self.family} family answers in {' or '.join(self.profile.protocols)}, "
                              f"not {self.protocol}")
@@ -191,7 +191,7 @@ class VLMPolicy:
             served["cut_at_max_tokens"] = 1
         return _answer_text(message.get("content")), served, time.perf_counter() - t0
 
-    def build_request(self, context: DecisionContext) -> "ModelRequest":
+    def build_request(self, context: DecisionContext) -> ModelRequest:
         """The chat request for this step, with the visual tokens it is predicted to cost."""
         cfg = self.config
         family = cfg.profile

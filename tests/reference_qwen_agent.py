@@ -25,7 +25,7 @@ def load(module: str) -> dict[str, Any]:
     """The string constants (and pure helpers) of ``fncall_prompts/<module>.py``."""
     source = _prompts_dir() / f"{module}.py"
     tree = ast.parse(source.read_text())
-    keep = [
+    keep: list[ast.stmt] = [
         node for node in tree.body
         if (isinstance(node, ast.Assign) and "os." not in ast.unparse(node))
         or (isinstance(node, ast.FunctionDef) and node.name == "get_function_description")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 _NEEDED = {"round_by_factor", "ceil_by_factor", "floor_by_factor", "smart_resize"}
 

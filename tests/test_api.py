@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import cast
 
 import pytest
 
 import guiagent
 from guiagent import (
+    _EXPORTS,
     CoordinateOutOfRange,
     FrameGeometry,
     Observation,
@@ -18,6 +20,8 @@ from guiagent import (
     actions_from_answer,
     mapping_for,
 )
+from guiagent import __all__ as PUBLIC_NAMES
+from guiagent.tools import LeftClick, Type
 
 HEAVY = ("playwright", "langgraph", "openai", "httpx", "PIL", "numpy", "av", "yaml")
 
@@ -30,14 +34,18 @@ def test_import_guiagent_loads_no_heavy_dependency() -> None:
     assert not [m for m in loaded if m.startswith("guiagent.")]
 
 
-@pytest.mark.parametrize("name", guiagent.__all__)
+@pytest.mark.parametrize("name", PUBLIC_NAMES)
 def test_every_public_name_resolves(name: str) -> None:
     assert getattr(guiagent, name) is not None
 
 
+def test_all_lists_exactly_the_lazy_exports() -> None:
+    assert sorted(PUBLIC_NAMES) == sorted(["__version__", *_EXPORTS])
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        guiagent.nope  # noqa: B018
+        guiagent.nope  # noqa: B018  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def _observation(width: int, height: int, scale: float = 1.0, offset: tuple[float, float] = (0, 0)) -> Observation:
@@ -59,15 +67,17 @@ def test_actions_from_answer_maps_model_pixels_to_input_space() -> None:
     text = f'Click the middle.\n<tool_call>{{"name": "computer_use", "arguments": {{"action": "left_click", "coordinate": [{x}, {y}]}}}}</tool_call>'
     answer = actions_from_answer(text, mapping, "tool-call")
     assert answer.thought == "Click the middle."
-    assert answer.model_actions[0].coordinate == (x, y)
-    ix, iy = answer.actions[0].coordinate
+    assert cast(LeftClick, answer.model_actions[0]).coordinate == (x, y)
+    coordinate = cast(LeftClick, answer.actions[0]).coordinate
+    assert coordinate is not None
+    ix, iy = coordinate
     assert abs(ix - (100 + 640)) < 2 and abs(iy - 400) < 2  # CSS pixels plus the monitor offset
 
 
 def test_actions_from_answer_in_the_function_protocol() -> None:
     mapping = mapping_for(_observation(1280, 800))
     text = '✿FUNCTION✿: computer_use\n✿ARGS✿: {"action": "type", "text": "hi"}'
-    assert actions_from_answer(text, mapping, "function-result-return").actions[0].text == "hi"
+    assert cast(Type, actions_from_answer(text, mapping, "function-result-return").actions[0]).text == "hi"
 
 
 def test_actions_from_answer_names_what_is_wrong() -> None:

@@ -9,7 +9,6 @@ pyproject.toml fails here; they and the namesakes come from the package index, a
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -9,7 +9,8 @@ Decision); ``Action.map_points`` converts between spaces.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Callable, ClassVar, Literal, Union
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlparse
 
 from pydantic import (
@@ -22,10 +23,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from guiagent.tools.keys import canonical_key, split_combo
 from guiagent.tools.text import excerpt
-
 
 # Bounds on what an action may carry, checked where an action is validated (parsed answers, scripts,
 # recorded steps), so nothing larger reaches an env, the trajectory or the checkpoint.
@@ -53,7 +54,7 @@ Point = Annotated[
 COORDINATE_DOC = (
     "(x, y): The x (pixels from the left edge) and y (pixels from the top edge) coordinates to move the mouse to."
 )
-HIDDEN = {"model": False}  # a field the model's tool schema does not show (scripts may use it)
+HIDDEN: JsonDict = {"model": False}  # a field the model's tool schema does not show (scripts may use it)
 
 
 class ActionError(ValueError):
@@ -63,7 +64,7 @@ class ActionError(ValueError):
 class _Action(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    action: str  # narrowed to a Literal by each action; declared here so it comes first in dumps
+    action: Any  # a Literal in each action (Any here, so that each may narrow it); first in dumps
     # Fields holding a Point, in the order [start, end] where both exist.
     _point_fields: ClassVar[tuple[str, ...]] = ()
     # Whether the action is part of Qwen2.5-VL's computer_use tool (else: scripts/browser only).
@@ -77,11 +78,11 @@ class _Action(BaseModel):
         """The coordinates this action carries, by field name (unset ones left out)."""
         return {f: getattr(self, f) for f in self._point_fields if getattr(self, f) is not None}
 
-    def map_points(self, fn: Callable[[tuple[float, float]], tuple[float, float]]) -> "_Action":
+    def map_points(self, fn: Callable[[tuple[float, float]], tuple[float, float]]) -> Self:
         """A copy with every coordinate passed through ``fn`` (e.g. model space -> screen)."""
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
-    def to_call(self, env: "EnvKind" = "desktop", vocabulary: "Vocabulary" = "qwen2.5-vl") -> dict[str, Any]:
+    def to_call(self, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
         """The arguments dict as the model writes it in a ``computer_use`` call of an ``env`` episode:
         the parameters its schema shows, nothing a script added (a terminate's answer), so what is
         written parses back. Qwen3-VL's tool writes a terminate that carries an answer as ``answer``."""
@@ -252,7 +253,7 @@ class Answer(_Action):
     model_visible: ClassVar[bool] = False
     qwen3_tool: ClassVar[bool] = True
 
-    def as_terminate(self) -> "Terminate":
+    def as_terminate(self) -> Terminate:
         """What the runtime does with it: the task ends, successfully, with this answer."""
         return Terminate(status="success", answer=self.text)
 
@@ -283,11 +284,7 @@ class Back(_Action):
 
 
 Action = Annotated[
-    Union[
-        # The order of Qwen2.5-VL's trained enum; the actions it does not know come last.
-        Key, Type, MouseMove, LeftClick, LeftClickDrag, RightClick, MiddleClick, DoubleClick, Scroll, Wait,
-        Terminate, TripleClick, HScroll, Answer, Navigate, Back,
-    ],
+    Key | Type | MouseMove | LeftClick | LeftClickDrag | RightClick | MiddleClick | DoubleClick | Scroll | Wait | Terminate | TripleClick | HScroll | Answer | Navigate | Back,
     Field(discriminator="action"),
 ]
 """Any action of the vocabulary."""
@@ -376,7 +373,7 @@ def _action_name(data: Any, known: dict[str, type[_Action]]) -> str:
     return name
 
 
-def parse_model_action(data: Any, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> "Action":
+def parse_model_action(data: Any, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
     """An action as a model wrote it: only the actions and parameters its tool schema offers in an
     episode of this env kind (``offered_actions``, ``shown_fields``; tools.schema shows exactly these).
     Qwen3-VL's ``answer`` becomes the terminate it means (``Answer.as_terminate``). Scripts use
@@ -391,7 +388,7 @@ def parse_model_action(data: Any, env: EnvKind = "desktop", vocabulary: Vocabula
     return parse_action(data)
 
 
-def parse_action(data: Any) -> "Action":
+def parse_action(data: Any) -> Action:
     """Validate a dict into a typed action, or raise ActionError with a readable message."""
     if isinstance(data, _Action):
         return data  # type: ignore[return-value]
@@ -403,6 +400,6 @@ def parse_action(data: Any) -> "Action":
     return action.as_terminate() if isinstance(action, Answer) else action
 
 
-def dump_action(action: "Action") -> dict[str, Any]:
+def dump_action(action: Action) -> dict[str, Any]:
     """The JSON form of an action, as recorded in trajectories."""
     return action.model_dump(mode="json", exclude_none=True)

@@ -24,7 +24,7 @@ class Check(BaseModel):
     timeout: float = Field(default=5.0, gt=0, le=600, description="Seconds to wait for the conditions.")
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> "Check":
+    def _at_least_one(self) -> Check:
         if not any((self.text, self.url, self.selector, self.js, self.window)):
             raise ValueError("a check needs at least one of text, url, selector, js, window")
         return self

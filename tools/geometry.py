@@ -96,13 +96,13 @@ class FrameGeometry(BaseModel):
     def for_model(
         self, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS, factor: int = IMAGE_FACTOR,
         space: CoordinateSpace = "resized-pixels",
-    ) -> "ScreenMapping":
+    ) -> ScreenMapping:
         """The mapping to the model space that smart_resize gives for these pixel limits."""
         h, w = smart_resize(self.height, self.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
         return ScreenMapping(frame=self, resized_width=w, resized_height=h, min_pixels=min_pixels, max_pixels=max_pixels,
                              space=space)
 
-    def resized_to(self, width: int, height: int, space: CoordinateSpace) -> "ScreenMapping":
+    def resized_to(self, width: int, height: int, space: CoordinateSpace) -> ScreenMapping:
         """The mapping for an image the model sees at ``width`` x ``height`` (a family's own resize rule)."""
         return ScreenMapping(frame=self, resized_width=width, resized_height=height, min_pixels=0,
                              max_pixels=width * height, space=space)

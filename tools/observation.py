@@ -32,11 +32,11 @@ class ActionResult(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="Dialogs seen, downloads, new tabs, ...")
 
     @classmethod
-    def success(cls, message: str = "", **data: Any) -> "ActionResult":
+    def success(cls, message: str = "", **data: Any) -> ActionResult:
         return cls(ok=True, message=message, data=data)
 
     @classmethod
-    def failure(cls, message: str, **data: Any) -> "ActionResult":
+    def failure(cls, message: str, **data: Any) -> ActionResult:
         return cls(ok=False, message=message, data=data)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import yaml
@@ -35,7 +36,7 @@ class SecretSpec(BaseModel):
     domains: list[str] = Field(default_factory=list, description="Host patterns; empty: anywhere.")
 
     @classmethod
-    def parse(cls, text: str) -> "SecretSpec":
+    def parse(cls, text: str) -> SecretSpec:
         """``NAME`` or ``NAME@domain,*.domain``."""
         name, _, domains = text.partition("@")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name.strip()):
@@ -96,7 +97,7 @@ class Secrets:
         self._by_form = dict(self._forms)
 
     @classmethod
-    def load(cls, specs: list[SecretSpec], environ: Mapping[str, str], file: str | Path | None = None) -> "Secrets":
+    def load(cls, specs: list[SecretSpec], environ: Mapping[str, str], file: str | Path | None = None) -> Secrets:
         """Each secret from ``environ[NAME]``, else from ``file``; a missing or too short one is an error."""
         from_file = read_secrets_file(file) if file else {}
         values = {}

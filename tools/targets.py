@@ -42,7 +42,7 @@ class Target(BaseModel):
     fallback: Point | None = Field(default=None, description="The point to use when the target is not found.")
 
     @model_validator(mode="after")
-    def _one_locator(self) -> "Target":
+    def _one_locator(self) -> Target:
         given = [k for k in DOM_LOCATORS if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"a target takes one of selector, text, role (got {', '.join(given)}); describe may join one")
@@ -113,9 +113,11 @@ class TargetScreen(Protocol):
 
     def locate(self, target: Target) -> LocatedElement:
         """The visible element's centre, scrolled into view, waiting up to ``target.timeout``; raises TargetError."""
+        ...
 
     def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
         """The element under a point of the viewport (CSS pixels), or None."""
+        ...
 
 
 def page_key(url: str | None) -> str | None:

@@ -14,7 +14,12 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from guiagent.agent.batch.plan import (
-    BatchSettings, EpisodeJob, attempt_folder, plan_episodes, row_from_trajectory, standing,
+    BatchSettings,
+    EpisodeJob,
+    attempt_folder,
+    plan_episodes,
+    row_from_trajectory,
+    standing,
 )
 from guiagent.agent.batch.progress import Progress
 from guiagent.agent.batch.results import ResultLog, ResultRow, read_results, write_final

@@ -9,8 +9,9 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.results import ResultRow, episode_key
@@ -65,7 +66,7 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
         "loop": LoopConfig(**{**base.loop.model_dump(), "max_steps": task.max_steps}),
     }
     if task.env == "desktop":
-        launch = task.start.app.replace("{python}", shlex.quote(sys.executable)).replace(
+        launch = (task.start.app or "").replace("{python}", shlex.quote(sys.executable)).replace(
             "{episode}", shlex.quote(str(folder.resolve())))
         update["desktop"] = DesktopConfig(xvfb=task.start.screen, launch=launch, window=task.start.window,
                                           sample_fps=base.desktop.sample_fps)
@@ -108,7 +109,7 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
 
 def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb) -> PageTaskEnv:
     task, folder = job.task, job.folder
-    start = task.start.url
+    start = task.start.url or ""
     if task.site == "miniwob":
         start = state.miniwob_url() + start
     base = task_spec(job, start, "(read from the page)")

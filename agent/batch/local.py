@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from pathlib import Path
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from guiagent.agent.batch.engine import Event

@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -114,7 +114,7 @@ def row_from_trajectory(root: Path, folder: Path, task: SuiteTask, seed: int, at
                         wall_s: float | None = None) -> ResultRow:
     """The episode's results line, read from its folder (meta.json, steps.jsonl)."""
     rel = str(folder.relative_to(root))
-    base = dict(key=episode_key(task.id, seed), task=task.id, seed=seed, trajectory=rel, attempt=attempt, tags=task.tags)
+    base: dict[str, Any] = dict(key=episode_key(task.id, seed), task=task.id, seed=seed, trajectory=rel, attempt=attempt, tags=task.tags)
     try:
         traj = load_trajectory(folder)
     except TrajectoryError as exc:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import fcntl
 import json
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from guiagent.agent.runner import RunSpec
 from guiagent.policies import Decision, DecisionContext, PolicyError

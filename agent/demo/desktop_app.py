@@ -47,7 +47,7 @@ class DemoApp:
         self.canvas.tag_bind(self.square, "<ButtonPress-1>", self._grab)
         self.canvas.bind("<B1-Motion>", self._drag)
         self.canvas.bind("<ButtonRelease-1>", self._drop)
-        self._grabbed: tuple[int, int] | None = None
+        self._grabbed: tuple[float, float] | None = None
 
     def _grab(self, e: tk.Event) -> None:
         x0, y0, _, _ = self.canvas.coords(self.square)

@@ -15,10 +15,10 @@ import threading
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 PAGES = {"/login", "/list", "/settings", "/terms", "/help", "/board", "/summary"}
 NEEDS_LOGIN = PAGES - {"/login"}
@@ -80,7 +80,7 @@ class DemoState:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "DemoServer"
+    server: DemoServer  # pyright: ignore[reportIncompatibleVariableOverride]  (the server this handler is made for)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the runtime prints its own progress
         pass
@@ -177,7 +177,7 @@ class DemoServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def start(self) -> "DemoServer":
+    def start(self) -> DemoServer:
         self._thread = threading.Thread(target=self.serve_forever, name="demo-site", daemon=True)
         self._thread.start()
         return self
@@ -188,7 +188,7 @@ class DemoServer(ThreadingHTTPServer):
             self._thread = None
         self.server_close()
 
-    def __enter__(self) -> "DemoServer":
+    def __enter__(self) -> DemoServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

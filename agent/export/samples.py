@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
-from guiagent.tools.geometry import MIN_PIXELS
 from guiagent.tools.actions import EnvKind
+from guiagent.tools.geometry import MIN_PIXELS
 from guiagent.tools.parsing import FN_RESULT, Protocol
 
 IMAGE = "<image>"

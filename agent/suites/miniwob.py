@@ -13,10 +13,10 @@ milliseconds, not for a model that takes seconds per step).
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import lru_cache
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-import threading
 from typing import Any
 
 from guiagent.agent.suites.model import PageReward, Suite, SuiteError, build_suite

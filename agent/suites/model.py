@@ -46,7 +46,7 @@ class Start(BaseModel):
     screen: str = Field(default="1280x800x24", description="The private Xvfb's screen, WxHxD.")
 
     @model_validator(mode="after")
-    def _one_place(self) -> "Start":
+    def _one_place(self) -> Start:
         if (self.url is None) == (self.app is None):
             raise ValueError("give exactly one of url and app")
         return self
@@ -88,7 +88,7 @@ class SuiteTask(BaseModel):
     repeats: int = Field(default=1, ge=1, description="Episodes per task when no seeds are given (seeds 0..repeats-1).")
 
     @model_validator(mode="after")
-    def _coherent(self) -> "SuiteTask":
+    def _coherent(self) -> SuiteTask:
         if not self.instruction and not (self.reward and self.reward.instruction):
             raise ValueError("a task needs an instruction (or a reward.instruction read from the page)")
         if self.reward is not None and self.start.app is not None:

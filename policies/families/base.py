@@ -13,7 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.constrained import answer_regex as qwen_answer_regex
-from guiagent.policies.prompts import assistant_turn, build_messages, system_prompt as qwen_system_prompt
+from guiagent.policies.prompts import assistant_turn, build_messages
+from guiagent.policies.prompts import system_prompt as qwen_system_prompt
 from guiagent.tools import Action, FrameGeometry, LeftClick, ScreenMapping
 from guiagent.tools.actions import EnvKind, Vocabulary
 from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace, round_half_up

@@ -27,10 +27,10 @@ import re
 from typing import Any
 
 from guiagent.policies.base import StepSummary
-from guiagent.policies.prompts import echoed_answer
 from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily
 from guiagent.policies.families.history import error_note, images_of
 from guiagent.policies.families.pycalls import Call, parse_calls
+from guiagent.policies.prompts import echoed_answer
 from guiagent.tools import (
     Action,
     ActionError,

@@ -4,7 +4,6 @@ batch re-run (nothing finished redone, the interrupted episode resumed), retries
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -29,7 +28,7 @@ GATE_OPEN = "(() => { const r = new XMLHttpRequest(); r.open('GET', '/flag', fal
 class _Gate(BaseHTTPRequestHandler):
     opened = threading.Event()
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:  # noqa: N802
@@ -141,9 +140,11 @@ def test_infrastructure_errors_are_retried_and_time_limits_kill_the_episode(tmp_
     assert proc.returncode == 1, proc.stdout + proc.stderr  # one episode could not run
     rows = read_results(out)
     unreachable, slow = rows["unreachable/seed-0"], rows["slow/seed-0"]
-    assert unreachable.outcome == "error" and f"could not open {closed}" in unreachable.reason
+    assert unreachable.outcome == "error" and unreachable.reason is not None
+    assert f"could not open {closed}" in unreachable.reason
     assert unreachable.attempt == 1 and unreachable.trajectory == "episodes/unreachable/seed-0.retry1"
-    assert slow.outcome == "failure" and "wall-clock limit of 30s" in slow.reason and slow.attempt == 0
+    assert slow.outcome == "failure" and slow.reason is not None and "wall-clock limit of 30s" in slow.reason
+    assert slow.attempt == 0
     meta = json.loads((out / slow.trajectory / "meta.json").read_text())
     assert meta["outcome"] == "failure" and "wall-clock" in meta["reason"]
     assert "1 could not run" in proc.stdout

@@ -63,6 +63,7 @@ def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
     report = run_from_cli([str(tmp_path / "suite.yaml")], tmp_path / "out", RunSpec(policy="script"), workers=1)
     row = report.rows[0]
     # the script says success, the page did not end the episode with a reward above 0: it is a failure
-    assert row.outcome == "failure" and row.reward == 0.0 and "the page's reward is 0" in row.reason
+    assert row.outcome == "failure" and row.reward == 0.0 and row.reason is not None
+    assert "the page's reward is 0" in row.reason
     assert batch_trajectories(tmp_path / "out") == [tmp_path / "out" / row.trajectory]
     assert batch_trajectories(tmp_path / "out", only_success=True) == []  # what export --only-success reads

@@ -125,6 +125,7 @@ def test_ctrl_c_or_sigterm_says_where_it_stopped_and_how_to_resume(tmp_path, sig
     assert f"resume with: guiagent run --resume {out}" in stdout
     meta = load_trajectory(out).meta
     assert meta.outcome == "interrupted" and meta.ended_at is not None
+    assert meta.reason is not None
     assert meta.reason.startswith(f"interrupted ({'SIGTERM' if sig == signal.SIGTERM else 'Ctrl-C'}) during step ")
     if sig == signal.SIGTERM:
         return

@@ -31,9 +31,10 @@ def _closed_port() -> int:
 
 def _printed(record: StepRecord) -> str:
     output = Output()
-    output.out = Console(file=io.StringIO(), width=200, color_system=None)
+    printed = io.StringIO()
+    output.out = Console(file=printed, width=200, color_system=None)
     output.step(record, 50)
-    return output.out.file.getvalue()
+    return printed.getvalue()
 
 
 def _record(**fields) -> StepRecord:
@@ -72,7 +73,7 @@ def test_a_dead_server_shows_the_step_failed_and_json_is_the_only_stdout(dead_se
     assert "step   1/50" in proc.stderr and "failed" in proc.stderr and "  ok" not in proc.stderr
     assert "INFO guiagent" in proc.stderr  # -v logs through logging
     step = load_trajectory(out).steps[0]
-    assert "cannot reach" in step.error and step.frame_after and (out / step.frame_after).exists()
+    assert step.error is not None and "cannot reach" in step.error and step.frame_after and (out / step.frame_after).exists()
 
 
 def test_the_run_ends_pointing_to_view(tmp_path) -> None:

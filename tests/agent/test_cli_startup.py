@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from typer.models import CommandInfo
 
 from guiagent.agent.cli import app
 
@@ -41,8 +42,15 @@ def _heavy(modules: list[str]) -> list[str]:
     return [m for m in modules if m.split(".")[0] in HEAVY or (m.startswith("guiagent") and m not in ours)]
 
 
+def _command_name(command: CommandInfo) -> str:
+    if command.name:
+        return command.name
+    assert command.callback is not None
+    return command.callback.__name__
+
+
 def _commands() -> list[str]:
-    return sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+    return sorted(_command_name(c) for c in app.registered_commands)
 
 
 def test_help_and_version_import_nothing_of_the_runtime() -> None:

@@ -51,7 +51,8 @@ def test_a_dead_x_server_or_app_is_an_error_and_resume_reaches_success(tmp_path,
     spec = desktop_demo_spec(out)
     spec.desktop.sample_fps = 4  # the background sampler dies with the server too, quietly
     result = start_episode(spec, out, on_step=_kill_after_blue(out, what, cmdline))
-    assert result.status == "error" and result.reason.startswith("env: ") and says in result.reason
+    assert result.status == "error" and result.reason is not None
+    assert result.reason.startswith("env: ") and says in result.reason
     traj = load_trajectory(out)
     assert traj.problems == [] and traj.meta.outcome == "error" and len(traj.steps) == 4
     assert traj.steps[0].context_frames  # what the first action changed on the screen

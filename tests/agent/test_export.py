@@ -15,8 +15,8 @@ from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
-from tests.model.server import ROOT
 from guiagent.tools.parsing import parse_function_calls, parse_tool_calls
+from tests.model.server import ROOT
 
 CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 MAX = 1280 * 28 * 28
@@ -84,13 +84,15 @@ def test_labels_land_on_the_element_the_recorded_action_targeted(demo_trajectory
                 continue
             label = parse_tool_calls(by_step[step.index].turns[-1].text).actions[-1]
             mapping = step.geometry.for_model(max_pixels=max_pixels)
-            x, y = mapping.model_to_input(label.coordinate)
+            x, y = mapping.model_to_input(label.points()["coordinate"])
             rx, ry = action["coordinate"]
             half = step.geometry.width / mapping.resized_width / 2 + 1e-9
             assert abs(x - rx) <= half and abs(y - ry) <= half
+            assert step.url is not None
             if step.url.endswith("/login"):
                 hit = "e => e ? (e.id || e.tagName) : null"
-                at = lambda px, py: env.page.evaluate(f"([x, y]) => ({hit})(document.elementFromPoint(x, y))", [px, py])
+                def at(px, py, hit=hit):
+                    return env.page.evaluate(f"([x, y]) => ({hit})(document.elementFromPoint(x, y))", [px, py])
                 assert at(x, y) == at(rx, ry) is not None
     finally:
         env.close()
@@ -165,7 +167,7 @@ def test_labels_are_written_in_each_familys_space_and_answer_form(demo_trajector
         if "coordinate" not in action:
             continue
         mapping = profile.mapping(step.geometry, None, MAX)
-        x, y = mapping.model_to_input(label[-1].coordinate)
+        x, y = mapping.model_to_input(label[-1].points()["coordinate"])
         rx, ry = action["coordinate"]
         half_x = step.geometry.width / step.geometry.scale / mapping.model_width / 2 + 1e-9
         half_y = step.geometry.height / step.geometry.scale / mapping.model_height / 2 + 1e-9

@@ -33,6 +33,13 @@ VENVS = {"llamafactory": ("GUIAGENT_LLAMAFACTORY_PYTHON", ".venv-llamafactory"),
 OPTIONS = ExportOptions(history_images=1)  # two screenshots in a sample: longer than LLaMA-Factory's default cutoff
 
 
+def first_group(pattern: str, text: str, flags: int = 0) -> str:
+    """Group 1 of the first match of ``pattern`` in ``text`` (which must match)."""
+    found = re.search(pattern, text, flags)
+    assert found is not None, pattern
+    return found.group(1)
+
+
 def trainer_python(kind: str) -> Path:
     variable, folder = VENVS[kind]
     explicit = os.environ.get(variable)
@@ -82,7 +89,7 @@ def run_checker(kind: str, args: list, cwd: Path) -> dict:
 
 def check_samples(report: list[dict], samples: list[Sample], limit: int) -> None:
     assert len(report) == len(samples)
-    for got, sample in zip(report, samples):
+    for got, sample in zip(report, samples, strict=True):
         grids = expected_grids(sample)
         assert got["image_grids"] == grids  # the trainer resizes exactly as the labels assume
         assert got["image_pad_tokens"] == sum(h * w // 4 for _, h, w in grids)  # no image cut
@@ -92,12 +99,12 @@ def check_samples(report: list[dict], samples: list[Sample], limit: int) -> None
 def test_llamafactory_trains_on_the_export_as_training_md_says(samples, tiny_model, tmp_path) -> None:
     trainer_python("llamafactory")
     write_dataset(samples, tmp_path / "export", "llamafactory", OPTIONS)
-    block = re.search(r"```yaml\n(.*?)```", (tmp_path / "export" / "TRAINING.md").read_text(), re.DOTALL).group(1)
+    block = first_group(r"```yaml\n(.*?)```", (tmp_path / "export" / "TRAINING.md").read_text(), re.DOTALL)
     settings = yaml.safe_load(block)
     (tmp_path / "settings.json").write_text(json.dumps(settings))
     report = run_checker("llamafactory", [tiny_model, tmp_path / "settings.json", tmp_path / "out"], tmp_path)
     check_samples(report["samples"], samples, settings["cutoff_len"])
-    for got, sample in zip(report["samples"], samples):  # mask_history: the last answer is what it trains on
+    for got, sample in zip(report["samples"], samples, strict=True):  # mask_history: the last answer is what it trains on
         assert got["trained_text"].startswith(sample.turns[-1].text)
     assert max(s["length"] for s in report["samples"]) > 2048 and report["default_cutoff"] != "ok"
     assert len(report["train_losses"]) == 1 and math.isfinite(report["train_losses"][0])
@@ -107,8 +114,8 @@ def test_trl_trains_on_the_parquet_alone_as_training_md_says(samples, tiny_model
     trainer_python("trl")
     write_dataset(samples, tmp_path / "export", "trl", OPTIONS)
     text = (tmp_path / "export" / "TRAINING.md").read_text()
-    block = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
-    setting = {name: int(re.search(rf"\b{name}=(\d+)", block).group(1)) for name in ("min_pixels", "max_pixels", "max_length")}
+    block = first_group(r"```python\n(.*?)```", text, re.DOTALL)
+    setting = {name: int(first_group(rf"\b{name}=(\d+)", block)) for name in ("min_pixels", "max_pixels", "max_length")}
     moved = tmp_path / "elsewhere" / "data.parquet"  # the parquet alone, its export folder gone
     moved.parent.mkdir()
     shutil.move(tmp_path / "export" / "data.parquet", moved)

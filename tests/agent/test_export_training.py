@@ -23,6 +23,13 @@ from guiagent.policies.media import image_tokens
 from guiagent.tools import smart_resize
 
 
+def first_group(pattern: str, text: str, flags: int = 0) -> str:
+    """Group 1 of the first match of ``pattern`` in ``text`` (which must match)."""
+    found = re.search(pattern, text, flags)
+    assert found is not None, pattern
+    return found.group(1)
+
+
 def _episode(out: Path, page: str) -> Path:
     script = out.parent / f"{out.parent.name}.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
@@ -74,7 +81,7 @@ def test_llamafactory_gets_a_cutoff_len_that_holds_every_sample(twins, tmp_path)
     samples, _ = build_samples(list(twins), options)
     _, warnings = write_dataset(samples, tmp_path, "llamafactory", options)
     text = (tmp_path / "TRAINING.md").read_text()
-    block = re.search(r"```yaml\n(.*?)```", text, re.DOTALL).group(1)
+    block = first_group(r"```yaml\n(.*?)```", text, re.DOTALL)
     assert all(not line.startswith(" ") for line in block.splitlines())  # one level: a YAML mapping as written
     import yaml
 
@@ -104,7 +111,7 @@ def test_each_family_gets_its_llamafactory_template_or_is_told_there_is_none(twi
         options = ExportOptions(family=family, history_images=0)
         samples, _ = build_samples([twins[0]], options)
         _, warnings = write_dataset(samples, tmp_path / family, "llamafactory", options)
-        block = re.search(r"```yaml\n(.*?)```", (tmp_path / family / "TRAINING.md").read_text(), re.DOTALL).group(1)
+        block = first_group(r"```yaml\n(.*?)```", (tmp_path / family / "TRAINING.md").read_text(), re.DOTALL)
         template = LLAMAFACTORY_TEMPLATES[family]
         assert yaml.safe_load(block).get("template") == template
         if template is None:

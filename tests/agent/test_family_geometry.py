@@ -4,11 +4,12 @@ on a real Chromium page at device scale factor 1 and 2 (the `browser` fixture)."
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 
 from guiagent.policies.families import FAMILIES, get_family
-from guiagent.tools import parse_action
+from guiagent.tools import LeftClick, parse_action
 
 # target boxes in CSS pixels (left, top, width, height): odd places, one at the right/bottom edge
 TARGETS = [(301, 203, 7, 5), (17.5, 640.25, 9, 9), (1270, 790, 10, 10)]
@@ -34,9 +35,11 @@ def test_a_perfect_answer_clicks_within_half_a_model_unit(pad, name):
         # the model's perfect answer: the centre in its own space, as the whole number it writes
         answer = mapping.input_to_model(centre)
         assert 0 <= answer[0] <= mapping.model_width and 0 <= answer[1] <= mapping.model_height
-        click = parse_action({"action": "left_click", "coordinate": list(answer)}).map_points(mapping.model_to_input)
+        model_click = parse_action({"action": "left_click", "coordinate": list(answer)})
+        click = cast(LeftClick, model_click.map_points(mapping.model_to_input))
         unit_x = obs.geometry.width / obs.geometry.scale / mapping.model_width  # CSS pixels per model unit
         unit_y = obs.geometry.height / obs.geometry.scale / mapping.model_height
+        assert click.coordinate is not None
         x, y = click.coordinate
         assert abs(x - centre[0]) <= unit_x / 2 + 1e-6 and abs(y - centre[1]) <= unit_y / 2 + 1e-6, (name, answer, click)
         assert pad.execute(click).ok

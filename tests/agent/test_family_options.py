@@ -30,4 +30,5 @@ def test_the_run_spec_carries_the_family():
                     headed=False, scale=1.0, profile=None, task="t", start_url=None, cache=None, demo_layout="default",
                     max_steps=5, max_format_errors=3, secrets_file=None, approve=None, share=False)
     spec = run_spec(defaults)
+    assert spec.vlm is not None
     assert spec.vlm.family == "qwen3-vl" and spec.vlm.profile.space == "relative-1000"

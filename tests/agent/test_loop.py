@@ -11,8 +11,8 @@ from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.policies import Decision, PolicyError
-from tests.processes import kill_descendants_named
 from guiagent.tools import Check, LeftClick, Terminate
+from tests.processes import kill_descendants_named
 
 
 def test_the_demo_runs_to_success_and_reads_back(tmp_path):
@@ -33,7 +33,8 @@ def test_the_demo_runs_to_success_and_reads_back(tmp_path):
         assert {"capture", "decide", "execute", "record"} <= set(step.timings_ms)
     by_label = {s.label: s for s in traj.steps}
     assert by_label["save (alert dialog)"].results[0].data["dialogs"][0]["message"] == "Settings saved"
-    assert by_label["open help in a new tab"].url_after.endswith("/help")
+    url_after = by_label["open help in a new tab"].url_after
+    assert url_after is not None and url_after.endswith("/help")
     assert by_label["drag the card to Done"].checks[0].result.ok
     # the spec to rebuild the run is in meta.json; the script travels with the trajectory
     assert traj.meta.extra["spec"]["demo_site"] is True
@@ -202,7 +203,7 @@ def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
             assert kill_descendants_named("chromium") > 0
 
     result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
-    assert result.status == "error" and result.reason.startswith("env: "), result.reason
+    assert result.status == "error" and result.reason is not None and result.reason.startswith("env: "), result.reason
     assert load_trajectory(out).meta.outcome == "error"
     resumed = resume_episode(out)  # a fresh Chromium at the last URL
     assert resumed.status == "success", resumed.reason
@@ -274,6 +275,8 @@ def test_a_resumed_episode_gives_the_policy_the_same_history_rebuilt_from_steps_
     seen = {}
 
     class Crashes(_Policy):
+        crash: bool  # set on each instance before it decides
+
         def decide(self, context):
             seen.setdefault(context.step, [h.model_dump() for h in context.history])
             if context.step == 3 and self.crash:

@@ -6,9 +6,10 @@ import json
 import re
 import subprocess
 import sys
+from typing import cast
 
 import av
-from PIL import Image
+from PIL import GifImagePlugin, Image
 
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
 from guiagent.agent.trajectory import load_trajectory
@@ -51,7 +52,7 @@ def test_report_video_and_gif(tmp_path):
     with av.open(str(tmp_path / "e.mp4")) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 25
-    gif = Image.open(tmp_path / "e.gif")
+    gif = cast(GifImagePlugin.GifImageFile, Image.open(tmp_path / "e.gif"))
     assert gif.n_frames == 25
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Literal
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
 from guiagent.agent.trajectory import load_trajectory
+from guiagent.policies.action_cache import CacheMode
 from guiagent.policies.vlm import VLMConfig
 from tests.model.server import MODEL_NAME, free_port
 
@@ -52,7 +54,7 @@ def cached_runs(vllm_server, tmp_path_factory):
     port = free_port()  # one port for every run, so the script's absolute URLs hold
     site = f"http://127.0.0.1:{port}"
 
-    def run(name: str, layout: str = "default", list_expect: str = "", mode: str = "use"):
+    def run(name: str, layout: Literal["default", "moved"] = "default", list_expect: str = "", mode: CacheMode = "use"):
         script = root / "describe.yaml"
         script.write_text(SCRIPT.format(site=site, list_expect=list_expect))
         spec = RunSpec(
@@ -126,4 +128,5 @@ def test_a_describe_target_on_the_desktop_is_grounded_then_cached(vllm_server, t
         assert served_requests(vllm_server.base_url) - before == calls
         (target,) = load_trajectory(out).steps[0].targets
         assert target.source == source and target.element is None  # no DOM on the desktop: pixels and window
+        assert target.signature is not None
         assert target.signature["page"].startswith("Desktop demo") and target.signature["dom_path"] is None

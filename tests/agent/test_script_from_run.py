@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -15,7 +16,7 @@ from guiagent.tools import ActionResult, FrameGeometry
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(script: Path, out: Path, layout: str = "default"):
+def run(script: Path, out: Path, layout: Literal["default", "moved"] = "default"):
     spec = RunSpec(script=str(script), demo_site=True, demo_layout=layout, loop=LoopConfig(max_steps=40))
     return start_episode(spec, out)
 

@@ -26,7 +26,8 @@ def test_bundled_desktop_suite_launches_the_tk_app_per_episode():
     suite = load_suite("desktop")
     assert [t.id for t in suite.tasks] == ["fill-form", "drag-and-save", "save"]
     for task in suite.tasks:
-        assert task.env == "desktop" and "{episode}" in task.start.app and task.success.window
+        assert task.env == "desktop" and task.start.app is not None and "{episode}" in task.start.app
+        assert task.success is not None and task.success.window
 
 
 def test_miniwob_suite_reads_the_package_and_lets_the_page_score():
@@ -36,6 +37,7 @@ def test_miniwob_suite_reads_the_package_and_lets_the_page_score():
     assert [t.id for t in suite.tasks] == list(names)
     task = next(t for t in suite.tasks if t.id == "click-button")
     assert task.start.url == "/miniwob/click-button.html" and task.site == "miniwob" and not task.resumable
+    assert task.reward is not None and task.reward.setup is not None
     assert task.reward.instruction == "core.getUtterance()" and "Math.seedrandom({seed})" in task.reward.setup
     assert sum(t.oracle is not None for t in suite.tasks) == len(ORACLES)
 
@@ -104,6 +106,7 @@ def test_a_tasks_allow_and_block_lists_join_the_runs_url_policy(tmp_path):
     base = RunSpec(browser=BrowserConfig(url_policy=UrlPolicy(block=["evil.test"])))
     job = EpisodeJob(key="a/0", task=task, seed=0, settings=BatchSettings(root=str(tmp_path), spec=base))
     policy = task_spec(job, "https://shop.test/", None).browser.url_policy
+    assert policy is not None
     assert policy.allow == ["*.shop.test", "shop.test"] and policy.block == ["evil.test", "pay.shop.test"]
     assert policy.check_url("https://www.shop.test/cart")
     assert not policy.check_url("https://pay.shop.test/") and not policy.check_url("https://other.test/")

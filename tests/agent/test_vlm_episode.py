@@ -10,10 +10,11 @@ import pytest
 
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
-from guiagent.agent.trajectory import load_trajectory
+from guiagent.agent.trajectory import StepRecord, load_trajectory
 from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.tools.parsing import Protocol
 from tests.model.server import MODEL_NAME, VLLMServer
 
 # Random weights, constrained to well-formed calls; terminate left out so the episode runs its length.
@@ -22,7 +23,7 @@ from tests.model.server import MODEL_NAME, VLLMServer
 MOVES = ["key", "type", "mouse_move", "left_click", "right_click", "double_click", "scroll", "wait"]
 
 
-def vlm_spec(base_url: str, protocol: str = "tool-call", steps: int = 10, **video) -> RunSpec:
+def vlm_spec(base_url: str, protocol: Protocol = "tool-call", steps: int = 10, **video) -> RunSpec:
     return RunSpec(
         policy="vlm",
         vlm=VLMConfig(base_url=base_url, model=MODEL_NAME, protocol=protocol, constrained=True,
@@ -31,6 +32,11 @@ def vlm_spec(base_url: str, protocol: str = "tool-call", steps: int = 10, **vide
         task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps),
         browser=BrowserConfig(sample_fps=1.0),  # what is painted during actions joins the clip
     )
+
+
+def usage(step: StepRecord) -> dict[str, int]:
+    assert step.usage is not None
+    return step.usage
 
 
 @pytest.mark.parametrize("protocol", ["tool-call", "function-result-return"])
@@ -45,21 +51,22 @@ def test_ten_vlm_steps_on_the_demo_site_are_recorded(vllm_server, tmp_path, prot
         assert step.raw and step.format_error is None, step.raw
         assert step.model_actions and len(step.model_actions) == len(step.actions)
         assert step.mapping is not None and step.mapping.frame == step.geometry
-        assert step.usage["prompt_tokens"] > step.usage["image_tokens"] > 0
+        assert usage(step)["prompt_tokens"] > usage(step)["image_tokens"] > 0
     # the history grows as text, and a clip appears once there is a past to show
     # (the clip's intro text goes with the clip when the context budget drops it: compare like with like)
-    prompts = [s.usage["prompt_tokens"] - s.usage["image_tokens"] - s.usage["video_tokens"] for s in traj.steps]
+    prompts = [usage(s)["prompt_tokens"] - usage(s)["image_tokens"] - usage(s)["video_tokens"] for s in traj.steps]
     for with_clip in (False, True):
-        same = [p for p, s in zip(prompts, traj.steps) if (s.usage["video_frames"] > 0) == with_clip]
+        same = [p for p, s in zip(prompts, traj.steps, strict=True) if (usage(s)["video_frames"] > 0) == with_clip]
         assert same == sorted(same)
     assert prompts[-1] > prompts[0]
-    assert traj.steps[0].usage["video_frames"] == 0 and max(s.usage["video_frames"] for s in traj.steps) >= 2
+    assert usage(traj.steps[0])["video_frames"] == 0 and max(usage(s)["video_frames"] for s in traj.steps) >= 2
     assert any(s.context_frames for s in traj.steps)  # the sampler ran beside the model policy
 
 
 def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(vllm_python, tiny_model, tmp_path):
     with VLLMServer(vllm_python, tiny_model, tmp_path / "server.log") as server:
         spec = vlm_spec(server.base_url, steps=20)
+        assert spec.vlm is not None
         spec.vlm.max_retries = 1
 
         def kill_after_three(record, max_steps):
@@ -79,6 +86,7 @@ def test_a_server_that_refuses_the_video_says_so(vllm_python, tiny_model, tmp_pa
     with VLLMServer(vllm_python, tiny_model, tmp_path / "server.log", limit_mm={"image": 1, "video": 0}) as server:
         result = start_episode(vlm_spec(server.base_url, steps=4), tmp_path / "run")
     assert result.status == "failure"
+    assert result.reason is not None
     assert "the server refuses this many images/videos per prompt" in result.reason
     assert "--limit-mm-per-prompt" in result.reason
 

@@ -38,7 +38,7 @@ def test_answers_are_valid_calls_inside_the_screen_with_the_visual_tokens_counte
         assert models[0]["id"] == "Qwen/Qwen2.5-VL-7B-Instruct" and models[0]["max_model_len"] == 32768
         answer = httpx.post(f"{server.base_url}/chat/completions", json=_request()).json()
         action = parse_answer(answer["choices"][0]["message"]["content"], "tool-call").actions[0]
-        assert action.action == "left_click" and 0 <= action.coordinate[0] < 588 and 0 <= action.coordinate[1] < 364
+        assert action.action == "left_click" and action.coordinate is not None and 0 <= action.coordinate[0] < 588 and 0 <= action.coordinate[1] < 364
         visual = image_tokens(364, 588) + video_tokens(4, 140, 224)
         assert answer["usage"]["prompt_tokens"] > visual
         fn = httpx.post(f"{server.base_url}/chat/completions", json=_request(stop=["✿RESULT✿"])).json()
@@ -61,4 +61,5 @@ def test_runs_as_a_child_process_and_stops():
         answer = httpx.post(f"{server.base_url}/chat/completions", json=_request()).json()
         assert parse_answer(answer["choices"][0]["message"]["content"], "tool-call").actions[0].action == "wait"
         proc = server.proc
+    assert proc is not None
     assert proc.poll() is not None

@@ -6,12 +6,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from guiagent.envs import EnvError
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
-from guiagent.tools import Check, parse_action
+from guiagent.tools import Check, LeftClick, parse_action
 
 PROBE = Path(__file__).resolve().parents[1] / "apps" / "probe_app.py"
 
@@ -164,7 +165,8 @@ def test_a_click_from_monitor_two_lands_on_the_widget(tmp_path):
         mapping = obs.geometry.for_model(max_pixels=1280 * 28 * 28)
         # the Press button's centre, in pixels of the monitor-2 frame, as the model would give it
         model_point = mapping.captured_to_model((160, 120))
-        click = parse_action({"action": "left_click", "coordinate": list(model_point)}).map_points(mapping.model_to_input)
+        model_click = parse_action({"action": "left_click", "coordinate": list(model_point)})
+        click = cast(LeftClick, model_click.map_points(mapping.model_to_input))
         assert env.execute(click).ok
         wait_state(state, lambda s: s["button_clicks"] == 1)
     finally:
@@ -177,6 +179,7 @@ def test_no_display_and_a_dead_server_are_clear(tmp_path, monkeypatch):
         DesktopEnv().reset()
     env = DesktopEnv(DesktopConfig(xvfb="640x480"))
     env.reset()
+    assert env._xvfb is not None
     env._xvfb.stop()
     with pytest.raises(EnvError, match="is gone"):
         env.observe()

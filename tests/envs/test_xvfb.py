@@ -24,11 +24,13 @@ def test_runs_starting_together_get_their_own_displays():
     try:
         seen = []
         for run in runs:
+            assert run.stdout is not None and run.stderr is not None
             line = run.stdout.readline().split()
             assert line, run.stderr.read()
             seen.append((line[0], int(line[1])))
     finally:
         for run in runs:
+            assert run.stdin is not None
             run.stdin.close()
             run.wait(timeout=60)
     displays = [d for d, _ in seen]

@@ -50,5 +50,5 @@ def internvl(sizes: list[tuple[int, int]]) -> dict[str, list[int]]:
 
 
 if __name__ == "__main__":
-    sizes = [tuple(int(v) for v in arg.split("x")) for arg in sys.argv[1:]]
+    sizes = [(int(w), int(h)) for w, h in (arg.split("x") for arg in sys.argv[1:])]
     print(json.dumps({"pixtral": pixtral(sizes), "internvl": internvl(sizes)}))

@@ -24,7 +24,7 @@ class Scripted(BaseHTTPRequestHandler):
     replies: list[tuple[int, dict]] = []
     seen: list[str] = []
 
-    def log_message(self, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_POST(self) -> None:  # noqa: N802

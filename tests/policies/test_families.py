@@ -6,6 +6,8 @@ the sample says what was adapted (the mobile tool's call renamed to the desktop 
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from guiagent.policies.families import FAMILIES, get_family, propose_family
@@ -117,7 +119,9 @@ def test_pixtral_sizes_like_its_processor_and_reads_pixels_through_the_tool_call
     mapping = family.mapping(FrameGeometry(width=1280, height=800, scale=1))
     assert family.image_tokens(mapping) == 40 * (64 + 1)
     call = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [512, 320]}}\n</tool_call>'
-    assert mapping.model_to_captured(family.parse(call, "tool-call").actions[0].coordinate) == (640, 400)
+    coordinate = cast(LeftClick, family.parse(call, "tool-call").actions[0]).coordinate
+    assert coordinate is not None
+    assert mapping.model_to_captured(coordinate) == (640, 400)
 
 
 @pytest.mark.parametrize("sample, expected", [
@@ -211,7 +215,8 @@ def test_every_family_writes_labels_its_parser_reads_back(name):
     ("served", {"model_type": "qwen2_5_vl"}, "qwen2.5-vl"),
 ])
 def test_a_family_is_proposed_from_the_model_id_and_config(model_id, config, expected):
-    assert propose_family(model_id, config).name == expected
+    family = propose_family(model_id, config)
+    assert family is not None and family.name == expected
     assert propose_family("no-idea", {"architectures": ["LlamaForCausalLM"]}) is None
 
 
@@ -246,4 +251,4 @@ def test_the_public_functions_take_the_family():
     tars = mapping_for(obs, family="ui-tars-1.5")
     answer = actions_from_answer("Thought: t\nAction: click(start_box='(1274,798)')", tars, family="ui-tars-1.5")
     assert (tars.resized_width, tars.resized_height) == (2548, 1596)
-    assert answer.actions[0].coordinate == pytest.approx((640, 400), abs=0.5)  # the centre, in CSS pixels
+    assert cast(LeftClick, answer.actions[0]).coordinate == pytest.approx((640, 400), abs=0.5)  # the centre, in CSS pixels

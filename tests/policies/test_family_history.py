@@ -161,5 +161,6 @@ def test_the_served_model_counts_the_earlier_screenshot_as_predicted(vllm_server
     request = p.build_request(ctx)
     assert sum(len(images(x)) for x in request.messages) == 2
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == request.predicted["image_tokens"] == 2 * p.config.profile.image_tokens(request.mapping)

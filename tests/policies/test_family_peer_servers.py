@@ -53,6 +53,7 @@ def test_predicted_image_tokens_match_the_server(peer_server, size):
     ctx = context(screenshot(*size, t=1000.0))
     request = p.build_request(ctx)
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
     assert visual == request.predicted["image_tokens"], (family, size)
     assert request.mapping.space == SPACES[family]
@@ -71,15 +72,16 @@ def test_a_short_constrained_episode_is_recorded(peer_server, tmp_path):
         browser=BrowserConfig(),
     )
     result = start_episode(spec, tmp_path / "run")
-    assert result.status == "failure" and "step limit (3)" in result.reason
+    assert result.status == "failure" and result.reason is not None and "step limit (3)" in result.reason
     traj = load_trajectory(tmp_path / "run")
     assert len(traj.steps) == 3 and traj.problems == []
     assert traj.meta.policy["family"] == family
     for step in traj.steps:
         assert step.format_error is None, step.raw
         mapping = step.mapping
+        assert mapping is not None
         assert mapping.space == SPACES[family]
-        for action, model_action in zip(step.actions, step.model_actions):
+        for action, model_action in zip(step.actions, step.model_actions, strict=True):
             if "coordinate" in model_action:
                 # a point in the model's space lands inside the 1280x800 viewport, scaled by that space
                 mx, my = model_action["coordinate"]

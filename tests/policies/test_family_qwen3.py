@@ -140,6 +140,7 @@ def test_timestamps_are_written_as_vllm_writes_them():
 def test_the_clip_is_built_on_32_pixel_blocks_and_intro_states_its_clock():
     frames = [Observation(image=b"", t=100.0 + k * 0.5, geometry=FrameGeometry(width=1280, height=800)) for k in range(30)]
     clip = build_clip(frames, 115.0, VideoConfig(fps=1.0, history_seconds=10, token_budget=512), QWEN3.factor)
+    assert clip is not None
     assert len(clip.frames) == 10 and clip.width % 32 == 0 and clip.height % 32 == 0
     intro = QWEN3.clip_intro("T0", "T9", 10, 1.0)
     assert "<t seconds>" in intro and "in seconds after T0" in intro

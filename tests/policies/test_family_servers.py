@@ -7,7 +7,6 @@ Families vLLM 0.32 does not serve here are checked in test_family_processors.py 
 
 from __future__ import annotations
 
-
 import pytest
 
 from guiagent.agent.loop import LoopConfig
@@ -47,6 +46,7 @@ def test_predicted_image_tokens_match_the_server(family_server):
         ctx = context(screenshot(*size, t=1000.0))
         request = p.build_request(ctx)
         decision = p.decide(ctx)
+        assert decision.usage is not None
         visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
         assert visual == request.predicted["image_tokens"], (family, size)
         assert request.mapping.space == "relative-1000"
@@ -68,8 +68,10 @@ def test_predicted_video_tokens_match_the_server(family_server):
                video=VideoConfig(fps=fps, history_seconds=seconds, token_budget=512))
     ctx = context(screenshot(640, 400, t=now), frames)
     request = p.build_request(ctx)
+    assert request.clip is not None
     assert len(request.clip.frames) == 2 * pairs
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(server, request.messages, server.name)
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
     if family == "qwen3-vl":
@@ -90,14 +92,15 @@ def test_a_short_constrained_episode_is_recorded(family_server, tmp_path):
         browser=BrowserConfig(),
     )
     result = start_episode(spec, tmp_path / "run")
-    assert result.status == "failure" and "step limit (3)" in result.reason
+    assert result.status == "failure" and result.reason is not None and "step limit (3)" in result.reason
     traj = load_trajectory(tmp_path / "run")
     assert len(traj.steps) == 3 and traj.problems == []
     assert traj.meta.policy["family"] == family
     for step in traj.steps:
         assert step.format_error is None, step.raw
+        assert step.mapping is not None
         assert step.mapping.space == "relative-1000"
-        for action, model_action in zip(step.actions, step.model_actions):
+        for action, model_action in zip(step.actions, step.model_actions, strict=True):
             if "coordinate" in model_action:
                 # a point on the 0-1000 grid lands inside the 1280x800 viewport, scaled by the grid
                 mx, my = model_action["coordinate"]

@@ -14,9 +14,10 @@ def frame(t: float, w: int = 1280, h: int = 800) -> Observation:
 def test_frame_k_is_the_latest_frame_at_t0_plus_k_over_fps():
     history = [frame(t) for t in (100.0, 101.3, 104.9, 105.0, 109.2)]
     clip = build_clip(history, now=110.0, config=VideoConfig(fps=1.0, history_seconds=10))
+    assert clip is not None
     assert clip.t0 == 100.0 and clip.fps == 1.0 and len(clip.frames) == 10
     ticks = [clip.t0 + k / clip.fps for k in range(len(clip.frames))]
-    for tick, held in zip(ticks, clip.frames):
+    for tick, held in zip(ticks, clip.frames, strict=True):
         assert held.t == max(o.t for o in history if o.t <= tick)
     assert [o.t for o in clip.frames] == [100.0, 100.0, 101.3, 101.3, 101.3, 105.0, 105.0, 105.0, 105.0, 105.0]
 
@@ -24,6 +25,7 @@ def test_frame_k_is_the_latest_frame_at_t0_plus_k_over_fps():
 def test_the_clip_has_an_even_number_of_frames_and_never_reaches_before_the_first():
     history = [frame(t) for t in (100.0, 102.0)]
     clip = build_clip(history, now=107.5, config=VideoConfig(fps=1.0, history_seconds=30))
+    assert clip is not None
     assert len(clip.frames) == 6 and clip.t0 == 101.5  # 7 ticks fit after 100.0; the oldest is dropped
     assert build_clip([frame(100.0)], now=100.9, config=VideoConfig()) is None
     assert build_clip([], now=5.0, config=VideoConfig()) is None
@@ -34,6 +36,7 @@ def test_the_clip_has_an_even_number_of_frames_and_never_reaches_before_the_firs
 def test_fps_sets_how_many_frames_cover_the_horizon(fps, frames):
     history = [frame(90 + k * 0.25) for k in range(80)]
     clip = build_clip(history, now=110.0, config=VideoConfig(fps=fps, history_seconds=10, token_budget=100000))
+    assert clip is not None
     assert len(clip.frames) == frames
 
 
@@ -41,9 +44,11 @@ def test_frame_size_fits_the_token_budget_and_is_a_smart_resize_fixed_point():
     history = [frame(90 + k) for k in range(30)]
     config = VideoConfig(fps=1.0, history_seconds=30, token_budget=3000)
     clip = build_clip(history, now=120.0, config=config)
+    assert clip is not None
     assert clip.tokens <= 3000 + 2
     assert smart_resize(clip.height, clip.width, min_pixels=config.min_pixels, max_pixels=config.max_pixels) == (clip.height, clip.width)
     tiny_budget = build_clip(history, now=120.0, config=VideoConfig(history_seconds=30, token_budget=100))
+    assert tiny_budget is not None
     assert tiny_budget.height * tiny_budget.width >= VideoConfig().min_pixels  # never below the server's floor
 
 
@@ -65,4 +70,5 @@ def test_clip_frames_keep_one_size_as_the_clip_grows_so_each_is_encoded_once():
     sizes = {(c.width, c.height) for c in (build_clip([frame(100.0 + k) for k in range(n)], 100.0 + n, config) for n in range(2, 40)) if c}
     assert len(sizes) == 1
     full = build_clip([frame(100.0 + k) for k in range(40)], 140.0, config)
+    assert full is not None
     assert len(full.frames) == 30 and full.tokens <= config.token_budget + 2

@@ -7,13 +7,14 @@ with shared/reference/qwen25vl-computer-use.md.
 
 import json
 import re
+from typing import cast
 
 import pytest
 
 from guiagent.policies.base import StepSummary
 from guiagent.policies.prompts import NOUS_TEMPLATE, QWEN_TEMPLATE_EN, build_messages, system_prompt
-from tests.reference_qwen_agent import load
 from guiagent.tools.schema import computer_use_function, nous_tool_line, parameters, qwen_tool_description
+from tests.reference_qwen_agent import load
 
 nous = load("nous_fncall_prompt")
 qwen = load("qwen_fncall_prompt")
@@ -85,7 +86,7 @@ def test_tool_call_history_is_stable_text_and_the_screen_comes_last():
     messages, extra = build_messages("tool-call", "SYS", "Do it.", HISTORY, MEDIA)
     roles = [m["role"] for m in messages]
     assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
-    assert all(a != b or a != "user" for a, b in zip(roles, roles[1:]))  # never two user turns in a row
+    assert all(a != b or a != "user" for a, b in zip(roles, roles[1:], strict=False))  # never two user turns in a row
     assert messages[2]["content"] == (
         'Open the menu.\n<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 20]}}\n</tool_call>'
     )
@@ -123,11 +124,12 @@ def test_function_result_return_dialogue_continues_the_assistant_turn():
 
 def test_the_constraint_offers_what_the_episode_offers():
     from guiagent.policies.constrained import answer_regex
+    from guiagent.tools import Navigate
     from guiagent.tools.parsing import parse_tool_calls
 
     regex = answer_regex("tool-call", 1000, 700, ["navigate", "back"], env="browser")
     navigate = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "navigate", "url": "https://evil.com/x"}}\n</tool_call>'
-    assert re.fullmatch(regex, navigate) and parse_tool_calls(navigate, "browser").actions[0].url == "https://evil.com/x"
+    assert re.fullmatch(regex, navigate) and cast(Navigate, parse_tool_calls(navigate, "browser").actions[0]).url == "https://evil.com/x"
     assert not re.fullmatch(regex, navigate.replace("evil.com", "127.0.0.1"))
     with pytest.raises(ValueError, match="cannot constrain to navigate: not offered in a desktop episode"):
         answer_regex("tool-call", 1000, 700, ["navigate"])

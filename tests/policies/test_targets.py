@@ -1,12 +1,13 @@
 """Targets in scripts: how they are written, checked and resolved (without a browser: the rules)."""
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from guiagent.policies.script import PLACEHOLDER, ScriptError, load_script
 from guiagent.policies.targeting import Targeting
-from guiagent.tools import FrameGeometry, LeftClick, LeftClickDrag, Observation
+from guiagent.tools import DoubleClick, FrameGeometry, LeftClick, LeftClickDrag, Observation
 from guiagent.tools.targets import Target, page_key
 
 
@@ -27,7 +28,7 @@ steps:
 """))
     click, double, move, drag, scroll = script.steps
     assert click.targets["coordinate"] == Target(selector="#go") and click.action == LeftClick(coordinate=PLACEHOLDER)
-    assert double.targets["coordinate"].fallback == (5, 6) and double.action.coordinate == (5, 6)
+    assert double.targets["coordinate"].fallback == (5, 6) and cast(DoubleClick, double.action).coordinate == (5, 6)
     assert move.targets["coordinate"].timeout == 9
     assert list(drag.targets) == ["start_coordinate", "coordinate"]
     assert drag.targets["coordinate"] == Target(describe="the Done column") and isinstance(drag.action, LeftClickDrag)
@@ -79,8 +80,10 @@ def test_a_dom_target_off_the_browser_is_a_clear_error_or_uses_its_fallback():
     assert error == "left_click: selector '#go' is a DOM target, for the browser env: use describe here"
     done, records, error = targeting.resolve_action(
         action, {"coordinate": Target(selector="#go", fallback=(7, 8))}, _observation(), None)
-    assert error is None and done.coordinate == (7, 8)
-    assert records[0].source == "fallback" and "DOM target" in records[0].reason
+    assert error is None and cast(LeftClick, done).coordinate == (7, 8)
+    reason = records[0].reason
+    assert reason is not None
+    assert records[0].source == "fallback" and "DOM target" in reason
 
 
 def test_the_cache_modes_use_refresh_and_off(tmp_path):
@@ -89,15 +92,19 @@ def test_the_cache_modes_use_refresh_and_off(tmp_path):
     path = tmp_path / "s.cache.json"
     entry = CacheEntry(describe="the Add button", point=(10, 20), signature=Signature(page="h/list", region="0" * 16))
     ActionCache(path).store(entry)
-    assert ActionCache(path).lookup("the Add button", "h/list").point == (10, 20)
+    hit = ActionCache(path).lookup("the Add button", "h/list")
+    assert hit is not None and hit.point == (10, 20)
     assert ActionCache(path).lookup("the Add button", "h/other") is None
     assert ActionCache(path, "refresh").lookup("the Add button", "h/list") is None  # grounds again...
     off = ActionCache(path, "off")
     off.store(entry.model_copy(update={"point": (1, 1)}))
-    assert off.lookup("the Add button", "h/list") is None and ActionCache(path).lookup("the Add button", "h/list").point == (10, 20)
+    assert off.lookup("the Add button", "h/list") is None
+    hit = ActionCache(path).lookup("the Add button", "h/list")
+    assert hit is not None and hit.point == (10, 20)
     refresh = ActionCache(path, "refresh")
     refresh.store(entry.model_copy(update={"point": (3, 4)}))  # ...and rewrites the file
-    assert ActionCache(path).lookup("the Add button", "h/list").point == (3, 4)
+    hit = ActionCache(path).lookup("the Add button", "h/list")
+    assert hit is not None and hit.point == (3, 4)
     path.write_text("{not json")
     with pytest.raises(CacheError, match="unreadable .*--refresh-cache"):
         ActionCache(path)

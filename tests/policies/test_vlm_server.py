@@ -11,9 +11,9 @@ from PIL import Image
 from guiagent.policies import DecisionContext, PolicyError
 from guiagent.policies.media import VideoConfig, video_tokens
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
-from tests.model.server import MODEL_NAME
 from guiagent.tools import FrameGeometry, Observation
 from guiagent.tools.parsing import parse_function_calls, parse_tool_calls
+from tests.model.server import MODEL_NAME
 
 
 def screenshot(width: int, height: int, t: float, shade: int = 0) -> Observation:
@@ -51,6 +51,7 @@ def test_predicted_image_tokens_match_the_server(vllm_server, size):
     ctx = context(screenshot(*size, t=1000.0))
     request = p.build_request(ctx)
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == decision.usage["image_tokens"] == request.predicted["image_tokens"]
 
@@ -64,8 +65,10 @@ def test_predicted_video_tokens_match_the_server_and_follow_fps(vllm_server, fps
     ctx = context(screenshot(1280, 800, t=now), frames)
     request = p.build_request(ctx)
     clip = request.clip
+    assert clip is not None
     assert len(clip.frames) == int(10 * fps) - int(10 * fps) % 2
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
     assert request.predicted["video_tokens"] == video_tokens(len(clip.frames), clip.height, clip.width)
@@ -82,9 +85,11 @@ def test_the_longest_clip_the_cli_can_make_reaches_the_server_whole(vllm_server)
     p = policy(vllm_server, max_pixels=64 * 28 * 28, video=video)
     ctx = context(screenshot(640, 400, t=now), frames)
     request = p.build_request(ctx)
+    assert request.clip is not None
     assert len(request.clip.frames) == 64
     assert "64 frames at 2 fps" in str(request.messages)
     decision = p.decide(ctx)
+    assert decision.usage is not None
     visual = decision.usage["prompt_tokens"] - text_only_tokens(vllm_server, request.messages)
     assert visual == request.predicted["image_tokens"] + request.predicted["video_tokens"]
     assert request.predicted["video_tokens"] == video_tokens(64, request.clip.height, request.clip.width)
@@ -106,6 +111,7 @@ def test_constrained_decoding_makes_the_random_model_answer_well(vllm_server, pr
 def test_unconstrained_random_text_is_a_format_error_not_a_crash(vllm_server):
     decision = policy(vllm_server, max_tokens=12).decide(context(screenshot(640, 400, t=5.0)))
     assert decision.format_error and decision.raw is not None and decision.actions == []
+    assert decision.usage is not None
     if decision.usage["completion_tokens"] == 12:  # (a random model rarely samples its end token sooner)
         assert decision.usage["cut_at_max_tokens"] == 1
         assert decision.format_error.startswith("the answer was cut at max_tokens (12): ")
@@ -119,10 +125,12 @@ def test_a_clip_that_would_overflow_the_context_is_trimmed_oldest_first(vllm_ser
     tight = policy(vllm_server, max_pixels=256 * 28 * 28, max_context=3600, video=video)
     ctx = context(screenshot(1280, 800, t=now), frames)
     whole, trimmed = full.build_request(ctx).clip, tight.build_request(ctx).clip
+    assert whole is not None and trimmed is not None
     assert len(trimmed.frames) < len(whole.frames)
     assert trimmed.frames == whole.frames[len(whole.frames) - len(trimmed.frames):]  # the newest kept
     assert trimmed.t_end == whole.t_end
     decision = tight.decide(ctx)
+    assert decision.usage is not None
     assert decision.usage["prompt_tokens"] <= 3600 - 8
 
 

@@ -73,7 +73,7 @@ class AttackerSite:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _serve(self) -> None:
@@ -123,7 +123,7 @@ class AttackerSite:
         self.allowed = f"http://allowed.test:{self.port}"
         self.evil = f"http://evil.test:{self.port}"
 
-    def __enter__(self) -> "AttackerSite":
+    def __enter__(self) -> AttackerSite:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

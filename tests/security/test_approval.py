@@ -5,16 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from guiagent.agent.loop import LoopConfig, summary_of
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
-from guiagent.agent.trajectory import load_trajectory
+from guiagent.agent.trajectory import StepRecord, load_trajectory
+from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.tools import Key, Navigate, Type
 from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.urlpolicy import UrlPolicy
-from guiagent.envs.browser import BrowserConfig
-from guiagent.tools import Key, Navigate, Type
 from tests.model.server import MODEL_NAME, ROOT
 
 CLI = [sys.executable, "-m", "guiagent.agent.cli"]
@@ -26,6 +27,12 @@ steps:
   - {action: wait, time: 0.1}
   - {action: navigate, url: "http://127.0.0.1:%d/login?again=1"}
 """
+
+
+def approval(step: StepRecord) -> dict[str, Any]:
+    """The person's answer recorded on a step (which must have one)."""
+    assert step.approval is not None
+    return step.approval
 
 
 def test_rules_match_what_they_name() -> None:
@@ -54,18 +61,20 @@ def test_a_scripted_navigate_waits_then_a_denial_goes_back_and_the_run_goes_on(t
     out = tmp_path / "run"
     spec = RunSpec(script=str(script), approve=[ApprovalRule(rule="navigate")], loop=LoopConfig(max_steps=5))
     first = start_episode(spec, out)
-    assert first.status == "awaiting-approval" and "step 1: navigate" in first.reason
+    assert first.status == "awaiting-approval" and first.reason is not None and "step 1: navigate" in first.reason
     traj = load_trajectory(out)
     assert traj.meta.outcome == "awaiting-approval" and traj.steps == []
     denied = resume_episode(out, approval={"approved": False, "note": "not the list"})
-    assert denied.status == "awaiting-approval" and "step 3: navigate" in denied.reason  # the wait needed no one
+    assert denied.status == "awaiting-approval" and denied.reason is not None
+    assert "step 3: navigate" in denied.reason  # the wait needed no one
     approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert approved.returncode == 0, approved.stdout + approved.stderr
     steps = load_trajectory(out).steps
-    assert steps[0].approval["approved"] is False and steps[0].approval["note"] == "not the list"
+    assert approval(steps[0])["approved"] is False and approval(steps[0])["note"] == "not the list"
     assert steps[0].results[0].message == "denied by a person (approval rule navigate): not the list"
     assert steps[0].url_after is None  # nothing ran
-    assert steps[2].approval["approved"] is True and steps[2].url_after.endswith("again=1")
+    assert approval(steps[2])["approved"] is True and steps[2].url_after is not None
+    assert steps[2].url_after.endswith("again=1")
     again = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert again.returncode == 2 and "is not awaiting approval" in again.stderr
 
@@ -82,7 +91,8 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
         approve=[ApprovalRule(rule="navigate")],
     )
     first = start_episode(spec, out)
-    assert first.status == "awaiting-approval" and "step 1: navigate" in first.reason, first.reason
+    assert first.status == "awaiting-approval" and first.reason is not None, first.reason
+    assert "step 1: navigate" in first.reason, first.reason
     denied = subprocess.run([*CLI, "approve", str(out), "--deny", "--note", "stay on the site"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert denied.returncode == 1, denied.stdout + denied.stderr  # the run went on and stops again, awaiting
@@ -90,7 +100,7 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert "reached the step limit (2)" in approved.stdout, approved.stdout + approved.stderr
     steps = load_trajectory(out).steps
-    assert [s.approval["approved"] for s in steps] == [False, True]
+    assert [approval(s)["approved"] for s in steps] == [False, True]
     assert steps[0].results[0].message == "denied by a person (approval rule navigate): stay on the site"
     # approved, the model's navigate still meets the URL policy (the constraint writes no local host)
     assert steps[1].results[0].message.startswith("blocked by policy: http")
@@ -145,4 +155,4 @@ def test_in_a_terminal_the_person_is_asked_with_the_frame_and_the_action(tmp_pat
             proc.kill()
         os.close(master)
     steps = load_trajectory(out).steps
-    assert steps[0].approval["note"] == "wrong page" and steps[2].approval["approved"] is True
+    assert approval(steps[0])["note"] == "wrong page" and approval(steps[2])["approved"] is True

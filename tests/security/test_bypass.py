@@ -7,7 +7,7 @@ server's log is the judge, not what the page shows.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 

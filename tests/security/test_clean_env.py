@@ -71,6 +71,7 @@ def test_chromium_processes_hold_no_key_token_or_proxy(planted) -> None:
     env = BrowserEnv(BrowserConfig(pass_env=["OPTED_IN_TOKEN"]))
     try:
         env.reset()
+        assert env._guard is not None
         pids = with_descendants(processes_with(f"--proxy-server={env._guard.proxy_url}"))  # this env's Chromium
         assert len(pids) >= 2  # the browser and its children (renderer, GPU, utility)
         environs = [environ_of(pid) for pid in pids]

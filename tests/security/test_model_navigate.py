@@ -29,7 +29,7 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     )
     result = start_episode(spec, out)
     traj = load_trajectory(out)
-    assert result.steps == 2 and "step limit" in result.reason, result.reason  # refused, the episode went on
+    assert result.steps == 2 and result.reason is not None and "step limit" in result.reason, result.reason  # refused, the episode went on
     blocked = []
     for step in traj.steps:
         assert step.format_error is None, step.format_error  # constrained: the answer always parses
@@ -42,7 +42,7 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     for step in traj.steps:
         for seen in (step.url, step.title):
             assert seen and not any(host in seen for host in blocked), seen
-        assert step.url.endswith("/login") and step.url_after is None
+        assert step.url is not None and step.url.endswith("/login") and step.url_after is None
     # the model's navigate exports as a label that parses back as a browser episode's call
     samples, _ = build_samples([out], ExportOptions())
     assert len(samples) == 2 and "`navigate` and `back`" in samples[0].turns[0].text

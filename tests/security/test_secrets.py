@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from guiagent.tools.secrets import SecretError, SecretSpec, Secrets
+from guiagent.tools.secrets import SecretError, Secrets, SecretSpec
 from tests.model.server import ROOT
 
 CLI = [sys.executable, "-m", "guiagent.agent.cli"]
@@ -27,9 +27,9 @@ steps:
   - {name: password field, action: left_click, coordinate: [640, 290]}
   - action: type
     text: "{{DEMO_PASSWORD}}"
-    expect: {js: "document.querySelector('input[type=password]').value.length === %d"}
+    expect: {js: "document.querySelector('input[type=password]').value.length === VALUE_LENGTH"}
   - {name: sign in, action: left_click, coordinate: [640, 362]}
-""" % len(VALUE)
+""".replace("VALUE_LENGTH", str(len(VALUE)))
 
 
 def forms(value: str) -> list[bytes]:

@@ -35,10 +35,18 @@ from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryMeta, Tr
 from guiagent.policies import Decision, StepSummary
 from guiagent.policies.prompts import build_messages, system_prompt
 from guiagent.tools import ACTIONS_BY_NAME, ActionResult, CoordinateOutOfRange, FrameGeometry, dump_action, parse_action
-from guiagent.tools.actions import MODEL_ACTIONS, MAX_TEXT_CHARS
+from guiagent.tools.actions import MAX_TEXT_CHARS, MODEL_ACTIONS
 from guiagent.tools.parsing import (
-    FN_ARGS, FN_EXIT, FN_NAME, FN_RESULT, MAX_ANSWER_CHARS, ParseError, Protocol, format_function_call,
-    format_tool_call, parse_answer,
+    FN_ARGS,
+    FN_EXIT,
+    FN_NAME,
+    FN_RESULT,
+    MAX_ANSWER_CHARS,
+    ParseError,
+    Protocol,
+    format_function_call,
+    format_tool_call,
+    parse_answer,
 )
 from guiagent.tools.text import recordable, recordable_tree
 from tests.tools.test_parsing import FRR_CORPUS, TOOL_CALL_CORPUS

@@ -1,3 +1,5 @@
+from typing import cast
+
 import pytest
 
 from guiagent.tools import (
@@ -37,7 +39,7 @@ def test_invalid_actions_name_the_field_and_the_value(data, message):
 
 
 def test_numbers_as_strings_and_floats_are_accepted():
-    a = parse_action({"action": "left_click", "coordinate": ["100", 200.5]})
+    a = cast(LeftClick, parse_action({"action": "left_click", "coordinate": ["100", 200.5]}))
     assert a.coordinate == (100.0, 200.5)
     assert dump_action(a) == {"action": "left_click", "coordinate": [100, 200.5]}
 
@@ -56,12 +58,12 @@ def test_key_combos_given_as_strings_are_split():
     assert split_combo("ctrl+shift+t") == ["ctrl", "shift", "t"]
     assert split_combo("ctrl++") == ["ctrl", "+"]
     assert split_combo("+") == ["+"]
-    assert parse_action({"action": "key", "keys": "ctrl+a"}).keys == ["ctrl", "a"]
+    assert cast(Key, parse_action({"action": "key", "keys": "ctrl+a"})).keys == ["ctrl", "a"]
 
 
 def test_scroll_accepts_direction_and_amount():
-    assert parse_action({"action": "scroll", "direction": "down", "amount": 300}).pixels == -300
-    assert parse_action({"action": "scroll", "direction": "up", "amount": 120, "coordinate": [5, 5]}).pixels == 120
+    assert cast(Scroll, parse_action({"action": "scroll", "direction": "down", "amount": 300})).pixels == -300
+    assert cast(Scroll, parse_action({"action": "scroll", "direction": "up", "amount": 120, "coordinate": [5, 5]})).pixels == 120
     with pytest.raises(ActionError, match="direction must be 'up' or 'down'"):
         parse_action({"action": "scroll", "direction": "sideways", "amount": 3})
 

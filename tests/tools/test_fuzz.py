@@ -5,8 +5,6 @@ the full count. Executing on a real env: tests/tools/test_fuzz_episode.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 

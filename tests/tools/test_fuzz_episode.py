@@ -202,4 +202,5 @@ def test_odd_answer_shapes_and_made_up_usage_are_recorded_not_crashes(chromium, 
     assert [s.format_error is None for s in steps] == [True, False, False, True, True, True]
     assert steps[0].raw == click and steps[1].raw == '{"action": "wait"}' and steps[2].raw == "12345"
     for step in steps[3:5]:
+        assert step.usage is not None
         assert "prompt_tokens" not in step.usage and "completion_tokens" not in step.usage

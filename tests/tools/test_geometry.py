@@ -2,7 +2,6 @@ import random
 
 import pytest
 
-from tests.reference_qwen_vl_utils import load_reference_smart_resize
 from guiagent.tools.geometry import (
     MAX_PIXELS,
     MIN_PIXELS,
@@ -10,6 +9,7 @@ from guiagent.tools.geometry import (
     FrameGeometry,
     smart_resize,
 )
+from tests.reference_qwen_vl_utils import load_reference_smart_resize
 
 reference = load_reference_smart_resize()
 

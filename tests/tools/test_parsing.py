@@ -1,11 +1,29 @@
 """Both parsers on a corpus of realistic answers, hand-written from the formats' documentation."""
 
 import json
+from typing import cast
 
 import pytest
 
-from guiagent.tools import DoubleClick, Key, LeftClick, LeftClickDrag, MouseMove, Scroll, Terminate, Type, Wait
-from guiagent.tools.parsing import ParseError, format_function_call, format_tool_call, parse_function_calls, parse_tool_calls
+from guiagent.tools import (
+    DoubleClick,
+    Key,
+    LeftClick,
+    LeftClickDrag,
+    MouseMove,
+    Navigate,
+    Scroll,
+    Terminate,
+    Type,
+    Wait,
+)
+from guiagent.tools.parsing import (
+    ParseError,
+    format_function_call,
+    format_tool_call,
+    parse_function_calls,
+    parse_tool_calls,
+)
 
 TOOL_CALL_CORPUS = [
     # the cookbook's shape: a thought, then one call
@@ -196,7 +214,7 @@ def test_a_browser_episode_offers_navigate_and_back_and_the_desktop_keeps_the_tr
     assert "`navigate` and `back`" in browser["description"]
     assert "Required only by `action=navigate`" in browser["parameters"]["properties"]["url"]["description"]
     navigate = _call('{"action": "navigate", "url": "https://example.com/a"}')
-    assert parse_tool_calls(navigate, "browser").actions[0].url == "https://example.com/a"
+    assert cast(Navigate, parse_tool_calls(navigate, "browser").actions[0]).url == "https://example.com/a"
     assert parse_function_calls("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"back\"}", "browser").actions[0].action == "back"
     for env in ("desktop", "browser"):  # triple_click is offered nowhere
         with pytest.raises(ParseError, match="unknown action 'triple_click'"):

@@ -1,0 +1,1 @@
+../../guiagent/__init__.py
