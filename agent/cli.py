@@ -1,5 +1,6 @@
-"""The ``guiagent`` command line. Exit codes: 0 task succeeded, 1 task failed (or the computer under it:
-resumable), 2 bad usage or config, 130 interrupted (Ctrl-C, SIGTERM: resumable).
+"""The ``guiagent`` command line. Exit codes: 0 task succeeded (a check verified it), 1 task failed (or the computer
+or model server under it: resumable), 2 bad usage or config, 3 unverified (the policy says it is done; nothing
+checked it), 130 interrupted (Ctrl-C, SIGTERM: resumable).
 
 Only typer and the standard library load at start-up: each command imports what it needs when it runs,
 so ``--help`` and usage errors answer at once (tests/agent/test_cli_startup.py counts the modules).
@@ -17,10 +18,12 @@ import typer
 if TYPE_CHECKING:
     from guiagent.agent.cli_output import Output
     from guiagent.agent.loop import EpisodeResult
+    from guiagent.agent.outcome import Outcome
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_UNVERIFIED = 3  # the policy says it is done, and no check verified it
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM stops a run the same way
 
 EnvKind = Literal["browser", "desktop"]
@@ -89,7 +92,14 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
         output.json_error(message, EXIT_USAGE)
         raise typer.Exit(EXIT_USAGE) from None
     output.result(result, out, started)
-    raise typer.Exit(EXIT_OK if result.status == "success" else EXIT_FAILED)
+    raise typer.Exit(exit_code(result.status))
+
+
+def exit_code(outcome: Outcome) -> int:
+    """The exit code of an episode's outcome (documented in the module's docstring and the README)."""
+    from guiagent.agent.outcome import Outcome
+
+    return {Outcome.SUCCESS: EXIT_OK, Outcome.UNVERIFIED: EXIT_UNVERIFIED}.get(outcome, EXIT_FAILED)
 
 
 def _setting_error(exc: Any) -> str:
@@ -117,6 +127,7 @@ def run(
     task: Annotated[str | None, typer.Option(help="The task, in words (defaults to the script's).")] = None,
     start_url: Annotated[str | None, typer.Option(help="Page to open first.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 50,
+    success: Annotated[list[str] | None, typer.Option(help="The success check, run on the final world: url:REGEX, text:TEXT, selector:CSS, js:EXPR, window:REGEX, or a JSON/YAML object ({\"url\": \"/list$\"}); repeatable (all must hold).")] = None,
     out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + pyautogui).")] = "browser",
@@ -175,7 +186,7 @@ def run(
 
 # run's options that batch does not take: the suite's task gives them, or they make no sense for many
 # episodes at once (a profile, a person to approve, one JSON result).
-NOT_FOR_BATCH = {"script", "task", "start_url", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
+NOT_FOR_BATCH = {"script", "task", "start_url", "success", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
                  "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve", "profile", "json_out"}
 
 
@@ -239,8 +250,10 @@ def batch(
         raise typer.Exit(EXIT_USAGE) from None
     s = report.summary
     rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
-    output.line(f"{s['success']} of {s['episodes']} episodes succeeded{rate}; {s['failure']} failed; "
-                f"{s['not_run']} could not run. Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    table = s["declared_vs_verified"]
+    output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
+                f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
+                f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
     raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 
@@ -319,7 +332,7 @@ def replay(
         output.line(f"diverged at step {d['step'] + 1} (similarity {score}): {'; '.join(d['reasons'])}", "red")
     output.line(f"divergences: {target / 'divergence.txt'}")
     output.result(result, target, started)
-    raise typer.Exit(EXIT_FAILED if report.divergences or result.status != "success" else EXIT_OK)
+    raise typer.Exit(EXIT_FAILED if report.divergences else exit_code(result.status))
 
 
 @app.command()
@@ -333,7 +346,8 @@ def export(
     min_pixels: Annotated[int, typer.Option(help="The trainer's min_pixels.")] = 4 * 28 * 28,
     history_images: Annotated[int, typer.Option(help="Earlier screenshots per sample, as images.")] = 2,
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
-    only_success: Annotated[bool, typer.Option(help="Only episodes that succeeded.")] = False,
+    only_success: Annotated[bool, typer.Option(help="Only episodes a check verified as successes (a rule, a page's reward).")] = False,
+    include_unverified: Annotated[bool, typer.Option(help="With --only-success: also episodes whose policy said done where nothing checked it.")] = False,
     exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
@@ -352,11 +366,12 @@ def export(
     try:
         options = ExportOptions(
             family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
-            per_episode=per_episode, only_success=only_success, exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
+            per_episode=per_episode, only_success=only_success, include_unverified=include_unverified,
+            exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
             thought=thought,
             divergent=load_divergent(replay_report or []),
         )
-        samples, skipped = build_samples(expand_batches(trajectories, only_success), options)
+        samples, skipped = build_samples(expand_batches(trajectories, only_success, include_unverified), options)
         if not samples:
             raise ConfigError("nothing to export: " + ("; ".join(f"{s.source}: {s.reason}" for s in skipped) or "no steps"))
         with owner_only(output, share):

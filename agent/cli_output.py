@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from guiagent.agent.loop import EpisodeResult
-from guiagent.agent.safeguards import AWAITING
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.trajectory import StepRecord, resume_command
 from guiagent.tools.targets import ResolvedTarget, Target
 
@@ -108,21 +108,25 @@ class Output:
         """The episode's result: a JSON object with --json, else a summary and where to look next."""
         seconds = round(time.time() - started, 3)
         if self.json_mode:
-            payload = {**result.model_dump(), "trajectory": str(out), "seconds": seconds, **extra}
+            payload = {**result.model_dump(mode="json"), "trajectory": str(out), "seconds": seconds, **extra}
             sys.stdout.write(json.dumps(payload) + "\n")
             return
-        color = "green" if result.status == "success" else "red"
-        summary = Text(result.status, style=f"bold {color}")
+        color = {Outcome.SUCCESS: "green", Outcome.UNVERIFIED: "yellow"}.get(result.status, "red")
+        summary = Text(result.status.value, style=f"bold {color}")
         summary.append(f" after {result.steps} steps in {seconds:.1f}s" + (f": {result.reason}" if result.reason else ""))
         self.out.print(summary)
         if result.answer:
             self.out.print(Text(f"answer: {result.answer}"))
+        if result.declared is not None or result.verified:
+            self.out.print(Text(f"declared: {result.declared.status if result.declared else 'nothing'}; verified: "
+                                + ("; ".join(f"{v.kind.value} {'passed' if v.passed else 'refused'} ({v.saw})"
+                                             for v in result.verified) or "no check")))
         self.out.print(Text(f"trajectory: {out}"))
-        if result.status == AWAITING:
+        if result.status is Outcome.AWAITING_APPROVAL:
             self.out.print(Text(f"answer it: guiagent approve {out} (or --deny, with --note TEXT)"))
-        if result.status == "error":
+        if result.status is Outcome.ERROR:
             self.out.print(Text("the computer or the model server under the agent failed, not the task"))
-        if result.status in ("error", "interrupted"):
+        if result.status in (Outcome.ERROR, Outcome.INTERRUPTED):
             self.out.print(Text(f"resume with: {resume_command(out)}"))
         self.out.print(Text(f"report: guiagent view {out}"), style="dim")
 

@@ -21,14 +21,17 @@ from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
 from guiagent.agent.frames import FrameBuffer
-from guiagent.agent.records import CHECKPOINT_FILE, ENV_FAULT, THREAD_ID, record_from_state, summary_of
-from guiagent.agent.safeguards import AWAITING, Safeguards, denied_results, describe_request
+from guiagent.agent.outcome import Declared, EndedBy, Ending, Fault, FaultKind, Outcome, Verdict, settle
+from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
+from guiagent.agent.safeguards import Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
+from guiagent.agent.verify import verify_world
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import (
     Decision,
     DecisionContext,
+    DecisionSource,
     Policy,
     PolicyError,
     PolicyUnavailable,
@@ -51,23 +54,23 @@ class LoopConfig(BaseModel):
 
 class EpisodeState(TypedDict):
     step: int
-    status: str  # running | success | failure | error (the env died under the step)
+    status: str  # an Outcome: running until the episode ended, then the settled outcome
     reason: str | None
     answer: str | None
     format_errors: int
     frame_id: str | None
     pending: dict[str, Any]  # the step in progress: decision, results, timings (no pixels)
+    ending: dict[str, Any] | None  # an Ending, once a node ended the episode (the final checks not yet run)
 
 
 class EpisodeResult(BaseModel):
-    status: str = Field(description="The outcome: success, failure, error (the env died: resumable), interrupted.")
+    status: Outcome = Field(description="The outcome (agent/outcome.py).")
     reason: str | None = None
     answer: str | None = None
     steps: int
-
-    @property
-    def outcome(self) -> str:
-        return self.status
+    ended_by: EndedBy | None = None
+    declared: Declared | None = None
+    verified: list[Verdict] = Field(default_factory=list)
 
 
 StepCallback = Callable[[StepRecord, int], None]
@@ -102,6 +105,11 @@ def _recordable(node: _Node) -> _Node:
         return {k: recordable_tree(v) for k, v in node(state).items()}
 
     return run
+
+
+def _fault(kind: FaultKind, error: object) -> dict[str, Any]:
+    """The ending of an episode that a fault took."""
+    return Ending(by=EndedBy.FAULT, fault=Fault(kind=kind, message=str(error))).model_dump(mode="json")
 
 
 def _ms(t0: float) -> float:
@@ -146,14 +154,14 @@ class Episode:
         g.add_node("act", _recordable(self._act))
         g.add_node("record", _recordable(self._record))
         g.set_entry_point("observe")
-        g.add_conditional_edges("observe", lambda s: "decide" if s["status"] == "running" else "record")
+        g.add_conditional_edges("observe", lambda s: "decide" if s.get("ending") is None else "record")
         after_decide = "approve" if self.guards.rules else "act"
-        g.add_conditional_edges("decide", lambda s: after_decide if s["status"] == "running" else "record")
+        g.add_conditional_edges("decide", lambda s: after_decide if s.get("ending") is None else "record")
         if self.guards.rules:
             g.add_node("approve", _recordable(self._approve))
             g.add_edge("approve", "act")
         g.add_edge("act", "record")
-        g.add_conditional_edges("record", lambda s: "observe" if s["status"] == "running" else END)
+        g.add_conditional_edges("record", lambda s: "observe" if s.get("ending") is None else END)
         return g
 
     def _observe(self, state: EpisodeState) -> dict[str, Any]:
@@ -165,7 +173,7 @@ class Episode:
             obs = self.env.observe()
         except EnvError as exc:  # the computer died: not the task failing (resumable)
             pending["timings_ms"]["observe"] = _ms(t0)
-            return {"status": "error", "reason": f"{ENV_FAULT}{exc}", "frame_id": None, "pending": pending}
+            return {"ending": _fault(FaultKind.ENV, exc), "frame_id": None, "pending": pending}
         pending["timings_ms"]["capture"] = _ms(t0)
         t1 = time.perf_counter()
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
@@ -178,7 +186,7 @@ class Episode:
         pending = dict(state["pending"])
         obs = self.frames.get(state["frame_id"] or "")
         if obs is None:  # only if resumed mid-step, which resume() avoids
-            return {"status": "failure", "reason": "internal: the observed frame is not in the buffer"}
+            return {"ending": _fault(FaultKind.POLICY, "internal: the observed frame is not in the buffer")}
         context = DecisionContext(
             task=self.task.instruction,
             step=state["step"],
@@ -193,18 +201,16 @@ class Episode:
             decision = self._decide_with_timeout(context)
         except PolicyError as exc:  # a server that is down is not the task failing: error, resumable
             pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
-            status = "error" if isinstance(exc, PolicyUnavailable) else "failure"
-            return {"status": status, "reason": f"policy: {exc}", "pending": pending}
+            kind = FaultKind.MODEL_SERVER if isinstance(exc, PolicyUnavailable) else FaultKind.POLICY
+            return {"ending": _fault(kind, exc), "pending": pending}
         pending["timings_ms"] = {**pending["timings_ms"], "decide": _ms(t0)}
         pending["decision"] = decision.model_dump(mode="json")
         if decision.format_error:
             errors = state["format_errors"] + 1
             update["format_errors"] = errors
             if errors > self.config.max_format_errors:
-                update["status"] = "failure"
-                update["reason"] = (
-                    f"the model's answer could not be parsed {errors} times in a row: {decision.format_error}"
-                )
+                why = f"the model's answer could not be parsed {errors} times in a row: {decision.format_error}"
+                update["ending"] = Ending(by=EndedBy.FORMAT_ERRORS, why=why).model_dump(mode="json")
         else:
             update["format_errors"] = 0
         return {**update, "pending": pending}
@@ -250,7 +256,7 @@ class Episode:
                 actions, results, resolved = self._run_actions(decision, state, update, observation)
                 checks, failure = self._run_checks(state, decision, results)
             if failure:
-                update.update(status="failure", reason=failure)
+                update["ending"] = Ending(by=EndedBy.STEP_FAILED, why=failure).model_dump(mode="json")
             elif resolved and isinstance(self.policy, TargetResolver):
                 self.policy.keep(resolved)
             if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
@@ -258,18 +264,18 @@ class Episode:
                 pending["targets"] = [r.model_dump(mode="json") for r in resolved]
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
             results, checks = fault.results, fault.checks
-            update.update(status="error", reason=f"{ENV_FAULT}{fault.error}")
+            update["ending"] = _fault(FaultKind.ENV, fault.error)
         except EnvError as exc:
-            update.update(status="error", reason=f"{ENV_FAULT}{exc}")
+            update["ending"] = _fault(FaultKind.ENV, exc)
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
-        if isinstance(self.env, FrameSource) and "reason" not in update:
+        if isinstance(self.env, FrameSource) and "ending" not in update:
             t1 = time.perf_counter()
             pending["context_frames"] = self._keep_context_frames(state["step"], self.env.drain_frames())
             pending["timings_ms"]["context"] = _ms(t1)
         pending["results"] = self.guards.redact([r.model_dump(mode="json") for r in results])
         pending["checks"] = self.guards.redact([c.model_dump(mode="json") for c in checks])
-        if "reason" in update:
-            update["reason"] = self.guards.redact(update["reason"])
+        if "ending" in update:
+            update["ending"] = self.guards.redact(update["ending"])
         return {**update, "pending": pending}
 
     def _run_actions(
@@ -295,10 +301,14 @@ class Episode:
             try:
                 filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
                 results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
-                if isinstance(action, Terminate):
-                    update.update(self._terminate(action))
+                if isinstance(action, Terminate):  # the final checks run when the step is recorded
+                    by = EndedBy.PAGE if decision.source is DecisionSource.PAGE else EndedBy.POLICY
+                    declared = None if by is EndedBy.PAGE else Declared(
+                        status=action.status, answer=action.answer, by=decision.source.value)
+                    update["ending"] = Ending(by=by, declared=declared).model_dump(mode="json")
+                    update["answer"] = action.answer
             except EnvError as exc:  # recorded against what it died under: the action, or the success check
-                fault = ActionResult.failure(f"{ENV_FAULT}{exc}")
+                fault = ActionResult.failure(str(Fault(kind=FaultKind.ENV, message=str(exc))))
                 if len(results) <= i:
                     raise StepFault(exc, [*results, fault]) from None
                 raise StepFault(exc, results, [CheckRecord(check=_dump(self.task.success), result=fault)]) from None
@@ -327,7 +337,7 @@ class Episode:
             try:
                 result = self.env.check(check)
             except EnvError as exc:
-                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(f"{ENV_FAULT}{exc}"))
+                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(str(Fault(kind=FaultKind.ENV, message=str(exc)))))
                 raise StepFault(exc, results, [*checks, fault]) from None
             checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
             if not result.ok:
@@ -342,22 +352,12 @@ class Episode:
             kept.append({"frame": name, "t": obs.t})
         return kept
 
-    def _terminate(self, action: Terminate) -> dict[str, Any]:
-        if action.status == "failure":
-            return {"status": "failure", "reason": "the policy reported failure", "answer": action.answer}
-        if self.task.success is not None:
-            result = self.env.check(self.task.success)
-            if not result.ok:
-                return {"status": "failure", "reason": f"success check: {result.message}", "answer": action.answer}
-        return {"status": "success", "reason": None, "answer": action.answer}
-
     def _record(self, state: EpisodeState) -> dict[str, Any]:
         t0 = time.perf_counter()
-        step, status = state["step"], state["status"]
+        step, ending = state["step"], state.get("ending")
         if state["frame_id"] is None:  # observe failed: nothing to record for this step
-            self._finish(state, status)
-            return {}
-        ends = status != "running" or step + 1 >= self.config.max_steps
+            return self._conclude(state, Ending.model_validate(ending), None)
+        ends = ending is not None or step + 1 >= self.config.max_steps
         # t_end, the closing frame and the record's own time go into the checkpoint, so that the line can be
         # rebuilt byte for byte from it (a line cut short on disk is then completed: TrajectoryWriter.open)
         pending = {**state["pending"], "t_end": time.time()}
@@ -370,13 +370,12 @@ class Episode:
         self.writer.append(record)
         self.history[step:] = [summary_of(record)]
         update: dict[str, Any] = {"step": step + 1, "pending": pending}
-        if status == "running" and step + 1 >= self.config.max_steps:
-            status = "failure"
-            update.update(status=status, reason=f"reached the step limit ({self.config.max_steps}) without finishing")
         if self.on_step is not None:
             self.on_step(record, self.config.max_steps)
-        if status != "running":
-            self._finish({**state, **update}, status)
+        if ending is None and step + 1 >= self.config.max_steps:
+            ending = self._step_limit().model_dump(mode="json")
+        if ending is not None:
+            update.update(self._conclude(state, Ending.model_validate(ending), pending.get("frame_after") or record.frame))
         return update
 
     def _observe_after(self, step: int) -> dict[str, Any]:
@@ -387,9 +386,25 @@ class Episode:
             return {}  # the env is gone: the step's own frame is the last there is
         return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
 
-    def _finish(self, state: Mapping[str, Any], status: str) -> None:
-        reason, answer = self.guards.redact([state.get("reason"), state.get("answer")])
-        self.writer.finish(status, reason, answer)  # type: ignore[arg-type]
+    def _step_limit(self) -> Ending:
+        return Ending(by=EndedBy.STEP_LIMIT, why=f"reached the step limit ({self.config.max_steps}) without finishing")
+
+    def _conclude(self, state: Mapping[str, Any], ending: Ending, frame: str | None) -> dict[str, Any]:
+        """End the episode: run its checks on the final world (unless a fault took it), settle the outcome, and
+        write it to meta.json: nothing is written there before the verdicts that decide it."""
+        verified: list[Verdict] = []
+        fault = ending.fault
+        if fault is None:
+            try:
+                verified = verify_world(self.env, self.task.success, frame)
+            except EnvError as exc:  # the world is gone before it could be judged
+                fault = Fault(kind=FaultKind.CHECK, message=f"the final checks could not run: {exc}")
+        settled = settle(ending.by, ending.declared, verified, fault, ending.why)
+        reason, answer = self.guards.redact([settled.reason, state.get("answer")])
+        verified = [Verdict.model_validate(v) for v in self.guards.redact([v.model_dump(mode="json") for v in verified])]
+        self.writer.finish(settled.outcome, reason, answer, ended_by=ending.by, declared=ending.declared,
+                           verified=verified, fault=fault)
+        return {"status": settled.outcome.value, "reason": reason, "answer": answer, "ending": ending.model_dump(mode="json")}
 
     # -- running ---------------------------------------------------------------------------
 
@@ -405,8 +420,8 @@ class Episode:
                 break
             errors += 1
         return {
-            "step": len(recorded), "status": "running", "reason": None, "answer": None, "format_errors": errors,
-            "frame_id": None, "pending": {},
+            "step": len(recorded), "status": Outcome.RUNNING.value, "reason": None, "answer": None,
+            "format_errors": errors, "frame_id": None, "pending": {}, "ending": None,
         }
 
     def load_history(self, steps: list[StepRecord]) -> None:
@@ -432,14 +447,15 @@ class Episode:
         if not agrees:
             return self.resume_from_steps(recorded)
         if not snapshot.next:
-            if values["status"] not in ("error", "running"):  # running: stopped between two nodes' writes
-                return self._result(values)
+            if Outcome(values["status"]).finished:
+                return self._result()
             if count >= self.config.max_steps:
-                reason = f"reached the step limit ({self.config.max_steps}) without finishing"
-                self.writer.finish("failure", reason)
-                return EpisodeResult(status="failure", reason=reason, steps=count)
-            # the env died: the runner has built a fresh one; go on with the next step
-            config = self.graph.update_state(snapshot.config, {"status": "running", "reason": None}, as_node="record")
+                self._conclude(values, self._step_limit(), None)
+                return self._result()
+            # running (stopped between two nodes' writes) or an error (the env died: the runner has built a fresh
+            # one): go on with the next step
+            config = self.graph.update_state(
+                snapshot.config, {"status": Outcome.RUNNING.value, "reason": None, "ending": None}, as_node="record")
             return self._invoke(None, config)
         config = snapshot.config
         if snapshot.next[0] not in ("observe", "record"):
@@ -452,16 +468,16 @@ class Episode:
     def resume_from_steps(self, recorded: list[StepRecord]) -> EpisodeResult:
         """Continue with the step after ``recorded``, whatever the checkpoint holds."""
         if len(recorded) >= self.config.max_steps:
-            reason = f"reached the step limit ({self.config.max_steps}) without finishing"
-            self.writer.finish("failure", reason)
-            return EpisodeResult(status="failure", reason=reason, steps=len(recorded))
+            self._conclude({}, self._step_limit(), None)
+            return self._result()
         self.load_history(recorded)
         return self._invoke(self._state_after(recorded), self._thread)
 
-    @staticmethod
-    def _result(values: dict[str, Any]) -> EpisodeResult:
-        return EpisodeResult(status=values["status"], reason=values.get("reason"), answer=values.get("answer"),
-                             steps=values["step"])
+    def _result(self) -> EpisodeResult:
+        """The episode's result as meta.json records it."""
+        m = self.writer.meta
+        return EpisodeResult(status=m.outcome, reason=m.reason, answer=m.answer, steps=self.writer.count,
+                             ended_by=m.ended_by, declared=m.declared, verified=m.verified)
 
     def _invoke(self, state: EpisodeState | Command | None, config: RunnableConfig) -> EpisodeResult:
         limit = self.config.max_steps * 5 + 10
@@ -473,10 +489,11 @@ class Episode:
             request = interrupts[0].value
             if self.guards.approver is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
                 reason = f"awaiting approval of {describe_request(request)}: guiagent approve {self.writer.root} [--deny]"
-                self.writer.update_meta(outcome=AWAITING, reason=reason, steps=self.writer.count)
-                return EpisodeResult(status=AWAITING, reason=reason, steps=final["step"])
+                self.writer.update_meta(outcome=Outcome.AWAITING_APPROVAL, reason=reason, steps=self.writer.count,
+                                        ended_by=EndedBy.APPROVAL)
+                return self._result()
             state, config = Command(resume=self.guards.approver(request)), self._thread
-        return self._result(final)
+        return self._result()
 
     def close(self) -> None:
         self._decider.shutdown(wait=False)

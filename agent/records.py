@@ -9,6 +9,7 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from guiagent.agent.outcome import Ending, FaultKind
 from guiagent.agent.trajectory import CheckRecord, StepRecord
 from guiagent.policies import Decision, StepSummary
 from guiagent.tools import ActionResult, dump_action
@@ -16,13 +17,12 @@ from guiagent.tools.targets import ResolvedTarget
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
-ENV_FAULT = "env: "
-"""How a reason or a result names an infrastructure fault (the computer died), not the task failing."""
 
 
 def record_from_state(state: dict[str, Any]) -> StepRecord:
     """The step record of the step in progress, from the state alone (the same bytes every time)."""
     pending = state["pending"]
+    ending = Ending.model_validate(state["ending"]) if state.get("ending") else None
     decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
     results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
     obs = pending["obs"]
@@ -52,7 +52,9 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
         targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
         context_frames=pending.get("context_frames", []),
         approval=pending.get("approval"),
-        error=state.get("reason") if state.get("status") in ("failure", "error") else None,
+        error=ending.error if ending is not None else None,
+        fault=ending.fault if ending is not None else None,
+        source=decision.source.value,
         frame_after=pending.get("frame_after"),
         t_after=pending.get("t_after"),
     )
@@ -67,7 +69,7 @@ def summary_of(record: StepRecord) -> StepSummary:
         index=record.index, t=record.t, thought=record.thought, raw=record.raw,
         model_actions=record.model_actions, actions=record.actions,
         results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
-        error=record.format_error, env_fault=(record.error or "").startswith(ENV_FAULT),
+        error=record.format_error, env_fault=record.fault is not None and record.fault.kind is FaultKind.ENV,
     )
 
 

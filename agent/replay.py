@@ -59,7 +59,8 @@ def replay_policy(settings: ReplaySettings, out: Path, site_url: str | None) -> 
             (stem.with_name(stem.name + "-recorded.png")).write_bytes(recorded)
             (stem.with_name(stem.name + "-diff.png")).write_bytes(diff_image(recorded, live))
 
-    policy = ReplayPolicy(steps, mode=settings.mode, threshold=settings.threshold, outcome=source.meta.outcome,
+    declared = source.meta.declared.status if source.meta.declared is not None else None
+    policy = ReplayPolicy(steps, mode=settings.mode, threshold=settings.threshold, declared=declared,
                           url_map=url_map, on_divergence=save)
     success = Check.model_validate(source.meta.success_check) if source.meta.success_check else None
     facts = {"task": source.meta.task, "start_url": url_map(source.meta.start_url) if source.meta.start_url else None,

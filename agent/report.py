@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.trajectory import StepRecord, Trajectory
 
 ACCENT = (230, 40, 90)
@@ -103,7 +104,7 @@ def _data_url(image: Image.Image, max_width: int = 1280) -> str:
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2430}
 header{background:#24324a;color:#fff;padding:16px 24px}header h1{margin:0 0 6px;font-size:20px}
-.ok{color:#2e7d32}.bad{color:#c62828}main{padding:16px 24px}
+.ok{color:#2e7d32}.bad{color:#c62828}.warn{color:#b26a00}main{padding:16px 24px}
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;margin:0 0 16px;padding:12px 16px}
 section h2{font-size:15px;margin:0 0 8px}img{max-width:100%;border:1px solid #ccd;display:block}
 .grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
@@ -188,14 +189,20 @@ def _prompt(step: StepRecord) -> str:
 
 def render_html(traj: Trajectory) -> str:
     m = traj.meta
-    outcome_class = "ok" if m.outcome == "success" else "bad"
+    outcome_class = {Outcome.SUCCESS: "ok", Outcome.UNVERIFIED: "warn"}.get(m.outcome, "bad")
     esc = html.escape
     total = (traj.steps[-1].t_end - traj.steps[0].t_start) if traj.steps else 0.0
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{esc(m.task[:80])} - guiagent</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome)}</b>"
+        f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome.value)}</b>"
         + (f" &mdash; {esc(m.reason)}" if m.reason else "")
+        + f"</div><div class='verdicts'>declared: {esc(m.declared.status if m.declared else 'nothing')}"
+        + (f" ({esc(m.declared.answer)})" if m.declared and m.declared.answer else "")
+        + " &middot; verified: " + ("; ".join(
+            f"<span class='{'ok' if v.passed else 'bad'}'>{esc(v.kind.value)} {'passed' if v.passed else 'refused'}: "
+            f"{esc(v.saw or '')}</span>" for v in m.verified) or "no check")
+        + "<div>"
         + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))} &middot; "
         f"policy {esc(str(m.policy.get('kind')))}"
         + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")

@@ -6,6 +6,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from guiagent.agent.loop import LoopConfig
@@ -15,6 +16,7 @@ from guiagent.envs.desktop import DesktopConfig
 from guiagent.envs.xvfb import parse_screen
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
+from guiagent.tools import Check
 from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.secrets import SecretSpec
 from guiagent.tools.urlpolicy import UrlPolicy
@@ -62,7 +64,37 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
         secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
         approve=[ApprovalRule(rule=r) for r in o.approve or []], share=o.share,
+        success=success_check(o.success or []),
     )
+
+
+COMPACT_CHECK = re.compile(r"^(text|url|selector|js|window|timeout)[:=](.*)$", re.DOTALL)
+
+
+def success_check(values: list[str]) -> Check | None:
+    """``--success`` values as one check (every condition must hold): each a compact ``kind:value`` (url:/list$,
+    text:Welcome) or a JSON/YAML object, the form of a suite's ``success:``."""
+    if not values:
+        return None
+    conditions: dict[str, Any] = {}
+    for value in values:
+        compact = COMPACT_CHECK.match(value.strip())
+        if compact:
+            conditions[compact[1]] = compact[2]
+            continue
+        try:
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--success {value!r}: not kind:value nor a JSON/YAML object ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--success {value!r}: give kind:value (kinds: text, url, selector, js, window) "
+                              "or an object such as {\"url\": \"/list$\"}")
+        conditions.update(loaded)
+    try:
+        return Check.model_validate(conditions)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise ConfigError(f"--success: {where + ': ' if where else ''}{first_error(exc)}") from None
 
 
 def size(text: str, option: str) -> tuple[int, int]:

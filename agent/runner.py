@@ -22,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.outcome import EndedBy, Fault, FaultKind, Outcome
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
-from guiagent.agent.safeguards import AWAITING, Approver, Safeguards, owner_only
+from guiagent.agent.safeguards import Approver, Safeguards, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
-    FINISHED,
     STEPS_FILE,
     Segment,
     TrajectoryError,
@@ -107,10 +107,15 @@ def desktop_demo_spec(out: Path) -> RunSpec:
     )
 
 
+def episode_vlm_config(spec: RunSpec) -> VLMConfig:
+    """The model settings of an episode, on every path that builds one (run, resume, batch local and Ray, routed
+    servers, page tasks): the dialect offered to the model (its vocabulary) follows the env the episode drives."""
+    return (spec.vlm or VLMConfig()).model_copy(update={"env": spec.env})
+
+
 def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Policy, dict]:
     if spec.policy == "vlm":
-        # the vocabulary offered to the model follows the env it drives
-        return VLMPolicy((spec.vlm or VLMConfig()).model_copy(update={"env": spec.env})), {}
+        return VLMPolicy(episode_vlm_config(spec)), {}
     if spec.policy == "replay":
         from guiagent.agent.replay import replay_policy
 
@@ -271,15 +276,16 @@ def resume_episode(
     note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
-    if approval is not None and meta.outcome != AWAITING:
+    if approval is not None and meta.outcome is not Outcome.AWAITING_APPROVAL:
         raise ConfigError(f"{root}: the episode is not awaiting approval (its outcome is {meta.outcome})")
-    if meta.outcome in FINISHED:
+    if meta.outcome.finished:
         if traj.torn_tail is not None:
             raise TrajectoryError(
                 f"{root} is finished ({meta.outcome}) but the last line of its {STEPS_FILE} is cut off; a finished "
                 "trajectory is left as it is (nothing was changed): read it with guiagent view, or start a new run"
             )
-        return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=len(traj.steps))
+        return EpisodeResult(status=meta.outcome, reason=meta.reason, answer=meta.answer, steps=len(traj.steps),
+                             ended_by=meta.ended_by, declared=meta.declared, verified=meta.verified)
     if "spec" not in meta.extra:
         raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
     spec = RunSpec.model_validate(meta.extra["spec"])
@@ -320,7 +326,7 @@ def resume_episode(
         env = _build_env(spec, root, shared)
         stack.callback(env.close)
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
-        writer.update_meta(outcome="running", reason=None, ended_at=None, steps=len(traj.steps), segments=[
+        writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_at=None, ended_by=None, fault=None, steps=len(traj.steps), segments=[
             *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
         log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
         env.reset(resume_url)
@@ -421,10 +427,11 @@ def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], E
         result = run()
     except KeyboardInterrupt as exc:
         _interrupted(writer, str(exc) or "Ctrl-C")
-    except Exception as exc:
-        writer.finish("error", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug: recorded as what it is
+        fault = Fault(kind=FaultKind.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+        writer.finish(Outcome.ERROR, str(fault), fault=fault, ended_by=EndedBy.FAULT)
         raise
-    if signals.received and result.status == "error":  # the env died of the same Ctrl-C
+    if signals.received and result.status is Outcome.ERROR:  # the env died of the same Ctrl-C
         _interrupted(writer, signals.received)
     return result
 
@@ -432,5 +439,6 @@ def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], E
 def _interrupted(writer: TrajectoryWriter, how: str) -> NoReturn:
     reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
               f"resume with: {resume_command(writer.root)}")
-    writer.finish("interrupted", reason)
-    raise EpisodeInterrupted(EpisodeResult(status="interrupted", reason=reason, steps=writer.count), writer.root)
+    writer.finish(Outcome.INTERRUPTED, reason, ended_by=EndedBy.INTERRUPTED)
+    raise EpisodeInterrupted(EpisodeResult(status=Outcome.INTERRUPTED, reason=reason, steps=writer.count,
+                                           ended_by=EndedBy.INTERRUPTED), writer.root)

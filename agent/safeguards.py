@@ -15,8 +15,6 @@ from guiagent.tools import Action, ActionResult
 from guiagent.tools.approval import ApprovalRule, first_match
 from guiagent.tools.secrets import SecretError, Secrets
 
-AWAITING = "awaiting-approval"
-
 # The answer to an approval request: {"approved": bool, "note": str | None}.
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
 

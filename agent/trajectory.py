@@ -15,20 +15,20 @@ import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from guiagent.agent.outcome import Declared, EndedBy, Fault, FaultKind, Outcome, Verdict
 from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
 from guiagent.tools.targets import ResolvedTarget
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 (no declared/verified) is read as version 2: see _migrate_v1
 META_FILE = "meta.json"
 STEPS_FILE = "steps.jsonl"
 FRAMES_DIR = "frames"
 
-Outcome = Literal["running", "success", "failure", "error", "interrupted", "awaiting-approval"]
-FINISHED = ("success", "failure")  # outcomes a resume leaves as they are; the others continue
 
 
 def resume_command(root: Path) -> str:
@@ -46,7 +46,7 @@ class Segment(BaseModel):
 
     started_at: float = Field(default_factory=time.time)
     first_step: int = Field(default=0, ge=0)
-    after: str | None = Field(default=None, description="How the previous segment ended: running (killed), error, interrupted.")
+    after: Outcome | None = Field(default=None, description="How the previous segment ended: running (killed), error, interrupted.")
     after_reason: str | None = None
 
 
@@ -63,9 +63,13 @@ class TrajectoryMeta(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict, description="Runner specifics, e.g. the demo site.")
     started_at: float = Field(default_factory=time.time)
     ended_at: float | None = None
-    outcome: Outcome = "running"
+    outcome: Outcome = Outcome.RUNNING
     reason: str | None = None
     answer: str | None = None
+    ended_by: EndedBy | None = Field(default=None, description="Who or what ended the episode.")
+    declared: Declared | None = Field(default=None, description="What the policy said at the end, if anything.")
+    verified: list[Verdict] = Field(default_factory=list, description="Each check run on the final world.")
+    fault: Fault | None = Field(default=None, description="The fault that ended it (env, model server, policy, check).")
     steps: int = 0
     segments: list[Segment] = Field(default_factory=list)
 
@@ -114,8 +118,18 @@ class StepRecord(BaseModel):
         default=None, description="A person's answer before a guarded action: rule, action, approved, note."
     )
     error: str | None = Field(default=None, description="Why the episode failed at this step (policy, env, check), if it did.")
+    fault: Fault | None = Field(default=None, description="The typed fault the step ended in, if it did.")
+    source: str = Field(default="model", description="Who decided the step: model, script, replay, oracle, page, human, mcp.")
     frame_after: str | None = Field(default=None, description="The screen after the episode's last step (its outcome).")
     t_after: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fault_of_v1(cls, data: Any) -> Any:
+        """Version 1 named an env fault by its error's prefix only."""
+        if isinstance(data, dict) and data.get("fault") is None and str(data.get("error") or "").startswith("env: "):
+            return {**data, "fault": {"kind": FaultKind.ENV, "message": data["error"].removeprefix("env: ")}}
+        return data
 
 
 def frame_name(index: int, suffix: str = "png") -> str:
@@ -215,8 +229,9 @@ class TrajectoryWriter:
         self.meta = self.meta.model_copy(update=fields)
         _write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
 
-    def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None) -> None:
-        self.update_meta(outcome=outcome, reason=reason, answer=answer, ended_at=time.time(), steps=self.count)
+    def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None, **fields: Any) -> None:
+        """Record how the episode ended; ``fields``: ended_by, declared, verified, fault."""
+        self.update_meta(outcome=outcome, reason=reason, answer=answer, ended_at=time.time(), steps=self.count, **fields)
 
     def close(self) -> None:
         if not self._steps.closed:
@@ -236,6 +251,24 @@ class Trajectory(BaseModel):
         return self.root / step.frame
 
 
+def _migrate_v1(meta: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 meta.json as version 2. Version 1 wrote ``success`` for a policy's declared success whether or
+    not a check ran; it ran the success check (when there was one) before accepting it, and a page task's reward
+    rewrote the outcome. So: a success with a success check or a page reward stays verified (the check or the
+    reward passed); one with neither is ``unverified``."""
+    meta = {**meta, "format_version": FORMAT_VERSION}
+    if meta.get("outcome") == "success":
+        reward = (meta.get("extra") or {}).get("page", {}).get("reward")
+        if meta.get("success_check"):
+            meta["verified"] = [{"kind": "rule", "passed": True, "check": meta["success_check"], "saw": "it held (version 1)"}]
+        elif reward is not None:
+            meta["verified"] = [{"kind": "reward", "passed": True, "reward": reward, "saw": f"reward {reward:g}"}]
+        else:
+            meta["outcome"] = "unverified"
+        meta["declared"] = {"status": "success", "answer": meta.get("answer")}
+    return meta
+
+
 def load_trajectory(root: str | Path) -> Trajectory:
     """Read a trajectory folder. Raises TrajectoryError for what makes it unreadable; tolerates a
     half-written last line and missing frames (listed in ``problems``)."""
@@ -251,10 +284,13 @@ def load_trajectory(root: str | Path) -> Trajectory:
     except (OSError, json.JSONDecodeError) as exc:
         raise TrajectoryError(f"{meta_path}: unreadable: {exc}") from None
     version = raw_meta.get("format_version") if isinstance(raw_meta, dict) else None
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise TrajectoryError(
-            f"{meta_path}: unknown format version {version!r} (this guiagent reads version {FORMAT_VERSION})"
+            f"{meta_path}: unknown format version {version!r} (this guiagent reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))})"
         )
+    if version == 1:
+        raw_meta = _migrate_v1(raw_meta)
     try:
         meta = TrajectoryMeta.model_validate(raw_meta)
     except ValidationError as exc:

@@ -3,6 +3,7 @@
 from guiagent.policies.base import (
     Decision,
     DecisionContext,
+    DecisionSource,
     Policy,
     PolicyError,
     PolicyUnavailable,
@@ -10,4 +11,4 @@ from guiagent.policies.base import (
     TargetResolver,
 )
 
-__all__ = ["Decision", "DecisionContext", "Policy", "PolicyError", "PolicyUnavailable", "StepSummary", "TargetResolver"]
+__all__ = ["Decision", "DecisionContext", "DecisionSource", "Policy", "PolicyError", "PolicyUnavailable", "StepSummary", "TargetResolver"]

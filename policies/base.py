@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.tools import Action, Check, Observation, ScreenMapping
 from guiagent.tools.targets import ResolvedTarget, Target, TargetScreen
+
+
+class DecisionSource(StrEnum):
+    """Who decided a step. The loop does not branch on it; replay, export, script-from-run and the report read it."""
+
+    MODEL = "model"
+    SCRIPT = "script"
+    REPLAY = "replay"
+    ORACLE = "oracle"  # a page task's DOM oracle
+    PAGE = "page"  # the task's page ended the episode (a page task's reward)
+    HUMAN = "human"
+    MCP = "mcp"
 
 
 class PolicyError(RuntimeError):
@@ -70,6 +83,7 @@ class Decision(BaseModel):
     usage: dict[str, int] | None = None
     latency_s: float | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Policy-specific facts to record (replay scores).")
+    source: DecisionSource = Field(default=DecisionSource.MODEL, description="Who decided the step.")
 
 
 @runtime_checkable

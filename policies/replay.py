@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.base import Decision, DecisionContext, DecisionSource, PolicyError
 from guiagent.tools import Check, ScreenMapping, Terminate, parse_action
 
 THUMB = (160, 100)
@@ -93,11 +93,12 @@ class ReplayPolicy:
         steps: list[ReplayStep],
         mode: Literal["strict", "lenient"] = "strict",
         threshold: float = DEFAULT_THRESHOLD,
-        outcome: str = "success",
+        declared: Literal["success", "failure"] | None = "success",  # the recording's own declaration
         url_map: Callable[[str], str] = lambda u: u,
         on_divergence: Callable[[Divergence, bytes | None, bytes], None] | None = None,
     ) -> None:
-        self.steps, self.mode, self.threshold, self.outcome = steps, mode, threshold, outcome
+        self.steps, self.mode, self.threshold = steps, mode, threshold
+        self.declared: Literal["success", "failure"] | None = declared
         self.url_map = url_map
         self.on_divergence = on_divergence
         self.divergences: list[Divergence] = []
@@ -108,8 +109,9 @@ class ReplayPolicy:
 
     def decide(self, context: DecisionContext) -> Decision:
         if context.plan_step >= len(self.steps):
-            status = "success" if self.outcome == "success" else "failure"
-            return Decision(actions=[Terminate(status=status)], label="end of recording")
+            # the recording's own declaration, repeated (one it did not make, e.g. at a step limit, is a failure)
+            return Decision(actions=[Terminate(status=self.declared or "failure")], label="end of recording",
+                            source=DecisionSource.REPLAY)
         step = self.steps[context.plan_step]
         divergence = self.verify(step, context)
         info: dict[str, Any] = {"replay_of_step": step.index, "similarity": self.scores.get(step.index)}
@@ -123,7 +125,7 @@ class ReplayPolicy:
             actions=[parse_action(a) for a in step.actions],
             model_actions=[parse_action(a) for a in step.model_actions],
             mapping=step.mapping, thought=step.thought, raw=step.raw,
-            label=step.label, checks=step.checks,
+            label=step.label, checks=step.checks, source=DecisionSource.REPLAY,
         )
 
     def verify(self, step: ReplayStep, context: DecisionContext) -> Divergence | None:

@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guiagent.policies.action_cache import ActionCache, CacheError, CacheMode, default_cache_path
-from guiagent.policies.base import Decision, DecisionContext, PolicyError
+from guiagent.policies.base import Decision, DecisionContext, DecisionSource, PolicyError
 from guiagent.policies.targeting import Targeting
 from guiagent.tools import ACTIONS_BY_NAME, Action, ActionError, Check, Observation, Terminate, parse_action
 from guiagent.tools.actions import describe_validation_error
@@ -184,6 +184,7 @@ class ScriptPolicy:
                 actions=[Terminate(status="success", answer="script finished")],
                 label="end of script",
                 thought="The script has no steps left.",
+                source=DecisionSource.SCRIPT,
             )
         step = self.script.steps[context.plan_step]
         return Decision(
@@ -193,6 +194,7 @@ class ScriptPolicy:
             must_succeed=True,  # a script cannot react to a failed action: its next steps assume it worked
             label=step.name,
             thought=step.name or "",
+            source=DecisionSource.SCRIPT,
         )
 
     def resolve_action(

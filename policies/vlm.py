@@ -51,6 +51,8 @@ class VLMConfig(BaseModel):
     protocol: Protocol = "tool-call"
     constrained: bool = Field(default=False, description="Force well-formed answers with vLLM structured outputs.")
     constrained_actions: list[str] | None = Field(default=None, description="Actions the constraint allows (all if unset).")
+    constrained_regex: str | None = Field(
+        default=None, description="With constrained: a structured-output regex of your own instead of the derived one.")
     env: EnvKind = Field(default="desktop", description="The env kind driven (set by the runner): a browser's tool also offers navigate and back.")
     temperature: float = 0.0
     top_p: float | None = None
@@ -223,7 +225,7 @@ class VLMPolicy:
             # num_frames with fps: without it vLLM keeps its default 32 frames (the oldest), silently.
             body["media_io_kwargs"] = {"video": {"fps": clip.fps, "num_frames": len(clip.frames)}}
         if cfg.constrained:
-            regex = family.answer_regex(cfg.protocol, mapping, cfg.constrained_actions, env=cfg.env)
+            regex = cfg.constrained_regex or family.answer_regex(cfg.protocol, mapping, cfg.constrained_actions, env=cfg.env)
             body["structured_outputs"] = {"regex": regex}
         predicted = {
             "image_tokens": family.image_tokens(mapping) + past_tokens,

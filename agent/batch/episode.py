@@ -4,7 +4,6 @@ functions ``guiagent run`` uses (start_episode / resume_episode), with what the 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -17,9 +16,18 @@ from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.batch.router import routed_policy
 from guiagent.agent.loop import LoopConfig
-from guiagent.agent.runner import DEMO_STATE, DESKTOP_STATE, RunSpec, resume_episode, start_episode, with_url_lists
+from guiagent.agent.outcome import Outcome
+from guiagent.agent.runner import (
+    DEMO_STATE,
+    DESKTOP_STATE,
+    RunSpec,
+    episode_vlm_config,
+    resume_episode,
+    start_episode,
+    with_url_lists,
+)
 from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
-from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
+from guiagent.agent.trajectory import META_FILE
 from guiagent.envs.browser import BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig
 from guiagent.policies import Policy
@@ -79,7 +87,6 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
     root, folder, task = Path(job.settings.root), job.folder, job.task
     started = time.time()
     step_cb = (lambda record, _max: on_step(job.key, record.index + 1)) if on_step else None
-    page: PageTaskEnv | None = None
     try:
         if job.resume:
             spec = RunSpec.model_validate(json.loads((folder / META_FILE).read_text())["extra"]["spec"])
@@ -90,24 +97,22 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
             folder.mkdir(parents=True)
             _write_initial_state(job, folder)
             if task.reward is not None:
-                page = _run_page_task(job, state, step_cb)
+                _run_page_task(job, state, step_cb)
             else:
                 url = task.start.url
                 spec = task_spec(job, url, None)
                 start_episode(spec, folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec))
     except Exception as exc:  # noqa: BLE001 - whatever broke, the batch gets a line saying so
         if not (folder / META_FILE).exists():
-            return ResultRow(key=episode_key(task.id, job.seed), task=task.id, seed=job.seed, outcome="error",
+            return ResultRow(key=episode_key(task.id, job.seed), task=task.id, seed=job.seed, outcome=Outcome.ERROR,
                              reason=f"{type(exc).__name__}: {exc}", trajectory=str(folder.relative_to(root)),
                              attempt=job.attempt, tags=task.tags, wall_s=round(time.time() - started, 3))
     finally:
         state.episodes += 1
-    if page is not None:
-        _record_page_verdict(folder, page, job.seed)
     return row_from_trajectory(root, folder, task, job.seed, job.attempt, wall_s=time.time() - started)
 
 
-def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb) -> PageTaskEnv:
+def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: Callable[..., None] | None) -> None:
     task, folder = job.task, job.folder
     start = task.start.url or ""
     if task.site == "miniwob":
@@ -131,13 +136,12 @@ def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb) -> PageTaskEnv:
         policy = (_vlm(job, spec) or (None, None))[0] or _single_vlm(spec)
     built = (EndWhenPageDone(policy, page), {"task": instruction, "start_url": start})
     start_episode(spec, folder, on_step=step_cb, built=built, env=page)
-    return page
 
 
 def _single_vlm(spec: RunSpec) -> Policy:
-    from guiagent.policies.vlm import VLMConfig, VLMPolicy
+    from guiagent.policies.vlm import VLMPolicy
 
-    return VLMPolicy(spec.vlm or VLMConfig())
+    return VLMPolicy(episode_vlm_config(spec))
 
 
 def _vlm(job: EpisodeJob, spec: RunSpec) -> tuple[Policy, dict] | None:
@@ -152,21 +156,3 @@ def _write_initial_state(job: EpisodeJob, folder: Path) -> None:
         return
     name = DESKTOP_STATE if job.task.env == "desktop" else DEMO_STATE
     (folder / name).write_text(json.dumps(job.task.initial_state, ensure_ascii=False), encoding="utf-8")
-
-
-def _record_page_verdict(folder: Path, page: PageTaskEnv, seed: int) -> None:
-    """The page's reward goes into meta.json, and decides the outcome (not the policy's say-so)."""
-    path = folder / META_FILE
-    if not path.exists():
-        return
-    meta = TrajectoryMeta.model_validate_json(path.read_text())
-    update: dict[str, Any] = {"extra": {**meta.extra, "page": {"reward": page.reward, "done": page.done,
-                                                               "seed": seed, **page.info}}}
-    if meta.outcome in ("success", "failure"):
-        outcome = "success" if page.succeeded else "failure"
-        if outcome != meta.outcome:
-            verdict = f"the page's reward is {page.reward:g}" + ("" if page.done else " (the page did not end the episode)")
-            update.update(outcome=outcome, reason=None if outcome == "success" else verdict)
-    tmp = path.with_name(META_FILE + ".tmp")
-    tmp.write_text(meta.model_copy(update=update).model_dump_json(indent=2))
-    os.replace(tmp, path)

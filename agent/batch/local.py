@@ -18,6 +18,7 @@ from guiagent.agent.batch.engine import Event
 from guiagent.agent.batch.plan import BatchSettings, EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.procs import die_with_parent, kill_tree, tree_pss
 from guiagent.agent.batch.results import ResultRow, episode_key
+from guiagent.agent.outcome import EndedBy, Outcome
 from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
 
 
@@ -155,7 +156,7 @@ class LocalPool:
 
 
 def _lost(job: EpisodeJob, reason: str, started: float) -> ResultRow:
-    return ResultRow(key=episode_key(job.task.id, job.seed), task=job.task.id, seed=job.seed, outcome="error",
+    return ResultRow(key=episode_key(job.task.id, job.seed), task=job.task.id, seed=job.seed, outcome=Outcome.ERROR,
                      reason=reason, trajectory=str(job.folder.relative_to(job.settings.root)), attempt=job.attempt,
                      tags=job.task.tags, wall_s=round(time.time() - started, 3))
 
@@ -165,10 +166,11 @@ def _timed_out(job: EpisodeJob, started: float, limit: float) -> ResultRow:
     reason = f"the episode ran past its wall-clock limit of {limit:g}s and was killed"
     path = job.folder / META_FILE
     if not path.exists():
-        return _lost(job, reason, started).model_copy(update={"outcome": "failure"})
+        return _lost(job, reason, started).model_copy(update={"outcome": Outcome.FAILURE, "ended_by": EndedBy.TIME_LIMIT})
     meta = TrajectoryMeta.model_validate_json(path.read_text())
     tmp = path.with_name(META_FILE + ".tmp")
-    tmp.write_text(meta.model_copy(update={"outcome": "failure", "reason": reason, "ended_at": time.time()}).model_dump_json(indent=2))
+    ended = {"outcome": Outcome.FAILURE, "reason": reason, "ended_at": time.time(), "ended_by": EndedBy.TIME_LIMIT}
+    tmp.write_text(meta.model_copy(update=ended).model_dump_json(indent=2))
     tmp.replace(path)
     return row_from_trajectory(Path(job.settings.root), job.folder, job.task, job.seed, job.attempt,
                                wall_s=time.time() - started)

@@ -4,23 +4,19 @@ stands on disk (finished, to resume, to retry, to start), so that re-running a b
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from guiagent.agent.batch.results import Outcome, ResultRow, episode_key
+from guiagent.agent.batch.results import ResultRow, episode_key
+from guiagent.agent.outcome import CheckKind, Outcome
 from guiagent.agent.runner import RunSpec
 from guiagent.agent.suites import Suite, SuiteTask
 from guiagent.agent.trajectory import META_FILE, TrajectoryError, load_trajectory
 
 EPISODES = "episodes"
-# Failures that are the infrastructure's, not the agent's: retried with a fresh env.
-INFRA_REASONS = re.compile(
-    r"^(env: |the browser is gone|policy: (cannot reach the model server|the model server at .* (did not answer|failed \(5)))"
-)
 
 
 class BatchSettings(BaseModel):
@@ -72,7 +68,7 @@ class Standing(BaseModel):
 
 
 def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> Standing:
-    if row is not None and row.outcome != "error":
+    if row is not None and row.outcome is not Outcome.ERROR:
         return Standing(state="done", attempt=row.attempt)
     attempt = 0
     while attempt_folder(root, task.id, seed, attempt + 1).exists():
@@ -83,31 +79,30 @@ def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> S
     if not folder.exists():
         return Standing(state="start", attempt=attempt)
     outcome = _recorded_outcome(folder)
-    if outcome is None or (outcome in ("running", "interrupted") and not task.resumable):
+    unfinished = outcome in (Outcome.RUNNING, Outcome.INTERRUPTED)
+    if outcome is None or (unfinished and not task.resumable):
         shutil.rmtree(folder)  # killed before it recorded anything worth keeping, or cannot be resumed
         return Standing(state="start", attempt=attempt)
-    if outcome in ("running", "interrupted"):  # interrupted: Ctrl-C or SIGTERM, resumable
+    if unfinished:  # interrupted: Ctrl-C or SIGTERM, resumable
         return Standing(state="resume", attempt=attempt)
     return Standing(state="recover", attempt=attempt)
 
 
-def _recorded_outcome(folder: Path) -> str | None:
+def _recorded_outcome(folder: Path) -> Outcome | None:
     meta = folder / META_FILE
     if not meta.exists():
         return None
     try:
-        return json.loads(meta.read_text()).get("outcome")
+        return Outcome(json.loads(meta.read_text()).get("outcome"))
     except (OSError, ValueError):
         return None
 
 
-def classify(status: str, reason: str | None) -> Outcome:
-    """The batch outcome of an episode's recorded status: an infrastructure failure is an ``error``."""
-    if status == "success":
-        return "success"
-    if status == "error" or status == "running" or (reason and INFRA_REASONS.search(reason)):
-        return "error"
-    return "failure"
+def batch_outcome(outcome: Outcome) -> Outcome:
+    """An episode's recorded outcome as its results row counts it: one that never finished (killed while running,
+    waiting for an approval no one gives in a batch) is an ``error``, to be retried; the rest as recorded. The
+    retry decision reads this typed outcome (set from the fault's kind), never a reason's text."""
+    return outcome if outcome.finished else Outcome.ERROR
 
 
 def row_from_trajectory(root: Path, folder: Path, task: SuiteTask, seed: int, attempt: int,
@@ -118,15 +113,16 @@ def row_from_trajectory(root: Path, folder: Path, task: SuiteTask, seed: int, at
     try:
         traj = load_trajectory(folder)
     except TrajectoryError as exc:
-        return ResultRow(**base, outcome="error", reason=str(exc), wall_s=wall_s or 0.0)
+        return ResultRow(**base, outcome=Outcome.ERROR, reason=str(exc), wall_s=wall_s or 0.0)
     meta = traj.meta
     tokens = sum((s.usage or {}).get("prompt_tokens", 0) + (s.usage or {}).get("completion_tokens", 0) for s in traj.steps)
-    page = meta.extra.get("page") or {}
+    reward = next((v.reward for v in meta.verified if v.kind is CheckKind.REWARD), None)
     if wall_s is None:
         wall_s = (meta.ended_at or meta.started_at) - meta.started_at
     return ResultRow(
-        **base, outcome=classify(meta.outcome, meta.reason), reward=page.get("reward"), steps=len(traj.steps),
-        tokens=tokens, wall_s=round(wall_s, 3), reason=meta.reason,
+        **base, outcome=batch_outcome(meta.outcome), reward=reward, steps=len(traj.steps),
+        tokens=tokens, wall_s=round(wall_s, 3), reason=meta.reason, ended_by=meta.ended_by, declared=meta.declared,
+        verified=meta.verified, fault=meta.fault,
     )
 
 

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from guiagent.agent.batch.results import ResultRow
+from guiagent.agent.batch.results import COUNTED, ResultRow
+from guiagent.agent.outcome import Outcome
 
 
 class Progress:
@@ -18,7 +19,7 @@ class Progress:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)
         self.total = self.skipped = 0
-        self.outcomes = {"success": 0, "failure": 0, "error": 0}
+        self.outcomes: dict[Outcome, int] = dict.fromkeys(COUNTED, 0)
         self.running: dict[str, int] = {}
         self.steps = self.tokens = 0
         self.t0 = time.time()
@@ -44,26 +45,27 @@ class Progress:
         done_steps = self.running.pop(row.key, 0)
         self.steps += max(0, row.steps - done_steps)
         self.tokens += row.tokens
-        self.outcomes[row.outcome] += 1
+        self.outcomes[row.outcome] = self.outcomes.get(row.outcome, 0) + 1
         if self._live is None:
             reward = f" reward {row.reward:g}" if row.reward is not None else ""
-            reason = f": {row.reason}" if row.reason and row.outcome != "success" else ""
-            self.console.print(f"{row.outcome:<8} {row.key}  {row.steps} steps {row.wall_s:.1f}s{reward}{reason}",
+            reason = f": {row.reason}" if row.reason and row.outcome is not Outcome.SUCCESS else ""
+            self.console.print(f"{row.outcome.value:<10} {row.key}  {row.steps} steps {row.wall_s:.1f}s{reward}{reason}",
                                markup=False)
 
     def render(self) -> Table:
         elapsed = max(time.time() - self.t0, 1e-6)
         done = sum(self.outcomes.values())
-        ran = self.outcomes["success"] + self.outcomes["failure"]
+        ran = sum(n for o, n in self.outcomes.items() if o.finished)
         left = self.total - self.skipped - done
         eta = f"{left * elapsed / done:.0f}s" if done else "-"
         table = Table(title="guiagent batch", show_header=True)
-        for name in ("done", "running", "left", "success", "failed", "errors", "success rate", "steps/s", "tokens", "ETA"):
+        for name in ("done", "running", "left", "success", "failed", "unverified", "errors", "success rate", "steps/s",
+                     "tokens", "ETA"):
             table.add_column(name, justify="right")
         table.add_row(
             f"{done + self.skipped}/{self.total}", str(len(self.running)), str(max(left, 0)),
-            str(self.outcomes["success"]), str(self.outcomes["failure"]), str(self.outcomes["error"]),
-            f"{self.outcomes['success'] / ran:.0%}" if ran else "-", f"{self.steps / elapsed:.2f}",
+            *(str(self.outcomes[o]) for o in (Outcome.SUCCESS, Outcome.FAILURE, Outcome.UNVERIFIED, Outcome.ERROR)),
+            f"{self.outcomes[Outcome.SUCCESS] / ran:.0%}" if ran else "-", f"{self.steps / elapsed:.2f}",
             str(self.tokens), eta,
         )
         return table

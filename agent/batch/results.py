@@ -13,15 +13,16 @@ import os
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
+
+from guiagent.agent.outcome import Declared, DeclaredVsVerified, EndedBy, Fault, Outcome, Verdict
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 INDEX = "index.html"
 
-Outcome = Literal["success", "failure", "error"]
 
 
 class ResultRow(BaseModel):
@@ -31,6 +32,10 @@ class ResultRow(BaseModel):
     task: str
     seed: int
     outcome: Outcome
+    ended_by: EndedBy | None = None
+    declared: Declared | None = None
+    verified: list[Verdict] = Field(default_factory=list, description="The checks run on the final world.")
+    fault: Fault | None = None
     reward: float | None = None
     steps: int = 0
     tokens: int = 0
@@ -85,9 +90,22 @@ def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float) 
     return summary
 
 
+COUNTED = (Outcome.SUCCESS, Outcome.FAILURE, Outcome.UNVERIFIED, Outcome.ERROR)
+
+
+def _table(rows: list[ResultRow]) -> dict[str, Any]:
+    table = DeclaredVsVerified()
+    for r in rows:
+        if r.outcome.finished:
+            table.add(r.declared, r.verified)
+    return table.summary()
+
+
 def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
-    by_outcome = {k: sum(r.outcome == k for r in rows) for k in ("success", "failure", "error")}
-    ran = by_outcome["success"] + by_outcome["failure"]
+    """summary.json: counts by outcome, the success rate among the episodes that ran, the declared x verified table
+    (overall and per task), rewards, throughput."""
+    by_outcome = {k.value: sum(r.outcome is k for r in rows) for k in COUNTED}
+    ran = sum(by_outcome[k.value] for k in COUNTED if k.finished)
     rewards = [r.reward for r in rows if r.reward is not None]
     per_task: dict[str, dict[str, Any]] = {}
     grouped: dict[str, list[ResultRow]] = defaultdict(list)
@@ -96,15 +114,18 @@ def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, A
     for task, task_rows in grouped.items():
         task_rewards = [r.reward for r in task_rows if r.reward is not None]
         per_task[task] = {
-            "episodes": len(task_rows), "success": sum(r.outcome == "success" for r in task_rows),
-            "errors": sum(r.outcome == "error" for r in task_rows),
+            "episodes": len(task_rows), "success": sum(r.outcome is Outcome.SUCCESS for r in task_rows),
+            "unverified": sum(r.outcome is Outcome.UNVERIFIED for r in task_rows),
+            "errors": sum(r.outcome is Outcome.ERROR for r in task_rows),
             "mean_reward": sum(task_rewards) / len(task_rewards) if task_rewards else None,
+            "declared_vs_verified": _table(task_rows),
         }
     steps = sum(r.steps for r in rows)
     return {
         "episodes": planned, "recorded": len(rows), **by_outcome,
         "not_run": planned - ran,
         "success_rate": by_outcome["success"] / ran if ran else None,
+        "declared_vs_verified": _table(rows),
         "mean_reward": sum(rewards) / len(rewards) if rewards else None,
         "steps": steps, "tokens": sum(r.tokens for r in rows), "wall_s": round(wall_s, 3),
         "episodes_per_s": round(len(rows) / wall_s, 4) if wall_s > 0 else None,
@@ -116,16 +137,23 @@ def render_index(rows: list[ResultRow], summary: dict[str, Any]) -> str:
     """The batch's HTML index: success per task, then every episode linked to its report."""
     e = html.escape
     rate = summary["success_rate"]
-    head = (f"{summary['success']} of {summary['episodes']} episodes succeeded"
+    head = (f"{summary['success']} of {summary['episodes']} episodes succeeded (verified)"
             + (f" ({rate:.0%} of those that ran)" if rate is not None else "")
-            + f"; {summary['failure']} failed, {summary['error']} could not run.")
+            + f"; {summary['failure']} failed, {summary['unverified']} unverified, {summary['error']} could not run.")
+    dvv = summary["declared_vs_verified"]
+    table = "".join(
+        f"<tr><th>declared {e(d)}</th>" + "".join(f"<td>{dvv['table'][d][v]}</td>" for v in ("passed", "refused", "unchecked"))
+        + "</tr>" for d in ("success", "failure", "none")
+    )
     task_rows = "".join(
-        f"<tr><td>{e(t)}</td><td>{s['success']}/{s['episodes']}</td><td>{s['errors']}</td>"
+        f"<tr><td>{e(t)}</td><td>{s['success']}/{s['episodes']}</td><td>{s['declared_vs_verified']['false_success']}</td>"
+        f"<td>{s['declared_vs_verified']['false_failure']}</td><td>{s['unverified']}</td><td>{s['errors']}</td>"
         f"<td>{_num(s['mean_reward'], '.3f')}</td></tr>"
         for t, s in summary["tasks"].items()
     )
     episode_rows = "".join(
-        f"<tr class='{r.outcome}'><td>{e(r.task)}</td><td>{r.seed}</td><td>{r.outcome}</td>"
+        f"<tr class='{r.outcome.value}'><td>{e(r.task)}</td><td>{r.seed}</td><td>{r.outcome.value}</td>"
+        f"<td>{e(_declared(r))}</td><td>{e(_verified(r))}</td>"
         f"<td>{_num(r.reward, 'g')}</td><td>{r.steps}</td><td>{r.tokens}</td>"
         f"<td>{r.wall_s:.1f}</td><td><a href='{e(r.trajectory)}/report.html'>report</a> "
         f"<a href='{e(r.trajectory)}/'>folder</a></td><td>{e(r.reason or '')}</td></tr>"
@@ -136,9 +164,14 @@ body {{ font: 14px system-ui, sans-serif; margin: 2em; }} table {{ border-collap
 td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }} .success td:nth-child(3) {{ color: #080; }}
 .failure td:nth-child(3) {{ color: #b00; }} .error td:nth-child(3) {{ color: #a60; }}
 </style></head><body><h1>Batch results</h1><p>{e(head)}</p>
-<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>errors</th><th>mean reward</th></tr>{task_rows}</table>
+<h2>Declared x verified</h2><p>What the policy declared at the end against what the checks found on the final
+world: {dvv['true_success']} true successes, {dvv['false_success']} false successes (declared, refused by a check),
+{dvv['false_failure']} false failures, {dvv['unverified']} unverified (declared, nothing checked).</p>
+<table class="dvv"><tr><th></th><th>checks passed</th><th>a check refused</th><th>no check</th></tr>{table}</table>
+<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>false success</th><th>false failure</th><th>unverified</th>
+<th>errors</th><th>mean reward</th></tr>{task_rows}</table>
 <h2>Episodes</h2><p>Reports: <code>guiagent view DIR</code> writes each episode's report.html.</p>
-<table><tr><th>task</th><th>seed</th><th>outcome</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
+<table><tr><th>task</th><th>seed</th><th>outcome</th><th>declared</th><th>verified</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
 <th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
 
 
@@ -146,14 +179,17 @@ def is_batch(path: Path) -> bool:
     return (path / RESULTS).is_file()
 
 
-def batch_trajectories(path: Path, only_success: bool = False) -> list[Path]:
-    """The episode folders a batch folder's results.jsonl lists (the successful ones only, if asked)."""
-    return [path / r.trajectory for r in read_results(path).values() if not only_success or r.outcome == "success"]
+def batch_trajectories(path: Path, only_success: bool = False, include_unverified: bool = False) -> list[Path]:
+    """The episode folders a batch folder's results.jsonl lists (the verified successes only, if asked; with
+    ``include_unverified``, those only their policy called done too)."""
+    wanted = {Outcome.SUCCESS, Outcome.UNVERIFIED} if include_unverified else {Outcome.SUCCESS}
+    return [path / r.trajectory for r in read_results(path).values() if not only_success or r.outcome in wanted]
 
 
-def expand_batches(paths: list[Path], only_success: bool = False) -> list[Path]:
+def expand_batches(paths: list[Path], only_success: bool = False, include_unverified: bool = False) -> list[Path]:
     """Trajectory folders, a batch folder standing for the episodes its results.jsonl lists."""
-    return [t for p in paths for t in (batch_trajectories(p, only_success) if is_batch(p) else [p])]
+    return [t for p in paths
+            for t in (batch_trajectories(p, only_success, include_unverified) if is_batch(p) else [p])]
 
 
 def write_reports(root: Path) -> list[str]:
@@ -169,6 +205,14 @@ def write_reports(root: Path) -> list[str]:
         except (TrajectoryError, ValueError, OSError) as exc:
             lines.append(f"skipped {folder}: {exc}")
     return [*lines, f"{written} episode reports; index: {root / INDEX}"]
+
+
+def _declared(row: ResultRow) -> str:
+    return row.declared.status if row.declared is not None else ""
+
+
+def _verified(row: ResultRow) -> str:
+    return "; ".join(f"{v.kind.value} {'passed' if v.passed else 'refused'}" for v in row.verified)
 
 
 def _num(value: float | None, spec: str) -> str:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from guiagent.agent.runner import RunSpec
+from guiagent.agent.runner import RunSpec, episode_vlm_config
 from guiagent.policies import Decision, DecisionContext, PolicyError
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 
@@ -107,4 +107,4 @@ class RoutedPolicy:
 
 
 def routed_policy(spec: RunSpec, urls: list[str], root: Path) -> RoutedPolicy:
-    return RoutedPolicy(spec.vlm or VLMConfig(), urls, ServerTable(root / TABLE, urls))
+    return RoutedPolicy(episode_vlm_config(spec), urls, ServerTable(root / TABLE, urls))

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
@@ -33,7 +34,8 @@ class ExportOptions(BaseModel):
     history_images: int = Field(default=2, ge=0, description="Earlier screenshots shown as images (K).")
     history_steps: int = Field(default=8, ge=0, description="Earlier steps shown as turns.")
     per_episode: bool = False
-    only_success: bool = False
+    only_success: bool = Field(default=False, description="Only episodes a check verified as successes.")
+    include_unverified: bool = Field(default=False, description="With only_success: also those only their policy called done.")
     exclude_resumed: bool = Field(default=False, description="Leave out episodes run in several segments (resumed).")
     keep_unparsed: bool = False
     thought: ThoughtSource = Field(
@@ -50,11 +52,28 @@ class Turn(BaseModel):
     loss: bool | None = None  # assistant turns: trained on (True) or context only (False)
 
 
+class Provenance(BaseModel):
+    """Where a sample's outcome comes from: the episode's outcome, what its policy declared, what checked it."""
+
+    outcome: Outcome
+    declared: str | None = Field(default=None, description="success, failure, or None: the policy declared nothing.")
+    verified_by: list[str] = Field(default_factory=list, description="The checks that passed: rule, reward, judge.")
+    refused_by: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, traj: Trajectory) -> Provenance:
+        m = traj.meta
+        return cls(outcome=m.outcome, declared=m.declared.status if m.declared else None,
+                   verified_by=[v.kind.value for v in m.verified if v.passed],
+                   refused_by=[v.kind.value for v in m.verified if not v.passed])
+
+
 class Sample(BaseModel):
     turns: list[Turn]
     images: list[Path]
     source: str
     step: int | None = None
+    provenance: Provenance | None = None
 
 
 class Skipped(BaseModel):
@@ -130,8 +149,9 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
     for root in roots:
         traj = load_trajectory(root)
         skipped += [Skipped(source=str(root), reason=p) for p in traj.problems]
-        if options.only_success and traj.meta.outcome != "success":
-            skipped.append(Skipped(source=str(root), reason=f"outcome is {traj.meta.outcome}, not success"))
+        if options.only_success and not _wanted(traj.meta.outcome, options):
+            wanted = "a verified success" + (" or unverified" if options.include_unverified else "")
+            skipped.append(Skipped(source=str(root), reason=f"outcome is {traj.meta.outcome.value}, not {wanted}"))
             continue
         if options.exclude_resumed and traj.meta.resumed:
             skipped.append(Skipped(source=str(root), reason=f"resumed ({len(traj.meta.segments)} segments)"))
@@ -173,7 +193,12 @@ def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode:
         turns.append(Turn(role="user", text=user))
         turns.append(Turn(role="assistant", text=text, loss=episode or j == i))
         user = _result_text(s, options.protocol)
-    return Sample(turns=turns, images=images, source=str(traj.root), step=None if episode else step.index)
+    return Sample(turns=turns, images=images, source=str(traj.root), step=None if episode else step.index,
+                  provenance=Provenance.of(traj))
+
+
+def _wanted(outcome: Outcome, options: ExportOptions) -> bool:
+    return outcome is Outcome.SUCCESS or (options.include_unverified and outcome is Outcome.UNVERIFIED)
 
 
 def load_divergent(reports: list[Path]) -> dict[str, set[int]]:

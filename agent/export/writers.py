@@ -199,6 +199,18 @@ FORMATS: dict[str, Callable[[list[Sample], Path, dict[Path, str]], str]] = {
 }
 
 
+PROVENANCE = "provenance.jsonl"
+
+
+def _write_provenance(samples: list[Sample], out: Path) -> None:
+    """One line per sample, in the data file's order: its episode, step and outcome provenance (kept beside the data
+    file, whose columns the trainers read as they are)."""
+    lines = [json.dumps({"sample": i, "source": s.source, "step": s.step,
+                         **(s.provenance.model_dump(mode="json") if s.provenance else {})})
+             for i, s in enumerate(samples)]
+    (out / PROVENANCE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
 def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOptions) -> tuple[str, list[str]]:
     """Write ``samples`` for trainer ``fmt`` into ``out``; returns the data file and any warnings."""
     if fmt not in FORMATS:
@@ -206,6 +218,7 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     out.mkdir(parents=True, exist_ok=True)
     images = _place_images(samples, out, options if fmt == "llamafactory" else None)
     data = FORMATS[fmt](samples, out, images)
+    _write_provenance(samples, out)
     longest = longest_sample(samples, options)
     values = dict(max=options.max_pixels, min=options.min_pixels, data=data, out=out.resolve(),
                   cutoff=cutoff_len(longest), longest=longest, **_template_values(options.family))

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from guiagent.agent.outcome import CheckKind, Verdict
 from guiagent.agent.suites.model import PageReward
 from guiagent.envs import EnvError
 from guiagent.envs.browser import BrowserEnv
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyError
+from guiagent.policies import Decision, DecisionContext, DecisionSource, Policy, PolicyError
 from guiagent.tools import Action, ActionError, ActionResult, Check, Observation, Terminate, parse_action
 
 
@@ -78,6 +79,15 @@ class PageTaskEnv:
     def succeeded(self) -> bool:
         return self.done and self.reward is not None and self.reward > self.hooks.success_above
 
+    def final_verdict(self) -> Verdict:
+        """The page's verdict on the world as it is now (read again: the last action may have ended it)."""
+        if self.inner.page is not None:
+            self.read_page()
+        reward = self.reward if self.reward is not None else 0.0
+        saw = f"reward {reward:g}" + ("" if self.done else " (the page did not end the episode)")
+        return Verdict(kind=CheckKind.REWARD, passed=self.succeeded, reward=reward, saw=saw,
+                       check={"success_above": self.hooks.success_above, "seed": self.seed, "done": self.done, **self.info})
+
     def execute(self, action: Action) -> ActionResult:
         return self.inner.execute(action)
 
@@ -113,6 +123,7 @@ class EndWhenPageDone:
             return Decision(
                 actions=[Terminate(status=status, answer=f"reward {self.env.reward:g}")],
                 label="the page ended the episode", thought=f"The page ended the episode with reward {self.env.reward:g}.",
+                source=DecisionSource.PAGE,
             )
         return self.inner.decide(context)
 
@@ -135,7 +146,7 @@ class PageOracle:
             actions = [parse_action(a) for a in self.env.plan]
         except ActionError as exc:
             raise PolicyError(f"the oracle's plan is not a valid action: {exc}") from None
-        return Decision(actions=actions, label="oracle", thought="Read from the page's DOM.")
+        return Decision(actions=actions, label="oracle", thought="Read from the page's DOM.", source=DecisionSource.ORACLE)
 
     def settings(self) -> dict[str, Any]:
         return {"kind": self.kind, "oracle": self.env.oracle}

@@ -73,7 +73,8 @@ def test_killed_batch_rerun_finishes_the_rest_without_redoing_anything(tmp_path,
         f"  - {{name: pass the gate, action: wait, time: 0.1, expect: {{js: \"{GATE_OPEN}\", timeout: 600}}}}\n"
         f"  - {{name: done, action: terminate, status: success}}\n")
     (tmp_path / "gate-suite.yaml").write_text(
-        f"tasks:\n  - {{id: gate, instruction: Pass the gate., start: {{url: '{gate_url}/'}}, script: gate.yaml}}\n")
+        f"tasks:\n  - {{id: gate, instruction: Pass the gate., start: {{url: '{gate_url}/'}}, script: gate.yaml, "
+        f"success: {{selector: button}}}}\n")
     out = tmp_path / "batch"
     first = subprocess.Popen(batch_cmd(str(tmp_path / "gate-suite.yaml"), "demo", "--workers", "2", "--out", str(out)),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -27,8 +27,10 @@ def test_a_dom_oracle_scores_1_on_miniwob_and_ray_gives_the_same_rows(tmp_path):
     assert len(rows) == 12 and {r.reward for r in rows.values()} == {1.0}
     for row in rows.values():
         meta = json.loads((tmp_path / "local" / row.trajectory / "meta.json").read_text())
-        page = meta["extra"]["page"]
+        (reward,) = [v for v in meta["verified"] if v["kind"] == "reward"]  # the page's verdict, read before the outcome
+        page = reward["check"]
         assert page["done"] and page["raw_reward"] == 1 and 0 < page["env_reward"] <= 1  # MiniWoB's own numbers
+        assert reward["passed"] and meta["ended_by"] == "page" and meta["declared"] is None  # the page ended it
         assert meta["task"].startswith(("Click", "Close", "Focus", "Enter"))  # the page's own utterance
         steps = (tmp_path / "local" / row.trajectory / "steps.jsonl").read_text().splitlines()
         assert json.loads(steps[-1])["label"] == "the page ended the episode"
@@ -64,6 +66,6 @@ def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
     row = report.rows[0]
     # the script says success, the page did not end the episode with a reward above 0: it is a failure
     assert row.outcome == "failure" and row.reward == 0.0 and row.reason is not None
-    assert "the page's reward is 0" in row.reason
+    assert row.reason.startswith("false success: the script declared success; the page's reward saw reward 0")
     assert batch_trajectories(tmp_path / "out") == [tmp_path / "out" / row.trajectory]
     assert batch_trajectories(tmp_path / "out", only_success=True) == []  # what export --only-success reads

@@ -37,7 +37,9 @@ def test_vlm_batch_on_miniwob_records_the_pages_own_rewards(vllm_server, tmp_pat
         assert row.outcome in ("success", "failure") and 1 <= row.steps <= 2 and row.tokens > 0
         assert row.reward is not None and -1.0 <= row.reward <= 1.0
         meta = json.loads((out / row.trajectory / "meta.json").read_text())
-        assert meta["extra"]["page"]["reward"] == row.reward and meta["policy"]["kind"] == "vlm"
+        (reward,) = [v for v in meta["verified"] if v["kind"] == "reward"]
+        assert reward["reward"] == row.reward and meta["policy"]["kind"] == "vlm"
+        assert meta["policy"]["env"] == "browser"  # a page task is offered the browser's dialect
         assert (row.outcome == "success") == (row.reward > 0)  # the page's reward decides, not the model
         assert meta["task"].startswith("Click on the")  # the instruction is the page's own utterance
         first = json.loads((out / row.trajectory / "steps.jsonl").read_text().splitlines()[0])

@@ -128,7 +128,7 @@ def test_filters_and_bad_input_are_reported(demo_trajectory, tmp_path):
     (broken / "meta.json").write_text(json.dumps({**meta, "outcome": "failure"}))
     only = subprocess.run([*CLI, "export", str(broken), "--only-success", "-o", str(tmp_path / "o2")],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert only.returncode == 2 and "outcome is failure, not success" in only.stderr
+    assert only.returncode == 2 and "outcome is failure, not a verified success" in only.stderr
     (broken / "meta.json").write_text(json.dumps({**meta, "format_version": 7}))
     bad = subprocess.run([*CLI, "export", str(broken), "-o", str(tmp_path / "o3")], capture_output=True, text=True,
                          timeout=120, cwd=ROOT)

@@ -124,13 +124,15 @@ def test_terminate_success_is_verified_by_the_task_check(episode_on):
     done = Decision(actions=[Terminate(status="success")])
     task = Task(instruction="t", success=Check(selector="#nothing-like-this", timeout=0.2))
     result = episode_on(_Policy([done]), task=task).run()
-    assert result.status == "failure" and result.reason.startswith("success check: check selector")
+    assert result.status == "failure"
+    assert result.reason.startswith("false success: the model declared success; the success check saw check selector")
+    assert result.declared is not None and result.declared.status == "success" and not result.verified[0].passed
 
 
 def test_a_failed_action_is_fed_back_not_fatal(episode_on, tmp_path):
     outside = Decision(actions=[LeftClick(coordinate=(9999, 5)), LeftClick(coordinate=(5, 5))])
     result = episode_on(_Policy([outside, Decision(actions=[Terminate(status="success")])])).run()
-    assert result.status == "success"
+    assert result.status == "unverified"  # the task has no check: its word only
     first = load_trajectory(tmp_path / "t").steps[0]
     assert [r.ok for r in first.results] == [False, False]
     assert first.results[1].message == "skipped: an earlier action of this step failed"
@@ -169,7 +171,7 @@ def test_frames_painted_during_an_action_reach_the_buffer_and_the_trajectory(tmp
     writer = TrajectoryWriter.create(tmp_path / "t", TrajectoryMeta(task="animate"))
     episode = Episode(env, Watch(steps), Task(instruction="animate"), writer)
     try:
-        assert episode.run().status == "success"
+        assert episode.run().status == "unverified"
     finally:
         episode.close()
         env.close()
@@ -242,7 +244,7 @@ def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it
     down = PolicyUnavailable("cannot reach the model server at http://127.0.0.1:1 (is it running?)")
     first = episode_on(_Policy([ok, down]))
     result = first.run()
-    assert result.status == "error" and result.reason == f"policy: {down}"  # not the task failing
+    assert result.status == "error" and result.reason == f"model-server: {down}"  # not the task failing
     first.close()
     traj = load_trajectory(tmp_path / "t")
     assert traj.meta.outcome == "error" and len(traj.steps) == 2
@@ -252,7 +254,7 @@ def test_a_model_server_that_is_down_is_an_error_and_the_episode_goes_on_when_it
     back = Episode(env, _Policy([ok, ok, Decision(actions=[Terminate(status="success")])]), Task(instruction="test"),
                    TrajectoryWriter.open(tmp_path / "t"))
     try:
-        assert back.resume(traj.steps).status == "success"
+        assert back.resume(traj.steps).status == "unverified"
     finally:
         back.close()
         env.close()

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.trajectory import (
     FORMAT_VERSION,
     StepRecord,
@@ -36,7 +37,7 @@ def test_steps_are_written_as_they_happen_and_read_back(tmp_path):
     # flushed per step: readable before the writer is closed
     traj = load_trajectory(tmp_path / "t")
     assert [s.index for s in traj.steps] == [0, 1, 2] and traj.problems == []
-    writer.finish("success")
+    writer.finish(Outcome.SUCCESS)
     traj = load_trajectory(tmp_path / "t")
     assert traj.meta.outcome == "success" and traj.meta.steps == 3 and traj.meta.format_version == FORMAT_VERSION
     assert traj.frame_path(traj.steps[1]).read_bytes() == PNG

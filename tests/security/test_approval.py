@@ -22,6 +22,7 @@ CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 SCRIPT = """
 task: Open the list, then the settings.
 start_url: "http://127.0.0.1:%d/login"
+success: {url: "again=1$"}
 steps:
   - {action: navigate, url: "http://127.0.0.1:%d/list"}
   - {action: wait, time: 0.1}

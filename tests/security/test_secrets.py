@@ -58,7 +58,8 @@ def test_a_typed_secret_is_written_nowhere(tmp_path: Path) -> None:
     out = tmp_path / "run"
     run = cli("run", "--script", str(script), "--demo-site", "--secret", "DEMO_PASSWORD", "--out", str(out),
               env={"DEMO_PASSWORD": VALUE})
-    assert run.returncode == 0, run.stdout + run.stderr  # the check saw the whole value in the password field
+    # the step's check saw the whole value in the password field; the script has no success check: unverified
+    assert run.returncode == 3, run.stdout + run.stderr
     console = run.stdout + run.stderr
     outputs = [console]
     for fmt in ("llamafactory", "swift", "qwenvl", "trl"):
@@ -96,7 +97,7 @@ def test_shared_files_follow_the_umask(tmp_path: Path) -> None:
         run = cli("run", "--script", str(script), "--demo-site", "--share", "--out", str(out))
     finally:
         os.umask(previous)
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 3, run.stderr  # unverified: the script has no success check
     assert stat.S_IMODE((out / "steps.jsonl").stat().st_mode) == 0o644
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
 

@@ -30,6 +30,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from PIL import Image
 
 from guiagent.agent.export.samples import ExportOptions, build_samples, target_text
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.report import render_html
 from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.policies import Decision, StepSummary
@@ -425,7 +426,7 @@ class AnswerPath:
         if self._writer is None:
             return
         writer, self._writer = self._writer, None
-        writer.finish("failure", "fuzz")
+        writer.finish(Outcome.FAILURE, "fuzz")
         writer.close()
         traj = load_trajectory(writer.root)
         assert traj.problems == [] and len(traj.steps) == writer.count, traj.problems

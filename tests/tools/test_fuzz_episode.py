@@ -94,7 +94,7 @@ def check_recorded(roots: list[Path], given: list[str], protocol: Protocol) -> l
     steps = []
     for root in roots:
         traj = load_trajectory(root)
-        assert traj.problems == [] and traj.meta.outcome in ("success", "failure"), (traj.problems, traj.meta)
+        assert traj.problems == [] and traj.meta.outcome in ("unverified", "failure"), (traj.problems, traj.meta)
         steps += traj.steps
         samples, _ = build_samples([root], ExportOptions(protocol=protocol, keep_unparsed=True))
         for sample in samples:
@@ -115,7 +115,7 @@ def test_what_crashed_episodes_is_a_format_error_fed_back_to_the_model(chromium,
         assert len(roots) == 1
         steps = check_recorded(roots, [answer], protocol)
         assert len(steps) == 2 and steps[0].format_error and steps[1].model_actions == [{"action": "terminate", "status": "success"}]
-        assert load_trajectory(roots[0]).meta.outcome == "success"
+        assert load_trajectory(roots[0]).meta.outcome == "unverified"
         # the next request carried the error back to the model
         assert json.dumps(steps[0].format_error)[1:-1] in json.dumps(server.prompts[1], ensure_ascii=False)
 
@@ -197,7 +197,7 @@ def test_odd_answer_shapes_and_made_up_usage_are_recorded_not_crashes(chromium, 
             assert episode.resume().steps == len(load_trajectory(out).steps)  # the checkpoint reads back
         finally:
             episode.close()
-    assert result.status == "success", result.reason
+    assert result.status == "unverified", result.reason
     steps = load_trajectory(out).steps
     assert [s.format_error is None for s in steps] == [True, False, False, True, True, True]
     assert steps[0].raw == click and steps[1].raw == '{"action": "wait"}' and steps[2].raw == "12345"
