@@ -20,12 +20,13 @@ from langgraph.graph import END, StateGraph
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field
 
+from guiagent.agent.acting import Actor, StepFault
 from guiagent.agent.frames import FrameBuffer
 from guiagent.agent.outcome import Declared, EndedBy, Ending, Fault, FaultKind, Outcome, Verdict, settle
 from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
-from guiagent.agent.safeguards import Safeguards, denied_results, describe_request
+from guiagent.agent.safeguards import Safeguards, describe_request
 from guiagent.agent.task import Task
-from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
+from guiagent.agent.trajectory import StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.agent.verify import verify_world
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import (
@@ -36,10 +37,8 @@ from guiagent.policies import (
     PolicyError,
     PolicyUnavailable,
     StepSummary,
-    TargetResolver,
 )
-from guiagent.tools import Action, ActionResult, Observation, Terminate, dump_action
-from guiagent.tools.targets import ResolvedTarget, TargetScreen
+from guiagent.tools import Terminate, dump_action
 from guiagent.tools.text import recordable_tree
 
 
@@ -74,23 +73,6 @@ class EpisodeResult(BaseModel):
 
 
 StepCallback = Callable[[StepRecord, int], None]
-
-
-class StepFault(Exception):
-    """The env died during a step's actions or checks: what they recorded so far, the fault included."""
-
-    def __init__(self, error: EnvError, results: list[ActionResult], checks: list[CheckRecord] | None = None) -> None:
-        super().__init__(str(error))
-        self.error, self.results, self.checks = error, results, checks or []
-
-
-def _dump(check: Any) -> dict[str, Any]:
-    return check.model_dump(exclude_none=True) if check is not None else {}
-
-
-def _where(state: EpisodeState, decision: Decision) -> str:
-    """How a failure names its step: ``step 3 (sign in)``."""
-    return f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
 
 
 class _Node(Protocol):
@@ -134,6 +116,7 @@ class Episode:
         self.config = config or LoopConfig()
         self.on_step = on_step
         self.frames = FrameBuffer(self.config.frame_buffer)
+        self.actor = Actor(env, policy, self.guards)
         self.history: list[StepSummary] = []  # summary k is step k's; see load_history for a resumed episode
         # One thread for the episode's decisions (a decision may block on a server; the loop keeps its timeout).
         self._decider = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="decide")
@@ -240,32 +223,24 @@ class Episode:
         pending = dict(state["pending"])
         decision = Decision.model_validate(pending["decision"])
         update: dict[str, Any] = {}
-        results: list[ActionResult] = []
-        checks: list[CheckRecord] = []
-        resolved: list[ResolvedTarget] = []
         t0 = time.perf_counter()
-        denied = not pending.get("approval", {}).get("approved", True)
+        where = f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
         try:
-            actions, results, resolved = self._run_actions(decision, state, update, denied=denied)
-            # a step a person denied ran nothing: nothing to check, and the denial is its result (not a
-            # failed action ending a script); the episode goes on
-            checks, failure = ([], None) if denied else self._run_checks(state, decision, results)
-            if failure and any(r.source == "cache" for r in resolved):
-                # A cached point may be stale: ground once more on the screen as it is now, and redo the step.
-                observation = self.env.observe()
-                actions, results, resolved = self._run_actions(decision, state, update, observation)
-                checks, failure = self._run_checks(state, decision, results)
-            if failure:
-                update["ending"] = Ending(by=EndedBy.STEP_FAILED, why=failure).model_dump(mode="json")
-            elif resolved and isinstance(self.policy, TargetResolver):
-                self.policy.keep(resolved)
+            acted = self.actor.act(decision, where, self.frames.get(state["frame_id"] or ""), pending.get("approval"))
+            results, checks = acted.results, acted.checks
+            ran = [a for a, r in zip(acted.actions, results, strict=False) if r.ok]
+            if acted.failure:
+                update["ending"] = Ending(by=EndedBy.STEP_FAILED, why=acted.failure).model_dump(mode="json")
+            elif (done := next((a for a in ran if isinstance(a, Terminate)), None)) is not None:
+                update.update(ending=self._declared(decision, done), answer=done.answer)  # checks run at record
             if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
-                pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in actions]}
-                pending["targets"] = [r.model_dump(mode="json") for r in resolved]
+                pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in acted.actions]}
+                pending["targets"] = [r.model_dump(mode="json") for r in acted.resolved]
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
             results, checks = fault.results, fault.checks
             update["ending"] = _fault(FaultKind.ENV, fault.error)
         except EnvError as exc:
+            results, checks = [], []
             update["ending"] = _fault(FaultKind.ENV, exc)
         pending["timings_ms"] = {**pending["timings_ms"], "execute": _ms(t0)}
         if isinstance(self.env, FrameSource) and "ending" not in update:
@@ -278,71 +253,13 @@ class Episode:
             update["ending"] = self.guards.redact(update["ending"])
         return {**update, "pending": pending}
 
-    def _run_actions(
-        self, decision: Decision, state: EpisodeState, update: dict[str, Any], regrounding: Observation | None = None,
-        denied: bool = False,
-    ) -> tuple[list[Action], list[ActionResult], list[ResolvedTarget]]:
-        """Run the decision's actions (their targets resolved first); an action after a failed one is skipped,
-        none runs in a step a person denied."""
-        actions, results, resolved = list(decision.actions), [], []
-        if denied:
-            return actions, denied_results(actions, state["pending"]["approval"]), resolved
-        for i, action in enumerate(actions):
-            if results and not results[-1].ok:
-                results.append(ActionResult.failure("skipped: an earlier action of this step failed"))
-                continue
-            targets = decision.targets[i] if i < len(decision.targets) else {}
-            if targets:
-                actions[i], found, error = self._resolve(action, targets, state, regrounding)
-                resolved += found
-                if error is not None:
-                    results.append(ActionResult.failure(error))
-                    continue
-            try:
-                filled = self.guards.fill(actions[i], getattr(self.env, "url", None))  # secrets: only now, only here
-                results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))
-                if isinstance(action, Terminate):  # the final checks run when the step is recorded
-                    by = EndedBy.PAGE if decision.source is DecisionSource.PAGE else EndedBy.POLICY
-                    declared = None if by is EndedBy.PAGE else Declared(
-                        status=action.status, answer=action.answer, by=decision.source.value)
-                    update["ending"] = Ending(by=by, declared=declared).model_dump(mode="json")
-                    update["answer"] = action.answer
-            except EnvError as exc:  # recorded against what it died under: the action, or the success check
-                fault = ActionResult.failure(str(Fault(kind=FaultKind.ENV, message=str(exc))))
-                if len(results) <= i:
-                    raise StepFault(exc, [*results, fault]) from None
-                raise StepFault(exc, results, [CheckRecord(check=_dump(self.task.success), result=fault)]) from None
-        return actions, results, resolved
-
-    def _resolve(
-        self, action: Action, targets: dict[str, Any], state: EpisodeState, regrounding: Observation | None
-    ) -> tuple[Action, list[ResolvedTarget], str | None]:
-        if not isinstance(self.policy, TargetResolver):
-            return action, [], f"{action.action}: the {self.policy.kind} policy cannot resolve targets"
-        observation = regrounding or self.frames.get(state["frame_id"] or "")
-        if observation is None:
-            return action, [], "internal: the observed frame is not in the buffer"
-        screen = self.env if isinstance(self.env, TargetScreen) else None
-        return self.policy.resolve_action(action, targets, observation, screen, regrounding is not None)
-
-    def _run_checks(
-        self, state: EpisodeState, decision: Decision, results: list[ActionResult]
-    ) -> tuple[list[CheckRecord], str | None]:
-        """The decision's checks, in order until one fails; the failure's reason, if the step failed."""
-        checks: list[CheckRecord] = []
-        failed_action = next((r for r in results if not r.ok), None)
-        if failed_action is not None and (decision.checks or decision.must_succeed):
-            return checks, f"{_where(state, decision)}: {failed_action.message}"
-        for check in decision.checks:
-            try:
-                result = self.env.check(check)
-            except EnvError as exc:
-                fault = CheckRecord(check=_dump(check), result=ActionResult.failure(str(Fault(kind=FaultKind.ENV, message=str(exc)))))
-                raise StepFault(exc, results, [*checks, fault]) from None
-            checks.append(CheckRecord(check=check.model_dump(exclude_none=True), result=result))
-            if not result.ok:
-                return checks, f"{_where(state, decision)}: {result.message}"
-        return checks, None
+    @staticmethod
+    def _declared(decision: Decision, done: Terminate) -> dict[str, Any]:
+        """How a terminate ends the episode: the policy's declaration, or the page's own end (not a declaration)."""
+        if decision.source is DecisionSource.PAGE:
+            return Ending(by=EndedBy.PAGE).model_dump(mode="json")
+        declared = Declared(status=done.status, answer=done.answer, by=decision.source.value)
+        return Ending(by=EndedBy.POLICY, declared=declared).model_dump(mode="json")
 
     def _keep_context_frames(self, step: int, frames) -> list[dict[str, Any]]:
         kept = []
