@@ -11,7 +11,6 @@ A folder cut short by a crash stays readable up to its last whole line.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
+from guiagent.tools.files import write_atomic
 from guiagent.tools.targets import ResolvedTarget
 
 FORMAT_VERSION = 1
@@ -126,12 +126,6 @@ def after_frame_name(index: int, suffix: str = "png") -> str:
     return f"{FRAMES_DIR}/{index:06d}-after.{suffix}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class TrajectoryWriter:
     """Appends steps to a trajectory folder; safe to reopen after a crash (``open``)."""
 
@@ -149,7 +143,7 @@ class TrajectoryWriter:
         if (root / STEPS_FILE).exists() or (root / META_FILE).exists():
             raise TrajectoryError(f"{root} already holds a trajectory: choose another --out or use --resume")
         root.mkdir(parents=True, exist_ok=True)
-        _write_atomic(root / META_FILE, meta.model_dump_json(indent=2))
+        write_atomic(root / META_FILE, meta.model_dump_json(indent=2))
         return cls(root, meta, 0)
 
     @classmethod
@@ -213,7 +207,7 @@ class TrajectoryWriter:
 
     def update_meta(self, **fields: Any) -> None:
         self.meta = self.meta.model_copy(update=fields)
-        _write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
+        write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
 
     def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None) -> None:
         self.update_meta(outcome=outcome, reason=reason, answer=answer, ended_at=time.time(), steps=self.count)

@@ -4,7 +4,6 @@ functions ``guiagent run`` uses (start_episode / resume_episode), with what the 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -24,6 +23,7 @@ from guiagent.envs.browser import BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig
 from guiagent.policies import Policy
 from guiagent.policies.script import ScriptPolicy
+from guiagent.tools.files import write_atomic
 
 ProgressCallback = Callable[[str, int], None]
 
@@ -167,6 +167,4 @@ def _record_page_verdict(folder: Path, page: PageTaskEnv, seed: int) -> None:
         if outcome != meta.outcome:
             verdict = f"the page's reward is {page.reward:g}" + ("" if page.done else " (the page did not end the episode)")
             update.update(outcome=outcome, reason=None if outcome == "success" else verdict)
-    tmp = path.with_name(META_FILE + ".tmp")
-    tmp.write_text(meta.model_copy(update=update).model_dump_json(indent=2))
-    os.replace(tmp, path)
+    write_atomic(path, meta.model_copy(update=update).model_dump_json(indent=2))

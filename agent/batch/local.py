@@ -19,6 +19,7 @@ from guiagent.agent.batch.plan import BatchSettings, EpisodeJob, row_from_trajec
 from guiagent.agent.batch.procs import die_with_parent, kill_tree, tree_pss
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
+from guiagent.tools.files import write_atomic
 
 
 def worker_main(conn: Connection, settings_json: str) -> None:
@@ -167,8 +168,7 @@ def _timed_out(job: EpisodeJob, started: float, limit: float) -> ResultRow:
     if not path.exists():
         return _lost(job, reason, started).model_copy(update={"outcome": "failure"})
     meta = TrajectoryMeta.model_validate_json(path.read_text())
-    tmp = path.with_name(META_FILE + ".tmp")
-    tmp.write_text(meta.model_copy(update={"outcome": "failure", "reason": reason, "ended_at": time.time()}).model_dump_json(indent=2))
-    tmp.replace(path)
+    write_atomic(path, meta.model_copy(update={"outcome": "failure", "reason": reason, "ended_at": time.time()})
+                 .model_dump_json(indent=2))
     return row_from_trajectory(Path(job.settings.root), job.folder, job.task, job.seed, job.attempt,
                                wall_s=time.time() - started)
