@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.keymap import UnicodeTyper
+from guiagent.envs.lifetime import die_with_parent
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
-from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
+from guiagent.envs.xvfb import Xvfb, parse_screen
 from guiagent.tools import (
     Action,
     ActionResult,
