@@ -130,7 +130,7 @@ def run(
     success: Annotated[list[str] | None, typer.Option(help="The success check, run on the final world: url:REGEX, text:TEXT, selector:CSS, js:EXPR, window:REGEX, or a JSON/YAML object ({\"url\": \"/list$\"}); repeatable (all must hold).")] = None,
     out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
-    env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + pyautogui).")] = "browser",
+    env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + XTest).")] = "browser",
     xvfb: Annotated[str | None, typer.Option(help="desktop: run a private Xvfb of this size, WxH[xD].")] = None,
     launch: Annotated[str | None, typer.Option(help="desktop: command that starts the app under test.")] = None,
     window: Annotated[str | None, typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,

@@ -11,7 +11,6 @@ A folder cut short by a crash stays readable up to its last whole line.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from guiagent.agent.outcome import Declared, EndedBy, Fault, FaultKind, Outcome, Verdict
 from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
+from guiagent.tools.files import write_atomic
 from guiagent.tools.targets import ResolvedTarget
 
 FORMAT_VERSION = 2
@@ -140,12 +140,6 @@ def after_frame_name(index: int, suffix: str = "png") -> str:
     return f"{FRAMES_DIR}/{index:06d}-after.{suffix}"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class TrajectoryWriter:
     """Appends steps to a trajectory folder; safe to reopen after a crash (``open``)."""
 
@@ -163,7 +157,7 @@ class TrajectoryWriter:
         if (root / STEPS_FILE).exists() or (root / META_FILE).exists():
             raise TrajectoryError(f"{root} already holds a trajectory: choose another --out or use --resume")
         root.mkdir(parents=True, exist_ok=True)
-        _write_atomic(root / META_FILE, meta.model_dump_json(indent=2))
+        write_atomic(root / META_FILE, meta.model_dump_json(indent=2))
         return cls(root, meta, 0)
 
     @classmethod
@@ -227,7 +221,7 @@ class TrajectoryWriter:
 
     def update_meta(self, **fields: Any) -> None:
         self.meta = self.meta.model_copy(update=fields)
-        _write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
+        write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
 
     def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None, **fields: Any) -> None:
         """Record how the episode ended; ``fields``: ended_by, declared, verified, fault."""

@@ -6,7 +6,10 @@ Prints the counts (answers, format errors, accepted, exceptions) and the slowest
 parse timed in CPU time, the best of 3 runs, so the machine's load does not count; ``make test`` runs a
 fixed-seed subset (tests/tools/test_fuzz.py) and episodes on Chromium (tests/tools/test_fuzz_episode.py).
 
-    .venv/bin/python bench/fuzz.py [--mutated 10000] [--hypothesis 3000] [--seed 0]
+    .venv/bin/python bench/fuzz.py [--mutated 10000] [--hypothesis 3000] [--seed 0] [--constrained 20000]
+
+``--constrained N`` also draws N answers per model family from its constrained-output regex (Hypothesis's
+``from_regex``, tests/policies/regex_answers.py) and reads each on its screen: every one must give actions.
 """
 
 from __future__ import annotations
@@ -25,6 +28,30 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 from guiagent.tools.parsing import MAX_ANSWER_CHARS, ParseError, parse_answer  # noqa: E402
 from tests.tools.fuzzing import CRASHERS, LONGEST, PROTOCOLS, SEEDS, AnswerPath, answers, mutated_answers  # noqa: E402
+
+
+def constrained(per_family: int, seed_value: int) -> list[str]:
+    """Answers drawn from every family's constrained regex, read on their screens: the failures, shown."""
+    from guiagent.policies.families import FAMILIES
+    from tests.policies.regex_answers import Drawn, read, regex_answers
+
+    failures: list[str] = []
+    for family in FAMILIES.values():
+        t0 = time.perf_counter()
+
+        @settings(max_examples=per_family, database=None, deadline=None, phases=[Phase.generate],
+                  suppress_health_check=cast(list[HealthCheck], list(HealthCheck)))
+        @seed(seed_value)
+        @given(drawn=regex_answers(family))
+        def reads(drawn: Drawn) -> None:
+            try:
+                read(family, drawn)  # noqa: B023  (run at once, for this family)
+            except Exception as exc:  # counted and shown: the result must be zero
+                failures.append(f"{family.name} {drawn[1]} {drawn[2]} {drawn[3][:200]!r}: {exc}")  # noqa: B023
+
+        reads()
+        print(f"constrained {family.name}: {per_family} answers in {time.perf_counter() - t0:.1f} s")
+    return failures
 
 
 def parse_ms(protocol: str, raw: str, runs: int = 3) -> float:
@@ -72,6 +99,8 @@ def main() -> None:
     parser.add_argument("--mutated", type=int, default=10_000, help="mutated real answers")
     parser.add_argument("--hypothesis", type=int, default=3_000, help="Hypothesis-built answers")
     parser.add_argument("--seed", type=int, default=0, help="seeds both generators: the same counts each run")
+    parser.add_argument("--constrained", type=int, default=0,
+                        help="answers per model family drawn from its constrained-output regex (0: none)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -112,7 +141,12 @@ def main() -> None:
         print(f"wall time: {elapsed:.1f} s")
         for text in run.exceptions[:5]:
             print("\n" + text)
-    sys.exit(1 if run.exceptions else 0)
+    failures = constrained(args.constrained, args.seed) if args.constrained else []
+    if args.constrained:
+        print(f"constrained answers that gave no actions: {len(failures)}")
+        for text in failures[:5]:
+            print("\n" + text)
+    sys.exit(1 if run.exceptions or failures else 0)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
-"""An X11 desktop: mss captures at native resolution, pyautogui drives mouse and keyboard.
+"""An X11 desktop: mss captures at native resolution, XTest (python-xlib) drives mouse and keyboard.
 
-Nothing from mss, pyautogui or Xlib is imported until a DesktopEnv is used, so the browser path
-never needs X. With ``xvfb`` set, the env runs its own Xvfb for the episode and stops it after.
+Nothing from mss or Xlib is imported until a DesktopEnv is used, so the browser path never needs X. With ``xvfb`` set, the env runs its own Xvfb for the episode and stops it after.
 """
 
 from __future__ import annotations
@@ -19,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
-from guiagent.envs.keymap import UnicodeTyper
+from guiagent.envs.lifetime import die_with_parent
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
-from guiagent.envs.xvfb import Xvfb, die_with_parent, parse_screen
+from guiagent.envs.xinput import Button, XInput
+from guiagent.envs.xvfb import Xvfb, parse_screen
 from guiagent.tools import (
     Action,
     ActionResult,
@@ -43,16 +43,6 @@ from guiagent.tools import (
     Wait,
 )
 
-# Canonical key names (tools.keys) -> pyautogui's.
-PYAUTOGUI_KEYS = {
-    "ctrl": "ctrl", "alt": "alt", "shift": "shift", "super": "winleft",
-    "Return": "enter", "Escape": "esc", "Tab": "tab", "BackSpace": "backspace", "Delete": "delete",
-    "Insert": "insert", "Home": "home", "End": "end", "Page_Up": "pageup", "Page_Down": "pagedown",
-    "Up": "up", "Down": "down", "Left": "left", "Right": "right", "space": "space", "Caps_Lock": "capslock",
-    "Print": "printscreen", "Menu": "apps", "Pause": "pause", "Scroll_Lock": "scrolllock", "Num_Lock": "numlock",
-    **{f"F{i}": f"f{i}" for i in range(1, 25)},
-}
-
 
 class DesktopConfig(BaseModel):
     """Which display, which monitor, what to launch. Recorded in meta.json."""
@@ -69,7 +59,8 @@ class DesktopConfig(BaseModel):
     window: str | None = Field(default=None, description="Regex of the launched app's window title to wait for.")
     settle_s: float = Field(default=0.15, ge=0, description="Pause after each action for the app to react.")
     scroll_pixels_per_click: int = Field(default=50, ge=1, description="Wheel 'pixels' per X11 wheel click.")
-    failsafe: bool = Field(default=False, description="pyautogui's corner fail-safe (off: no one is at the mouse).")
+    failsafe: bool = Field(default=False, description="Refuse actions while the mouse is in a screen corner, as "
+                           "pyautogui's fail-safe does (a person took over); off: no one is at the mouse.")
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep changed frames between observations at this rate (0: off).")
 
 
@@ -84,10 +75,9 @@ class DesktopEnv(ClosingEnv):
         self._xvfb: Xvfb | None = None
         self._app: subprocess.Popen | None = None
         self._sct: Any = None
-        self._gui: Any = None
-        self._x: Any = None  # one python-xlib connection, for window titles
+        self._x: Any = None  # one python-xlib connection: window titles, and XTest's mouse and keys
+        self._input: XInput | None = None
         self._sampler: ScreenSampler | None = None
-        self._typer: UnicodeTyper | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -122,9 +112,7 @@ class DesktopEnv(ClosingEnv):
         from Xlib.display import Display
 
         self._x = _quietly(Display, self.display)
-        self._gui = _pyautogui_on(self.display or "")
-        self._gui.FAILSAFE = self.config.failsafe
-        self._gui.PAUSE = 0  # we wait for the app ourselves (settle_s), once per action
+        self._input = XInput(self._x)
 
     def _launch(self, command: str) -> None:
         before = set(self._windows())
@@ -162,9 +150,9 @@ class DesktopEnv(ClosingEnv):
                 self._app.wait(timeout=5)
             except Exception:
                 pass
-        if self._typer is not None and self._xvfb is None:  # a display we share: give its keycodes back
+        if self._input is not None and self._xvfb is None:  # a display we share: give its keycodes back
             try:
-                self._typer.restore()
+                self._input.restore()
             except Exception:
                 pass  # the server is gone
         for handle in (self._sct, self._x):
@@ -175,7 +163,7 @@ class DesktopEnv(ClosingEnv):
                     pass
         if self._xvfb is not None:
             self._xvfb.stop()
-        self._app = self._sct = self._xvfb = self._x = self._typer = None
+        self._app = self._sct = self._xvfb = self._x = self._input = None
         self.display = None
 
     def settings(self) -> dict[str, Any]:
@@ -225,37 +213,42 @@ class DesktopEnv(ClosingEnv):
         return ActionResult.success(message, window=self._active_title())
 
     def _run(self, action: Action) -> str:
-        gui = self._gui
+        xin = self._input
+        if xin is None:
+            raise EnvError("the desktop is not open (call reset first)")
+        at_corner = self.config.failsafe and xin.position() in _corners(*xin.screen_size())
+        if at_corner and not isinstance(action, (Wait, Terminate)):
+            raise RuntimeError("fail-safe: the mouse is in a corner of the screen (a person took over)")
         match action:
             case MouseMove(coordinate=p):
-                gui.moveTo(*_px(p))
+                xin.move(*_px(p))
             case LeftClick() | RightClick() | MiddleClick() | DoubleClick() | TripleClick():
-                x, y = _px(action.coordinate) if action.coordinate else gui.position()
-                button = {"right_click": "right", "middle_click": "middle"}.get(action.action, "left")
+                x, y = _px(action.coordinate) if action.coordinate else xin.position()
+                button = {"right_click": Button.RIGHT, "middle_click": Button.MIDDLE}.get(action.action, Button.LEFT)
                 clicks = {"double_click": 2, "triple_click": 3}.get(action.action, 1)
-                gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+                xin.click(x, y, button, clicks)
             case LeftClickDrag(start_coordinate=start, coordinate=end):
                 if start is not None:
-                    gui.moveTo(*_px(start))
-                gui.mouseDown(button="left")
-                x0, y0 = gui.position()
+                    xin.move(*_px(start))
+                xin.button(Button.LEFT, True)
+                x0, y0 = xin.position()
                 x1, y1 = _px(end)
                 for k in range(1, 11):  # intermediate motion, so that apps see a drag
-                    gui.moveTo(round(x0 + (x1 - x0) * k / 10), round(y0 + (y1 - y0) * k / 10))
-                gui.mouseUp(button="left")
-            case Scroll(coordinate=p, pixels=pixels):
+                    xin.move(round(x0 + (x1 - x0) * k / 10), round(y0 + (y1 - y0) * k / 10))
+                xin.button(Button.LEFT, False)
+            case Scroll(coordinate=p, pixels=pixels) | HScroll(coordinate=p, pixels=pixels):
                 clicks = max(1, round(abs(pixels) / self.config.scroll_pixels_per_click))
-                x, y = _px(p) if p else gui.position()
-                gui.scroll(clicks if pixels > 0 else -clicks, x=x, y=y)
-            case HScroll(coordinate=p, pixels=pixels):
-                clicks = max(1, round(abs(pixels) / self.config.scroll_pixels_per_click))
-                x, y = _px(p) if p else gui.position()
-                gui.hscroll(clicks if pixels > 0 else -clicks, x=x, y=y)
+                x, y = _px(p) if p else xin.position()
+                if isinstance(action, Scroll):  # positive: up, as pyautogui.scroll
+                    button = Button.WHEEL_UP if pixels > 0 else Button.WHEEL_DOWN
+                else:  # positive: right, as pyautogui.hscroll
+                    button = Button.WHEEL_RIGHT if pixels > 0 else Button.WHEEL_LEFT
+                for _ in range(clicks):
+                    xin.click(x, y, button)
             case Key(keys=keys):
-                names = [self._key_name(k) for k in keys]
-                gui.hotkey(*names, interval=0.02)
+                xin.hotkey(keys)
             case Type(text=text):
-                self._type(text)
+                xin.type(text)
             case Wait(time=seconds):
                 time.sleep(seconds)
             case Terminate(status=status):
@@ -263,22 +256,6 @@ class DesktopEnv(ClosingEnv):
             case _:
                 raise RuntimeError(f"the desktop cannot run {action.action!r} (a browser-only action)")
         return ""
-
-    def _key_name(self, key: str) -> str:
-        name = PYAUTOGUI_KEYS.get(key, key)
-        if name not in self._gui.KEYBOARD_KEYS:
-            raise RuntimeError(f"key {key!r} is not supported on the desktop (pyautogui has no {name!r})")
-        return name
-
-    def _type(self, text: str) -> None:
-        """ASCII through pyautogui; anything else through XTest with keycodes mapped to the characters
-        beforehand and left in place (envs.keymap: xdotool's map-press-unmap races a slow app)."""
-        if text.isascii():
-            self._gui.write(text, interval=0)
-            return
-        if self._typer is None:
-            self._typer = UnicodeTyper(self._x)
-        self._typer.type(text)
 
     def _on_screen(self, p: tuple[float, float]) -> bool:
         whole = self._sct.monitors[0]
@@ -362,6 +339,10 @@ class DesktopEnv(ClosingEnv):
         return None
 
 
+def _corners(width: int, height: int) -> set[tuple[int, int]]:
+    return {(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)}
+
+
 def _px(p: tuple[float, float]) -> tuple[int, int]:
     """X11 takes whole pixels: round half up, explicitly."""
     return (int(p[0] + 0.5), int(p[1] + 0.5))
@@ -385,35 +366,3 @@ def _quietly(fn: Any, *args: Any) -> Any:
 
     with contextlib.redirect_stdout(io.StringIO()):
         return fn(*args)
-
-
-def _pyautogui_on(display: str) -> Any:
-    """pyautogui, talking to ``display`` over a fresh connection. pyautogui opens $DISPLAY once, at
-    import; each env replaces that connection with its own (a later Xvfb may reuse an old display
-    number, so a name is no proof the old connection still works). Keycodes agree across Xvfb
-    servers, which share the default keymap."""
-    import importlib
-    import sys
-
-    if "pyautogui" not in sys.modules:
-        previous = os.environ.get("DISPLAY")
-        os.environ["DISPLAY"] = display  # pyautogui connects to $DISPLAY while it is imported
-        try:
-            _quietly(importlib.import_module, "pyautogui")
-        finally:
-            if previous is None:
-                os.environ.pop("DISPLAY", None)
-            else:
-                os.environ["DISPLAY"] = previous
-    import pyautogui
-    from Xlib.display import Display
-
-    x11: Any = importlib.import_module("pyautogui._pyautogui_x11")  # private: its X connection is replaced
-
-    old = x11._display
-    x11._display = _quietly(Display, display)
-    try:
-        old.close()
-    except Exception:
-        pass  # its server may be gone already
-    return pyautogui

@@ -73,6 +73,12 @@ class UnicodeTyper:
                     xtest.fake_input(self.d, X.KeyRelease, self.shift)
             self.d.sync()
 
+    def keycodes(self, keysyms: list[int]) -> list[tuple[int, bool]]:
+        """(keycode, with shift) of each keysym, mapping the ones no key produces (all in place on the
+        server when this returns), for pressing them together."""
+        self._map(set(keysyms))
+        return [self._key(s) for s in keysyms]
+
     def _key(self, keysym: int) -> tuple[int, bool]:
         if keysym in self.keys:
             return self.keys[keysym]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.lifetime import die_with_parent
 
 
 def parse_screen(spec: str) -> tuple[int, int, int]:
@@ -21,17 +22,6 @@ def parse_screen(spec: str) -> tuple[int, int, int]:
     if not m:
         raise ValueError(f"a screen size looks like 1280x800 or 1280x800x24, got {spec!r}")
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 24)
-
-
-def die_with_parent() -> None:
-    """In a child before exec: get SIGTERM when the runtime dies, even by SIGKILL (Linux's
-    PR_SET_PDEATHSIG), so that no Xvfb or app outlives the episode that started it."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not glibc Linux: close() and the context manager still stop it
 
 
 def _free_display(first: int = 90, last: int = 490) -> int:
@@ -71,7 +61,8 @@ class Xvfb:
             self.proc = subprocess.Popen(
                 [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
                  "-noreset", "+extension", "RANDR"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                preexec_fn=die_with_parent,  # SIGTERM: no Xvfb outlives the runtime that started it
                 env=clean_environ(),
             )
             deadline = time.monotonic() + self.timeout_s

@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
-import os
 import time
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from guiagent.tools import Observation
 from guiagent.tools.actions import Point
+from guiagent.tools.files import write_atomic
 from guiagent.tools.targets import ElementInfo
 
 CACHE_VERSION = 1
@@ -159,10 +159,8 @@ class ActionCache:
         if self.mode == "off":
             return
         self.data.entries[entry_key(entry.describe, entry.signature.page)] = entry
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(self.data.model_dump(mode="json"), indent=1, ensure_ascii=False))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(self.data.model_dump(mode="json"), indent=1, ensure_ascii=False))
         except OSError as exc:  # the run goes on; the next run grounds this target again
             self.write_error = f"cannot write the action cache {self.path}: {exc.strerror}"
 

@@ -1,10 +1,12 @@
 """The URL policy's pure rules: which URLs and hosts the browser may reach.
 
-Hosts are canonicalised the way Chromium does it (the WHATWG URL standard) before any rule is applied,
-so that a URL cannot mean one host to us and another to the browser: tabs and newlines are dropped,
-``\\`` is ``/``, userinfo is cut at the last ``@``, the host is percent-decoded and IDNA-mapped (UTS 46:
-full-width letters, ``。``), and IPv4 is read in every notation a browser accepts (``127.1``,
-``0x7f000001``, ``2130706433``, ``0177.0.0.1``); IPv6 that embeds IPv4 is judged by that IPv4.
+Hosts are canonicalised the way Chromium does it, by ada (``ada-url``: the WHATWG URL parser that
+Node.js uses, tested against the WHATWG suite) before any rule is applied, so that a URL cannot mean
+one host to us and another to the browser: tabs and newlines are dropped, ``\\`` is ``/``, userinfo is
+cut at the last ``@``, the host is percent-decoded and IDNA-mapped (UTS 46: full-width letters, ``。``),
+and IPv4 is read in every notation a browser accepts (``127.1``, ``0x7f000001``, ``2130706433``,
+``0177.0.0.1``). On top of ada: a trailing dot is dropped from a name, control characters are refused,
+and IPv6 that embeds IPv4 is judged by that IPv4.
 
 Patterns (``allow``/``block``): ``example.com`` (that host only), ``*.example.com`` (it and every
 subdomain), ``*`` (any host), an IP address or network (``10.0.0.0/8``), each optionally with a
@@ -16,9 +18,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
-import idna
+from ada_url import HostType, parse_url
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -26,8 +27,11 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 SPECIAL_SCHEMES = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
 # Names that always mean this machine or its local network, whatever DNS says.
 PRIVATE_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa")
-_C0_OR_SPACE = "".join(chr(i) for i in range(0x21))
-_FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are dropped, as a browser does
+_SCHEME = re.compile(r"[\x00-\x20]*([A-Za-z][A-Za-z0-9+.\-]*):")
+# A bare host (a proxy's CONNECT target, a pattern) holds none of these; ':' only inside [IPv6].
+_NOT_IN_HOST = re.compile(r"[\x00-\x20/\\?#@\x7f]")
+_ATTRIBUTES = ("protocol", "hostname", "port", "host_type")
 
 
 class PolicyError(ValueError):
@@ -53,106 +57,55 @@ class Verdict:
         return self.allowed
 
 
-# -- canonical form --------------------------------------------------------------------------
+# -- canonical form (ada) --------------------------------------------------------------------
 
 
-def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    """The IPv4 address a browser reads in ``host`` (WHATWG's IPv4 parser), or None if it is a name."""
-    parts = host.split(".")
-    if parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    if not parts or not _numeric(parts[-1]):
-        return None
-    if len(parts) > 4:
-        raise PolicyError(f"{host!r} is not a valid IPv4 address")
-    numbers = []
-    for part in parts:
-        if not _numeric(part):
-            raise PolicyError(f"{host!r} is not a valid IPv4 address")
-        numbers.append(_ipv4_number(part))
-    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
-        raise PolicyError(f"{host!r} is not a valid IPv4 address")
-    value = numbers[-1]
-    for i, n in enumerate(numbers[:-1]):
-        value += n * 256 ** (3 - i)
-    return ipaddress.IPv4Address(value)
+def _parse(url: str, what: str) -> dict:
+    try:
+        return dict(parse_url(url, attributes=_ATTRIBUTES))
+    except ValueError:
+        if not _SCHEME.match(url.replace("\t", "").replace("\n", "").replace("\r", "")):
+            raise PolicyError(f"{what} is not an absolute URL (no scheme)") from None
+        raise PolicyError(f"{what} is not valid by the URL standard (WHATWG), so no browser would open it") from None
 
 
-def _numeric(part: str) -> bool:
-    p = part.lower()
-    if p.startswith("0x"):
-        return all(c in "0123456789abcdef" for c in p[2:])
-    return p != "" and p.isascii() and p.isdigit()
-
-
-def _ipv4_number(part: str) -> int:
-    p = part.lower()
-    if p.startswith("0x"):
-        return int(p[2:] or "0", 16)
-    if len(p) > 1 and p.startswith("0"):
-        try:
-            return int(p, 8)
-        except ValueError:
-            raise PolicyError(f"{part!r} is not a valid octal IPv4 part") from None
-    return int(p)
+def _host(parts: dict) -> tuple[str, IPAddress | None]:
+    """ada's hostname and host type -> (canonical text, the IP address if it is one)."""
+    name = parts["hostname"]
+    if parts["host_type"] == HostType.IPV4:
+        return name, ipaddress.IPv4Address(name)
+    if parts["host_type"] == HostType.IPV6:
+        return name, ipaddress.IPv6Address(name[1:-1])
+    name = name.rstrip(".")  # 'evil.com.' is the DNS name evil.com
+    if not name:
+        raise PolicyError("the URL has no host")
+    return name, None
 
 
 def canonical_host(host: str) -> tuple[str, IPAddress | None]:
-    """``host`` as the browser will connect to it: (text, IP address if it is one)."""
+    """``host`` (no port) as the browser will connect to it: (text, IP address if it is one)."""
     if host.startswith("[") and host.endswith("]"):
-        text = host[1:-1].split("%", 1)[0]
-        try:
-            ip6 = ipaddress.IPv6Address(text)
-        except ValueError:
-            raise PolicyError(f"{host!r} is not a valid IPv6 address") from None
-        return f"[{ip6.compressed}]", ip6
-    decoded = unquote(host)
-    try:
-        ascii_host = idna.encode(decoded, uts46=True, transitional=False).decode("ascii") if decoded else ""
-    except idna.IDNAError:
-        # Not a valid IDN: Chromium then keeps only plain ASCII names, lower-cased.
-        if not decoded.isascii():
-            raise PolicyError(f"host {host!r} is not a valid international domain name") from None
-        ascii_host = decoded.lower()
-    ascii_host = ascii_host.lower()
-    if not ascii_host:
-        raise PolicyError("the URL has no host")
-    if _FORBIDDEN_HOST.search(ascii_host):
+        host = host.split("%", 1)[0].removesuffix("]") + "]"  # an IPv6 zone (fe80::1%eth0) names no other host
+    elif ":" in host:
         raise PolicyError(f"host {host!r} holds a character no host may hold")
-    ip4 = parse_ipv4(ascii_host)
-    if ip4 is not None:
-        return str(ip4), ip4
-    return ascii_host.rstrip("."), None
+    if not host:
+        raise PolicyError("the URL has no host")
+    if _NOT_IN_HOST.search(host):
+        raise PolicyError(f"host {host!r} holds a character no host may hold")
+    return _host(_parse(f"http://{host}/", f"host {host!r}"))
 
 
 def parse_target(url: str) -> Target:
     """Scheme, canonical host and port of ``url``, read as Chromium reads it."""
-    text = url.strip(_C0_OR_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(url):
         raise PolicyError("the URL holds control characters")
-    m = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", text)
-    if not m:
-        raise PolicyError(f"{url!r} is not an absolute URL (no scheme)")
-    scheme = m.group(1).lower()
-    rest = text[m.end():]
+    parts = _parse(url, repr(url))
+    scheme = parts["protocol"].removesuffix(":")
+    port = int(parts["port"]) if parts["port"] else SPECIAL_SCHEMES.get(scheme)
     if scheme not in SPECIAL_SCHEMES:
-        parts = urlsplit(scheme + ":" + rest)
-        return Target(scheme, parts.hostname or "", parts.port, None)
-    rest = rest.replace("\\", "/").lstrip("/")  # special schemes: any run of slashes, '\' is '/'
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    hostport = authority.rpartition("@")[2]
-    if hostport.startswith("["):
-        host, _, tail = hostport.partition("]")
-        host, port_text = host + "]", tail.removeprefix(":")
-    else:
-        host, _, port_text = hostport.partition(":")
-    port = None
-    if port_text:
-        if not port_text.isdigit() or int(port_text) > 65535:
-            raise PolicyError(f"{url!r} has an invalid port {port_text!r}")
-        port = int(port_text)
-    name, ip = canonical_host(host)
-    return Target(scheme, name, port if port is not None else SPECIAL_SCHEMES[scheme], ip)
+        return Target(scheme, parts["hostname"], port, None)
+    name, ip = _host(parts)
+    return Target(scheme, name, port, ip)
 
 
 def is_private(ip: IPAddress) -> bool:

@@ -9,6 +9,7 @@ with the batch process (PR_SET_PDEATHSIG), so a killed batch leaves nothing runn
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -16,15 +17,17 @@ from typing import Any
 
 from guiagent.agent.batch.engine import Event
 from guiagent.agent.batch.plan import BatchSettings, EpisodeJob, row_from_trajectory
-from guiagent.agent.batch.procs import die_with_parent, kill_tree, tree_pss
+from guiagent.agent.batch.procs import kill_tree, tree_pss
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.outcome import EndedBy, Outcome
 from guiagent.agent.trajectory import META_FILE, TrajectoryMeta
+from guiagent.envs.lifetime import die_with_parent
+from guiagent.tools.files import write_atomic
 
 
 def worker_main(conn: Connection, settings_json: str) -> None:
     """A worker process: run the episodes it is sent until told to stop or recycled."""
-    die_with_parent()
+    die_with_parent(signal.SIGKILL)  # a killed batch leaves no worker running on its episodes
     from guiagent.agent.batch.episode import WorkerState, run_episode
 
     settings = BatchSettings.model_validate_json(settings_json)
@@ -168,9 +171,7 @@ def _timed_out(job: EpisodeJob, started: float, limit: float) -> ResultRow:
     if not path.exists():
         return _lost(job, reason, started).model_copy(update={"outcome": Outcome.FAILURE, "ended_by": EndedBy.TIME_LIMIT})
     meta = TrajectoryMeta.model_validate_json(path.read_text())
-    tmp = path.with_name(META_FILE + ".tmp")
     ended = {"outcome": Outcome.FAILURE, "reason": reason, "ended_at": time.time(), "ended_by": EndedBy.TIME_LIMIT}
-    tmp.write_text(meta.model_copy(update=ended).model_dump_json(indent=2))
-    tmp.replace(path)
+    write_atomic(path, meta.model_copy(update=ended).model_dump_json(indent=2))
     return row_from_trajectory(Path(job.settings.root), job.folder, job.task, job.seed, job.attempt,
                                wall_s=time.time() - started)

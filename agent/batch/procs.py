@@ -1,20 +1,8 @@
-"""Processes of a worker: dying with the batch, killing a whole tree, measuring memory."""
+"""Processes of a worker: killing a whole tree, measuring memory (dying with the batch: envs.lifetime)."""
 
 from __future__ import annotations
 
-import ctypes
-import signal
-
 import psutil
-
-
-def die_with_parent() -> None:
-    """This process gets SIGKILL when its parent dies (Linux PR_SET_PDEATHSIG): a killed batch leaves
-    no worker running on its episodes."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker notices the closed pipe instead
 
 
 def kill_tree(pid: int) -> int:

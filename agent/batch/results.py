@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from guiagent.agent.outcome import Declared, DeclaredVsVerified, EndedBy, Fault, Outcome, Verdict
+from guiagent.tools.files import write_atomic
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -83,10 +83,10 @@ class ResultLog:
 
 def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
     """Rewrite results.jsonl compact and write summary.json and index.html; returns the summary."""
-    _atomic(root / RESULTS, "".join(r.model_dump_json() + "\n" for r in rows))
+    write_atomic(root / RESULTS, "".join(r.model_dump_json() + "\n" for r in rows))
     summary = summarize(rows, planned, wall_s)
-    _atomic(root / SUMMARY, json.dumps(summary, indent=2))
-    _atomic(root / INDEX, render_index(rows, summary))
+    write_atomic(root / SUMMARY, json.dumps(summary, indent=2))
+    write_atomic(root / INDEX, render_index(rows, summary))
     return summary
 
 
@@ -217,9 +217,3 @@ def _verified(row: ResultRow) -> str:
 
 def _num(value: float | None, spec: str) -> str:
     return "" if value is None else format(value, spec)
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -10,7 +10,6 @@ reads the site's own state, and a resumed episode finds the site as the killed r
 from __future__ import annotations
 
 import json
-import os
 import threading
 from http import HTTPStatus
 from http.cookies import SimpleCookie
@@ -19,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from guiagent.tools.files import write_atomic
 
 PAGES = {"/login", "/list", "/settings", "/terms", "/help", "/board", "/summary"}
 NEEDS_LOGIN = PAGES - {"/login"}
@@ -73,9 +74,7 @@ class DemoState:
         with self.lock:
             fn(self.data)
             if self.path is not None:
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(self.data))
-                os.replace(tmp, self.path)
+                write_atomic(self.path, json.dumps(self.data))
         return self.snapshot()
 
 

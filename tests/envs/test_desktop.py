@@ -1,4 +1,4 @@
-"""The desktop env on a real X server (Xvfb started here) with a real Tk window, driven by pyautogui."""
+"""The desktop env on a real X server (Xvfb started here) with a real Tk window, driven through XTest."""
 
 from __future__ import annotations
 
@@ -146,6 +146,29 @@ def test_bad_actions_give_clear_errors(probe):
     assert not unknown_key.ok and "key 'é' is not supported on the desktop" in unknown_key.message
 
 
+def test_a_named_key_the_keyboard_lacks_is_pressed(probe):
+    """F13-F24 are on no key of Xvfb's keymap: XTest presses them on a spare keycode (pyautogui skipped them)."""
+    env, state = probe
+    act(env, action="left_click", coordinate=[300, 216])
+    act(env, action="key", keys=["F24"])
+    act(env, action="key", keys=["ctrl", "F13"])
+    s = wait_state(state, lambda s: any(k["keysym"] == "F13" for k in s["keys"]))
+    assert any(k["keysym"] == "F24" for k in s["keys"])
+    assert any(k["keysym"] == "F13" and k["state"] & 4 for k in s["keys"])  # ctrl held
+
+
+def test_the_fail_safe_refuses_actions_while_the_mouse_is_in_a_corner(tmp_path):
+    env = DesktopEnv(DesktopConfig(xvfb="640x480", failsafe=True))
+    try:
+        env.reset()
+        act(env, action="mouse_move", coordinate=[0, 0])  # the move itself starts away from a corner
+        refused = env.execute(parse_action({"action": "left_click", "coordinate": [10, 10]}))
+        assert not refused.ok and "fail-safe: the mouse is in a corner of the screen" in refused.message
+        assert env.execute(parse_action({"action": "wait", "time": 0})).ok
+    finally:
+        env.close()
+
+
 def test_window_checks(probe):
     env, _ = probe
     assert env.check(Check(window="^Probe$", timeout=1)).ok
@@ -197,7 +220,7 @@ def test_a_launch_that_dies_is_reported(tmp_path):
 def test_the_browser_path_does_not_import_x_libraries():
     import subprocess
 
-    code = "import agent.cli, agent.runner, envs.browser, sys; print(sorted(m for m in ('mss', 'pyautogui', 'Xlib') if m in sys.modules))"
+    code = "import agent.cli, agent.runner, envs.browser, sys; print(sorted(m for m in ('mss', 'Xlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", out.stderr
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from guiagent.envs.xvfb import die_with_parent
+from guiagent.envs.lifetime import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER = Path(__file__).with_name("build_tiny_qwen.py")

@@ -1,4 +1,4 @@
-"""What we launch gets a minimal environment: read from /proc/PID/environ of the real processes."""
+"""What we launch gets a minimal environment: read from /proc/PID/environ of the real processes (psutil)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
@@ -20,35 +21,28 @@ PLANTED = {
 
 
 def environ_of(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes()
-    return dict(entry.split("=", 1) for entry in raw.decode(errors="replace").split("\0") if "=" in entry)
+    return psutil.Process(pid).environ()  # /proc/PID/environ, as the process holds it
 
 
 def processes_with(marker: str) -> list[int]:
+    """Every process whose command line (arguments joined by NUL) holds ``marker``."""
     pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if marker.encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
+    for proc in psutil.process_iter():
+        try:
+            if marker in "\0".join(proc.cmdline()):
+                pids.append(proc.pid)
+        except psutil.Error:  # gone meanwhile, a zombie, or not ours to read
+            continue
     return pids
 
 
 def with_descendants(pids: list[int]) -> list[int]:
-    parents = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, grew = set(pids), True
-    while grew:
-        children = {pid for pid, ppid in parents.items() if ppid in found} - found
-        grew = bool(children)
-        found |= children
+    found = set(pids)
+    for pid in pids:
+        try:
+            found.update(child.pid for child in psutil.Process(pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            continue
     return sorted(found)
 
 

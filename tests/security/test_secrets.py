@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from guiagent.tools.secrets import SecretError, Secrets, SecretSpec
+from guiagent.tools.secrets import SecretError, Secrets, SecretSpec, read_secrets_file
 from tests.model.server import ROOT
 
 CLI = [sys.executable, "-m", "guiagent.agent.cli"]
@@ -121,3 +121,52 @@ def test_secrets_file(tmp_path: Path) -> None:
     assert secrets.fill("{{API_PASS}}", None) == "abcd1234"
     with pytest.raises(SecretError, match="shorter than 4"):
         Secrets.load([SecretSpec(name="X")], {"X": "ab"})
+
+
+def test_a_secrets_file_is_read_by_the_dotenv_rules(tmp_path: Path) -> None:
+    """Quotes belong to the value unless they enclose it; escapes, ``export``, ``#`` and ``=`` as in .env files."""
+    file = tmp_path / "secrets.env"
+    file.write_text(
+        "# a comment line\n"
+        'A=pa55w0rd"\n'
+        'B="he said \\"hi\\""\n'
+        "export C='single # quoted, not a comment'\n"
+        "D=unquoted # a comment after it\n"
+        "E=a=b=c\n"
+        "F =  spaced value  \n"
+        "G=p#ss\n"
+        "H='it\\'s'\n"
+        "I=\"'inner'\"\n"
+        'J="two\\nlines"\n'
+        "K=${HOME}x\n"
+    )
+    assert read_secrets_file(file) == {
+        "A": 'pa55w0rd"', "B": 'he said "hi"', "C": "single # quoted, not a comment", "D": "unquoted",
+        "E": "a=b=c", "F": "spaced value", "G": "p#ss", "H": "it's", "I": "'inner'", "J": "two\nlines",
+        "K": "${HOME}x",  # no expansion: a password may hold '$'
+    }
+    secrets = Secrets.load([SecretSpec(name="A"), SecretSpec(name="B")], {}, file)
+    assert secrets.fill("{{A}} {{B}}", None) == 'pa55w0rd" he said "hi"'
+    assert secrets.redact('typed pa55w0rd"') == "typed {{A}}"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("OK=abcd\nMISSING\n", r"line 2: MISSING has no value \(expected MISSING=value\)"),
+    ("OK=abcd\nnot a line = x 'y\n", r"line 2: expected NAME=value"),
+    ("T='hunter2 unterminated\n", r"line 1: expected NAME=value"),
+])
+def test_a_bad_secrets_line_is_named_without_its_value(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "secrets.env"
+    file.write_text(text)
+    with pytest.raises(SecretError, match=message) as caught:
+        read_secrets_file(file)
+    assert "hunter2" not in str(caught.value) and "'y" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("s.yaml", "A: 'pa55w0rd\"'\nB: he said \"hi\"\n"),
+    ("s.json", '{"A": "pa55w0rd\\"", "B": "he said \\"hi\\""}'),
+])
+def test_yaml_and_json_secrets_files(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_secrets_file(tmp_path / name) == {"A": 'pa55w0rd"', "B": 'he said "hi"'}

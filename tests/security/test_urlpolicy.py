@@ -31,6 +31,19 @@ def test_hosts_are_read_as_the_browser_reads_them(url: str, host: str) -> None:
     assert parse_target(url).host == host
 
 
+@pytest.mark.parametrize("url, host", [
+    ("http://☃.net/", "xn--n3h.net"),
+    ("http://i❤.ws/", "xn--i-7iq.ws"),
+    ("http://%E2%98%83.net/", "xn--n3h.net"),
+    ("http://💩.la/", "xn--ls8h.la"),
+])
+def test_symbol_names_are_read_as_the_url_standard_reads_them(url: str, host: str) -> None:
+    """UTS 46 as the URL standard applies it (not IDNA 2008's stricter code point table): the browser opens
+    these names, so the policy reads them and its patterns may name them."""
+    assert parse_target(url).host == host
+    assert UrlPolicy(allow=[url.split("/")[2]]).check_url(f"https://{host}/")
+
+
 @pytest.mark.parametrize("url", ["http://1.2.3.4.5/", "http://256.1.1.1/", "http://a\x01b.com/", "http://[::g]/", "//evil"])
 def test_unreadable_urls_are_errors(url: str) -> None:
     with pytest.raises(PolicyError):
