@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from guiagent.agent.outputs import REPORT_MARK
 from guiagent.agent.trajectory import StepRecord, Trajectory
 
 ACCENT = (230, 40, 90)
@@ -192,7 +193,7 @@ def render_html(traj: Trajectory) -> str:
     esc = html.escape
     total = (traj.steps[-1].t_end - traj.steps[0].t_start) if traj.steps else 0.0
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<!doctype html><html><head><meta charset='utf-8'>{REPORT_MARK}",
         f"<title>{esc(m.task[:80])} - guiagent</title><style>{CSS}</style></head><body>",
         f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome)}</b>"
         + (f" &mdash; {esc(m.reason)}" if m.reason else "")
