@@ -101,7 +101,7 @@ def _head(path: Path, size: int = 4096) -> bytes:
 def _file_kind(path: Path) -> FileKind | None:
     """Which of our files ``path`` is, by its mark, or None."""
     head = _head(path)
-    if REPORT_MARK.encode() in head:
+    if REPORT_MARK.encode() in head or b" - guiagent</title>" in head:  # the latter: reports written before the mark
         return FileKind.REPORT
     if head.startswith(SCRIPT_MARK.encode()):
         return FileKind.SCRIPT
