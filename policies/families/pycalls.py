@@ -21,11 +21,20 @@ class Call(NamedTuple):
     kwargs: dict[str, Any]
 
 
+def _shown(node: ast.AST) -> str:
+    """The start of ``node``'s source, for a message (found by the fuzz: unparsing a deeply nested
+    expression overflowed the stack)."""
+    try:
+        return repr(ast.unparse(node)[:60])
+    except (RecursionError, ValueError):
+        return "an expression nested too deep to show"
+
+
 def _literal(node: ast.AST, what: str) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise ParseError(f"{what}: only literal arguments are read, got {ast.unparse(node)[:60]!r}") from None
+        raise ParseError(f"{what}: only literal arguments are read, got {_shown(node)}") from None
 
 
 def _name(func: ast.AST) -> str:
@@ -34,7 +43,7 @@ def _name(func: ast.AST) -> str:
         parts.append(func.attr)
         func = func.value
     if not isinstance(func, ast.Name):
-        raise ParseError(f"not a plain function call: {ast.unparse(func)[:60]!r}")
+        raise ParseError(f"not a plain function call: {_shown(func)}")
     parts.append(func.id)
     return ".".join(reversed(parts))
 
@@ -78,5 +87,5 @@ def parse_calls(code: str, what: str = "code") -> list[Call]:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             calls.append(_call(stmt.value, what))
             continue
-        raise ParseError(f"{what}: only calls are read, got {ast.unparse(stmt)[:60]!r}")
+        raise ParseError(f"{what}: only calls are read, got {_shown(stmt)}")
     return calls
