@@ -436,7 +436,7 @@ def view(
             for path in (mp4, gif):
                 if path is not None:
                     path.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render_html(traj), encoding="utf-8")
+            target.write_text(render_html(traj, target.parent), encoding="utf-8")
             if mp4:
                 write_mp4(traj, mp4)
             if gif:
