@@ -6,6 +6,9 @@ the full count. Executing on a real env: tests/tools/test_fuzz_episode.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -142,3 +145,15 @@ def test_the_longest_family_answers_go_through(family_path):
         family_path.feed("tool-call", raw)
     family_path.flush()
     assert family_path.counts["answers"] > 1800
+
+
+def test_python_warnings_on_a_models_odd_literals_are_not_printed():
+    """Python's tokenizer warns on odd literals; in a run (not under pytest's own warning filters) the
+    model's text prints nothing on stderr."""
+    code = ("from guiagent.policies.families import get_family\n"
+            "for name, answer in (('ui-tars-1.5', 'Action: click(start_box=1if 1 else 2)'),\n"
+            "                     ('opencua', '## Code:\\npyautogui.click(1if 1 else 2, 3)')):\n"
+            "    try:\n        get_family(name).parse(answer, 'tool-call')\n    except ValueError as exc:\n        print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.count("only literal arguments") == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ""
