@@ -150,6 +150,7 @@ def run(
     secret: Annotated[list[str] | None, typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
     secrets_file: Annotated[Path | None, typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
     pass_env: Annotated[list[str] | None, typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
+    upload_dir: Annotated[Path | None, typer.Option(help="browser: the only folder a page's file chooser may take files from (the model types a file's name); without it uploads are refused.")] = None,
     approve: Annotated[list[str] | None, typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
     share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
