@@ -68,6 +68,7 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
     """Run an episode and exit with its code; a run that could not start leaves no folder behind."""
     from pydantic import ValidationError
 
+    from guiagent.agent.outputs import OutputError
     from guiagent.agent.runner import ConfigError, EpisodeInterrupted
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
@@ -83,7 +84,7 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
     except KeyboardInterrupt:
         output.error("interrupted before the episode started: nothing was recorded")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except (ConfigError, TrajectoryError, ValidationError, EnvError, PolicyError) as exc:
+    except (ConfigError, TrajectoryError, OutputError, ValidationError, EnvError, PolicyError) as exc:
         # Could not even start (bad setting, no Chromium, unreadable script): nothing was recorded.
         message = _setting_error(exc) if isinstance(exc, ValidationError) else str(exc)
         if not existed:
@@ -160,6 +161,7 @@ def run(
     secret: Annotated[list[str] | None, typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
     secrets_file: Annotated[Path | None, typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
     pass_env: Annotated[list[str] | None, typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
+    upload_dir: Annotated[Path | None, typer.Option(help="browser: the only folder a page's file chooser may take files from (the model types a file's name); without it uploads are refused.")] = None,
     approve: Annotated[list[str] | None, typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
     share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
@@ -312,6 +314,7 @@ def replay(
 ) -> None:
     """Re-execute a trajectory on a fresh env, verifying each step against its recording."""
     output = _output()
+    from guiagent.agent.outputs import OutputError
     from guiagent.agent.replay import replay_trajectory
     from guiagent.agent.runner import ConfigError
     from guiagent.agent.trajectory import TrajectoryError
@@ -322,7 +325,7 @@ def replay(
     started = time.time()
     try:
         result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=output.step)
-    except (ConfigError, TrajectoryError, EnvError, PolicyError) as exc:
+    except (ConfigError, TrajectoryError, OutputError, EnvError, PolicyError) as exc:
         output.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for problem in report.skipped:
@@ -359,11 +362,13 @@ def export(
     from guiagent.agent.batch.results import expand_batches
     from guiagent.agent.export import ExportOptions, build_samples, write_dataset
     from guiagent.agent.export.samples import load_divergent
+    from guiagent.agent.outputs import Kind, check_folder
     from guiagent.agent.runner import ConfigError
     from guiagent.agent.safeguards import owner_only
     from guiagent.agent.trajectory import TrajectoryError
 
     try:
+        check_folder(output, "-o", "export", own=Kind.EXPORT)
         options = ExportOptions(
             family=model_family, protocol=protocol, max_pixels=max_pixels, min_pixels=min_pixels, history_images=history_images,
             per_episode=per_episode, only_success=only_success, include_unverified=include_unverified,
@@ -395,11 +400,13 @@ def script_command(
     out = _output()
     import yaml
 
+    from guiagent.agent.outputs import FileKind, check_file
     from guiagent.agent.script_from_run import write_script
     from guiagent.agent.trajectory import TrajectoryError, load_trajectory
 
     try:
         text = write_script(load_trajectory(trajectory))
+        check_file(output, "-o", FileKind.SCRIPT)
         output.write_text(text, encoding="utf-8")
     except (TrajectoryError, ValueError, OSError) as exc:
         out.error(str(exc))
@@ -420,11 +427,16 @@ def view(
     each episode's report, linked from its index.html."""
     out = _output()
     from guiagent.agent.batch.results import is_batch, write_reports
+    from guiagent.agent.outputs import FileKind, check_file
     from guiagent.agent.report import render_html, write_gif, write_mp4
     from guiagent.agent.safeguards import owner_only
     from guiagent.agent.trajectory import TrajectoryError, load_trajectory
 
     if is_batch(trajectory):
+        if output or mp4 or gif:
+            out.error(f"{trajectory} is a batch folder: each episode's report goes into its own folder "
+                      "(-o, --mp4 and --gif are for one trajectory)")
+            raise typer.Exit(EXIT_USAGE)
         for line in write_reports(trajectory):
             out.line(line)
         return
@@ -432,11 +444,15 @@ def view(
     try:
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"
+        check_file(target, "-o", FileKind.REPORT)
+        for path, option, kind in ((mp4, "--mp4", FileKind.MP4), (gif, "--gif", FileKind.GIF)):
+            if path is not None:
+                check_file(path, option, kind)
         with owner_only(target.parent, share):
             for path in (mp4, gif):
                 if path is not None:
                     path.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render_html(traj), encoding="utf-8")
+            target.write_text(render_html(traj, target.parent), encoding="utf-8")
             if mp4:
                 write_mp4(traj, mp4)
             if gif:

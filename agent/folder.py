@@ -12,9 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+from guiagent.agent.outputs import RUN_LOCK, OutputError, check_folder
 from guiagent.agent.trajectory import META_FILE, TrajectoryError
 
-LOCK_FILE = ".guiagent.lock"
+LOCK_FILE = RUN_LOCK
 
 
 class FolderClaim:
@@ -72,25 +73,22 @@ def claim_existing(root: Path) -> FolderClaim:
     return _lock(root, created=False)
 
 
-def refuse_unless_empty(root: Path, probe_lock: bool = True, allowed: frozenset[str] = frozenset()) -> None:
+def refuse_unless_empty(root: Path, probe_lock: bool = True, allowed: frozenset[str] = frozenset(),
+                        command: str = "run") -> None:
     """Raise TrajectoryError unless ``root`` is absent or empty (a lock file not held counts as empty, and
-    so do ``allowed`` names)."""
-    if root.exists() and not root.is_dir():
-        raise TrajectoryError(f"{root} is a file, not a folder: give --out a new or empty folder")
-    if not root.exists():
-        return
-    found = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE and p.name not in allowed)
-    if probe_lock and (root / LOCK_FILE).exists():
-        _check_not_held(root)
-    if not found:
-        return
-    if META_FILE in found:
-        raise TrajectoryError(f"{root} already holds a trajectory: choose another --out or use --resume")
-    listed = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
-    raise TrajectoryError(
-        f"{root} is not empty and holds no trajectory of this run ({listed}): a run writes only into a new "
-        "or empty folder; choose another --out"
-    )
+    so do ``allowed`` names): the rule of agent/outputs.py, in one sentence."""
+    try:
+        if root.is_dir():
+            found = [p.name for p in root.iterdir() if p.name != LOCK_FILE and p.name not in allowed]
+            if probe_lock and (root / LOCK_FILE).exists():
+                _check_not_held(root)
+            if not found:
+                return
+        check_folder(root, "--out", command)
+    except OutputError as exc:
+        raise TrajectoryError(str(exc)) from None
+    except OSError as exc:
+        raise TrajectoryError(f"cannot read the folder {root}: {exc.strerror}") from None
 
 
 def _check_not_held(root: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from guiagent.agent.loop import EpisodeResult, LoopConfig, StepCallback
+from guiagent.agent.outputs import check_folder
 from guiagent.agent.runner import (
     DESKTOP_STATE,
     ConfigError,
@@ -85,7 +86,9 @@ def replay_trajectory(
     source: Path, out: Path, mode: Literal["strict", "lenient"] = "strict", threshold: float = 0.95,
     on_step: StepCallback | None = None,
 ) -> tuple[EpisodeResult, ReplayReport]:
-    """Replay ``source`` into ``out``; returns the episode's result and the divergence report."""
+    """Replay ``source`` into ``out`` (new or empty: agent/outputs.py); returns the episode's result and
+    the divergence report."""
+    check_folder(out, "--out", "replay")
     traj = load_trajectory(source)
     if not traj.steps:
         raise ConfigError(f"{source}: no whole step to replay" + (f" ({'; '.join(traj.problems)})" if traj.problems else ""))

@@ -1,23 +1,31 @@
-"""``guiagent view``: a trajectory as a self-contained HTML page, and as an mp4 or a GIF.
+"""``guiagent view``: a trajectory as an HTML page, and as an mp4 or a GIF.
 
 A timeline of the steps (each a link, as wide as it took, red where it failed) leads the page. Each
-step's screenshot is drawn with what was done on it: the point clicked, the drag's path, the scroll's
-direction, the keys pressed or the text typed; after a failed step and the last one, the screen after
-it; beside it, what the model was sent (text, with the image and the clip as placeholders), the step's
-time, and the frames a sampler kept between that step and the next (``--sample-fps``), with their times.
+step's screenshot is shown with what was done on it, drawn over it: the point clicked, the drag's path,
+the scroll's direction, the keys pressed or the text typed; after a failed step and the last one, the
+screen after it; beside it, what the model was sent (text, with the image and the clip as placeholders),
+the step's time, and the frames a sampler kept between that step and the next (``--sample-fps``), with
+their times.
+
+The page links the trajectory's own frames (relative paths, loaded lazily as they scroll into view)
+and draws the actions as SVG over them, so writing it reads no image: its cost is linear in the steps
+and bounded per step (each text shown is cut at ``MAX_SHOWN_CHARS``), a 1,000-step report takes well
+under a second. Keep the report beside its trajectory (the default, DIR/report.html) or where it can
+reach it. The mp4 and the GIF draw the same on the frames themselves.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
+import os
 from pathlib import Path
+from urllib.parse import quote
 
 from PIL import Image, ImageDraw, ImageFont
 
 from guiagent.agent.outcome import Outcome
+from guiagent.agent.outputs import REPORT_MARK
 from guiagent.agent.trajectory import StepRecord, Trajectory
 
 ACCENT = (230, 40, 90)
@@ -73,32 +81,24 @@ def annotated(traj: Trajectory, step: StepRecord) -> Image.Image:
     return image
 
 
-def _filmstrip(traj: Trajectory, step: StepRecord, most: int = 12, width: int = 240) -> str:
+def _filmstrip(traj: Trajectory, step: StepRecord, base: str, most: int = 12) -> str:
     """Thumbnails of the frames shown between this step's observation and the next, with their times."""
     frames = step.context_frames
     if len(frames) > most:  # evenly spread, the last one kept
         frames = [frames[round(k * (len(frames) - 1) / (most - 1))] for k in range(most)]
-    cells = []
-    for f in frames:
-        path = traj.root / f["frame"]
-        if path.exists():
-            with Image.open(path) as image:
-                src = _data_url(image.convert("RGB"), max_width=width)
-            cells.append(f"<figure><img alt='{html.escape(f['frame'])}' src='{src}'>"
-                         f"<figcaption>{f['t'] - step.t:+.2f} s</figcaption></figure>")
+    cells = [f"<figure><img loading='lazy' decoding='async' alt='{html.escape(str(f['frame']))}' "
+             f"src='{_src(base, str(f['frame']))}'><figcaption>{f['t'] - step.t:+.2f} s</figcaption></figure>"
+             for f in frames]
     return f"<div class='strip'>{''.join(cells)}</div>" if cells else ""
+
+
+def _src(base: str, frame: str) -> str:
+    """A frame's URL relative to the report: ``base`` (the trajectory, seen from the report's folder) / frame."""
+    return html.escape(quote(f"{base}/{frame}" if base not in ("", ".") else frame))
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _data_url(image: Image.Image, max_width: int = 1280) -> str:
-    if image.width > max_width:
-        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=82)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 CSS = """
@@ -106,7 +106,11 @@ body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d24
 header{background:#24324a;color:#fff;padding:16px 24px}header h1{margin:0 0 6px;font-size:20px}
 .ok{color:#2e7d32}.bad{color:#c62828}.warn{color:#b26a00}main{padding:16px 24px}
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;margin:0 0 16px;padding:12px 16px}
-section h2{font-size:15px;margin:0 0 8px}img{max-width:100%;border:1px solid #ccd;display:block}
+section h2{font-size:15px;margin:0 0 8px}img{max-width:100%;height:auto;border:1px solid #ccd;display:block}
+.shot{position:relative;margin:0}.shot svg{position:absolute;left:1px;top:1px;width:calc(100% - 2px);
+height:calc(100% - 2px);pointer-events:none}.banner{position:absolute;left:1px;right:1px;bottom:1px;background:#000;
+color:#fff;padding:4px 10px;font-weight:600;white-space:pre-wrap;word-break:break-word}
+.missing{background:#5a5a5a;color:#fff;padding:40px 20px;aspect-ratio:16/10}
 .grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:8px;border-radius:4px;margin:4px 0}
 dt{font-weight:600;margin-top:6px}dd{margin:0}
@@ -144,7 +148,7 @@ def _failed(step: StepRecord) -> bool:
             or step.format_error is not None or step.error is not None)
 
 
-def _after(traj: Trajectory, i: int) -> str:
+def _after(traj: Trajectory, i: int, base: str) -> str:
     """The screen after a failed step or the episode's last one: the next step's frame, or the one recorded
     when the episode ended."""
     step = traj.steps[i]
@@ -152,17 +156,64 @@ def _after(traj: Trajectory, i: int) -> str:
     if not (last or _failed(step)):
         return ""
     if not last:
-        path, t = traj.frame_path(traj.steps[i + 1]), traj.steps[i + 1].t
+        frame, t = traj.steps[i + 1].frame, traj.steps[i + 1].t
     elif step.frame_after:
-        path, t = traj.root / step.frame_after, step.t_after or step.t_end
+        frame, t = step.frame_after, step.t_after or step.t_end
     else:
         return ""
-    if not path.exists():
+    if not (traj.root / frame).exists():
         return ""
-    with Image.open(path) as image:
-        src = _data_url(image.convert("RGB"))
     return (f"<div class='after'><p>after the step ({t - step.t:+.2f} s)</p>"
-            f"<img alt='after step {step.index + 1}' src='{src}'></div>")
+            f"<img loading='lazy' decoding='async' alt='after step {step.index + 1}' src='{_src(base, frame)}'></div>")
+
+
+def _shot(traj: Trajectory, step: StepRecord, base: str) -> str:
+    """The step's frame (linked, not read) with its actions drawn over it in SVG, in the frame's pixels."""
+    g = step.geometry
+    if not traj.frame_path(step).exists():
+        return f"<div class='missing'>frame {html.escape(step.frame)} is missing</div>"
+    r = max(8, g.width // 100)
+    width = max(3, g.width // 400)
+    thin = max(1, width // 2)
+    marks, banner = [], []
+    for action in step.actions:
+        name = str(action.get("action"))
+        try:
+            points = {k: g.input_to_captured((float(v[0]), float(v[1]))) for k, v in action.items()
+                      if k in ("coordinate", "start_coordinate")}
+        except (TypeError, ValueError, IndexError):
+            points = {}
+        if "start_coordinate" in points:
+            (x0, y0), (x1, y1) = points["start_coordinate"], points.get("coordinate", points["start_coordinate"])
+            marks.append(f"<line x1='{x0:g}' y1='{y0:g}' x2='{x1:g}' y2='{y1:g}' stroke-width='{width}'/>"
+                         f"<circle cx='{x0:g}' cy='{y0:g}' r='{r / 2:g}' class='fill'/>")
+        if "coordinate" in points:
+            x, y = points["coordinate"]
+            marks.append(f"<circle cx='{x:g}' cy='{y:g}' r='{r}' stroke-width='{width}'/>"
+                         f"<line x1='{x - 2 * r:g}' y1='{y:g}' x2='{x + 2 * r:g}' y2='{y:g}' stroke-width='{thin}'/>"
+                         f"<line x1='{x:g}' y1='{y - 2 * r:g}' x2='{x:g}' y2='{y + 2 * r:g}' stroke-width='{thin}'/>")
+            if name == "scroll":
+                dy = -4 * r if float(action.get("pixels", 0) or 0) > 0 else 4 * r
+                marks.append(f"<line x1='{x:g}' y1='{y:g}' x2='{x:g}' y2='{y + dy:g}' stroke-width='{width}'/>")
+        if name in ("key", "type", "scroll", "wait", "terminate", "navigate", "back"):
+            detail = {k: v for k, v in action.items() if k not in ("action", "coordinate")}
+            banner.append(f"{name} {json.dumps(detail, ensure_ascii=False)}" if detail else name)
+    color = "rgb({},{},{})".format(*ACCENT)
+    svg = (f"<svg viewBox='0 0 {g.width} {g.height}' preserveAspectRatio='none' fill='none' stroke='{color}' "
+           f"aria-hidden='true'><style>.fill{{fill:{color}}}</style>{''.join(marks)}</svg>") if marks else ""
+    caption = f"<figcaption class='banner'>{html.escape(_clip('  |  '.join(banner)))}</figcaption>" if banner else ""
+    return (f"<figure class='shot'><img loading='lazy' decoding='async' alt='step {step.index + 1}' "
+            f"width='{g.width}' height='{g.height}' src='{_src(base, step.frame)}'>{svg}{caption}</figure>")
+
+
+MAX_SHOWN_CHARS = 4_000
+"""Most characters of one text (a raw answer, a thought, a prompt's part) the report shows; steps.jsonl has all."""
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}... [{len(text) - MAX_SHOWN_CHARS} more characters in steps.jsonl]"
 
 
 def _prompt(step: StepRecord) -> str:
@@ -177,7 +228,7 @@ def _prompt(step: StepRecord) -> str:
            f"task, earlier steps), the {esc(str(prompt.get('role', 'user')))} message:</p>"]
     for part in prompt.get("parts", []):
         if "text" in part:
-            out.append(f"<pre>{esc(str(part['text']))}</pre>")
+            out.append(f"<pre>{esc(_clip(str(part['text'])))}</pre>")
         elif "image" in part:
             out.append(f"<span class='media'>image {part['image'].get('width')}x{part['image'].get('height')}</span>")
         elif "video" in part:
@@ -187,13 +238,16 @@ def _prompt(step: StepRecord) -> str:
     return f"<div class='prompt'>{''.join(out)}</div>"
 
 
-def render_html(traj: Trajectory) -> str:
+def render_html(traj: Trajectory, where: Path | None = None) -> str:
+    """The report of ``traj``, to be written into the folder ``where`` (default: the trajectory's own):
+    its frames are linked relative to it."""
     m = traj.meta
+    base = Path(os.path.relpath(traj.root.resolve(), (where or traj.root).resolve())).as_posix()
     outcome_class = {Outcome.SUCCESS: "ok", Outcome.UNVERIFIED: "warn"}.get(m.outcome, "bad")
     esc = html.escape
     total = (traj.steps[-1].t_end - traj.steps[0].t_start) if traj.steps else 0.0
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<!doctype html><html><head><meta charset='utf-8'>{REPORT_MARK}",
         f"<title>{esc(m.task[:80])} - guiagent</title><style>{CSS}</style></head><body>",
         f"<header><h1>{esc(m.task)}</h1><div>outcome: <b class='{outcome_class}'>{esc(m.outcome.value)}</b>"
         + (f" &mdash; {esc(m.reason)}" if m.reason else "")
@@ -202,7 +256,7 @@ def render_html(traj: Trajectory) -> str:
         + " &middot; verified: " + ("; ".join(
             f"<span class='{'ok' if v.passed else 'bad'}'>{esc(v.kind.value)} {'passed' if v.passed else 'refused'}: "
             f"{esc(v.saw or '')}</span>" for v in m.verified) or "no check")
-        + "<div>"
+        + "</div><div>"
         + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))} &middot; "
         f"policy {esc(str(m.policy.get('kind')))}"
         + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")
@@ -215,7 +269,7 @@ def render_html(traj: Trajectory) -> str:
     for i, step in enumerate(traj.steps):
         ok = not _failed(step)
         results = "".join(
-            f"<li class='{'ok' if r.ok else 'bad'}'>{'ok' if r.ok else 'failed'}{': ' + esc(r.message) if r.message else ''}</li>"
+            f"<li class='{'ok' if r.ok else 'bad'}'>{'ok' if r.ok else 'failed'}{': ' + esc(_clip(r.message)) if r.message else ''}</li>"
             for r in step.results
         )
         checks = "".join(
@@ -224,13 +278,14 @@ def render_html(traj: Trajectory) -> str:
         timings = ", ".join(f"{k} {v:.0f} ms" for k, v in step.timings_ms.items())
         tokens = ", ".join(f"{k} {v}" for k, v in (step.usage or {}).items())
         details = [
-            ("label", esc(step.label or "")),
-            ("thought", esc(step.thought)),
-            ("raw model output", f"<pre>{esc(step.raw)}</pre>" if step.raw is not None else ""),
-            ("parse error", f"<span class='bad'>{esc(step.format_error)}</span>" if step.format_error else ""),
-            ("the episode failed here", f"<span class='bad'>{esc(step.error)}</span>" if step.error else ""),
-            ("action (screen)", f"<pre>{esc(json.dumps(step.actions, ensure_ascii=False))}</pre>"),
-            ("action (model)", f"<pre>{esc(json.dumps(step.model_actions, ensure_ascii=False))}</pre>" if step.model_actions else ""),
+            ("label", esc(_clip(step.label or ""))),
+            ("thought", esc(_clip(step.thought))),
+            ("raw model output", f"<pre>{esc(_clip(step.raw))}</pre>" if step.raw is not None else ""),
+            ("parse error", f"<span class='bad'>{esc(_clip(step.format_error))}</span>" if step.format_error else ""),
+            ("the episode failed here", f"<span class='bad'>{esc(_clip(step.error))}</span>" if step.error else ""),
+            ("action (screen)", f"<pre>{esc(_clip(json.dumps(step.actions, ensure_ascii=False)))}</pre>"),
+            ("action (model)", f"<pre>{esc(_clip(json.dumps(step.model_actions, ensure_ascii=False)))}</pre>"
+             if step.model_actions else ""),
             ("targets", _targets(step)),
             ("results", f"<ul>{results}</ul>" if results else ""),
             ("checks", f"<ul>{checks}</ul>" if checks else ""),
@@ -239,13 +294,12 @@ def render_html(traj: Trajectory) -> str:
             ("timings", esc(timings)),
             ("tokens", esc(tokens)),
             ("prompt sent", _prompt(step)),
-            (f"on screen until the next step ({_count(len(step.context_frames), 'frame')})", _filmstrip(traj, step)),
+            (f"on screen until the next step ({_count(len(step.context_frames), 'frame')})", _filmstrip(traj, step, base)),
         ]
         dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in details if v)
         parts.append(
             f"<section id='step-{step.index + 1}'><h2 class='{'ok' if ok else 'bad'}'>step {step.index + 1}</h2>"
-            f"<div class='grid'><div><img alt='step {step.index + 1}' src='{_data_url(annotated(traj, step))}'>"
-            f"{_after(traj, i)}</div>"
+            f"<div class='grid'><div>{_shot(traj, step, base)}{_after(traj, i, base)}</div>"
             f"<dl>{dl}</dl></div></section>"
         )
     parts.append("</main></body></html>")

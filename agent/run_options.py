@@ -43,6 +43,9 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
             video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
         )
     private = o.private_network if o.private_network is not None else (o.policy != "vlm" or o.demo_site)
+    upload_dir = getattr(o, "upload_dir", None)
+    if upload_dir is not None and not upload_dir.is_dir():
+        raise ConfigError(f"--upload-dir {upload_dir} is not a folder: name the folder the page may take files from")
     try:
         url_policy = UrlPolicy(allow=o.allow or [], block=o.block or [], private_network=private,
                                schemes=["http", "https", *(o.allow_scheme or [])])
@@ -56,7 +59,8 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
                               viewport_height=height, device_scale_factor=o.scale, sample_fps=fps,
                               profile_dir=str(o.profile.resolve()) if o.profile else None,
-                              url_policy=url_policy, pass_env=o.pass_env or []),
+                              url_policy=url_policy, pass_env=o.pass_env or [],
+                              upload_dir=str(upload_dir.resolve()) if upload_dir is not None else None),
         script=str(o.script) if o.script else None, task=o.task, start_url=o.start_url,
         cache=str(o.cache) if o.cache else None,
         cache_mode="off" if o.no_cache else "refresh" if o.refresh_cache else "use",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from guiagent.agent.outputs import OutputError
 from guiagent.tools import Action, ActionResult
 from guiagent.tools.approval import ApprovalRule, first_match
 from guiagent.tools.secrets import SecretError, Secrets
@@ -91,14 +92,21 @@ def terminal_approver() -> Approver | None:
 def owner_only(folder: Path, share: bool) -> Iterator[None]:
     """Folders and files made inside are the owner's only (0700, 0600), unless ``share``: then the umask
     decides. The umask is the process's, so it is restored on the way out; a folder that existed
-    already keeps its mode."""
+    already keeps its mode. A folder that cannot be made is an OutputError."""
     if share:
-        folder.mkdir(parents=True, exist_ok=True)
+        _make(folder)
         yield
         return
     previous = os.umask(0o077)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _make(folder)
         yield
     finally:
         os.umask(previous)
+
+
+def _make(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {folder}: {exc.strerror}") from None

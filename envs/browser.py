@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -29,6 +28,7 @@ from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.keys import playwright_key
 from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
 from guiagent.envs.screencast import Screencast
+from guiagent.envs.transfers import TransferRefused, download_target, listing, upload_files
 from guiagent.tools import (
     Action,
     ActionResult,
@@ -61,7 +61,8 @@ class _FollowPopup(Exception):
 
 
 class BrowserEnv(ClosingEnv):
-    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads.
+    """The ``Env`` for a Chromium tab. Follows new tabs; reports dialogs and downloads; a page's file chooser
+    takes files from the upload folder only (envs/transfers.py).
 
     With ``shared``, the env opens a fresh context in that already running browser and closes only
     the context; otherwise it starts (and stops) a Chromium of its own.
@@ -80,7 +81,9 @@ class BrowserEnv(ClosingEnv):
         self.page: Any = None
         self._pages: list[Any] = []
         self._mouse = (0.0, 0.0)
-        self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": []}
+        self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": [],
+                                              "file_choosers": []}
+        self._chooser: Any = None  # a page's file chooser the last action opened: the next `type` names the file
         self._wanted_downloads = 0  # download links the current action clicked (see POPUP_HOOK)
         self._inflight = 0
         self._requests_started = 0
@@ -95,6 +98,7 @@ class BrowserEnv(ClosingEnv):
             raise EnvError(refused)
         if self._context is None:
             self._launch()
+        self._chooser = None
         self._drop_extra_pages()
         if url:
             self._goto(url)
@@ -231,6 +235,9 @@ class BrowserEnv(ClosingEnv):
 
     def execute(self, action: Action) -> ActionResult:
         page = self._live_page()
+        chooser, self._chooser = self._chooser, None  # any other action closes a chooser left open
+        if chooser is not None and isinstance(action, Type):
+            return self._choose_files(chooser, action.text)
         for name, point in action.points().items():
             if not self._in_viewport(point):
                 vw, vh = page.viewport_size["width"], page.viewport_size["height"]
@@ -263,9 +270,30 @@ class BrowserEnv(ClosingEnv):
         if data.get("new_tab"):
             notes.append(f"a new tab opened: {data['new_tab']}")
         if data.get("downloads"):
-            notes += [f"downloaded {d['path']}" for d in data["downloads"]]
+            notes += [f"downloaded {d['path']}" if "path" in d else f"a download of {d['url']} was {d['error']}"
+                      for d in data["downloads"]]
+        if self._events["file_choosers"]:
+            self._chooser = self._events["file_choosers"][-1]
+            notes.append(f"a file chooser opened: {listing(self.config.upload_dir)}")
         notes += blocked_notes(data.get("blocked", []))
         return ActionResult.success("; ".join(notes), **data)
+
+    def _choose_files(self, chooser: Any, text: str) -> ActionResult:
+        """The file chooser's files, named by the model's text: only from the upload folder (envs/transfers.py)."""
+        try:
+            files = upload_files(self.config.upload_dir, text, chooser.is_multiple())
+        except TransferRefused as exc:
+            self._chooser = chooser  # still open: another name may be typed
+            return ActionResult.failure(str(exc))
+        try:
+            chooser.set_files(files)
+        except Exception as exc:
+            self._raise_if_dead(exc)
+            return ActionResult.failure(f"the page's file chooser did not take the file: {_first_line(exc)}")
+        data = self._settle()
+        data["uploads"] = [{"name": f["name"], "bytes": len(f["buffer"])} for f in files]
+        names = ", ".join(f"{f['name']} ({len(f['buffer'])} bytes)" for f in files)
+        return ActionResult.success(f"chose {names} from the upload folder in the page's file chooser", **data)
 
     def _run(self, page: Any, action: Action) -> str:
         mouse = page.mouse
@@ -362,6 +390,11 @@ class BrowserEnv(ClosingEnv):
                 page.wait_for_event("download", timeout=remaining_ms())
             except PlaywrightTimeoutError:
                 pass  # the page cancelled it, or it never started: the result says what did arrive
+        if painted.get("choosers") and not self._events["file_choosers"]:
+            try:
+                page.wait_for_event("filechooser", timeout=remaining_ms())
+            except PlaywrightTimeoutError:
+                pass  # a chooser the browser did not open (no user activation): nothing to choose
         if self._events["new_pages"]:
             raise _FollowPopup()
 
@@ -396,14 +429,15 @@ class BrowserEnv(ClosingEnv):
             data["page_errors"] = list(self._events["page_errors"])
         downloads = []
         for download in self._events["downloads"]:
-            target_dir = Path(self.config.downloads_dir or "downloads")
-            target_dir.mkdir(parents=True, exist_ok=True)
-            target = target_dir / Path(download.suggested_filename).name
             try:
+                target = download_target(self.config.downloads_dir, download.suggested_filename)
                 download.save_as(target)
                 downloads.append({"url": download.url, "path": str(target)})
+            except TransferRefused as exc:
+                _drop(download)
+                downloads.append({"url": download.url, "error": str(exc)})
             except Exception as exc:
-                downloads.append({"url": download.url, "error": _first_line(exc)})
+                downloads.append({"url": download.url, "error": f"not kept: {_first_line(exc)}"})
         if downloads:
             data["downloads"] = downloads
         if self._guard is not None and (blocked := [b.describe() for b in self._guard.drain()]):
@@ -429,6 +463,7 @@ class BrowserEnv(ClosingEnv):
         self._pages.append(page)
         page.on("dialog", self._on_dialog)
         page.on("download", lambda d: self._events["downloads"].append(d))
+        page.on("filechooser", lambda c: self._events["file_choosers"].append(c))  # intercepted: no dialog opens
         page.on("crash", lambda _: setattr(self, "_crashed", "the page crashed"))
         page.on("pageerror", lambda err: self._events["page_errors"].append(_first_line(err)))
 
@@ -507,3 +542,11 @@ class BrowserEnv(ClosingEnv):
         )
         if dead or self._crashed:
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
+
+
+def _drop(download: Any) -> None:
+    """Delete a download that is not kept (Playwright holds it in a temporary folder until then)."""
+    try:
+        download.delete()
+    except Exception:
+        pass  # the context's end removes it anyway

@@ -23,7 +23,9 @@ class BrowserConfig(BaseModel):
     viewport_height: int = Field(default=800, ge=200, le=4320)
     device_scale_factor: float = Field(default=1.0, gt=0, le=4)
     profile_dir: str | None = Field(default=None, description="Persistent profile (cookies survive a resume).")
-    downloads_dir: str | None = None
+    downloads_dir: str | None = Field(default=None, description="Where downloads are kept (the episode's folder); none: not kept.")
+    upload_dir: str | None = Field(
+        default=None, description="The only folder a page's file chooser may take files from (none: uploads are refused).")
     dialogs: Literal["accept", "dismiss"] = "accept"
     prompt_text: str = Field(default="", description="Answer given to prompt() dialogs when accepting.")
     settle_timeout_s: float = Field(default=5.0, ge=0, description="Bound on waiting for the page after an action.")

@@ -23,11 +23,17 @@ CHROMIUM_ARGS = [
     "--disable-features=Translate,MediaRouter,AutofillServerCommunication,OptimizationHints",
 ]
 
-# Marks, in the page, that an action asked for a new tab or a download, so that settling waits for it
-# (and only then): a popup or a download reaches Playwright tens of milliseconds after the click.
+# Marks, in the page, that an action asked for a new tab, a download or a file chooser, so that settling
+# waits for it (and only then): each reaches Playwright tens of milliseconds after the click.
 POPUP_HOOK = """
 (() => {
   const mark = () => { window.__guiagentPopup = (window.__guiagentPopup || 0) + 1; };
+  const chooser = () => { window.__guiagentChooser = (window.__guiagentChooser || 0) + 1; };
+  const isFile = el => el instanceof HTMLInputElement && el.type === "file" && !el.disabled;
+  for (const name of ["click", "showPicker"]) {
+    const own = HTMLInputElement.prototype[name];
+    if (own) HTMLInputElement.prototype[name] = function (...args) { if (isFile(this)) chooser(); return own.apply(this, args); };
+  }
   const open = window.open;
   window.open = function (...args) { mark(); return open.apply(this, args); };
   const onClick = e => {
@@ -37,6 +43,10 @@ POPUP_HOOK = """
     if (a && a.hasAttribute("download") && !e.defaultPrevented) {
       window.__guiagentDownload = (window.__guiagentDownload || 0) + 1;
     }
+    // A file input clicked (or its label): its chooser reaches Playwright after the click.
+    const el = e.target instanceof Element ? e.target : null;
+    const label = el ? el.closest("label") : null;
+    if (e.type === "click" && !e.defaultPrevented && el && (isFile(el) || (label && isFile(label.control)))) chooser();
   };
   document.addEventListener("click", onClick, true);
   document.addEventListener("auxclick", onClick, true);
@@ -65,11 +75,12 @@ POPUP_HOOK = """
 })();
 """
 # Two animation frames (the effects of an action are painted), then what the page still owes:
-# popups it asked for and its fetch/XHR work in flight.
+# popups, downloads and file choosers it asked for and its fetch/XHR work in flight.
 PAINTED_JS = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => {
   const popups = window.__guiagentPopup || 0; window.__guiagentPopup = 0;
   const downloads = window.__guiagentDownload || 0; window.__guiagentDownload = 0;
-  r({popups, downloads, pending: window.__guiagentPending || 0});
+  const choosers = window.__guiagentChooser || 0; window.__guiagentChooser = 0;
+  r({popups, downloads, choosers, pending: window.__guiagentPending || 0});
 })))"""
 PAGE_IDLE_JS = "() => !window.__guiagentPending"
 

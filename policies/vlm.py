@@ -64,8 +64,10 @@ class VLMConfig(BaseModel):
     max_context: int | None = Field(default=None, description="The server's max_model_len; asked from /v1/models if unset.")
     history_steps: int = Field(default=30, ge=0, description="Earlier steps kept as text.")
     connect_timeout_s: float = 10.0
-    request_timeout_s: float = 180.0
-    max_retries: int = Field(default=3, ge=0, description="Retries with backoff on connection errors and 5xx.")
+    request_timeout_s: float = Field(default=180.0, gt=0, description=(
+        "The whole of one request to the server, its retries included: a server that hangs or drips is given up "
+        "after it (policies/chat_client.py)."))
+    max_retries: int = Field(default=3, ge=0, description="Retries with backoff on connection errors, 408/409/429 and 5xx.")
 
     @field_validator("family")
     @classmethod

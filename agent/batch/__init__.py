@@ -8,6 +8,7 @@ from pathlib import Path
 from guiagent.agent.batch.engine import BatchBusy, BatchReport, run_batch
 from guiagent.agent.batch.plan import BatchSettings
 from guiagent.agent.batch.progress import Progress
+from guiagent.agent.outputs import Kind, OutputError, check_folder
 from guiagent.agent.runner import RunSpec
 from guiagent.agent.suites import Suite, SuiteError, load_suite
 
@@ -72,7 +73,12 @@ def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, ta
                  seeds: str | None = None, max_steps: int | None = None, model_urls: list[str] | None = None,
                  engine: str = "local", ray_address: str | None = None, retries: int = 2,
                  episode_timeout_s: float = 600.0, recycle_after: int = 50, progress: Progress | None = None) -> BatchReport:
-    """A batch of the suites named (``guiagent batch``): ``spec`` holds the policy, model and env settings."""
+    """A batch of the suites named (``guiagent batch``): ``spec`` holds the policy, model and env settings.
+    ``out`` is new, empty, or a batch folder to continue (agent/outputs.py)."""
+    try:
+        check_folder(out, "--out", "batch", own=Kind.BATCH)
+    except OutputError as exc:
+        raise BatchError(str(exc)) from None
     suites = load_suites(names, tasks, seeds, max_steps)
     check_policy(suites, spec.policy)
     settings = BatchSettings(root=str(out.resolve()), spec=spec, model_urls=model_urls or [], retries=retries,

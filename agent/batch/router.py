@@ -5,7 +5,9 @@ its episodes going on with the others.
 The shared state is one small JSON file in the batch folder, read and written under an exclusive
 ``flock``: every worker process on this machine (local pool or Ray) sees the same counts. On several
 Ray nodes each node's workers share counts through the batch folder where its filesystem supports
-flock (NFSv4 does); where it does not, each node still balances its own requests.
+flock (NFSv4 does); where it does not, each node still balances its own requests. A server is taken out
+on any ``PolicyUnavailable`` (policies/chat_client.py: down, hung, failing, busy, garbled), never by the
+words of the error.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from guiagent.agent.runner import RunSpec, episode_vlm_config
-from guiagent.policies import Decision, DecisionContext, PolicyError
+from guiagent.policies import Decision, DecisionContext, PolicyError, PolicyUnavailable
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 
 TABLE = ".model-servers.json"
 DOWN_FOR_S = 60.0
-UNREACHABLE = ("cannot reach the model server", "did not answer within", "failed (5")
 
 
 class ServerTable:
@@ -84,21 +85,21 @@ class RoutedPolicy:
 
     def decide(self, context: DecisionContext) -> Decision:
         tried: set[str] = set()
-        last: PolicyError | None = None
+        last: PolicyUnavailable | None = None
         while True:
             url = self.table.acquire(tried)
             if url is None:
-                raise last or PolicyError(f"cannot reach the model server: all {len(self.policies)} servers are down")
+                raise last or PolicyUnavailable(f"cannot reach the model server: all {len(self.policies)} servers are down")
             tried.add(url)
             try:
                 decision = self.policies[url].decide(context)
-            except PolicyError as exc:
-                down = any(s in str(exc) for s in UNREACHABLE)
-                self.table.release(url, down=down)
-                if not down:
-                    raise
+            except PolicyUnavailable as exc:  # down, silent, failing, busy: out for a while, the next server
+                self.table.release(url, down=True)
                 last = exc
                 continue
+            except PolicyError:  # the request's own problem: another server would refuse it too
+                self.table.release(url)
+                raise
             self.table.release(url)
             return decision.model_copy(update={"info": {**decision.info, "server": url}})
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from guiagent.agent.export.budget import cutoff_len, longest_sample
 from guiagent.agent.export.samples import IMAGE, ExportOptions, Sample
+from guiagent.agent.outputs import EXPORT_HEADING, TRAINING_FILE
 from guiagent.policies.families import get_family
 from guiagent.tools import FrameGeometry
 
@@ -245,8 +246,8 @@ def write_dataset(samples: list[Sample], out: Path, fmt: str, options: ExportOpt
     where = {"trl": "images are inside data.parquet",
              "llamafactory": "images: images/, already at the size the model sees (so LLaMA-Factory's two resizes keep it)"
              }.get(fmt, "images: images/ (hard-linked from the trajectories)")
-    (out / "TRAINING.md").write_text(
-        f"# Training on this export ({fmt}, model family {family.name})\n\n"
+    (out / TRAINING_FILE).write_text(
+        f"{EXPORT_HEADING} ({fmt}, model family {family.name})\n\n"
         f"{space}Answers are written in the family's form: {family.forms}.\n\n"
         f"The longest sample is at most {longest} tokens (images counted exactly, text as one token per byte).\n\n"
         f"Samples: {data}; {where}.\n"

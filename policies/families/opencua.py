@@ -76,7 +76,10 @@ def _xy(call: Call, what: str, first: int = 0) -> tuple[float, float] | None:
         return None
     if not isinstance(x, (int, float)) or not isinstance(y, (int, float)) or isinstance(x, bool) or isinstance(y, bool):
         raise ParseError(f"{what}: {call.name} needs numeric x and y, got x={x!r}, y={y!r}")
-    return float(x), float(y)
+    try:
+        return float(x), float(y)
+    except OverflowError:  # found by the fuzz: an integer past any float was an OverflowError
+        raise ParseError(f"{what}: {call.name} needs x and y within the screen") from None
 
 
 def _keys(call: Call) -> list[str]:
@@ -94,6 +97,8 @@ def _action(call: Call, what: str) -> list[Action]:
     p = _xy(call, what, first=1 if name in ("scroll", "vscroll") else 0) if pointer else None
     if name == "click":
         button, clicks = call.kwargs.get("button", "left"), call.kwargs.get("clicks", 1)
+        if not isinstance(button, str):  # found by the fuzz: a dict here was a TypeError
+            raise ParseError(f"{what}: click's button must be 'left', 'right' or 'middle', got {button!r}")
         cls = {"right": RightClick, "middle": MiddleClick}.get(button, LeftClick)
         if cls is LeftClick and clicks == 2:
             cls = DoubleClick

@@ -167,6 +167,8 @@ def parse_uitars(text: str) -> ParsedAnswer:
             raise ParseError(f"{what}: {exc}") from None
         except ValueError as exc:
             raise ParseError(f"{what}: {exc}") from None
+    if not actions:  # found by the fuzz: "Action:" with nothing (or an empty type) after it did nothing, silently
+        raise ParseError("no action after \"Action:\": answer with Action: click(point='<point>x y</point>')")
     return ParsedAnswer(thought=thought, actions=actions)
 
 

@@ -35,15 +35,20 @@ def test_report_video_and_gif(tmp_path):
         env.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         env.page.on("pageerror", lambda e: errors.append(str(e)))
         env.page.goto((tmp_path / "r.html").as_uri())
+        lazy = env.page.evaluate("[...document.images].every(i => i.loading === 'lazy')")
+        # frames load as they scroll into view: load them all now, as scrolling through would
+        env.page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
         images = env.page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
+        marks = env.page.evaluate("document.querySelectorAll('#step-1 .shot svg circle').length")
         sections = env.page.evaluate("document.querySelectorAll('section[id^=step-]').length")
         text = env.page.inner_text("body")
     finally:
         env.close()
     shown = sum(min(12, len(s.context_frames)) for s in load_trajectory(traj).steps)
     assert errors == []
-    # each step, its filmstrip, and the screen after the last step
-    assert shown > 0 and len(images) == 25 + shown + 1 and all(images)
+    # each step (the one whose frame is gone shown as missing), its filmstrip, and the screen after the last step
+    assert lazy and shown > 0 and len(images) == 24 + shown + 1 and all(images)
+    assert "frame frames/000002.png is missing" in text and marks >= 1  # the click drawn over its frame
     assert sections == 25
     assert "+-" not in text and re.search(r"[+-]\d\.\d\d s", text)  # filmstrip times, signed once
     assert re.search(r"25 steps in \d+\.\d s", text) and "after the step (+" in text

@@ -34,6 +34,8 @@ from guiagent.agent.outcome import Outcome
 from guiagent.agent.report import render_html
 from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.policies import Decision, StepSummary
+from guiagent.policies.answer import actions_from_answer
+from guiagent.policies.families import ModelFamily, get_family
 from guiagent.policies.prompts import build_messages, system_prompt
 from guiagent.tools import ACTIONS_BY_NAME, ActionResult, CoordinateOutOfRange, FrameGeometry, dump_action, parse_action
 from guiagent.tools.actions import MAX_TEXT_CHARS, MODEL_ACTIONS
@@ -174,12 +176,13 @@ def _replace_match(rng: random.Random, text: str, pattern: re.Pattern[str], choi
     return text[: m.start()] + rng.choice(choices) + text[m.end():]
 
 
-def mutate(rng: random.Random, text: str, others: list[str]) -> str:
-    """One random mutation of ``text`` (``others``: texts to splice with)."""
+def mutate(rng: random.Random, text: str, others: list[str], tokens: list[str] | None = None) -> str:
+    """One random mutation of ``text`` (``others``: texts to splice with; ``tokens``: what to insert, Qwen's
+    protocol tokens and extreme values unless a family's own are given)."""
     op = rng.randrange(12)
     if op == 0 or not text:
         i = rng.randrange(len(text) + 1)
-        return text[:i] + rng.choice(_TOKENS) + text[i:]
+        return text[:i] + rng.choice(tokens or _TOKENS) + text[i:]
     if op == 1:
         i, j = _span(rng, text)
         return text[:i] + text[j:]
@@ -331,19 +334,38 @@ def answers(draw: st.DrawFn) -> tuple[Protocol, str]:
 # -- the path ----------------------------------------------------------------------------------
 
 
-def decide_from_answer(raw: str, protocol: Protocol) -> tuple[Decision, float]:
-    """The Decision VLMPolicy.adecide makes of a server's answer (parse, then map to the screen),
-    and the parse time in ms."""
-    decision = Decision(raw=raw, mapping=MAPPING, usage={"prompt_tokens": 1000, "completion_tokens": 100})
+def decide_from_answer(raw: str, protocol: Protocol, family: ModelFamily | None = None) -> tuple[Decision, float]:
+    """The Decision VLMPolicy.decide makes of a server's answer (``actions_from_answer``: the family's
+    parse, then the map to the screen), and the parse time in ms. No family: Qwen2.5-VL's forms."""
+    mapping = MAPPING if family is None else family.mapping(GEOMETRY)
+    decision = Decision(raw=raw, mapping=mapping, usage={"prompt_tokens": 1000, "completion_tokens": 100})
     t0 = time.perf_counter()
     try:
-        parsed = parse_answer(raw, protocol)
-        ms = (time.perf_counter() - t0) * 1000
-        actions = [a.map_points(MAPPING.model_to_input) for a in parsed.actions]
+        if family is None:
+            parsed = parse_answer(raw, protocol)
+            ms = (time.perf_counter() - t0) * 1000
+            actions = [a.map_points(MAPPING.model_to_input) for a in parsed.actions]
+            thought, model_actions = parsed.thought, parsed.actions
+        else:
+            answer = actions_from_answer(raw, mapping, protocol, family)
+            ms = (time.perf_counter() - t0) * 1000
+            thought, model_actions, actions = answer.thought, answer.model_actions, answer.actions
     except (ParseError, CoordinateOutOfRange) as exc:
         ms = (time.perf_counter() - t0) * 1000
         return decision.model_copy(update={"format_error": str(exc)}), ms
-    return decision.model_copy(update={"thought": parsed.thought, "model_actions": parsed.actions, "actions": actions}), ms
+    return decision.model_copy(update={"thought": thought, "model_actions": model_actions, "actions": actions}), ms
+
+
+def _texts(messages: list[dict[str, Any]]) -> list[str]:
+    """Every text of a chat request's messages."""
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out += [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return out
 
 
 def _utf8(text: str, where: str) -> None:
@@ -354,12 +376,14 @@ def _utf8(text: str, where: str) -> None:
 
 
 class AnswerPath:
-    """Feeds answers through the in-process path, ``chunk`` steps to a trajectory under ``root``."""
+    """Feeds answers through the in-process path, ``chunk`` steps to a trajectory under ``root``; the
+    answers of ``family`` (its own parser, prompt and labels), Qwen2.5-VL's if none."""
 
-    def __init__(self, root: Path, chunk: int = 500, report_every: int = 1) -> None:
+    def __init__(self, root: Path, chunk: int = 500, report_every: int = 1, family: str | None = None) -> None:
         self.root, self.chunk, self.report_every = root, chunk, report_every
+        self.family = get_family(family) if family is not None else None
         self.serde = JsonPlusSerializer()  # SqliteSaver's serializer: what the checkpoint stores
-        self.counts = {"answers": 0, "format_errors": 0, "accepted": 0, "actions": 0, "exported": 0}
+        self.counts = {"answers": 0, "format_errors": 0, "accepted": 0, "actions": 0, "exported": 0, "unlabelled": 0}
         self.max_parse_ms = 0.0
         self.slowest: tuple[float, str] = (0.0, "")
         self._writer: TrajectoryWriter | None = None
@@ -371,7 +395,8 @@ class AnswerPath:
         if self._writer is None or self._writer.count >= self.chunk:
             self.flush()
             self._trajectories += 1
-            meta = TrajectoryMeta(task="fuzz the model boundary", policy={"kind": "vlm", "model": "fuzz"})
+            policy = {"kind": "vlm", "model": "fuzz", **({"family": self.family.name} if self.family else {})}
+            meta = TrajectoryMeta(task="fuzz the model boundary", policy=policy)
             self._writer = TrajectoryWriter.create(self.root / f"t{self._trajectories:04d}", meta)
             self._writer.write_frame(0, self._frame.getvalue())
         return self._writer
@@ -379,7 +404,8 @@ class AnswerPath:
     def feed(self, protocol: Protocol, raw: str) -> Decision:
         """One answer through the path; returns the decision as recorded."""
         writer = self._open()
-        decision, ms = decide_from_answer(raw, protocol)
+        family = self.family
+        decision, ms = decide_from_answer(raw, protocol, family)
         if ms > self.max_parse_ms:
             self.max_parse_ms, self.slowest = ms, (ms, raw)
         # the loop: the decide node's update, made recordable, checkpointed
@@ -403,18 +429,32 @@ class AnswerPath:
         # the history the next request carries back to the model
         summary = StepSummary(index=index, t=0.0, thought=record.thought, raw=record.raw, model_actions=record.model_actions,
                               actions=record.actions, results=["ok" for _ in results], error=record.format_error)
-        system = system_prompt(protocol, MAPPING.resized_width, MAPPING.resized_height)
-        messages, _ = build_messages(protocol, system, "fuzz", [summary], [{"type": "text", "text": "now"}])
+        if family is None:
+            system = system_prompt(protocol, MAPPING.resized_width, MAPPING.resized_height)
+            messages, _ = build_messages(protocol, system, "fuzz", [summary], [{"type": "text", "text": "now"}])
+        else:
+            system = family.system_prompt(protocol, recorded.mapping or MAPPING)
+            now = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,"}}]
+            messages, _ = family.messages(protocol, system, family.task_text("fuzz"), [summary], now, {})
         _utf8(json.dumps(messages, ensure_ascii=False), "the next prompt")
         if record.format_error is None:
             assert record.actions
             self.counts["accepted"] += 1
             self.counts["actions"] += len(record.actions)
-            # every action the parser accepts from a model is one the export can label for training
-            _utf8(target_text(record, record.geometry.for_model(), protocol), "the export label")
-            self.counts["exported"] += 1
+            if family is None:
+                # every action the parser accepts from a model is one the export can label for training
+                _utf8(target_text(record, record.geometry.for_model(), protocol), "the export label")
+                self.counts["exported"] += 1
+            else:  # a label the family cannot write is skipped by the export, with its reason
+                try:
+                    _utf8(target_text(record, family.mapping(record.geometry), protocol, family), "the export label")
+                    self.counts["exported"] += 1
+                except ValueError:
+                    self.counts["unlabelled"] += 1
         else:
             self.counts["format_errors"] += 1
+            # the refusal is a format error the model sees: its words are in the next prompt
+            assert any(f"Error: {record.format_error}" in text for text in _texts(messages)), record.format_error
         if self.counts["answers"] % self.report_every == 0:
             traj = Trajectory(root=writer.root, meta=writer.meta, steps=[record])
             _utf8(render_html(traj), "the report")
@@ -430,8 +470,9 @@ class AnswerPath:
         writer.close()
         traj = load_trajectory(writer.root)
         assert traj.problems == [] and len(traj.steps) == writer.count, traj.problems
-        for protocol in PROTOCOLS:
-            samples, _ = build_samples([writer.root], ExportOptions(protocol=protocol, keep_unparsed=True))
+        name = self.family.name if self.family else ExportOptions().family
+        for protocol in (self.family.protocols if self.family else PROTOCOLS):
+            samples, _ = build_samples([writer.root], ExportOptions(protocol=protocol, keep_unparsed=True, family=name))
             for sample in samples:
                 _utf8("".join(t.text for t in sample.turns), "an export sample")
         _utf8(render_html(Trajectory(root=traj.root, meta=traj.meta, steps=traj.steps[:50])), "the report")

@@ -1,16 +1,22 @@
 """The model boundary, fuzzed in-process: mutated real answers and Hypothesis-built ones, of both
-protocols, through parse, map, the recordable rule, the checkpoint serializer, steps.jsonl, the next
-prompt, the export and the report (tests/tools/fuzzing.py). A fixed-seed subset; bench/fuzz.py runs
+protocols and of UI-TARS-1.5's and OpenCUA's own forms, through parse, map, the recordable rule, the
+checkpoint serializer, steps.jsonl, the next prompt, the export and the report (tests/tools/fuzzing.py,
+tests/tools/fuzzing_families.py). A fixed-seed subset; bench/fuzz.py runs
 the full count. Executing on a real env: tests/tools/test_fuzz_episode.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from guiagent.tools.actions import MODEL_ACTIONS
 from guiagent.tools.parsing import format_function_call, format_tool_call, parse_answer
 from tests.tools.fuzzing import CRASHERS, LONGEST, SEEDS, AnswerPath, answers, mutated_answers
+from tests.tools.fuzzing_families import FAMILY_ANSWERS, FAMILY_SEEDS, FUZZED_FAMILIES, longest, mutated_family_answers
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +78,82 @@ def test_the_longest_answers_go_through(path):
             assert len(raw) <= 65_536, name
             path.feed(protocol, raw)
     path.flush()
+
+
+# -- the families with answer forms of their own: UI-TARS-1.5 and OpenCUA (tests/tools/fuzzing_families.py) --
+
+FOUND = {  # what the fuzz found in their parsers (no action, TypeError, RecursionError, OverflowError): format errors now
+    "ui-tars-1.5": ["Thought: t\nAction:", "Thought: t\nAction: type(content='')", "Action: f()" + ".a" * 3000 + "()"],
+    "opencua": ["## Code:\n```python\npyautogui.click(563, 563, button=({}, [802]))\n```",
+                "## Code:\n```python\npyautogui.click(x=" + "9" * 400 + ", y=1)\n```",
+                "## Code:\n```python\nf()" + ".a" * 3000 + "()\n```"],
+}
+
+
+@pytest.fixture(scope="module", params=FUZZED_FAMILIES)
+def family_path(request, tmp_path_factory) -> AnswerPath:
+    return AnswerPath(tmp_path_factory.mktemp("fuzz-" + request.param), chunk=400, report_every=10, family=request.param)
+
+
+def test_family_answers_the_fuzz_found_are_format_errors(family_path):
+    assert family_path.family is not None
+    for raw in FOUND[family_path.family.name]:
+        decision = family_path.feed("tool-call", raw)
+        assert decision.format_error and not decision.actions, raw
+
+
+def test_family_seeds_are_accepted_and_round_trip(family_path):
+    family = family_path.family
+    assert family is not None
+    for raw in FAMILY_SEEDS[family.name]:
+        decision = family_path.feed("tool-call", raw)
+        assert decision.format_error is None, (raw, decision.format_error)
+        try:
+            again = family.format_answer(decision.model_actions, decision.thought, "tool-call")
+        except ValueError:  # an action its form cannot write (OpenCUA: a click where the pointer is)
+            continue
+        whole = [a.map_points(lambda p: (round(p[0]), round(p[1]))) for a in decision.model_actions]  # its form writes whole pixels
+        assert family.parse(again, "tool-call").actions == whole, raw
+    family_path.flush()
+
+
+def test_mutated_family_answers(family_path):
+    assert family_path.family is not None
+    before = dict(family_path.counts)
+    for raw in mutated_family_answers(family_path.family.name, seed=9, count=1500):
+        family_path.feed("tool-call", raw)
+    family_path.flush()
+    errors = family_path.counts["format_errors"] - before["format_errors"]
+    accepted = family_path.counts["accepted"] - before["accepted"]
+    assert errors + accepted == 1500
+    assert errors > 500 and accepted > 100  # the mutations reach both outcomes
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_hypothesis_family_answers(family_path, data):
+    assert family_path.family is not None
+    raw = data.draw(FAMILY_ANSWERS[family_path.family.name]())
+    decision = family_path.feed("tool-call", raw)
+    assert (decision.format_error is None) == bool(decision.actions)
+
+
+def test_the_longest_family_answers_go_through(family_path):
+    assert family_path.family is not None
+    for raw in longest(family_path.family.name).values():
+        family_path.feed("tool-call", raw)
+    family_path.flush()
+    assert family_path.counts["answers"] > 1800
+
+
+def test_python_warnings_on_a_models_odd_literals_are_not_printed():
+    """Python's tokenizer warns on odd literals; in a run (not under pytest's own warning filters) the
+    model's text prints nothing on stderr."""
+    code = ("from guiagent.policies.families import get_family\n"
+            "for name, answer in (('ui-tars-1.5', 'Action: click(start_box=1if 1 else 2)'),\n"
+            "                     ('opencua', '## Code:\\npyautogui.click(1if 1 else 2, 3)')):\n"
+            "    try:\n        get_family(name).parse(answer, 'tool-call')\n    except ValueError as exc:\n        print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.count("only literal arguments") == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ""
