@@ -33,6 +33,7 @@ from guiagent.tools import (
     Action,
     ActionResult,
     Back,
+    CallUser,
     Check,
     DoubleClick,
     FrameGeometry,
@@ -230,6 +231,8 @@ class BrowserEnv(ClosingEnv):
     # -- acting ----------------------------------------------------------------------------
 
     def execute(self, action: Action) -> ActionResult:
+        if isinstance(action, CallUser):
+            return ActionResult.failure(CallUser.NOT_AN_ENV_ACTION)
         page = self._live_page()
         for name, point in action.points().items():
             if not self._in_viewport(point):

@@ -8,6 +8,7 @@ of literals (a variable, an expression, an import) is a ParseError that says so.
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Any, NamedTuple
 
 from guiagent.tools.parsing import ParseError
@@ -54,7 +55,9 @@ def _parse(text: str, mode: str, what: str) -> ast.AST:
     if len(text) > MAX_CODE_CHARS:
         raise ParseError(f"{what}: {len(text)} characters is too long to read")
     try:
-        return ast.parse(text, mode=mode)
+        with warnings.catch_warnings():  # an invalid escape in a string ("\\ ") is the model's text, kept as Python keeps it
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            return ast.parse(text, mode=mode)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         msg = getattr(exc, "msg", str(exc))
         raise ParseError(f"{what}: not a well-formed call ({msg}) in {text.strip()[:80]!r}") from None
