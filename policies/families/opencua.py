@@ -225,7 +225,10 @@ def _code(a: Action) -> str:
 
 
 def format_opencua(actions: list[Action], thought: str) -> str:
-    """Actions written in OpenCUA's L2 answer form (training labels)."""
+    """Actions written in OpenCUA's L2 answer form (training labels). A wait or terminate is an answer of its
+    own: OSWorld reads a code block holding ``computer.wait`` or ``computer.terminate`` as that alone."""
+    if len(actions) > 1 and any(isinstance(a, Wait | Terminate) for a in actions):
+        raise ValueError("OpenCUA's form has wait and terminate as answers of their own, not with other actions")
     code = "\n".join(_code(a) for a in actions)
     summary = "; ".join(a.action for a in actions)
     return L2_RESPONSE_TEMPLATE.format(thought=thought, action=summary, code=f"```python\n{code}\n```")

@@ -110,13 +110,13 @@ def _validate(instance: Any, schema: dict[str, Any], *args: Any, **kwargs: Any) 
         raise error
 
 
-def tool_calls(family: str, sample: Sample) -> Outcome:
-    """Qwen-Agent's reading of a tool-call answer, then the cookbook's."""
+def tool_calls(family: str, sample: Sample, model_space: bool = False) -> Outcome:
+    """Qwen-Agent's reading of a tool-call answer, then the cookbook's; ``model_space``: points as written."""
     vocabulary: Vocabulary = get_family(family).vocabulary
     prompt = NousFnCallPrompt() if sample.protocol == "tool-call" else QwenFnCallPrompt()
     message = _schema.Message(role="assistant", content=[_schema.ContentItem(text=sample.text)])
     tool = types.SimpleNamespace(parameters=parameters("desktop", vocabulary))
-    to_screen = _to_screen(family, sample.screen)
+    to_screen = (lambda p: p) if model_space else _to_screen(family, sample.screen)
     try:
         found = prompt.postprocess_fncall_messages([message])
         calls = [m.function_call for m in found if m.function_call]

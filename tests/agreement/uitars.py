@@ -23,6 +23,7 @@ from ui_tars.action_parser import (
     escape_single_quotes,
     parse_action_to_structure_output,
     parsing_response_to_pyautogui_code,
+    smart_resize,
 )
 
 from tests.agreement.generate import KEY_COMBOS, Builder, beyond, box_around, cycle, point, text, thought
@@ -102,6 +103,49 @@ def uitars(text: str, screen: tuple[int, int]) -> Outcome:
                 acts += found
         except Exception as exc:  # whatever ui-tars raises is its refusal
             return Outcome(refused=f"ui-tars: {type(exc).__name__}: {exc}")
+    return Outcome(tuple(acts))
+
+
+_CLICK_KINDS = {"click": "left_click", "left_single": "left_click", "left_double": "double_click",
+                "right_single": "right_click", "hover": "mouse_move"}
+
+
+def uitars_parsed(text: str, screen: tuple[int, int]) -> Outcome:
+    """ui-tars's parser alone (``parse_action_to_structure_output``), points in the model's pixels (its
+    fractions times its own smart-resized size): what a label says, read as its authors read it."""
+    width, height = screen
+    h, w = smart_resize(height, width)  # ui_tars's own: factor 28, 100*28*28 .. 16384*28*28
+
+    def at(box: str) -> tuple[float, float]:
+        x1, y1, x2, y2 = ast.literal_eval(box)
+        return (x1 + x2) / 2 * w, (y1 + y2) / 2 * h
+
+    acts: list[Act] = []
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+        try:
+            actions = parse_action_to_structure_output(text, 1000, height, width, model_type="qwen25vl")
+        except Exception as exc:  # whatever ui-tars raises is its refusal
+            return Outcome(refused=f"ui-tars: {type(exc).__name__}: {exc}")
+    for action in actions:
+        kind, inputs = action["action_type"], action["action_inputs"]
+        if kind in _CLICK_KINDS:
+            acts.append(Act(_CLICK_KINDS[kind], (at(inputs["start_box"]),)))
+        elif kind == "drag":
+            acts.append(Act("left_click_drag", (at(inputs["start_box"]), at(inputs["end_box"]))))
+        elif kind == "hotkey":
+            acts.append(Act("key", keys=tuple(key_name(k) for k in inputs["key"].split())))
+        elif kind == "type":
+            acts.append(Act("type", text=inputs["content"]))
+        elif kind == "scroll":
+            up_or_right = inputs["direction"] in ("up", "right")
+            acts.append(Act("scroll" if inputs["direction"] in ("up", "down") else "hscroll",
+                            (at(inputs["start_box"]),) if "start_box" in inputs else (),
+                            amount=500.0 if up_or_right else -500.0))
+        elif kind == "finished":
+            acts.append(Act("terminate", text=inputs.get("content"), status="success"))
+        else:
+            acts.append(Act(kind))
     return Outcome(tuple(acts))
 
 
