@@ -57,3 +57,12 @@ def test_the_ui_tars_defects_of_issue_27_are_fixed():
     # call_user asks a person for help: its own action, not a failed terminate
     assert actions("call_user()") == [CallUser()]
     assert "call_user()" in family.task_text("do it")
+
+
+def test_the_readme_says_what_each_family_was_checked_against():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+    for name, family in FAMILIES.items():
+        assert rows[name].endswith(f"| {family.checked_against} |"), name
