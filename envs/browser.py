@@ -33,6 +33,7 @@ from guiagent.tools import (
     Action,
     ActionResult,
     Back,
+    CallUser,
     Check,
     DoubleClick,
     FrameGeometry,
@@ -234,6 +235,8 @@ class BrowserEnv(ClosingEnv):
     # -- acting ----------------------------------------------------------------------------
 
     def execute(self, action: Action) -> ActionResult:
+        if isinstance(action, CallUser):
+            return ActionResult.failure(CallUser.NOT_AN_ENV_ACTION)
         page = self._live_page()
         chooser, self._chooser = self._chooser, None  # any other action closes a chooser left open
         if chooser is not None and isinstance(action, Type):

@@ -25,6 +25,7 @@ from guiagent.envs.xvfb import Xvfb, parse_screen
 from guiagent.tools import (
     Action,
     ActionResult,
+    CallUser,
     Check,
     DoubleClick,
     FrameGeometry,
@@ -198,6 +199,8 @@ class DesktopEnv(ClosingEnv):
     # -- acting ----------------------------------------------------------------------------
 
     def execute(self, action: Action) -> ActionResult:
+        if isinstance(action, CallUser):
+            return ActionResult.failure(CallUser.NOT_AN_ENV_ACTION)
         self._alive(app=not isinstance(action, Terminate))  # ending the episode needs no app
         for name, point in action.points().items():
             if not self._on_screen(point):

@@ -33,3 +33,37 @@ def load(module: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"json": json, "Dict": dict, "Literal": Any}
     exec(compile(ast.Module(body=keep, type_ignores=[]), str(source), "exec"), namespace)
     return namespace
+
+
+def fncall_modules() -> tuple[Any, Any, Any, Any]:
+    """Qwen-Agent's own answer parsers and tool-argument check, imported from the installed package:
+    ``(NousFnCallPrompt, QwenFnCallPrompt, schema module, BaseTool)``.
+
+    The package's ``__init__`` files import agents, models and audio (``soundfile``) the test venv does not
+    carry; the parsers need none of it. So ``qwen_agent``, ``qwen_agent.llm``, ``qwen_agent.utils`` and
+    ``qwen_agent.tools`` are entered as bare packages over their folders (their modules load as they are,
+    their ``__init__`` does not run), and ``soundfile``, which ``qwen_agent.utils.utils`` imports at the top
+    and these functions never call, is an empty stand-in while they load.
+    """
+    import sys
+    import types
+
+    root = _prompts_dir().parent.parent
+    for name, sub in (("qwen_agent", ""), ("qwen_agent.llm", "llm"), ("qwen_agent.utils", "utils"),
+                      ("qwen_agent.tools", "tools")):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(root / sub)]
+            sys.modules[name] = package
+    stand_in = "soundfile" not in sys.modules and importlib.util.find_spec("soundfile") is None
+    if stand_in:
+        sys.modules["soundfile"] = types.ModuleType("soundfile")
+    try:
+        from qwen_agent.llm import schema
+        from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import NousFnCallPrompt
+        from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
+        from qwen_agent.tools.base import BaseTool
+    finally:
+        if stand_in:
+            del sys.modules["soundfile"]
+    return NousFnCallPrompt, QwenFnCallPrompt, schema, BaseTool

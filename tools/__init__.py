@@ -6,6 +6,7 @@ from guiagent.tools.actions import (
     ActionError,
     Answer,
     Back,
+    CallUser,
     DoubleClick,
     HScroll,
     Key,
@@ -28,8 +29,8 @@ from guiagent.tools.geometry import CoordinateOutOfRange, FrameGeometry, ScreenM
 from guiagent.tools.observation import ActionResult, Observation
 
 __all__ = [
-    "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Answer", "Back", "Check", "CoordinateOutOfRange",
-    "DoubleClick", "FrameGeometry", "HScroll", "Key", "LeftClick", "LeftClickDrag", "MiddleClick", "MouseMove",
+    "ACTIONS_BY_NAME", "Action", "ActionError", "ActionResult", "Answer", "Back", "CallUser", "Check",
+    "CoordinateOutOfRange", "DoubleClick", "FrameGeometry", "HScroll", "Key", "LeftClick", "LeftClickDrag", "MiddleClick", "MouseMove",
     "Navigate", "Observation", "RightClick", "ScreenMapping", "Scroll", "Terminate", "TripleClick", "Type",
     "Wait", "dump_action", "parse_action", "smart_resize",
 ]

@@ -245,6 +245,17 @@ class Terminate(_Action):
     answer: str | None = Field(default=None, max_length=MAX_TEXT_CHARS, json_schema_extra=HIDDEN)  # an answer, when the task asks one
 
 
+class CallUser(_Action):
+    """Ask a person for help: the model cannot go on alone (not an env action: the loop answers it)."""
+
+    # UI-TARS's ``call_user()`` (bytedance/UI-TARS-desktop's prompts list it: "Submit the task and call the user
+    # when the task is unsolvable, or when you need the user's help"); not part of Qwen's computer_use tool.
+    action: Literal["call_user"] = "call_user"
+    model_visible: ClassVar[bool] = False
+    NOT_AN_ENV_ACTION: ClassVar[str] = ("call_user asks a person for help: the episode's loop answers it, "
+                                        "a computer cannot run it")
+
+
 class Answer(_Action):
     """Answer a question."""
 
@@ -284,7 +295,7 @@ class Back(_Action):
 
 
 Action = Annotated[
-    Key | Type | MouseMove | LeftClick | LeftClickDrag | RightClick | MiddleClick | DoubleClick | Scroll | Wait | Terminate | TripleClick | HScroll | Answer | Navigate | Back,
+    Key | Type | MouseMove | LeftClick | LeftClickDrag | RightClick | MiddleClick | DoubleClick | Scroll | Wait | Terminate | TripleClick | HScroll | Answer | Navigate | Back | CallUser,
     Field(discriminator="action"),
 ]
 """Any action of the vocabulary."""

@@ -35,6 +35,8 @@ VideoMode = Literal["absolute-time", "frame-order", "none"]
 only (the prompt's text carries the times); ``none``: the family takes no video."""
 
 WHEEL_CLICK_PIXELS = 100  # one pyautogui/wheel "click" as our Scroll's pixels
+OFF_SCREEN = {"off-screen": "A point outside the image the model was shown is a format error that goes back to the "
+                            "model; the authors' code clicks there (off the screen, or clamped to its edge)."}
 
 
 class ModelFamily:
@@ -62,6 +64,18 @@ class ModelFamily:
     # moving ``history_image_block`` steps at a time (families.history.shown_steps).
     history_images: ClassVar[int] = 0
     history_image_block: ClassVar[int] = 2
+    # The authors' parser (a package, at its version) or repository rules our parser and labels were checked
+    # against on generated answers (tests/agreement; bench/agreement.py prints the table).
+    checked_against: ClassVar[str] = ("qwen-agent 0.0.34 (NousFnCallPrompt / QwenFnCallPrompt, BaseTool "
+                                      "arguments) + the computer_use cookbook's actions")
+    # Where we differ from the authors' code on purpose: id -> the reason. The agreement test asserts each
+    # difference it meets is one of these, of the shape stated, and that each one is met.
+    deliberate: ClassVar[dict[str, str]] = {
+        **OFF_SCREEN,
+        "surrogate-pair": "Qwen-Agent reads a <tool_call> with json5, which decodes an escaped surrogate pair "
+                          "(\\ud83d\\ude42, how json.dumps writes an emoji with ensure_ascii) into two lone "
+                          "surrogates that cannot be typed: we decode it as JSON does, to the character.",
+    }
 
     # -- seeing -------------------------------------------------------------------------------
 
@@ -181,5 +195,5 @@ def as_int_point(p: tuple[float, float]) -> tuple[int, int]:
     return round_half_up(p[0]), round_half_up(p[1])
 
 
-__all__ = ["FN_ARGS", "TOOL_NAME", "ModelFamily", "VideoMode", "WHEEL_CLICK_PIXELS", "box_click", "numbers_in",
+__all__ = ["FN_ARGS", "OFF_SCREEN", "TOOL_NAME", "ModelFamily", "VideoMode", "WHEEL_CLICK_PIXELS", "box_click", "numbers_in",
            "point_of", "tool_or_box"]

@@ -58,6 +58,8 @@ class InternVL25(ModelFamily):
     resize_rule = "dynamic 448-px tiles (max 12) + thumbnail"
     forms = "<ref>..</ref><box>[[x1,y1,x2,y2]]</box> on 0-1000; computer_use <tool_call>"
     ids = (r"internvl",)
+    checked_against = ("qwen-agent 0.0.34 (the tool call); InternVL internvl_chat/eval/refcoco/evaluate_grounding.py "
+                       "(boxes)")
     architectures = (r"InternVLChatModel", r"InternVLForConditionalGeneration", r"^internvl")
     serve = ("vllm serve OpenGVLab/InternVL2_5-8B --trust-remote-code --max-model-len 16384 "
              "--limit-mm-per-prompt '{\"image\": 2}'")

@@ -11,6 +11,12 @@ Facts, from XLANG Lab's own code (xlang-ai/OpenCUA):
 - Code: ``pyautogui.click/doubleClick/rightClick/moveTo/dragTo/write/press/hotkey/scroll`` and
   ``computer.triple_click`` / ``computer.terminate`` (``extract_actions``). We read it with ``ast`` as data
   (``policies/families/pycalls.py``); it is never executed.
+- Code: ``pyautogui.press(key, presses=n)`` presses each key in turn, n times (pyautogui's meaning; the prompt asks
+  to "consolidate repetitive keypresses with count"); ``hotkey(keys=[..])`` / ``press(keys=[..])`` are read as
+  AgentNetBench's ``extract_actions`` reads them (OpenCUA's own data writes them so).
+- Checked against OSWorld's OpenCUA agent (``mm_agents/opencua/opencua_agent.py``
+  ``parse_response_to_cot_and_action``, ``project_coordinate_to_absolute_scale``, qwen25) and pyautogui's
+  signatures, written out in tests/agreement/opencua.py; ``OpenCUA.deliberate`` says where we differ and why.
 - Video: none (vLLM's ``OpenCUAProcessingInfo.get_supported_mm_limits`` is images only).
 - History: OSWorld's ``mm_agents/opencua/opencua_agent.py`` ``OpenCUAAgent.predict`` (the agent the README
   names: "3 images in total", ``max_image_history_length=3``), as ``evaluation/agentnetbench/agent/opencua.py``
@@ -27,7 +33,7 @@ import re
 from typing import Any
 
 from guiagent.policies.base import StepSummary
-from guiagent.policies.families.base import WHEEL_CLICK_PIXELS, ModelFamily
+from guiagent.policies.families.base import OFF_SCREEN, WHEEL_CLICK_PIXELS, ModelFamily
 from guiagent.policies.families.history import error_note, images_of
 from guiagent.policies.families.pycalls import Call, parse_calls
 from guiagent.policies.prompts import echoed_answer
@@ -35,6 +41,7 @@ from guiagent.tools import (
     Action,
     ActionError,
     DoubleClick,
+    HScroll,
     Key,
     LeftClick,
     LeftClickDrag,
@@ -58,7 +65,8 @@ STEP_TEMPLATE = "# Step {step_num}:\n"
 ACTION_HISTORY_TEMPLATE = "## Action:\n{action}\n"
 
 _SECTION = re.compile(r"^##\s*(Thought|Action|Code|Observation)\s*:?\s*$", re.MULTILINE)
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```(?:python|py|code)?\s*\n(.*?)```", re.DOTALL)
+MAX_PRESSES = 100
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -90,11 +98,21 @@ def _keys(call: Call) -> list[str]:
     return ["ctrl" if k.lower() in ("cmd", "command") else k for k in keys]
 
 
+def _presses(call: Call, what: str) -> list[Action]:
+    """``pyautogui.press(keys, presses=1)``: each key of ``keys`` (a name or a list) pressed in turn, ``presses``
+    times (the prompt: "Consolidate repetitive keypresses with count")."""
+    presses = call.kwargs.get("presses", call.args[1] if len(call.args) >= 2 else 1)
+    if not isinstance(presses, int) or isinstance(presses, bool) or not 1 <= presses <= MAX_PRESSES:
+        raise ParseError(f"{what}: press takes presses=1..{MAX_PRESSES}, got {presses!r}")
+    keys = _keys(call._replace(args=call.args[:1]))
+    return [Key(keys=[k]) for _ in range(presses) for k in keys]
+
+
 def _action(call: Call, what: str) -> list[Action]:
     name = call.name.removeprefix("pyautogui.").removeprefix("computer.")
     pointer = name in ("click", "doubleClick", "rightClick", "middleClick", "tripleClick", "triple_click", "moveTo",
-                       "dragTo", "scroll", "vscroll")
-    p = _xy(call, what, first=1 if name in ("scroll", "vscroll") else 0) if pointer else None
+                       "dragTo", "scroll", "vscroll", "hscroll")
+    p = _xy(call, what, first=1 if name in ("scroll", "vscroll", "hscroll") else 0) if pointer else None
     if name == "click":
         button, clicks = call.kwargs.get("button", "left"), call.kwargs.get("clicks", 1)
         if not isinstance(button, str):  # found by the fuzz: a dict here was a TypeError
@@ -122,13 +140,16 @@ def _action(call: Call, what: str) -> list[Action]:
         if not isinstance(text, str):
             raise ParseError(f"{what}: {name} needs message='...'")
         return [Type(text=text)]
-    if name in ("press", "hotkey", "keyDown"):
+    if name == "press":
+        return _presses(call, what)
+    if name in ("hotkey", "keyDown"):
         return [Key(keys=_keys(call))]
-    if name in ("scroll", "vscroll"):
+    if name in ("scroll", "vscroll", "hscroll"):
         clicks = call.kwargs.get("clicks", call.args[0] if call.args else None)
         if not isinstance(clicks, int) or isinstance(clicks, bool):
-            raise ParseError(f"{what}: scroll needs a whole number of clicks, got {clicks!r}")
-        return [Scroll(coordinate=p, pixels=clicks * WHEEL_CLICK_PIXELS)]
+            raise ParseError(f"{what}: {name} needs a whole number of clicks, got {clicks!r}")
+        wheel = HScroll if name == "hscroll" else Scroll
+        return [wheel(coordinate=p, pixels=clicks * WHEEL_CLICK_PIXELS)]
     if name in ("wait", "sleep"):
         seconds = call.kwargs.get("seconds", call.kwargs.get("time", call.args[0] if call.args else 1))
         return [Wait(time=seconds)]
@@ -197,9 +218,10 @@ def _code(a: Action) -> str:
             return f"pyautogui.write(message={t!r})"
         case Key(keys=keys):
             return f"pyautogui.press(keys={keys!r})" if len(keys) == 1 else f"pyautogui.hotkey(keys={keys!r})"
-        case Scroll(coordinate=p, pixels=px):
-            where = f", {xy(p)}" if p is not None else ""
-            return f"pyautogui.scroll({round(px / WHEEL_CLICK_PIXELS) or (1 if px > 0 else -1)}{where})"
+        case Scroll(coordinate=p, pixels=px) | HScroll(coordinate=p, pixels=px):
+            # AgentNet's form: the wheel turns where the cursor is, so a point is a moveTo first
+            move = f"pyautogui.moveTo({xy(p)})\n" if p is not None else ""
+            return f"{move}pyautogui.{a.action}({round(px / WHEEL_CLICK_PIXELS) or (1 if px > 0 else -1)})"
         case Wait(time=t):
             return f"computer.wait(seconds={t:g})"
         case Terminate(status=s):
@@ -208,7 +230,10 @@ def _code(a: Action) -> str:
 
 
 def format_opencua(actions: list[Action], thought: str) -> str:
-    """Actions written in OpenCUA's L2 answer form (training labels)."""
+    """Actions written in OpenCUA's L2 answer form (training labels). A wait or terminate is an answer of its
+    own: OSWorld reads a code block holding ``computer.wait`` or ``computer.terminate`` as that alone."""
+    if len(actions) > 1 and any(isinstance(a, Wait | Terminate) for a in actions):
+        raise ValueError("OpenCUA's form has wait and terminate as answers of their own, not with other actions")
     code = "\n".join(_code(a) for a in actions)
     summary = "; ".join(a.action for a in actions)
     return L2_RESPONSE_TEMPLATE.format(thought=thought, action=summary, code=f"```python\n{code}\n```")
@@ -223,6 +248,22 @@ class OpenCUA(ModelFamily):
     resize_rule = "smart_resize, factor 28"
     forms = "## Thought / ## Action / ## Code: pyautogui.click(x=.., y=..) (read as data)"
     ids = (r"opencua",)
+    checked_against = ("OSWorld mm_agents/opencua (parse_response_to_cot_and_action, project_coordinate_to_absolute_scale "
+                       "qwen25) + pyautogui's signatures; AgentNetBench extract_actions for keys=")
+    deliberate = {
+        **OFF_SCREEN,
+        "unit-square": "OSWorld's projection reads a point whose x and y are both in [0, 1] as a fraction of the "
+                       "screen; OpenCUA-7B/32B answer in pixels of the resized image (coordinate_type qwen25), so "
+                       "we read every point as pixels.",
+        "scroll-point": "OSWorld's projection has no entry for scroll: a scroll(n, x=.., y=..) is rewritten without "
+                        "its clicks (the call fails) and a scroll(n, x, y) keeps the model's pixels: we scroll at "
+                        "the mapped point. Our labels write AgentNet's form, moveTo then scroll(n).",
+        "computer-point": "OSWorld projects pyautogui.* calls only, so computer.triple_click keeps the model's "
+                          "pixels: we map its point as every other.",
+        "paren-text": "OSWorld's projection cuts each call at its first ')'; when that falls inside a string "
+                      "(write(message=':)')) it leaves the whole answer's points in the model's pixels: we map "
+                      "every point.",
+    }
     architectures = (r"OpenCUAForConditionalGeneration", r"^opencua")
     serve = "vllm serve xlangai/OpenCUA-7B --trust-remote-code --served-model-name opencua-7b --limit-mm-per-prompt '{\"image\": 3}'"
 

@@ -40,6 +40,7 @@ class Pixtral(ModelFamily):
     resize_rule = "native, 16-px patches, longest edge 1024"
     forms = "computer_use <tool_call> (our choice), points in the sent image's pixels"
     ids = (r"pixtral",)
+    checked_against = "qwen-agent 0.0.34 (NousFnCallPrompt, BaseTool arguments); points: our choice"
     architectures = (r"PixtralForConditionalGeneration", r"LlavaForConditionalGeneration", r"^pixtral")
     serve = ("vllm serve mistralai/Pixtral-12B-2409 --tokenizer-mode mistral --config-format mistral "
              "--load-format mistral --max-model-len 32768 --limit-mm-per-prompt '{\"image\": 2}'")

@@ -34,6 +34,7 @@ class Qwen2VL(ModelFamily):
     max_pixels = 28 * 28 * 1280
     forms = "<|box_start|>(x1,y1),(x2,y2)<|box_end|> on 0-1000; computer_use <tool_call>; ✿FUNCTION✿/✿ARGS✿"
     ids = (r"qwen2-vl", r"qwen2_vl")
+    checked_against = "qwen-agent 0.0.34 (the tool call); its README's box form, / 1000"
     architectures = (r"Qwen2VLForConditionalGeneration", r"^qwen2_vl$")
     request_extras = {"skip_special_tokens": False}
     serve = ("vllm serve Qwen/Qwen2-VL-7B-Instruct --max-model-len 32768 --limit-mm-per-prompt "

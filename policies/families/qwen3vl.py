@@ -48,6 +48,8 @@ class Qwen3VL(ModelFamily):
     vocabulary = "qwen3-vl"
     forms = "computer_use <tool_call> on 0-1000 (+ triple_click, hscroll, answer); ✿FUNCTION✿/✿ARGS✿"
     ids = (r"qwen3-vl", r"qwen3_vl")
+    checked_against = ("qwen-agent 0.0.34 (NousFnCallPrompt / QwenFnCallPrompt, BaseTool arguments) + the Qwen3-VL "
+                       "cookbook's actions, x / 1000 * width")
     architectures = (r"Qwen3VLForConditionalGeneration", r"Qwen3VLMoeForConditionalGeneration", r"^qwen3_vl")
     serve = ("vllm serve Qwen/Qwen3-VL-8B-Instruct --max-model-len 32768 --limit-mm-per-prompt "
              "'{\"image\": 2, \"video\": 1}' --mm-processor-cache-gb 4 --gpu-memory-utilization 0.9")

@@ -34,6 +34,12 @@ class QwenVL(ModelFamily):
     resize_rule = "fixed 448x448"
     forms = "<ref>..</ref><box>(x1,y1),(x2,y2)</box> on [0,1000); computer_use <tool_call>"
     ids = (r"qwen-vl(?!-?\d)", r"qwen-vl-chat")
+    checked_against = "qwen-agent 0.0.34 (the tool call); Qwen-VL eval_mm/evaluate_grounding.py (boxes)"
+    deliberate = {
+        **ModelFamily.deliberate,
+        "grid-999": "Qwen-VL's RefCOCO eval (eval_mm/evaluate_grounding.py) divides a box by 999; its README says "
+                    "[0, 1000) and we divide by 1000: the two differ by up to 0.1% of the screen (2 px at 1920).",
+    }
     architectures = (r"QWenLMHeadModel",)
     serve = ("vllm serve Qwen/Qwen-VL-Chat --trust-remote-code --max-model-len 8192 "
              "--limit-mm-per-prompt '{\"image\": 2}'  # vLLM <= 0.22 (removed in 0.23)")

@@ -167,7 +167,8 @@ def test_labels_are_written_in_each_familys_space_and_answer_form(demo_trajector
         if "coordinate" not in action:
             continue
         mapping = profile.mapping(step.geometry, None, MAX)
-        x, y = mapping.model_to_input(label[-1].points()["coordinate"])
+        pointed = [a for a in label if "coordinate" in a.points()]  # OpenCUA scrolls where a moveTo left the cursor
+        x, y = mapping.model_to_input(pointed[-1].points()["coordinate"])
         rx, ry = action["coordinate"]
         half_x = step.geometry.width / step.geometry.scale / mapping.model_width / 2 + 1e-9
         half_y = step.geometry.height / step.geometry.scale / mapping.model_height / 2 + 1e-9

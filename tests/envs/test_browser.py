@@ -165,6 +165,8 @@ def test_bad_actions_give_clear_errors_and_the_env_goes_on(pad):
     dead = act(pad, action="navigate", url=f"http://127.0.0.1:{port}/nothing")
     assert not dead.ok and "navigate failed" in dead.message and "ERR_CONNECTION_REFUSED" in dead.message
     assert pad.observe().geometry.width > 0  # still usable
+    asks = act(pad, action="call_user")  # the model asking a person: the loop's to answer, not the browser's
+    assert not asks.ok and asks.message == "call_user asks a person for help: the episode's loop answers it, a computer cannot run it"
 
 
 def test_checks_hold_or_say_why_not(pad, pages_url):

@@ -144,6 +144,8 @@ def test_bad_actions_give_clear_errors(probe):
     assert not browser_only.ok and "browser-only" in browser_only.message
     unknown_key = env.execute(parse_action({"action": "key", "keys": ["F24", "é"]}))
     assert not unknown_key.ok and "key 'é' is not supported on the desktop" in unknown_key.message
+    asks = env.execute(parse_action({"action": "call_user"}))  # the loop's to answer, not the desktop's
+    assert not asks.ok and asks.message.startswith("call_user asks a person for help")
 
 
 def test_a_named_key_the_keyboard_lacks_is_pressed(probe):

@@ -78,7 +78,7 @@ SAMPLES = [
     {"action": "scroll", "coordinate": [1, 1], "pixels": -5}, {"action": "hscroll", "pixels": 40},
     {"action": "wait", "time": 2.5},
     {"action": "terminate", "status": "success", "answer": "42"}, {"action": "navigate", "url": "https://example.com/a"},
-    {"action": "back"},
+    {"action": "back"}, {"action": "call_user"},
 ]
 
 
