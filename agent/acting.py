@@ -12,7 +12,7 @@ from guiagent.agent.safeguards import Safeguards, denied_results
 from guiagent.agent.trajectory import CheckRecord
 from guiagent.envs import Env, EnvError
 from guiagent.policies import Decision, Policy, TargetResolver
-from guiagent.tools import Action, ActionResult, Observation
+from guiagent.tools import Action, ActionResult, CallUser, Observation
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 
 
@@ -74,6 +74,9 @@ class Actor:
                 if error is not None:
                     acted.results.append(ActionResult.failure(error))
                     continue
+            if isinstance(action, CallUser):  # a request for a person, not for the computer: the loop answers it
+                acted.results.append(ActionResult.success("asked a person for help"))
+                continue
             try:
                 filled = self.guards.fill(acted.actions[i], getattr(self.env, "url", None))  # secrets: only now, here
                 acted.results.append(filled if isinstance(filled, ActionResult) else self.env.execute(filled))

@@ -38,7 +38,7 @@ from guiagent.policies import (
     PolicyUnavailable,
     StepSummary,
 )
-from guiagent.tools import Terminate, dump_action
+from guiagent.tools import CallUser, Terminate, dump_action
 from guiagent.tools.text import recordable_tree
 
 
@@ -231,6 +231,9 @@ class Episode:
             ran = [a for a, r in zip(acted.actions, results, strict=False) if r.ok]
             if acted.failure:
                 update["ending"] = Ending(by=EndedBy.STEP_FAILED, why=acted.failure).model_dump(mode="json")
+            elif any(isinstance(a, CallUser) for a in ran):  # no person is attached to this loop to answer it
+                why = "the model asked for help (call_user), and no person is attached"
+                update["ending"] = Ending(by=EndedBy.ASKED_FOR_HELP, why=why).model_dump(mode="json")
             elif (done := next((a for a in ran if isinstance(a, Terminate)), None)) is not None:
                 update.update(ending=self._declared(decision, done), answer=done.answer)  # checks run at record
             if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written

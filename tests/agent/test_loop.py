@@ -11,7 +11,7 @@ from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.policies import Decision, PolicyError
-from guiagent.tools import Check, LeftClick, Terminate
+from guiagent.tools import CallUser, Check, LeftClick, Terminate
 from tests.processes import kill_descendants_named
 
 
@@ -127,6 +127,15 @@ def test_terminate_success_is_verified_by_the_task_check(episode_on):
     assert result.status == "failure"
     assert result.reason.startswith("false success: the model declared success; the success check saw check selector")
     assert result.declared is not None and result.declared.status == "success" and not result.verified[0].passed
+
+
+def test_a_model_that_asks_for_help_ends_the_episode_saying_so(episode_on, tmp_path):
+    # UI-TARS's call_user(): no person is attached to this loop, so the episode ends with the model's request
+    result = episode_on(_Policy([Decision(actions=[CallUser()])])).run()
+    assert result.status == "failure" and result.ended_by == "asked-for-help"
+    assert result.reason == "the model asked for help (call_user), and no person is attached"
+    (step,) = load_trajectory(tmp_path / "t").steps
+    assert step.actions == [{"action": "call_user"}] and step.results[0].ok  # not sent to the computer
 
 
 def test_a_failed_action_is_fed_back_not_fatal(episode_on, tmp_path):
