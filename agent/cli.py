@@ -128,6 +128,9 @@ def run(
     start_url: Annotated[str | None, typer.Option(help="Page to open first.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 50,
     success: Annotated[list[str] | None, typer.Option(help="The success check, run on the final world: url:REGEX, text:TEXT, selector:CSS, js:EXPR, window:REGEX, or a JSON/YAML object ({\"url\": \"/list$\"}); repeatable (all must hold).")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="A judge: a second model's OpenAI-compatible root; it is shown the task, the final answer and the last frames and gives a verdict, recorded under verified (it decides only where no rule or reward checked).")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge's served model name (with --judge-url).")] = None,
+    judge_frames: Annotated[int, typer.Option(min=1, max=16, help="The last frames the judge is shown (the final screen included).")] = 3,
     out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + pyautogui).")] = "browser",
@@ -254,6 +257,10 @@ def batch(
     output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
                 f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
                 f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    if (agreement := s.get("judge_agreement")) is not None:
+        share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+        output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "
+                    f"recall {share(agreement['recall'])} (of its \"success\")")
     raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 

@@ -26,7 +26,7 @@ from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state
 from guiagent.agent.safeguards import Safeguards, denied_results, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import CheckRecord, StepRecord, TrajectoryWriter, load_trajectory
-from guiagent.agent.verify import verify_world
+from guiagent.agent.verify import CheckFault, verify_world
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import (
     Decision,
@@ -396,8 +396,8 @@ class Episode:
         fault = ending.fault
         if fault is None:
             try:
-                verified = verify_world(self.env, self.task.success, frame)
-            except EnvError as exc:  # the world is gone before it could be judged
+                verified = verify_world(self.env, self.task, frame, ending.declared, self.writer.root)
+            except (EnvError, CheckFault) as exc:  # the world is gone before it could be judged
                 fault = Fault(kind=FaultKind.CHECK, message=f"the final checks could not run: {exc}")
         settled = settle(ending.by, ending.declared, verified, fault, ending.why)
         reason, answer = self.guards.redact([settled.reason, state.get("answer")])
