@@ -449,6 +449,10 @@ class Episode:
         if not snapshot.next:
             if Outcome(values["status"]).finished:
                 return self._result()
+            ended = Ending.model_validate(values["ending"]) if values.get("ending") else None
+            if ended is not None and ended.by is not EndedBy.FAULT:  # it had ended; only its final checks faulted
+                self._conclude(values, ended, values["pending"].get("frame_after") or (recorded[-1].frame if recorded else None))
+                return self._result()
             if count >= self.config.max_steps:
                 self._conclude(values, self._step_limit(), None)
                 return self._result()

@@ -232,3 +232,21 @@ def test_a_rule_and_the_tiny_judge_together(vllm_server, tmp_path):
     assert [v.kind for v in result.verified] == [CheckKind.RULE, CheckKind.JUDGE]
     assert result.status is Outcome.FAILURE  # the rule refused; the judge's word does not change that
     assert len(result.verified[1].check["shown"]) == 1
+
+
+def test_a_resume_after_the_judge_failed_asks_it_again_and_takes_no_step(tmp_path):
+    from guiagent.agent.runner import resume_episode
+    from tests.model.server import free_port
+
+    script = tmp_path / "early.yaml"
+    script.write_text(EARLY_DONE)
+    port = free_port()
+    judge = JudgeConfig(base_url=f"http://127.0.0.1:{port}/v1", model=DEFAULT_MODEL, max_retries=0)
+    out = tmp_path / "run"
+    assert start_episode(RunSpec(script=str(script), demo_site=True, judge=judge), out).status is Outcome.ERROR
+    with LoadServer(delay_s=0.0, verdicts=["success"], port=port) as server:  # the judge is back
+        result = resume_episode(out)
+    assert result.status is Outcome.SUCCESS and len(server.judged) == 1
+    traj = load_trajectory(out)
+    assert len(traj.steps) == 1 and traj.meta.fault is None  # the terminate step is not taken again
+    assert [v.kind for v in traj.meta.verified] == [CheckKind.JUDGE]
