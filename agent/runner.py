@@ -125,7 +125,7 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
             raise ConfigError("a replay needs its source trajectory")
         return replay_policy(spec.replay, root, site_url)  # pyright: ignore[reportArgumentType]  (the runner <-> replay circle)
     if spec.policy == "oracle":
-        raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
+        raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)

@@ -250,3 +250,4 @@ def test_a_resume_after_the_judge_failed_asks_it_again_and_takes_no_step(tmp_pat
     traj = load_trajectory(out)
     assert len(traj.steps) == 1 and traj.meta.fault is None  # the terminate step is not taken again
     assert [v.kind for v in traj.meta.verified] == [CheckKind.JUDGE]
+
