@@ -3,6 +3,7 @@ results on disk (results.jsonl, summary.json, index.html), re-runnable to contin
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from guiagent.agent.batch.engine import BatchBusy, BatchReport, run_batch
@@ -72,7 +73,9 @@ def suite_task(name: str, task_id: str | None) -> SuiteTask:
         raise ConfigError(f"--suite needs --task ID, the id of one of its tasks: {shown}")
     found = next((t for t in suite.tasks if t.id == task_id), None)
     if found is None:
-        raise ConfigError(f"no task {task_id!r} in suite {suite.name}; its tasks: {shown}")
+        close = difflib.get_close_matches(task_id, ids, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"no task {task_id!r} in suite {suite.name}{hint}; its tasks: {shown}")
     return found
 
 
