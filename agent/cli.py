@@ -123,12 +123,17 @@ def _default_out(prefix: str) -> Path:
 
 @app.command()
 def run(
-    policy: Annotated[Literal["script", "vlm"], typer.Option(help="script, or vlm (Qwen2.5-VL on an OpenAI-compatible server).")] = "script",
+    policy: Annotated[Literal["script", "vlm", "oracle"], typer.Option(help="script, vlm (Qwen2.5-VL on an OpenAI-compatible server), or oracle (with --suite: the task's DOM oracle).")] = "script",
     script: Annotated[Path | None, typer.Option(help="Script file for --policy script.")] = None,
-    task: Annotated[str | None, typer.Option(help="The task, in words (defaults to the script's).")] = None,
+    task: Annotated[str | None, typer.Option(help="The task, in words (defaults to the script's); with --suite, the id of the suite's task to run.")] = None,
+    suite: Annotated[str | None, typer.Option(help="Run one task of this suite (a task file, or demo, desktop, miniwob) as a single episode, with its start, check or reward, limits and script; --task names the task's id.")] = None,
+    seed: Annotated[int | None, typer.Option(help="With --suite: the seed of a page task (default: the task's first).")] = None,
     start_url: Annotated[str | None, typer.Option(help="Page to open first.")] = None,
     max_steps: Annotated[int, typer.Option(min=1)] = 50,
     success: Annotated[list[str] | None, typer.Option(help="The success check, run on the final world: url:REGEX, text:TEXT, selector:CSS, js:EXPR, window:REGEX, or a JSON/YAML object ({\"url\": \"/list$\"}); repeatable (all must hold).")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="A judge: a second model's OpenAI-compatible root; it is shown the task, the final answer and the last frames and gives a verdict, recorded under verified (it decides only where no rule or reward checked).")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="The judge's served model name (with --judge-url).")] = None,
+    judge_frames: Annotated[int, typer.Option(min=1, max=16, help="The last frames the judge is shown (the final screen included).")] = 3,
     out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + XTest).")] = "browser",
@@ -182,13 +187,32 @@ def run(
                                         on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
         return
     target = out or _default_out("run")
+    if suite is not None:
+        _execute(lambda: _suite_task(options, target, output), target, output)
+        return
     _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
              target, output)
 
 
+def _suite_task(options: dict[str, Any], target: Path, output: Output) -> EpisodeResult:
+    """``run --suite FILE --task ID``: the suite's task gives the start, check, limits and script; run's options
+    the policy, model and env settings (the bundled sites are on 127.0.0.1, as in batch)."""
+    from guiagent.agent.batch import run_suite_task
+    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.runner import ConfigError
+    from guiagent.agent.safeguards import terminal_approver
+
+    given = [f"--{k.replace('_', '-')}" for k in ("script", "start_url", "success", "launch", "window") if options[k]]
+    if given:
+        raise ConfigError(f"--suite takes the task's own {', '.join(given)}: leave {'it' if len(given) == 1 else 'them'} out")
+    spec = run_spec({**options, "task": None, "demo_site": True})
+    return run_suite_task(options["suite"], options["task"], target, spec, seed=options["seed"], on_step=output.step,
+                          approver=terminal_approver())
+
+
 # run's options that batch does not take: the suite's task gives them, or they make no sense for many
 # episodes at once (a profile, a person to approve, one JSON result).
-NOT_FOR_BATCH = {"script", "task", "start_url", "success", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
+NOT_FOR_BATCH = {"script", "task", "suite", "seed", "start_url", "success", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
                  "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve", "profile", "json_out"}
 
 
@@ -256,6 +280,10 @@ def batch(
     output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
                 f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
                 f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    if (agreement := s.get("judge_agreement")) is not None:
+        share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
+        output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "
+                    f"recall {share(agreement['recall'])} (of its \"success\")")
     raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 

@@ -27,7 +27,7 @@ from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state
 from guiagent.agent.safeguards import Safeguards, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import StepRecord, TrajectoryWriter, load_trajectory
-from guiagent.agent.verify import verify_world
+from guiagent.agent.verify import CheckFault, verify_world
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import (
     Decision,
@@ -316,8 +316,8 @@ class Episode:
         fault = ending.fault
         if fault is None:
             try:
-                verified = verify_world(self.env, self.task.success, frame)
-            except EnvError as exc:  # the world is gone before it could be judged
+                verified = verify_world(self.env, self.task, frame, ending.declared, self.writer.root)
+            except (EnvError, CheckFault) as exc:  # the world is gone before it could be judged
                 fault = Fault(kind=FaultKind.CHECK, message=f"the final checks could not run: {exc}")
         settled = settle(ending.by, ending.declared, verified, fault, ending.why)
         reason, answer = self.guards.redact([settled.reason, state.get("answer")])
@@ -368,6 +368,10 @@ class Episode:
             return self.resume_from_steps(recorded)
         if not snapshot.next:
             if Outcome(values["status"]).finished:
+                return self._result()
+            ended = Ending.model_validate(values["ending"]) if values.get("ending") else None
+            if ended is not None and ended.by is not EndedBy.FAULT:  # it had ended; only its final checks faulted
+                self._conclude(values, ended, values["pending"].get("frame_after") or (recorded[-1].frame if recorded else None))
                 return self._result()
             if count >= self.config.max_steps:
                 self._conclude(values, self._step_limit(), None)

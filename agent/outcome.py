@@ -4,7 +4,8 @@ who ended it, the typed fault if the computer or a server failed, and the one ou
 This module is the only place that defines outcome, fault and check-kind values; everything else
 imports these types and compares members, never strings. The rules (``settle``):
 
-- ``success``: at least one check ran on the final world and every check passed;
+- ``success``: at least one check ran on the final world and every check that decides passed (a judge decides only
+  where no rule or reward checked: beside them it is recorded, and its agreement with them measured, never obeyed);
 - ``failure``: a check refused the final world, the step limit, the policy gave up, a script step failed;
   a declared success that a check refused is a *false success* (the reason names both);
 - ``unverified``: the policy says it is done and nothing checked: its word is kept under ``declared``;
@@ -133,6 +134,7 @@ def settle(ended_by: EndedBy, declared: Declared | None, verified: list[Verdict]
         return Settled(outcome=Outcome.INTERRUPTED, reason=why)
     if ended_by is EndedBy.APPROVAL:
         return Settled(outcome=Outcome.AWAITING_APPROVAL, reason=why)
+    verified = deciding(verified)
     refused = next((v for v in verified if not v.passed), None)
     if fault is not None:  # the policy could not decide
         return Settled(outcome=Outcome.FAILURE, reason=str(fault))
@@ -150,6 +152,13 @@ def settle(ended_by: EndedBy, declared: Declared | None, verified: list[Verdict]
     if ended_by is EndedBy.POLICY and declared is not None and declared.status == "success":
         return Settled(outcome=Outcome.UNVERIFIED, reason=f"the {declared.by} says it is done; no success check was given")
     return Settled(outcome=Outcome.FAILURE, reason=why or _ended(ended_by, declared))
+
+
+def deciding(verified: list[Verdict]) -> list[Verdict]:
+    """The verdicts that decide the outcome: the rules and rewards where any ran, else the judge's. A judge beside
+    a rule or a reward is there to be measured against them (``Agreement``), not to overrule them."""
+    rules = [v for v in verified if v.kind is not CheckKind.JUDGE]
+    return rules or verified
 
 
 def _seen(verdict: Verdict) -> str:
@@ -190,6 +199,27 @@ class Agreement(BaseModel):
         real = self.true_positive + self.false_negative
         return self.true_positive / real if real else None
 
+    def add(self, said_success: bool, real_success: bool) -> None:
+        self.episodes += 1
+        if said_success:
+            self.true_positive += real_success
+            self.false_positive += not real_success
+        else:
+            self.false_negative += real_success
+            self.true_negative += not real_success
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.model_dump(), "precision": self.precision, "recall": self.recall}
+
+
+def judge_agreement(verified: list[Verdict]) -> tuple[bool, bool] | None:
+    """(the judge said success, the rules and rewards found success) for an episode that has both, else None."""
+    judged = [v for v in verified if v.kind is CheckKind.JUDGE]
+    rules = [v for v in verified if v.kind is not CheckKind.JUDGE]
+    if not judged or not rules:
+        return None
+    return all(v.passed for v in judged), all(v.passed for v in rules)
+
 
 def declared_label(declared: Declared | None) -> str:
     """The row of the declared x verified table: success, failure or none."""
@@ -198,6 +228,7 @@ def declared_label(declared: Declared | None) -> str:
 
 def verified_label(verified: list[Verdict]) -> str:
     """The column of the declared x verified table: passed, refused or unchecked."""
+    verified = deciding(verified)
     if not verified:
         return "unchecked"
     return "passed" if all(v.passed for v in verified) else "refused"

@@ -14,6 +14,7 @@ from guiagent.agent.runner import ConfigError, RunSpec
 from guiagent.envs.browser import BrowserConfig
 from guiagent.envs.desktop import DesktopConfig
 from guiagent.envs.xvfb import parse_screen
+from guiagent.policies.judge import JudgeConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools import Check
@@ -68,8 +69,21 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
         secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
         approve=[ApprovalRule(rule=r) for r in o.approve or []], share=o.share,
-        success=success_check(o.success or []),
+        success=success_check(o.success or []), judge=judge_config(options),
     )
+
+
+def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
+    """``--judge-url``/``--judge-model``/``--judge-frames`` as the judge's settings (None: no judge)."""
+    url, model, frames = options.get("judge_url"), options.get("judge_model"), options.get("judge_frames") or 3
+    if url is None and model is None:
+        return None
+    if url is None or not model:
+        raise ConfigError("the judge needs both --judge-url (its server's OpenAI-compatible root) and --judge-model")
+    try:
+        return JudgeConfig(base_url=url, model=model, frames=frames)
+    except ValidationError as exc:
+        raise ConfigError(f"--judge-frames: {first_error(exc)}") from None
 
 
 COMPACT_CHECK = re.compile(r"^(text|url|selector|js|window|timeout)[:=](.*)$", re.DOTALL)

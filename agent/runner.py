@@ -40,6 +40,7 @@ from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
 from guiagent.policies.action_cache import default_cache_path
+from guiagent.policies.judge import JudgeConfig
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import Check, Observation
@@ -82,6 +83,7 @@ class RunSpec(BaseModel):
     task: str | None = None
     start_url: str | None = None
     success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
+    judge: JudgeConfig | None = Field(default=None, description="A second model that judges the episode at its end.")
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
@@ -123,7 +125,7 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
             raise ConfigError("a replay needs its source trajectory")
         return replay_policy(spec.replay, root, site_url)  # pyright: ignore[reportArgumentType]  (the runner <-> replay circle)
     if spec.policy == "oracle":
-        raise ConfigError("an oracle policy reads a suite task's page: it runs inside `guiagent batch` only")
+        raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
     if spec.script is None:
         raise ConfigError("--policy script needs --script FILE")
     script_path = Path(spec.script)
@@ -146,7 +148,8 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
         if site_url is None:
             raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")
         start_url = urljoin(site_url + "/", start_url.lstrip("/"))
-    return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"))
+    return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"),
+                judge=spec.judge)
 
 
 def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
@@ -313,7 +316,8 @@ def resume_episode(
             start_url = served_url(start_url, spec.demo_port, site_url)
             resume_url = served_url(resume_url, spec.demo_port, site_url)
         policy, from_policy = built or _build_policy(spec, root, site_url)
-        task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"))
+        task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"),
+                    judge=spec.judge)
         guards = _safeguards(spec, [], approver)
         if damaged is not None:
             aside = _set_checkpoint_aside(root)

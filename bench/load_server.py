@@ -10,6 +10,10 @@ The answer's action (``--action``): ``click`` (a left_click at a seeded random p
 in its model-space size), ``move``, ``wait`` (0 s) or ``terminate``; ``--terminate-after K`` answers
 terminate/success once a request carries K earlier assistant turns (ends episodes after K+1 steps).
 
+As a scripted judge (``--verdicts success,failure,...``): the k-th request is answered with verdict k of the list
+(cycled) in the judge's JSON form (policies/judge.py), and ``judged`` keeps what each request showed (its text and
+how many images), so a test knows exactly what the judge said about which episode.
+
 In-process (a thread with its own event loop)::
 
     with LoadServer(delay_s=1.0) as server:
@@ -94,8 +98,11 @@ class LoadServer:
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int = 0,
+        verdicts: list[str] | None = None,
     ) -> None:
         self.delay_s, self.action, self.terminate_after = delay_s, action, terminate_after
+        self.verdicts = verdicts
+        self.judged: list[dict[str, Any]] = []
         self.model, self.max_model_len = model, max_model_len
         self.host, self.port = host, port
         self.requests = 0
@@ -143,7 +150,10 @@ class LoadServer:
                 return web.json_response({"object": "error", "message": f"The model `{body.get('model')}` does not exist.",
                                           "type": "NotFoundError", "code": 404}, status=404)
             messages = body.get("messages", [])
-            content = self._answer(messages, "✿RESULT✿" in (body.get("stop") or []))
+            if self.verdicts:
+                content = self._verdict(messages)
+            else:
+                content = self._answer(messages, "✿RESULT✿" in (body.get("stop") or []))
             visual = sum(_visual_tokens(p) for m in messages if isinstance(m.get("content"), list) for p in m["content"])
             prompt_tokens = _text_bytes(messages) // 4 + visual
             completion_tokens = len(content) // 4
@@ -157,6 +167,16 @@ class LoadServer:
             })
         finally:
             self.in_flight -= 1
+
+    def _verdict(self, messages: list[dict[str, Any]]) -> str:
+        """The next scripted verdict, in the judge's JSON form; what the request showed is kept in ``judged``."""
+        assert self.verdicts is not None
+        k = len(self.judged)
+        verdict = self.verdicts[k % len(self.verdicts)]
+        parts = [p for m in messages if isinstance(m.get("content"), list) for p in m["content"]]
+        self.judged.append({"verdict": verdict, "images": sum(p.get("type") == "image_url" for p in parts),
+                            "text": "\n".join(p.get("text", "") for p in parts if p.get("type") == "text")})
+        return json.dumps({"reasons": f"scripted verdict {k + 1}", "verdict": verdict})
 
     def _answer(self, messages: list[dict[str, Any]], function_protocol: bool) -> str:
         turns = sum(1 for m in messages if m.get("role") == "assistant")
@@ -283,9 +303,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verdicts", default=None, help="answer as a judge: these verdicts in turn (success,failure,...)")
     args = parser.parse_args()
     server = LoadServer(delay_s=args.delay, action=args.action, terminate_after=args.terminate_after, model=args.model,
-                        max_model_len=args.max_model_len, host=args.host, port=args.port, seed=args.seed)
+                        max_model_len=args.max_model_len, host=args.host, port=args.port, seed=args.seed,
+                        verdicts=args.verdicts.split(",") if args.verdicts else None)
 
     async def run() -> None:
         await server.serve()

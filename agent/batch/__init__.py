@@ -3,14 +3,18 @@ results on disk (results.jsonl, summary.json, index.html), re-runnable to contin
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from guiagent.agent.batch.engine import BatchBusy, BatchReport, run_batch
-from guiagent.agent.batch.plan import BatchSettings
+from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
 from guiagent.agent.batch.progress import Progress
+from guiagent.agent.batch.results import episode_key
+from guiagent.agent.loop import EpisodeResult, StepCallback
 from guiagent.agent.outputs import Kind, OutputError, check_folder
-from guiagent.agent.runner import RunSpec
-from guiagent.agent.suites import Suite, SuiteError, load_suite
+from guiagent.agent.runner import ConfigError, RunSpec
+from guiagent.agent.safeguards import Approver
+from guiagent.agent.suites import Suite, SuiteError, SuiteTask, load_suite
 
 
 class BatchError(RuntimeError):
@@ -57,6 +61,47 @@ def check_policy(suites: list[Suite], policy: str) -> None:
                              + (" (pick tasks with --tasks)" if policy == "oracle" else ""))
 
 
+def suite_task(name: str, task_id: str | None) -> SuiteTask:
+    """The task ``task_id`` of the suite ``name`` (a task file, or a bundled suite); a ConfigError listing the
+    suite's ids where there is no such task."""
+    try:
+        suite = load_suite(name)
+    except SuiteError as exc:
+        raise ConfigError(str(exc)) from None
+    ids = [t.id for t in suite.tasks]
+    shown = ", ".join(ids[:30]) + (f" and {len(ids) - 30} more" if len(ids) > 30 else "")
+    if task_id is None:
+        raise ConfigError(f"--suite needs --task ID, the id of one of its tasks: {shown}")
+    found = next((t for t in suite.tasks if t.id == task_id), None)
+    if found is None:
+        close = difflib.get_close_matches(task_id, ids, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"no task {task_id!r} in suite {suite.name}{hint}; its tasks: {shown}")
+    return found
+
+
+def run_suite_task(name: str, task_id: str | None, out: Path, spec: RunSpec, *, seed: int | None = None,
+                   on_step: StepCallback | None = None, approver: Approver | None = None) -> EpisodeResult:
+    """One task of a suite as a single episode into ``out`` (``guiagent run --suite FILE --task ID``), built as a
+    batch builds its episodes (episode.start_task): the task's start, check or reward, limits and script, with
+    ``spec``'s policy, model and env settings; ``seed`` (default the task's first) seeds a page task."""
+    from guiagent.agent.batch.episode import WorkerState, start_task
+
+    task = suite_task(name, task_id)
+    try:
+        check_policy([Suite(name="run", source=name, tasks=[task])], spec.policy)
+    except BatchError as exc:
+        raise ConfigError(str(exc)) from None
+    chosen = seed if seed is not None else task.episode_seeds()[0]
+    settings = BatchSettings(root=str(out.resolve().parent), spec=spec)
+    job = EpisodeJob(key=episode_key(task.id, chosen), task=task, seed=chosen, settings=settings, out=str(out))
+    state = WorkerState(spec.browser.executable_path, spec.browser.headless)
+    try:
+        return start_task(job, state, on_step, approver)
+    finally:
+        state.close()
+
+
 def make_engine(engine: str, settings: BatchSettings, workers: int, ray_address: str | None):
     if engine == "local":
         from guiagent.agent.batch.local import LocalPool
@@ -89,4 +134,5 @@ def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, ta
         raise BatchError(str(exc)) from None
 
 
-__all__ = ["BatchError", "BatchReport", "BatchSettings", "load_suites", "run_batch", "run_from_cli"]
+__all__ = ["BatchError", "BatchReport", "BatchSettings", "load_suites", "run_batch", "run_from_cli", "run_suite_task",
+           "suite_task"]

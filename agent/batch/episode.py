@@ -15,7 +15,7 @@ from typing import Any
 from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.batch.router import routed_policy
-from guiagent.agent.loop import LoopConfig
+from guiagent.agent.loop import EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outcome import Outcome
 from guiagent.agent.runner import (
     DEMO_STATE,
@@ -26,6 +26,7 @@ from guiagent.agent.runner import (
     start_episode,
     with_url_lists,
 )
+from guiagent.agent.safeguards import Approver
 from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
 from guiagent.agent.trajectory import META_FILE
 from guiagent.envs.browser import BrowserEnv, SharedBrowser
@@ -94,14 +95,7 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
         else:
             if folder.exists():
                 shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            _write_initial_state(job, folder)
-            if task.reward is not None:
-                _run_page_task(job, state, step_cb)
-            else:
-                url = task.start.url
-                spec = task_spec(job, url, None)
-                start_episode(spec, folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec))
+            start_task(job, state, step_cb)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the batch gets a line saying so
         if not (folder / META_FILE).exists():
             return ResultRow(key=episode_key(task.id, job.seed), task=task.id, seed=job.seed, outcome=Outcome.ERROR,
@@ -112,7 +106,21 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
     return row_from_trajectory(root, folder, task, job.seed, job.attempt, wall_s=time.time() - started)
 
 
-def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: Callable[..., None] | None) -> None:
+def start_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None = None,
+               approver: Approver | None = None) -> EpisodeResult:
+    """Start the job's episode of its suite task in ``job.folder`` (new or empty): the task's start, check or
+    reward, limits and script, with the batch's settings. Raises what start_episode raises."""
+    job.folder.mkdir(parents=True, exist_ok=True)
+    _write_initial_state(job, job.folder)
+    if job.task.reward is not None:
+        return _run_page_task(job, state, step_cb, approver)
+    spec = task_spec(job, job.task.start.url, None)
+    return start_episode(spec, job.folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec),
+                         approver=approver)
+
+
+def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None,
+                   approver: Approver | None) -> EpisodeResult:
     task, folder = job.task, job.folder
     start = task.start.url or ""
     if task.site == "miniwob":
@@ -135,7 +143,7 @@ def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: Callable[..., N
     else:
         policy = (_vlm(job, spec) or (None, None))[0] or _single_vlm(spec)
     built = (EndWhenPageDone(policy, page), {"task": instruction, "start_url": start})
-    start_episode(spec, folder, on_step=step_cb, built=built, env=page)
+    return start_episode(spec, folder, on_step=step_cb, built=built, env=page, approver=approver)
 
 
 def _single_vlm(spec: RunSpec) -> Policy:

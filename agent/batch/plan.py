@@ -38,9 +38,12 @@ class EpisodeJob(BaseModel):
     attempt: int = 0
     resume: bool = False
     settings: BatchSettings
+    out: str | None = Field(default=None, description="The episode's folder, where not the batch's (run --suite).")
 
     @property
     def folder(self) -> Path:
+        if self.out is not None:
+            return Path(self.out)
         return attempt_folder(Path(self.settings.root), self.task.id, self.seed, self.attempt)
 
 

@@ -16,7 +16,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from guiagent.agent.outcome import Declared, DeclaredVsVerified, EndedBy, Fault, Outcome, Verdict
+from guiagent.agent.outcome import (
+    Agreement,
+    Declared,
+    DeclaredVsVerified,
+    EndedBy,
+    Fault,
+    Outcome,
+    Verdict,
+    judge_agreement,
+)
 from guiagent.tools.files import write_atomic
 
 RESULTS = "results.jsonl"
@@ -101,9 +110,20 @@ def _table(rows: list[ResultRow]) -> dict[str, Any]:
     return table.summary()
 
 
+def _agreement(rows: list[ResultRow]) -> dict[str, Any] | None:
+    """How the judge's "success" agrees with the rules' and rewards' over the finished episodes that had both
+    (precision and recall of the judge's success); None where no episode had both."""
+    agreement = Agreement()
+    for r in rows:
+        if r.outcome.finished and (pair := judge_agreement(r.verified)) is not None:
+            agreement.add(*pair)
+    return agreement.summary() if agreement.episodes else None
+
+
 def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
     """summary.json: counts by outcome, the success rate among the episodes that ran, the declared x verified table
-    (overall and per task), rewards, throughput."""
+    (overall and per task), the judge's agreement with the rewards and rules (where a judge ran beside them),
+    rewards, throughput."""
     by_outcome = {k.value: sum(r.outcome is k for r in rows) for k in COUNTED}
     ran = sum(by_outcome[k.value] for k in COUNTED if k.finished)
     rewards = [r.reward for r in rows if r.reward is not None]
@@ -118,7 +138,7 @@ def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, A
             "unverified": sum(r.outcome is Outcome.UNVERIFIED for r in task_rows),
             "errors": sum(r.outcome is Outcome.ERROR for r in task_rows),
             "mean_reward": sum(task_rewards) / len(task_rewards) if task_rewards else None,
-            "declared_vs_verified": _table(task_rows),
+            "declared_vs_verified": _table(task_rows), "judge_agreement": _agreement(task_rows),
         }
     steps = sum(r.steps for r in rows)
     return {
@@ -126,6 +146,7 @@ def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, A
         "not_run": planned - ran,
         "success_rate": by_outcome["success"] / ran if ran else None,
         "declared_vs_verified": _table(rows),
+        "judge_agreement": _agreement(rows),
         "mean_reward": sum(rewards) / len(rewards) if rewards else None,
         "steps": steps, "tokens": sum(r.tokens for r in rows), "wall_s": round(wall_s, 3),
         "episodes_per_s": round(len(rows) / wall_s, 4) if wall_s > 0 else None,
@@ -168,11 +189,33 @@ td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: left; }} .succes
 world: {dvv['true_success']} true successes, {dvv['false_success']} false successes (declared, refused by a check),
 {dvv['false_failure']} false failures, {dvv['unverified']} unverified (declared, nothing checked).</p>
 <table class="dvv"><tr><th></th><th>checks passed</th><th>a check refused</th><th>no check</th></tr>{table}</table>
-<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>false success</th><th>false failure</th><th>unverified</th>
+{_agreement_html(summary)}<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>false success</th><th>false failure</th><th>unverified</th>
 <th>errors</th><th>mean reward</th></tr>{task_rows}</table>
 <h2>Episodes</h2><p>Reports: <code>guiagent view DIR</code> writes each episode's report.html.</p>
 <table><tr><th>task</th><th>seed</th><th>outcome</th><th>declared</th><th>verified</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
 <th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
+
+
+def _agreement_html(summary: dict[str, Any]) -> str:
+    """The judge's agreement with the rewards and rules, overall and per task (nothing where no judge ran beside them)."""
+    overall = summary.get("judge_agreement")
+    if overall is None:
+        return ""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(name)}</td><td>{a['episodes']}</td><td>{a['true_positive']}</td><td>{a['false_positive']}</td>"
+        f"<td>{a['false_negative']}</td><td>{a['true_negative']}</td><td>{_num(a['precision'], '.3f')}</td>"
+        f"<td>{_num(a['recall'], '.3f')}</td></tr>"
+        for name, a in [("all tasks", overall), *((t, s["judge_agreement"]) for t, s in summary["tasks"].items()
+                                                 if s.get("judge_agreement"))]
+    )
+    return (f"""<h2>Judge agreement</h2><p>The judge's verdict against the rewards and rules, on the {overall['episodes']}
+episodes where both ran: precision {_num(overall['precision'], '.3f') or '-'} (of the episodes the judge called a success,
+the share that were), recall {_num(overall['recall'], '.3f') or '-'} (of the real successes, the share the judge called so).
+Trust the judge where no reward exists only as far as these figures go.</p>
+<table class="agreement"><tr><th></th><th>episodes</th><th>judge success, reward success</th><th>judge success, reward failure</th>
+<th>judge failure, reward success</th><th>judge failure, reward failure</th><th>precision</th><th>recall</th></tr>{rows}</table>
+""")
 
 
 def is_batch(path: Path) -> bool:
