@@ -78,7 +78,7 @@ def test_a_dead_server_shows_the_step_failed_and_json_is_the_only_stdout(dead_se
 
 def test_the_run_ends_pointing_to_view(tmp_path) -> None:
     script = tmp_path / "one.yaml"
-    script.write_text("task: wait\nstart_url: /login\nsteps:\n  - {action: terminate, status: success}\n")
+    script.write_text("task: wait\nstart_url: /login\nsuccess: {url: /login}\nsteps:\n  - {action: terminate, status: success}\n")
     proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == f"report: guiagent view {tmp_path / 't'}"

@@ -28,7 +28,7 @@ def test_the_run_spec_carries_the_family():
                     private_network=None, demo_site=False, allow=None, block=None, allow_scheme=None, secret=None,
                     env="browser", display=None, launch=None, window=None, monitor=0, pass_env=None, chromium=None,
                     headed=False, scale=1.0, profile=None, task="t", start_url=None, cache=None, demo_layout="default",
-                    max_steps=5, max_format_errors=3, secrets_file=None, approve=None, share=False)
+                    max_steps=5, max_format_errors=3, secrets_file=None, approve=None, share=False, success=None)
     spec = run_spec(defaults)
     assert spec.vlm is not None
     assert spec.vlm.family == "qwen3-vl" and spec.vlm.profile.space == "relative-1000"
