@@ -104,7 +104,7 @@ def faulty():
         yield server
 
 
-def client(server: LoadServer, timeout_s: float = 2.0, retries: int = 2, cap: int | None = None) -> ChatClient:
+def client(server: LoadServer, timeout_s: float = 10.0, retries: int = 2, cap: int | None = None) -> ChatClient:
     extra = {"max_response_bytes": cap} if cap else {}
     return ChatClient(server.base_url, MODEL, "EMPTY", "GUIAGENT_API_KEY", timeout_s, 2.0, retries, **extra)
 
@@ -193,7 +193,7 @@ def _observation() -> Observation:
 def test_a_batch_routes_around_a_faulty_server(fault, faulty, tmp_path):
     with LoadServer(delay_s=0.0, action="terminate", model=MODEL) as good:
         faulty.faults = [fault] * 10
-        spec = RunSpec(policy="vlm", vlm=VLMConfig(model=MODEL, max_retries=1, request_timeout_s=2,
+        spec = RunSpec(policy="vlm", vlm=VLMConfig(model=MODEL, max_retries=1, request_timeout_s=5,
                                                    video=VideoConfig(history_seconds=0), max_context=32768))
         policy = routed_policy(spec, [faulty.base_url, good.base_url], tmp_path)
         context = DecisionContext(task="finish", step=0, max_steps=5, observation=_observation())
@@ -242,7 +242,7 @@ def test_each_fault_ends_the_episode_as_an_error_that_resumes(faulty, page_url, 
     """On Chromium, through the loop: each fault ends the episode with outcome ``error`` and one sentence;
     resumed once the server behaves, the episode goes on and succeeds."""
     spec = RunSpec(policy="vlm", task="Finish.", start_url=page_url, loop=LoopConfig(max_steps=20),
-                   vlm=VLMConfig(base_url=faulty.base_url, model=MODEL, max_retries=1, request_timeout_s=2,
+                   vlm=VLMConfig(base_url=faulty.base_url, model=MODEL, max_retries=1, request_timeout_s=5,
                                  video=VideoConfig(history_seconds=0), max_context=32768))
     out = tmp_path / "episode"
     for i, fault in enumerate(["hang", "500", "429:3600", "garbage", "huge", "drip"]):
