@@ -91,6 +91,8 @@ class Rebuilder:
             diverged = self._verify(_replay_step(self.traj, step))
             if diverged is None and step.fault is None:
                 diverged = self._act(step)
+                if diverged is not None:
+                    self._save(diverged, None, self.env.observe())
             if diverged is not None:
                 return self._diverged(step, diverged, replayed, restored, anyway, t0)
             replayed += 1
@@ -151,13 +153,13 @@ class Rebuilder:
             return rebuild
         raise RebuildDiverged(diverged_message(self.traj.root, step, divergence), rebuild)
 
-    def _save(self, divergence: Divergence, step: ReplayStep, live: Observation) -> None:
-        """The recorded frame, the live one and their diff, beside the trajectory (not in it)."""
+    def _save(self, divergence: Divergence, step: ReplayStep | None, live: Observation) -> None:
+        """The live frame, and the recorded one with their diff, beside the trajectory (not in it)."""
         folder = self.traj.root / DIVERGENCE_DIR
         folder.mkdir(exist_ok=True)
-        stem = f"step-{step.index:06d}"
+        stem = f"step-{divergence.step:06d}"
         (folder / f"{stem}-live.png").write_bytes(live.image)
-        recorded = step.frame()
+        recorded = step.frame() if step is not None else None
         if recorded is not None:
             (folder / f"{stem}-recorded.png").write_bytes(recorded)
             (folder / f"{stem}-diff.png").write_bytes(diff_image(recorded, live.image))
