@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from guiagent.agent.rebuild import WORLD_START
 from guiagent.agent.runner import DEMO_STATE, RunSpec, demo_script_path, resume_episode, start_episode
 from guiagent.agent.trajectory import STEPS_FILE, load_trajectory
@@ -42,54 +44,54 @@ def _assert_rebuilt_and_succeeded(out: Path, before_steps: int) -> None:
     assert DEMO_STATE in rebuilt.restored  # the site's state put back to the start before replaying
 
 
-def test_ctrl_c_at_a_sample_of_steps_then_the_printed_resume_command_succeeds_every_time(tmp_path):
-    for k in sorted(random.Random(19).sample(range(1, DEMO_STEPS - 1), 10)):
-        out = tmp_path / f"run-{k}"
-        proc = _run_until(out, k)
-        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, Chromium included
-        stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 130, (k, stdout, stderr)
-        command = next(line.split("resume with: ", 1)[1] for line in stdout.splitlines() if "resume with: " in line)
-        argv = shlex.split(command)
-        assert argv[0] == "guiagent", command
-        before = load_trajectory(out)
-        resumed = subprocess.run([*GUIAGENT, *argv[1:]], capture_output=True, text=True, timeout=240, cwd=ROOT)
-        assert resumed.returncode == 0, (k, resumed.stdout, resumed.stderr)
-        _assert_rebuilt_and_succeeded(out, len(before.steps))
-        assert load_trajectory(out).steps[: len(before.steps)] == before.steps  # recorded steps stay as they were
+@pytest.mark.parametrize("k", sorted(random.Random(19).sample(range(1, DEMO_STEPS - 1), 10)))
+def test_ctrl_c_at_a_sample_of_steps_then_the_printed_resume_command_succeeds(tmp_path, k):
+    out = tmp_path / "run"
+    proc = _run_until(out, k)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group, Chromium included
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (stdout, stderr)
+    command = next(line.split("resume with: ", 1)[1] for line in stdout.splitlines() if "resume with: " in line)
+    argv = shlex.split(command)
+    assert argv[0] == "guiagent", command
+    before = load_trajectory(out)
+    resumed = subprocess.run([*GUIAGENT, *argv[1:]], capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert resumed.returncode == 0, (resumed.stdout, resumed.stderr)
+    _assert_rebuilt_and_succeeded(out, len(before.steps))
+    assert load_trajectory(out).steps[: len(before.steps)] == before.steps  # recorded steps stay as they were
 
 
-def test_sigkill_of_the_run_at_several_steps_then_resume_succeeds(tmp_path):
-    for k in (3, 8, 17):  # in the sign-in form, on the list with the item typed, in the terms page
-        out = tmp_path / f"run-{k}"
-        proc = _run_until(out, k)
-        os.killpg(proc.pid, signal.SIGKILL)  # the runtime, its demo site and Chromium, all at once
-        proc.communicate()
-        before = load_trajectory(out)
-        assert before.meta.outcome == "running"
-        resumed = guiagent("run", "--resume", out, timeout=240)
-        assert resumed.returncode == 0, (k, resumed.stdout, resumed.stderr)
-        _assert_rebuilt_and_succeeded(out, len(before.steps))
+@pytest.mark.parametrize("k", [3, 8, 17])  # in the sign-in form, on the list with the item typed, on the terms page
+def test_sigkill_of_the_run_then_resume_succeeds(tmp_path, k):
+    out = tmp_path / "run"
+    proc = _run_until(out, k)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runtime, its demo site and Chromium, all at once
+    proc.communicate()
+    before = load_trajectory(out)
+    assert before.meta.outcome == "running"
+    resumed = guiagent("run", "--resume", out, timeout=240)
+    assert resumed.returncode == 0, (resumed.stdout, resumed.stderr)
+    _assert_rebuilt_and_succeeded(out, len(before.steps))
 
 
-def test_chromium_killed_mid_episode_then_resume_succeeds(tmp_path):
-    for k in (1, 7, 12):  # after typing into the field, after typing the item, with the theme dropdown open
-        out = tmp_path / f"run-{k}"
+@pytest.mark.parametrize("k", [1, 7, 12])  # after typing into the field, after typing the item, the dropdown open
+def test_chromium_killed_mid_episode_then_resume_succeeds(tmp_path, k):
+    out = tmp_path / "run"
 
-        def kill_chromium(record, max_steps, k=k):
-            if record.index == k:
-                assert kill_descendants_named("chromium") > 0
+    def kill_chromium(record, max_steps):
+        if record.index == k:
+            assert kill_descendants_named("chromium") > 0
 
-        result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
-        assert result.status == "error", result.reason
-        recorded = len(load_trajectory(out).steps)
-        resumed = resume_episode(out)
-        assert resumed.status == "success", (k, resumed.reason)
-        traj = load_trajectory(out)
-        rebuilt = traj.meta.segments[-1].rebuilt
-        assert rebuilt is not None and rebuilt.verified, rebuilt
-        # the step the browser died under ran nothing (its fault): replayed are the steps before it
-        assert rebuilt.replayed == recorded, (recorded, rebuilt)
+    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
+    assert result.status == "error", result.reason
+    recorded = len(load_trajectory(out).steps)
+    resumed = resume_episode(out)
+    assert resumed.status == "success", resumed.reason
+    traj = load_trajectory(out)
+    rebuilt = traj.meta.segments[-1].rebuilt
+    assert rebuilt is not None and rebuilt.verified, rebuilt
+    # the step the browser died under ran nothing (its fault): replayed are the steps before it
+    assert rebuilt.replayed == recorded, (recorded, rebuilt)
 
 
 def test_a_replay_that_diverges_stops_naming_the_step_and_resume_anyway_goes_on(tmp_path):
