@@ -364,7 +364,7 @@ def export(
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
     only_success: Annotated[bool, typer.Option(help="Only episodes a check verified as successes (a rule, a page's reward).")] = False,
     include_unverified: Annotated[bool, typer.Option(help="With --only-success: also episodes whose policy said done where nothing checked it.")] = False,
-    exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
+    exclude_resumed: Annotated[bool, typer.Option(help="Leave out episodes resumed on a world not verified by replay (diverged, --resume-anyway); rebuilt-and-verified ones stay.")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[list[Path] | None, typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,

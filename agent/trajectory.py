@@ -96,6 +96,11 @@ class TrajectoryMeta(BaseModel):
     def resumed(self) -> bool:
         return len(self.segments) > 1
 
+    @property
+    def diverged(self) -> bool:
+        """A resumed segment went on from a world that was not rebuilt and verified (--resume-anyway, or older)."""
+        return any(segment.diverged for segment in self.segments[1:])
+
 
 class CheckRecord(BaseModel):
     check: dict[str, Any]

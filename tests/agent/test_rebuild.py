@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from guiagent.agent.export.samples import ExportOptions, build_samples
 from guiagent.agent.rebuild import WORLD_START
+from guiagent.agent.report import render_html
 from guiagent.agent.runner import DEMO_STATE, RunSpec, demo_script_path, resume_episode, start_episode
 from guiagent.agent.trajectory import STEPS_FILE, load_trajectory
 from tests.agent.test_cli import GUIAGENT, ROOT, guiagent
@@ -92,6 +94,10 @@ def test_chromium_killed_mid_episode_then_resume_succeeds(tmp_path, k):
     assert rebuilt is not None and rebuilt.verified, rebuilt
     # the step the browser died under ran nothing (its fault): replayed are the steps before it
     assert rebuilt.replayed == recorded, (recorded, rebuilt)
+    assert "replayed and verified" in render_html(traj)
+    samples, skipped = build_samples([out], ExportOptions(exclude_resumed=True))  # the same world: kept
+    assert samples and not any("resumed" in s.reason for s in skipped)
+    assert samples[0].provenance is not None and samples[0].provenance.rebuilt == 1
 
 
 def test_a_replay_that_diverges_stops_naming_the_step_and_resume_anyway_goes_on(tmp_path):
@@ -124,4 +130,7 @@ def test_a_replay_that_diverges_stops_naming_the_step_and_resume_anyway_goes_on(
     assert len(traj.steps) > 8 and traj.steps[:8] == before.steps
     rebuilt = traj.meta.segments[-1].rebuilt
     assert rebuilt is not None and not rebuilt.verified and rebuilt.anyway and rebuilt.diverged_at == 5
-    assert traj.meta.segments[-1].diverged
+    assert traj.meta.segments[-1].diverged and traj.meta.diverged
+    assert "the rebuild diverged at step 6" in render_html(traj)
+    samples, skipped = build_samples([out], ExportOptions(exclude_resumed=True, only_success=False))
+    assert not samples and any("resumed on a world not verified by replay" in s.reason for s in skipped)
