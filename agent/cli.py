@@ -70,11 +70,12 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
 
     from guiagent.agent.outputs import OutputError
     from guiagent.agent.rebuild import RebuildDiverged
-    from guiagent.agent.runner import ConfigError, EpisodeInterrupted
+    from guiagent.agent.runner import ConfigError, EpisodeInterrupted, ExitAfterInterrupt
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
     from guiagent.policies import PolicyError
 
+    ExitAfterInterrupt.seconds = 30.0  # this process owns its exit: a hung close after Ctrl-C does not keep it
     existed = out.exists()
     started = time.time()
     try:

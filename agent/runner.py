@@ -487,9 +487,31 @@ def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], E
     return result
 
 
+class ExitAfterInterrupt:
+    """A process that owns its exit (the CLI, a batch worker) sets ``seconds``: once an interrupt is recorded, the
+    process exits that long after it even if closing the computer hangs (seen: a browser driver that never answers
+    the close after a Ctrl-C landed inside one of its calls). A program that embeds guiagent leaves it None."""
+
+    seconds: float | None = None
+
+
+def _exit_if_stuck(seconds: float, root: Path) -> None:
+    def stop() -> None:
+        sys.stderr.write(f"closing the computer did not finish {seconds:g}s after the interrupt: exiting anyway "
+                         f"(the episode is recorded; resume with: {resume_command(root)})\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+
+
 def _interrupted(writer: TrajectoryWriter, how: str) -> NoReturn:
     reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
               f"resume with: {resume_command(writer.root)}")
     writer.finish(Outcome.INTERRUPTED, reason, ended_by=EndedBy.INTERRUPTED)
+    if ExitAfterInterrupt.seconds is not None:
+        _exit_if_stuck(ExitAfterInterrupt.seconds, writer.root)
     raise EpisodeInterrupted(EpisodeResult(status=Outcome.INTERRUPTED, reason=reason, steps=writer.count,
                                            ended_by=EndedBy.INTERRUPTED), writer.root)
