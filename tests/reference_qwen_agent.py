@@ -54,6 +54,9 @@ def fncall_modules() -> tuple[Any, Any, Any, Any]:
         if name not in sys.modules:
             package = types.ModuleType(name)
             package.__path__ = [str(root / sub)]
+            # a spec like the real package's, so that find_spec("qwen_agent") still answers (test_prompts asks)
+            package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            package.__spec__.submodule_search_locations = package.__path__
             sys.modules[name] = package
     stand_in = "soundfile" not in sys.modules and importlib.util.find_spec("soundfile") is None
     if stand_in:
