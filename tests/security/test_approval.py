@@ -90,6 +90,7 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
         task="Open the shop.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
         browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
         approve=[ApprovalRule(rule="navigate")],
+        approval_timeout_s=0,  # `approve` (no terminal) stops at the next request at once instead of waiting for it
     )
     first = start_episode(spec, out)
     assert first.status == "awaiting-approval" and first.reason is not None, first.reason
