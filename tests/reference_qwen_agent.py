@@ -8,6 +8,7 @@ module-level constants and ``get_function_description`` are taken out of
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import importlib.util
 import json
 from pathlib import Path
@@ -55,8 +56,9 @@ def fncall_modules() -> tuple[Any, Any, Any, Any]:
             package = types.ModuleType(name)
             package.__path__ = [str(root / sub)]
             # a spec like the real package's, so that find_spec("qwen_agent") still answers (test_prompts asks)
-            package.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
-            package.__spec__.submodule_search_locations = package.__path__
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = package.__path__
+            package.__spec__ = spec
             sys.modules[name] = package
     stand_in = "soundfile" not in sys.modules and importlib.util.find_spec("soundfile") is None
     if stand_in:
