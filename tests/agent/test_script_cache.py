@@ -75,7 +75,7 @@ def cached_runs(vllm_server, tmp_path_factory):
 @pytest.mark.timeout(1200)  # four episodes against a CPU model server
 def test_grounded_once_then_replayed_then_healed_where_the_page_changed(cached_runs):
     result, calls, steps, cache = cached_runs("first")
-    assert result.status == "success", result.reason
+    assert result.status == "unverified", result.reason  # the script has no success check
     assert calls == 3
     for step in steps.values():
         (target,) = step.targets
@@ -89,7 +89,7 @@ def test_grounded_once_then_replayed_then_healed_where_the_page_changed(cached_r
 
     # the second run on the same pages replays every point with no model call
     result, calls, again, _ = cached_runs("second")
-    assert result.status == "success" and calls == 0
+    assert result.status == "unverified" and calls == 0
     for label, step in again.items():
         assert step.targets[0].source == "cache" and step.targets[0].model_calls == 0
         assert step.actions == steps[label].actions
@@ -97,7 +97,7 @@ def test_grounded_once_then_replayed_then_healed_where_the_page_changed(cached_r
     # on the moved layout, only the targets whose signature changed are grounded again (the list moved;
     # help and summary keep their layout)
     result, calls, moved, _ = cached_runs("moved", layout="moved")
-    assert result.status == "success", result.reason
+    assert result.status == "unverified", result.reason  # the script has no success check
     healed = {label for label, s in moved.items() if s.targets[0].healed}
     assert healed == {"list"} and calls == 1
     assert moved["list"].targets[0].source == "model" and moved["list"].targets[0].reason.startswith("signature changed: ")
@@ -124,7 +124,7 @@ def test_a_describe_target_on_the_desktop_is_grounded_then_cached(vllm_server, t
         out = tmp_path / run
         spec = desktop_demo_spec(out).model_copy(update={"script": str(script), "vlm": vlm})
         before = served_requests(vllm_server.base_url)
-        assert start_episode(spec, out).status == "success"
+        assert start_episode(spec, out).status == "unverified"  # no success check
         assert served_requests(vllm_server.base_url) - before == calls
         (target,) = load_trajectory(out).steps[0].targets
         assert target.source == source and target.element is None  # no DOM on the desktop: pixels and window

@@ -75,7 +75,7 @@ def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(v
 
         result = start_episode(spec, tmp_path / "run", on_step=kill_after_three)
     assert result.status == "error"  # the server under the agent died: resumable, not the task failing
-    assert result.reason == f"policy: cannot reach the model server at {server.base_url} (is it running?)"
+    assert result.reason == f"model-server: cannot reach the model server at {server.base_url} (is it running?)"
     traj = load_trajectory(tmp_path / "run")
     assert traj.problems == [] and traj.meta.outcome == "error" and traj.meta.reason == result.reason
     assert [s.index for s in traj.steps] == [0, 1, 2, 3]
