@@ -22,6 +22,8 @@ TEST_EXTRA = "test"
 RUN_NOT_IMPORTED = {"ruff": "make lint", "pyright": "make lint", "pytest-timeout": "pyproject's timeout option"}
 # What scripts under tests/model import: they run in the vLLM and trainer venvs (scripts/setup-*-venv).
 OTHER_VENVS = {"torch", "transformers", "tokenizers", "vllm", "trl", "datasets", "llamafactory"}
+# Looked up, never imported: tests/reference_qwen_agent.py puts an empty stand-in while Qwen-Agent's parsers load.
+STAND_INS = {"soundfile"}
 
 
 def normal(name: str) -> str:
@@ -106,8 +108,8 @@ def test_the_package_imports_exactly_what_its_core_and_extras_declare() -> None:
 def test_the_test_extra_declares_what_tests_and_benchmarks_import_beyond_the_package() -> None:
     extras = declared()
     dists, missing = used(("tests", "bench"))
-    assert {m: sorted(f) for m, f in missing.items() if m not in OTHER_VENVS or
-            any(not p.startswith("tests/model/") for p in f)} == {}
+    assert {m: sorted(f) for m, f in missing.items() if m not in STAND_INS and (m not in OTHER_VENVS or
+            any(not p.startswith("tests/model/") for p in f))} == {}
     everything = set().union(*extras.values())
     assert {d: sorted(f) for d, f in dists.items() if d not in everything} == {}
     unused = extras[TEST_EXTRA] - dists.keys() - RUN_NOT_IMPORTED.keys()

@@ -251,7 +251,7 @@ def test_each_fault_ends_the_episode_as_an_error_that_resumes(faulty, page_url, 
         assert result.status == "error", (fault, result)
         meta = load_trajectory(out).meta
         assert meta.outcome == "error" and meta.reason, fault
-        assert meta.reason.startswith(f"policy: the model server at {faulty.base_url} ") and "\n" not in meta.reason
+        assert meta.reason.startswith(f"model-server: the model server at {faulty.base_url} ") and "\n" not in meta.reason
     faulty.faults = []
     result = resume_episode(out)
     assert result.status == "success", result
