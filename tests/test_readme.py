@@ -36,6 +36,7 @@ NOT_HERE = {
     "vllm serve": "serving Qwen2.5-VL-7B needs a GPU",
     "http://gpu": "needs model servers on GPU machines",
     "--ray-address auto": "needs a running Ray cluster (and a model server on a GPU)",
+    "--judge-url http://127.0.0.1:8001": "needs a judge model server (tests/agent/test_judge.py runs one)",
 }
 
 

@@ -254,7 +254,7 @@ def test_each_fault_ends_the_episode_as_an_error_that_resumes(faulty, page_url, 
         assert meta.reason.startswith(f"model-server: the model server at {faulty.base_url} ") and "\n" not in meta.reason
     faulty.faults = []
     result = resume_episode(out)
-    assert result.status == "success", result
+    assert result.status == "unverified", result  # no success check: its word
     traj = load_trajectory(out)
-    assert traj.meta.outcome == "success" and len(traj.meta.segments) == 7
+    assert traj.meta.outcome == "unverified" and len(traj.meta.segments) == 7
     assert [s.after for s in traj.meta.segments[1:]] == ["error"] * 6
