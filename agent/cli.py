@@ -69,6 +69,7 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
     from pydantic import ValidationError
 
     from guiagent.agent.outputs import OutputError
+    from guiagent.agent.rebuild import RebuildDiverged
     from guiagent.agent.runner import ConfigError, EpisodeInterrupted, ExitAfterInterrupt
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
@@ -85,6 +86,10 @@ def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None
     except KeyboardInterrupt:
         output.error("interrupted before the episode started: nothing was recorded")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except RebuildDiverged as exc:  # the resume stopped before going on: nothing recorded was changed
+        output.error(str(exc))
+        output.json_error(str(exc), EXIT_FAILED)
+        raise typer.Exit(EXIT_FAILED) from None
     except (ConfigError, TrajectoryError, OutputError, ValidationError, EnvError, PolicyError) as exc:
         # Could not even start (bad setting, no Chromium, unreadable script): nothing was recorded.
         message = _setting_error(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -169,6 +174,8 @@ def run(
     pass_env: Annotated[list[str] | None, typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
     upload_dir: Annotated[Path | None, typer.Option(help="browser: the only folder a page's file chooser may take files from (the model types a file's name); without it uploads are refused.")] = None,
     approve: Annotated[list[str] | None, typer.Option(help="Ask a person before matching actions: navigate, type, key:ctrl+*, url:*checkout*, terminate.")] = None,
+    approval_timeout: Annotated[float, typer.Option(min=0, help="Unattended: seconds to wait, the page kept, for `guiagent approve DIR` before stopping awaiting approval (0: stop at once).")] = 300.0,
+    resume_anyway: Annotated[bool, typer.Option(help="With --resume: if the replay that rebuilds the world diverges, go on from there (the segment is marked).")] = False,
     share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
     cache: Annotated[Path | None, typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
@@ -184,15 +191,16 @@ def run(
     from guiagent.agent.safeguards import terminal_approver
 
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(),
-                                        on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
+        _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(), anyway=resume_anyway,
+                                        wait_approval=True, on_note=lambda text: output.line(f"note: {text}", "yellow")),
+                 resume, output)
         return
     target = out or _default_out("run")
     if suite is not None:
         _execute(lambda: _suite_task(options, target, output), target, output)
         return
-    _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
-             target, output)
+    _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver(),
+                                   wait_approval=True), target, output)
 
 
 def _suite_task(options: dict[str, Any], target: Path, output: Output) -> EpisodeResult:
@@ -213,8 +221,9 @@ def _suite_task(options: dict[str, Any], target: Path, output: Output) -> Episod
 
 # run's options that batch does not take: the suite's task gives them, or they make no sense for many
 # episodes at once (a profile, a person to approve, one JSON result).
-NOT_FOR_BATCH = {"script", "task", "suite", "seed", "start_url", "success", "out", "resume", "max_steps", "env", "xvfb", "launch", "window",
-                 "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve", "profile", "json_out"}
+NOT_FOR_BATCH = {"script", "task", "suite", "seed", "start_url", "success", "out", "resume", "max_steps", "env", "xvfb",
+                 "launch", "window", "monitor", "display", "demo_site", "policy", "model_url", "cache", "approve",
+                 "profile", "json_out", "approval_timeout", "resume_anyway"}
 
 
 def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -293,15 +302,22 @@ def approve(
     trajectory: Annotated[Path, typer.Argument(help="The episode folder awaiting approval.")],
     deny: Annotated[bool, typer.Option("--deny", help="Refuse the action: the model is told, the episode goes on.")] = False,
     note: Annotated[str | None, typer.Option(help="Words for the model with the answer.")] = None,
+    resume_anyway: Annotated[bool, typer.Option(help="If the replay that rebuilds the world diverges, go on from there (the segment is marked).")] = False,
 ) -> None:
-    """Answer an episode that stopped awaiting approval, and let it go on."""
+    """Answer an episode awaiting approval: a run still waiting (its page kept) is told and goes on; one that
+    stopped is resumed here, its world rebuilt by replay."""
     output = _output()
+    from guiagent.agent.approval_wait import signal_answer, waiting_run
     from guiagent.agent.runner import resume_episode
     from guiagent.agent.safeguards import terminal_approver
 
     answer = {"approved": not deny, "note": note}
-    _execute(lambda: resume_episode(trajectory, on_step=output.step, approval=answer, approver=terminal_approver()),
-             trajectory, output)
+    if (request := waiting_run(trajectory)) is not None and signal_answer(trajectory, answer):
+        output.line(f"{'approved' if answer['approved'] else 'denied'}: the waiting run (pid {request.get('pid', '?')}) "
+                    f"took the answer and goes on in {trajectory}")
+        raise typer.Exit(EXIT_OK)
+    _execute(lambda: resume_episode(trajectory, on_step=output.step, approval=answer, approver=terminal_approver(),
+                                    anyway=resume_anyway, wait_approval=True), trajectory, output)
 
 
 @app.command()
@@ -380,7 +396,7 @@ def export(
     per_episode: Annotated[bool, typer.Option(help="One multi-turn sample per episode.")] = False,
     only_success: Annotated[bool, typer.Option(help="Only episodes a check verified as successes (a rule, a page's reward).")] = False,
     include_unverified: Annotated[bool, typer.Option(help="With --only-success: also episodes whose policy said done where nothing checked it.")] = False,
-    exclude_resumed: Annotated[bool, typer.Option(help="Leave out resumed episodes (client-side state may have been lost between their segments).")] = False,
+    exclude_resumed: Annotated[bool, typer.Option(help="Leave out episodes resumed on a world not verified by replay (diverged, --resume-anyway); rebuilt-and-verified ones stay.")] = False,
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[list[Path] | None, typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,

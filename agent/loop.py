@@ -24,7 +24,7 @@ from guiagent.agent.acting import Actor, StepFault
 from guiagent.agent.frames import FrameBuffer
 from guiagent.agent.outcome import Declared, EndedBy, Ending, Fault, FaultKind, Outcome, Verdict, settle
 from guiagent.agent.records import CHECKPOINT_FILE, THREAD_ID, record_from_state, summary_of
-from guiagent.agent.safeguards import Safeguards, describe_request
+from guiagent.agent.safeguards import ApprovalTimeout, Safeguards, describe_request
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.agent.verify import CheckFault, verify_world
@@ -411,12 +411,16 @@ class Episode:
             if not interrupts:
                 break
             request = interrupts[0].value
-            if self.guards.approver is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
+            try:
+                answer = self.guards.approver(request) if self.guards.approver is not None else None
+            except ApprovalTimeout:  # a waiting approver's time ran out
+                answer = None
+            if answer is None:  # unattended: stop here, checkpointed; `guiagent approve` goes on
                 reason = f"awaiting approval of {describe_request(request)}: guiagent approve {self.writer.root} [--deny]"
                 self.writer.update_meta(outcome=Outcome.AWAITING_APPROVAL, reason=reason, steps=self.writer.count,
                                         ended_by=EndedBy.APPROVAL)
                 return self._result()
-            state, config = Command(resume=self.guards.approver(request)), self._thread
+            state, config = Command(resume=answer), self._thread
         return self._result()
 
     def close(self) -> None:

@@ -238,6 +238,24 @@ def _prompt(step: StepRecord) -> str:
     return f"<div class='prompt'>{''.join(out)}</div>"
 
 
+def _segments(traj: Trajectory) -> str:
+    """How each resumed segment's world was rebuilt: replayed and verified, or went on after a divergence."""
+    lines = []
+    for seg in traj.meta.segments[1:]:
+        r = seg.rebuilt
+        where = f"resumed at step {seg.first_step + 1}" + (f" after {seg.after.value}" if seg.after else "")
+        if r is None:
+            lines.append(f"<div class='warn'>{where}: the world was not rebuilt (an older resume)</div>")
+        elif r.verified:
+            lines.append(f"<div class='ok'>{where}: world rebuilt, {_count(r.replayed, 'step')} replayed and verified "
+                         f"in {r.seconds:.1f} s</div>")
+        else:
+            what = html.escape("; ".join(r.what))
+            lines.append(f"<div class='bad'>{where}: the rebuild diverged at step {(r.diverged_at or 0) + 1} ({what}); "
+                         "went on from there (--resume-anyway)</div>")
+    return "".join(lines)
+
+
 def render_html(traj: Trajectory, where: Path | None = None) -> str:
     """The report of ``traj``, to be written into the folder ``where`` (default: the trajectory's own):
     its frames are linked relative to it."""
@@ -260,7 +278,7 @@ def render_html(traj: Trajectory, where: Path | None = None) -> str:
         + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))} &middot; "
         f"policy {esc(str(m.policy.get('kind')))}"
         + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")
-        + "</div></header>",
+        + "</div>" + _segments(traj) + "</header>",
         _timeline(traj),
         "<main>",
     ]

@@ -69,6 +69,7 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
         secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
         approve=[ApprovalRule(rule=r) for r in o.approve or []], share=o.share,
+        approval_timeout_s=300.0 if getattr(o, "approval_timeout", None) is None else o.approval_timeout,
         success=success_check(o.success or []), judge=judge_config(options),
     )
 

@@ -19,14 +19,17 @@ from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.agent.approval_wait import DEFAULT_TIMEOUT_S, FolderApprover
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outcome import EndedBy, Fault, FaultKind, Outcome
+from guiagent.agent.rebuild import Rebuilder, restore_world_start, save_world_start
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
-from guiagent.agent.safeguards import Approver, Safeguards, owner_only
+from guiagent.agent.safeguards import Approver, Safeguards, describe_request, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
+    FRAMES_DIR,
     STEPS_FILE,
     Segment,
     TrajectoryError,
@@ -91,6 +94,8 @@ class RunSpec(BaseModel):
     secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
     secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
     approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")
+    approval_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, ge=0, description=(
+        "Unattended, how long a run waits (its env alive) for `guiagent approve` before it stops awaiting approval."))
     share: bool = Field(default=False, description="Files as the umask says (else owner only: 0700/0600).")
 
 
@@ -207,11 +212,13 @@ class EpisodeInterrupted(KeyboardInterrupt):
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
+    wait_approval: bool = False,
 ) -> EpisodeResult:
     """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
     anything is written, and left as it was if the run stops before its meta.json. ``built``: a
     policy the caller made already (with the task facts it brings), instead of one built from ``spec``.
-    ``approver`` answers approval requests at once; without one the episode stops awaiting approval.
+    ``approver`` answers approval requests at once; without one the episode stops awaiting approval, or with
+    ``wait_approval`` (unattended ``guiagent run``) first waits up to the spec's approval timeout for ``approve``.
     ``env``: an env the caller made (closed here, at the end); ``shared``: a running browser to open the
     episode's context in (a batch worker's)."""
     inputs = frozenset({DEMO_STATE, DESKTOP_STATE})  # an app's initial state, put there by the caller (a batch)
@@ -221,6 +228,8 @@ def start_episode(
         claim = claim_new(out, created, allowed=inputs)
         try:
             with ExitStack() as stack, _stop_signals() as signals:
+                if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
+                    approver = FolderApprover(out, spec.approval_timeout_s)
                 return _start(spec, out, on_step, built, approver, env, shared, stack, signals)
         except BaseException:
             claim.discard_if_unstarted()
@@ -233,6 +242,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
            approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
            signals: _Signals) -> EpisodeResult:
     site_url = None
+    save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
         spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
     if spec.demo_site:
@@ -261,6 +271,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
     env.reset(task.start_url)
     writer = TrajectoryWriter.create(out, meta)
+    _announce_waits(approver, writer)
     episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
     stack.callback(episode.close)
     return _run_guarded(episode, writer, episode.run, signals)
@@ -269,13 +280,17 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
 def resume_episode(
     root: Path, on_step: StepCallback | None = None, approval: dict | None = None, approver: Approver | None = None,
     shared: SharedBrowser | None = None, built: tuple[Policy, dict] | None = None,
-    on_note: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None, anyway: bool = False, wait_approval: bool = False,
+    env: Env | None = None, url_map: Callable[[str], str] | None = None,
 ) -> EpisodeResult:
-    """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``),
-    on a fresh env at the last known state; one awaiting approval goes on with ``approval``
-    ({"approved", "note"}) as the person's answer. A finished episode is returned as recorded, untouched.
-    ``on_note`` hears what was repaired on the way (a cut-off line, a damaged checkpoint); ``shared``,
-    ``built``: as in start_episode."""
+    """Continue the episode recorded in ``root``: after a kill, an interrupt or an env fault (``error``), on a
+    fresh env whose world is rebuilt by replaying the recorded steps from the episode's start (agent/rebuild.py;
+    a divergence raises RebuildDiverged, nothing changed, unless ``anyway``: then it goes on from there, marked);
+    one awaiting approval goes on with ``approval`` ({"approved", "note"}) as the person's answer. A finished
+    episode is returned as recorded, untouched. ``on_note`` hears what was repaired on the way (a cut-off line, a
+    damaged checkpoint); ``shared``, ``built``, ``wait_approval``: as in start_episode; ``env``: the fresh env
+    the caller made (a page task's); ``url_map``: recorded URLs to where they are served now (default: the
+    demo site's port)."""
     note = on_note or (lambda text: None)
     traj = load_trajectory(root)
     meta = traj.meta
@@ -298,6 +313,7 @@ def resume_episode(
         stack.enter_context(owner_only(root, spec.share))
         stack.enter_context(claim_existing(root))
         traj = load_trajectory(root)  # again, now that no other run can write it
+        restored = restore_world_start(root)  # before the site or the app reads its state: the replay starts there
         try:
             proven = checkpointed_record(root, len(traj.steps))
             damaged = None
@@ -305,7 +321,6 @@ def resume_episode(
             proven, damaged = None, str(exc)
         site_url = None
         start_url = meta.start_url
-        resume_url = next((u for s in reversed(traj.steps) for u in (s.url_after, s.url) if u), start_url)
         if spec.demo_site:
             try:
                 server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
@@ -313,33 +328,65 @@ def resume_episode(
                 server = DemoServer(port=0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
             stack.enter_context(server)
             site_url = server.url
-            start_url = served_url(start_url, spec.demo_port, site_url)
-            resume_url = served_url(resume_url, spec.demo_port, site_url)
+            old_port = spec.demo_port
+            url_map = url_map or (lambda u: served_url(u, old_port, site_url) or u)
+        url_map = url_map or (lambda u: u)
+        start_url = url_map(start_url) if start_url else start_url
         policy, from_policy = built or _build_policy(spec, root, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"),
                     judge=spec.judge)
+        if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
+            approver = FolderApprover(root, spec.approval_timeout_s)
         guards = _safeguards(spec, [], approver)
         if damaged is not None:
             aside = _set_checkpoint_aside(root)
             note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
                  f"goes on from the {len(traj.steps)} steps recorded in {STEPS_FILE}")
         writer = TrajectoryWriter.open(root, proven)
+        stack.callback(writer.close)
         for text in writer.notes:
             note(text)
         traj = load_trajectory(root)
-        env = _build_env(spec, root, shared)
+        env = env or _build_env(spec, root, shared)
         stack.callback(env.close)
+        log.info("resuming %s after step %d: rebuilding the world by replaying from %s", root, len(traj.steps), start_url)
+        pending = _pending_frame(root, len(traj.steps)) if meta.outcome is Outcome.AWAITING_APPROVAL else None
+        rebuilt = Rebuilder(env, traj, guards, url_map).rebuild(start_url, restored, anyway, pending)
+        if rebuilt.diverged_at is not None:
+            note(f"the rebuild diverged at step {rebuilt.diverged_at + 1} ({'; '.join(rebuilt.what)}): going on from "
+                 "there (--resume-anyway), and the segment is marked so")
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
         writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_at=None, ended_by=None, fault=None, steps=len(traj.steps), segments=[
-            *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason)])
-        log.info("resuming %s after step %d at %s", root, len(traj.steps), resume_url)
-        env.reset(resume_url)
+            *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason, rebuilt=rebuilt)])
+        _announce_waits(approver, writer)
         episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
         stack.callback(episode.close)
         _preload_frames(episode, traj)
         if damaged is not None:
             return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
         return _run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
+
+
+def _pending_frame(root: Path, index: int) -> str | None:
+    """The frame the step in progress decided on (written when it was observed), if it is on disk."""
+    found = sorted((root / FRAMES_DIR).glob(f"{index:06d}.*"))
+    return f"{FRAMES_DIR}/{found[0].name}" if found else None
+
+
+def _announce_waits(approver: Approver | None, writer: TrajectoryWriter) -> None:
+    """While a waiting approver waits, meta.json says the episode is awaiting approval (and how to give it)."""
+    if not isinstance(approver, FolderApprover):
+        return
+
+    def waiting(request: dict | None) -> None:
+        if request is None:
+            writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_by=None)
+            return
+        reason = (f"waiting up to {approver.timeout_s:g}s for approval of {describe_request(request)}: "
+                  f"guiagent approve {writer.root} [--deny]")
+        writer.update_meta(outcome=Outcome.AWAITING_APPROVAL, reason=reason, steps=writer.count, ended_by=EndedBy.APPROVAL)
+
+    approver.on_wait = waiting
 
 
 def _set_checkpoint_aside(root: Path) -> Path:

@@ -20,6 +20,10 @@ from guiagent.tools.secrets import SecretError, Secrets
 Approver = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+class ApprovalTimeout(Exception):
+    """No answer came in time: the episode stops awaiting approval (checkpointed), as with no approver."""
+
+
 @dataclass
 class Safeguards:
     """Secrets and approval rules of one episode; ``approver`` answers requests at once (a terminal),

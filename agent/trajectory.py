@@ -40,14 +40,33 @@ class TrajectoryError(RuntimeError):
     """A trajectory folder that cannot be read or written; the message says what and where."""
 
 
+class Rebuild(BaseModel):
+    """How a resumed segment's world was rebuilt: the recorded actions replayed on a fresh env from the
+    episode's start, each step verified (URL/title, SSIM) against its recorded frame before acting."""
+
+    replayed: int = Field(ge=0, description="Recorded steps replayed (and verified) before the segment went on.")
+    verified: bool = Field(description="Every replayed step matched its recording.")
+    seconds: float = Field(ge=0)
+    restored: list[str] = Field(default_factory=list, description="Server-side state files put back to the episode's start.")
+    diverged_at: int | None = Field(default=None, description="The step (index) whose screen differed from its recording.")
+    what: list[str] = Field(default_factory=list, description="What differed there.")
+    anyway: bool = Field(default=False, description="The segment went on from the diverged state (--resume-anyway).")
+
+
 class Segment(BaseModel):
-    """One stretch of the episode run by one process: a resumed episode has several, and state kept
-    only in the client (focus, unsaved text, a page's script state) may have been lost between them."""
+    """One stretch of the episode run by one process: a resumed episode has several. A resumed segment's
+    world was rebuilt by replay (``rebuilt``); one that went on after a divergence is marked there (``anyway``)."""
 
     started_at: float = Field(default_factory=time.time)
     first_step: int = Field(default=0, ge=0)
     after: Outcome | None = Field(default=None, description="How the previous segment ended: running (killed), error, interrupted.")
     after_reason: str | None = None
+    rebuilt: Rebuild | None = Field(default=None, description="How the world was rebuilt for this segment (None: the first, or a live pause).")
+
+    @property
+    def diverged(self) -> bool:
+        """Went on from a world that did not match the recording (or one not rebuilt at all: an older resume)."""
+        return self.rebuilt is None or not self.rebuilt.verified
 
 
 class TrajectoryMeta(BaseModel):
@@ -76,6 +95,11 @@ class TrajectoryMeta(BaseModel):
     @property
     def resumed(self) -> bool:
         return len(self.segments) > 1
+
+    @property
+    def diverged(self) -> bool:
+        """A resumed segment went on from a world that was not rebuilt and verified (--resume-anyway, or older)."""
+        return any(segment.diverged for segment in self.segments[1:])
 
 
 class CheckRecord(BaseModel):

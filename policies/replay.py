@@ -17,7 +17,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.policies.base import Decision, DecisionContext, DecisionSource, PolicyError
-from guiagent.tools import Check, ScreenMapping, Terminate, parse_action
+from guiagent.tools import Check, Observation, ScreenMapping, Terminate, parse_action
 
 THUMB = (160, 100)
 DEFAULT_THRESHOLD = 0.95
@@ -129,7 +129,13 @@ class ReplayPolicy:
         )
 
     def verify(self, step: ReplayStep, context: DecisionContext) -> Divergence | None:
-        live = context.observation
+        divergence = self.compare(step, context.observation)
+        if divergence is not None and self.on_divergence is not None:
+            self.on_divergence(divergence, step.frame(), context.observation.image)
+        return divergence
+
+    def compare(self, step: ReplayStep, live: Observation) -> Divergence | None:
+        """How the live screen differs from the step's recorded one (URL, title, SSIM), or None if it matches."""
         reasons = []
         recorded = step.frame()
         score = None
@@ -146,7 +152,4 @@ class ReplayPolicy:
             reasons.append(f"title is {live.title!r}, recorded {step.title!r}")
         if not reasons:
             return None
-        divergence = Divergence(step=step.index, label=step.label, score=score, reasons=reasons)
-        if self.on_divergence is not None:
-            self.on_divergence(divergence, recorded, live.image)
-        return divergence
+        return Divergence(step=step.index, label=step.label, score=score, reasons=reasons)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from guiagent.agent.batch.plan import EpisodeJob, row_from_trajectory
 from guiagent.agent.batch.results import ResultRow, episode_key
@@ -89,7 +90,9 @@ def run_episode(job: EpisodeJob, state: WorkerState, on_step: ProgressCallback |
     started = time.time()
     step_cb = (lambda record, _max: on_step(job.key, record.index + 1)) if on_step else None
     try:
-        if job.resume:
+        if job.resume and task.reward is not None:
+            _resume_page_task(job, state, step_cb)
+        elif job.resume:
             spec = RunSpec.model_validate(json.loads((folder / META_FILE).read_text())["extra"]["spec"])
             resume_episode(folder, on_step=step_cb, shared=state.shared_browser(spec), built=_vlm(job, spec))
         else:
@@ -119,22 +122,21 @@ def start_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None
                          approver=approver)
 
 
-def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None,
-                   approver: Approver | None) -> EpisodeResult:
-    task, folder = job.task, job.folder
-    start = task.start.url or ""
-    if task.site == "miniwob":
-        start = state.miniwob_url() + start
+def _page_start(job: EpisodeJob, state: WorkerState) -> str:
+    start = job.task.start.url or ""
+    return state.miniwob_url() + start if job.task.site == "miniwob" else start
+
+
+def _page_env(job: EpisodeJob, state: WorkerState, start: str) -> PageTaskEnv:
+    """The task's page on this worker's browser, set up for the episode's seed when it is opened."""
     base = task_spec(job, start, "(read from the page)")
-    inner = BrowserEnv(base.browser.model_copy(update={"downloads_dir": str(folder / "downloads")}),
+    inner = BrowserEnv(base.browser.model_copy(update={"downloads_dir": str(job.folder / "downloads")}),
                        shared=state.shared_browser(base))
-    page = PageTaskEnv(inner, task.reward, job.seed, oracle=task.oracle)  # type: ignore[arg-type]
-    try:
-        instruction = page.prepare(start) or task.instruction
-    except Exception:
-        page.close()
-        raise
-    spec = task_spec(job, start, instruction)
+    return PageTaskEnv(inner, job.task.reward, job.seed, oracle=job.task.oracle)  # type: ignore[arg-type]
+
+
+def _page_policy(job: EpisodeJob, spec: RunSpec, page: PageTaskEnv, instruction: str | None,
+                 start: str) -> tuple[Policy, dict]:
     policy: Policy
     if spec.policy == "oracle":
         policy = PageOracle(page)
@@ -142,8 +144,36 @@ def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | 
         policy = ScriptPolicy.from_file(spec.script or "")
     else:
         policy = (_vlm(job, spec) or (None, None))[0] or _single_vlm(spec)
-    built = (EndWhenPageDone(policy, page), {"task": instruction, "start_url": start})
-    return start_episode(spec, folder, on_step=step_cb, built=built, env=page, approver=approver)
+    return EndWhenPageDone(policy, page), {"task": instruction, "start_url": start}
+
+
+def _run_page_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None,
+                   approver: Approver | None) -> EpisodeResult:
+    start = _page_start(job, state)
+    page = _page_env(job, state, start)
+    try:
+        instruction = page.prepare(start) or job.task.instruction
+    except Exception:
+        page.close()
+        raise
+    spec = task_spec(job, start, instruction)
+    return start_episode(spec, job.folder, on_step=step_cb, built=_page_policy(job, spec, page, instruction, start),
+                         env=page, approver=approver)
+
+
+def _resume_page_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None) -> None:
+    """Resume a page task on its seed: a fresh page (its setup run again with the same seed) at the episode's
+    start, moved to where this worker serves the pages, and the recorded steps replayed on it (rebuild)."""
+    meta = json.loads((job.folder / META_FILE).read_text())
+    start = _page_start(job, state)
+    old = urlsplit(meta.get("start_url") or start)
+    new = urlsplit(start)
+    old_origin, new_origin = f"{old.scheme}://{old.netloc}", f"{new.scheme}://{new.netloc}"
+    spec = task_spec(job, start, meta["task"])
+    page = _page_env(job, state, start)
+    built = _page_policy(job, spec, page, meta["task"], start)
+    resume_episode(job.folder, on_step=step_cb, built=built, env=page,
+                   url_map=lambda u: new_origin + u[len(old_origin):] if u.startswith(old_origin) else u)
 
 
 def _single_vlm(spec: RunSpec) -> Policy:

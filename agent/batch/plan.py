@@ -83,10 +83,10 @@ def standing(root: Path, task: SuiteTask, seed: int, row: ResultRow | None) -> S
         return Standing(state="start", attempt=attempt)
     outcome = _recorded_outcome(folder)
     unfinished = outcome in (Outcome.RUNNING, Outcome.INTERRUPTED)
-    if outcome is None or (unfinished and not task.resumable):
-        shutil.rmtree(folder)  # killed before it recorded anything worth keeping, or cannot be resumed
+    if outcome is None:
+        shutil.rmtree(folder)  # killed before it recorded anything worth keeping
         return Standing(state="start", attempt=attempt)
-    if unfinished:  # interrupted: Ctrl-C or SIGTERM, resumable
+    if unfinished:  # killed or interrupted: resumed, its world rebuilt by replay (a page task on its seed)
         return Standing(state="resume", attempt=attempt)
     return Standing(state="recover", attempt=attempt)
 

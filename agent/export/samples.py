@@ -36,7 +36,8 @@ class ExportOptions(BaseModel):
     per_episode: bool = False
     only_success: bool = Field(default=False, description="Only episodes a check verified as successes.")
     include_unverified: bool = Field(default=False, description="With only_success: also those only their policy called done.")
-    exclude_resumed: bool = Field(default=False, description="Leave out episodes run in several segments (resumed).")
+    exclude_resumed: bool = Field(default=False, description=(
+        "Leave out episodes resumed on a world that was not rebuilt and verified by replay (diverged, --resume-anyway)."))
     keep_unparsed: bool = False
     thought: ThoughtSource = Field(
         default="model",
@@ -59,13 +60,16 @@ class Provenance(BaseModel):
     declared: str | None = Field(default=None, description="success, failure, or None: the policy declared nothing.")
     verified_by: list[str] = Field(default_factory=list, description="The checks that passed: rule, reward, judge.")
     refused_by: list[str] = Field(default_factory=list)
+    rebuilt: int = Field(default=0, description="Resumed segments whose world was rebuilt by replay and verified.")
+    diverged: bool = Field(default=False, description="A resumed segment went on from an unverified world.")
 
     @classmethod
     def of(cls, traj: Trajectory) -> Provenance:
         m = traj.meta
         return cls(outcome=m.outcome, declared=m.declared.status if m.declared else None,
                    verified_by=[v.kind.value for v in m.verified if v.passed],
-                   refused_by=[v.kind.value for v in m.verified if not v.passed])
+                   refused_by=[v.kind.value for v in m.verified if not v.passed],
+                   rebuilt=sum(1 for s in m.segments[1:] if not s.diverged), diverged=m.diverged)
 
 
 class Sample(BaseModel):
@@ -153,8 +157,9 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
             wanted = "a verified success" + (" or unverified" if options.include_unverified else "")
             skipped.append(Skipped(source=str(root), reason=f"outcome is {traj.meta.outcome.value}, not {wanted}"))
             continue
-        if options.exclude_resumed and traj.meta.resumed:
-            skipped.append(Skipped(source=str(root), reason=f"resumed ({len(traj.meta.segments)} segments)"))
+        if options.exclude_resumed and traj.meta.diverged:  # a world rebuilt and verified by replay is the same world
+            skipped.append(Skipped(source=str(root), reason=f"resumed on a world not verified by replay "
+                                                             f"({len(traj.meta.segments)} segments)"))
             continue
         steps = _usable(traj, options, skipped)
         family = get_family(options.family)

@@ -99,11 +99,6 @@ class SuiteTask(BaseModel):
     def env(self) -> Literal["browser", "desktop"]:
         return "desktop" if self.start.app else "browser"
 
-    @property
-    def resumable(self) -> bool:
-        """A page whose state lives in its JavaScript cannot be brought back after a crash."""
-        return self.reward is None
-
     def episode_seeds(self) -> list[int]:
         return list(self.seeds) if self.seeds is not None else list(range(self.repeats))
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -69,3 +71,87 @@ def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
     assert row.reason.startswith("false success: the script declared success; the page's reward saw reward 0")
     assert batch_trajectories(tmp_path / "out") == [tmp_path / "out" / row.trajectory]
     assert batch_trajectories(tmp_path / "out", only_success=True) == []  # what export --only-success reads
+
+
+class _Gate(BaseHTTPRequestHandler):
+    """Answers the oracle's sync request only once the test opens it: the episode waits there, mid-way."""
+
+    asked = threading.Event()
+    opened = threading.Event()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        _Gate.asked.set()
+        _Gate.opened.wait(600)
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+# enter-text in two steps: click the field and type; then (past the gate) submit.
+GATED_ORACLE = (
+    "(() => { const c = e => { const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; };"
+    " const q = core.getUtterance().match(/\"(.*)\"/)[1]; const tt = document.querySelector('#tt');"
+    " if (tt.value !== q) return [{action: 'left_click', coordinate: c(tt)}, {action: 'type', text: q}];"
+    " const r = new XMLHttpRequest(); r.open('GET', 'GATE/flag', false); r.send();"
+    " return [{action: 'left_click', coordinate: c(document.querySelector('#subbtn'))}]; })()"
+)
+
+
+def test_a_miniwob_oracle_batch_killed_mid_episode_resumes_it_on_its_seed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from guiagent.agent.suites.miniwob import oracle_js, page_reward
+    from guiagent.agent.trajectory import load_trajectory
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Gate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    gate = f"http://127.0.0.1:{server.server_address[1]}"
+    task = {"id": "enter-text", "start": {"url": "/miniwob/enter-text.html"}, "site": "miniwob", "max_steps": 6,
+            "reward": page_reward().model_dump(), "seeds": [3], "oracle": GATED_ORACLE.replace("GATE", gate)}
+    suite = tmp_path / "gated.yaml"
+    other = {**task, "id": "click-test", "start": {"url": "/miniwob/click-test.html"}, "seeds": [0, 1],
+             "oracle": oracle_js("click-test")}
+    suite.write_text(json.dumps({"tasks": [task, other]}))  # JSON is YAML
+    out = tmp_path / "batch"
+    cmd = [sys.executable, "-m", "guiagent.agent.cli", "batch", str(suite), "--policy", "oracle", "--workers", "1",
+           "--out", str(out)]
+    try:
+        first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        steps = out / "episodes" / "enter-text" / "seed-3" / "steps.jsonl"
+        deadline = time.monotonic() + 300
+        while not (_Gate.asked.is_set() and steps.exists() and steps.read_text().count("\n") == 1):
+            assert time.monotonic() < deadline and first.poll() is None, "the gated episode never reached its gate"
+            time.sleep(0.05)
+        tree = [psutil.Process(first.pid), *psutil.Process(first.pid).children(recursive=True)]
+        os.killpg(first.pid, signal.SIGKILL)  # the batch, its worker and Chromium, mid-episode
+        first.wait()
+        psutil.wait_procs(tree, timeout=60)
+        killed = load_trajectory(out / "episodes" / "enter-text" / "seed-3")
+        assert killed.meta.outcome == "running" and len(killed.steps) == 1
+
+        _Gate.opened.set()
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        _Gate.opened.set()
+        server.shutdown()
+        server.server_close()
+    rows = read_results(out)
+    assert len(rows) == 3 and all(r.outcome == "success" and r.attempt == 0 for r in rows.values()), rows  # none started over
+    resumed = load_trajectory(out / rows["enter-text/seed-3"].trajectory)
+    assert resumed.meta.started_at == killed.meta.started_at and resumed.steps[0] == killed.steps[0]
+    rebuilt = resumed.meta.segments[-1].rebuilt
+    assert rebuilt is not None and rebuilt.verified and rebuilt.replayed == 1, rebuilt  # on its seed: the same page
+    assert resumed.meta.task == killed.meta.task
+    assert [v.reward for v in resumed.meta.verified if v.kind == "reward"] == [1.0]

@@ -216,7 +216,7 @@ def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
     result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
     assert result.status == "error" and result.reason is not None and result.reason.startswith("env: "), result.reason
     assert load_trajectory(out).meta.outcome == "error"
-    resumed = resume_episode(out)  # a fresh Chromium at the last URL
+    resumed = resume_episode(out)  # a fresh Chromium, the page rebuilt by replaying the 14 recorded steps
     assert resumed.status == "success", resumed.reason
     traj = load_trajectory(out)
     assert [s.index for s in traj.steps] == list(range(25)) and traj.problems == []
@@ -239,7 +239,7 @@ def test_a_script_step_the_browser_died_under_is_taken_again_on_resume(tmp_path,
     assert result.status == "error" and killed[0] > 0, result.reason
     faulted = load_trajectory(out).steps[-1]
     assert faulted.index == 14 and faulted.label == "open terms" and faulted.results[-1].message.startswith("env: ")
-    resumed = resume_episode(out)  # a fresh Chromium at /settings: "open terms" again, not the step after it
+    resumed = resume_episode(out)  # rebuilt by replay (the faulted step ran nothing): "open terms" again, not the step after it
     assert resumed.status == "success", resumed.reason
     traj = load_trajectory(out)
     assert [s.index for s in traj.steps] == list(range(26)) and traj.steps[15].label == "open terms"

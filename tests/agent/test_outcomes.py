@@ -132,7 +132,8 @@ def test_no_check_is_unverified_and_exported_only_on_request(tmp_path):
     assert taken.returncode == 0, taken.stdout + taken.stderr
     (line,) = (tmp_path / "data" / "provenance.jsonl").read_text().splitlines()
     assert json.loads(line) | {"source": None} == {"sample": 0, "source": None, "step": 0, "outcome": "unverified",
-                                                   "declared": "success", "verified_by": [], "refused_by": []}
+                                                   "declared": "success", "verified_by": [], "refused_by": [],
+                                                   "rebuilt": 0, "diverged": False}
 
 
 def test_the_check_runs_at_the_step_limit_too(tmp_path):

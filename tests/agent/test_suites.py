@@ -19,7 +19,7 @@ def test_bundled_demo_suite_has_ten_short_tasks_each_with_its_script_and_check()
     for task in suite.tasks:
         assert task.site == "demo" and task.success is not None and task.instruction
         assert task.script and Path(task.script).is_file() and task.env == "browser"
-        assert task.resumable and task.episode_seeds() == [0]
+        assert task.episode_seeds() == [0]
 
 
 def test_bundled_desktop_suite_launches_the_tk_app_per_episode():
@@ -36,7 +36,7 @@ def test_miniwob_suite_reads_the_package_and_lets_the_page_score():
     suite = load_suite("miniwob")
     assert [t.id for t in suite.tasks] == list(names)
     task = next(t for t in suite.tasks if t.id == "click-button")
-    assert task.start.url == "/miniwob/click-button.html" and task.site == "miniwob" and not task.resumable
+    assert task.start.url == "/miniwob/click-button.html" and task.site == "miniwob"
     assert task.reward is not None and task.reward.setup is not None
     assert task.reward.instruction == "core.getUtterance()" and "Math.seedrandom({seed})" in task.reward.setup
     assert sum(t.oracle is not None for t in suite.tasks) == len(ORACLES)

@@ -157,3 +157,63 @@ def test_in_a_terminal_the_person_is_asked_with_the_frame_and_the_action(tmp_pat
         os.close(master)
     steps = load_trajectory(out).steps
     assert approval(steps[0])["note"] == "wrong page" and approval(steps[2])["approved"] is True
+
+
+def _readme_example(cwd: Path) -> list[str]:
+    """The README's unattended approval example: its script written into ``cwd``, and its run command."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    script = re.search(r"cat > sign-in.yaml <<'EOF'\n(.*?)\nEOF\n", readme, re.DOTALL)
+    command = re.search(r"^(\.venv/bin/guiagent run --script sign-in.yaml .*?)\s+#", readme, re.MULTILINE)
+    assert script and command, "the README's approval example moved"
+    (cwd / "sign-in.yaml").write_text(script.group(1) + "\n")
+    argv = shlex.split(command.group(1))
+    return [str(ROOT / argv[0]), *argv[1:]]
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    import time
+
+    deadline = time.monotonic() + 180
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_the_readme_example_waits_and_approve_from_another_process_goes_on_on_the_same_page(tmp_path: Path) -> None:
+    from guiagent.agent.approval_wait import REQUEST_FILE
+
+    run = subprocess.Popen(_readme_example(tmp_path), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)  # no terminal: unattended
+    out = tmp_path / "runs" / "x"
+    _wait_for(out / REQUEST_FILE, run)
+    waiting = load_trajectory(out)
+    assert waiting.meta.outcome == "awaiting-approval" and "waiting up to 300s" in (waiting.meta.reason or "")
+    assert (out / REQUEST_FILE).stat().st_mode & 0o077 == 0  # owner only
+    approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert "took the answer and goes on" in approved.stdout, approved.stdout
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 0, stdout + stderr
+    traj = load_trajectory(out)
+    # Return signed in: the user name and password typed before the pause were still in their fields
+    assert traj.meta.outcome == "success" and traj.steps[-1].url_after and traj.steps[-1].url_after.endswith("/list")
+    assert approval(traj.steps[4])["approved"] is True
+    assert len(traj.meta.segments) == 1  # one process, one env: nothing was rebuilt
+
+
+def test_past_the_timeout_the_run_stops_and_approve_rebuilds_the_page_by_replay(tmp_path: Path) -> None:
+    run = subprocess.run([*_readme_example(tmp_path), "--approval-timeout", "0.5"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = tmp_path / "runs" / "x"
+    assert load_trajectory(out).meta.outcome == "awaiting-approval"
+    approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    traj = load_trajectory(out)
+    assert traj.meta.outcome == "success" and [s.index for s in traj.steps] == list(range(6))  # the script ends after its 5 steps
+    rebuilt = traj.meta.segments[-1].rebuilt
+    assert rebuilt is not None and rebuilt.verified and rebuilt.replayed == 4, rebuilt
