@@ -90,6 +90,7 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
         task="Open the shop.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
         browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
         approve=[ApprovalRule(rule="navigate")],
+        approval_timeout_s=0,  # `approve` (no terminal) stops at the next request at once instead of waiting for it
     )
     first = start_episode(spec, out)
     assert first.status == "awaiting-approval" and first.reason is not None, first.reason
@@ -165,10 +166,10 @@ def _readme_example(cwd: Path) -> list[str]:
     import shlex
 
     readme = (ROOT / "README.md").read_text()
-    script = re.search(r"cat > sign-in.yaml <<'EOF'\n(.*?)\nEOF\n", readme, re.DOTALL)
-    command = re.search(r"^(\.venv/bin/guiagent run --script sign-in.yaml .*?)\s+#", readme, re.MULTILINE)
+    script = re.search(r"<!-- file: sign-in.yaml -->\n```yaml\n(.*?)```", readme, re.DOTALL)
+    command = re.search(r"^(\.venv/bin/guiagent run --script sign-in.yaml .*--approve.*?)\s+#", readme, re.MULTILINE)
     assert script and command, "the README's approval example moved"
-    (cwd / "sign-in.yaml").write_text(script.group(1) + "\n")
+    (cwd / "sign-in.yaml").write_text(script.group(1))
     argv = shlex.split(command.group(1))
     return [str(ROOT / argv[0]), *argv[1:]]
 
@@ -186,12 +187,13 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
 def test_the_readme_example_waits_and_approve_from_another_process_goes_on_on_the_same_page(tmp_path: Path) -> None:
     from guiagent.agent.approval_wait import REQUEST_FILE
 
-    run = subprocess.Popen(_readme_example(tmp_path), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)  # no terminal: unattended
+    # no terminal: unattended; a longer wait than the README's 30 s, so that a loaded machine cannot make it time out
+    run = subprocess.Popen([*_readme_example(tmp_path), "--approval-timeout", "600"], cwd=tmp_path,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = tmp_path / "runs" / "x"
     _wait_for(out / REQUEST_FILE, run)
     waiting = load_trajectory(out)
-    assert waiting.meta.outcome == "awaiting-approval" and "waiting up to 300s" in (waiting.meta.reason or "")
+    assert waiting.meta.outcome == "awaiting-approval" and "waiting up to 600s" in (waiting.meta.reason or "")
     assert (out / REQUEST_FILE).stat().st_mode & 0o077 == 0  # owner only
     approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert approved.returncode == 0, approved.stdout + approved.stderr
@@ -214,6 +216,6 @@ def test_past_the_timeout_the_run_stops_and_approve_rebuilds_the_page_by_replay(
     approved = subprocess.run([*CLI, "approve", str(out)], capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert approved.returncode == 0, approved.stdout + approved.stderr
     traj = load_trajectory(out)
-    assert traj.meta.outcome == "success" and [s.index for s in traj.steps] == list(range(6))  # the script ends after its 5 steps
+    assert traj.meta.outcome == "success" and [s.index for s in traj.steps] == list(range(6))  # 5 steps, then the end
     rebuilt = traj.meta.segments[-1].rebuilt
     assert rebuilt is not None and rebuilt.verified and rebuilt.replayed == 4, rebuilt
