@@ -351,7 +351,7 @@ class Episode:
     def resume(self, recorded: list[StepRecord] | None = None, approval: dict[str, Any] | None = None) -> EpisodeResult:
         """Continue after the recorded steps. From the last checkpoint where it agrees with them:
         recorded steps are never redone, an interrupted one is redone from its observation (its frame
-        and decision died with the process), an episode that ended in an env fault goes on with the
+        and decision died with the process, and what it did died with the world the rebuild replaced), an episode that ended in an env fault goes on with the
         next step. Where the checkpoint is empty or disagrees (the records are the truth, the
         checkpoint a cache), from the recorded steps alone. An episode awaiting approval goes on with
         ``approval`` ({"approved", "note"}) as the person's answer, or asks again."""
@@ -382,7 +382,10 @@ class Episode:
                 snapshot.config, {"status": Outcome.RUNNING.value, "reason": None, "ending": None}, as_node="record")
             return self._invoke(None, config)
         config = snapshot.config
-        if snapshot.next[0] not in ("observe", "record"):
+        # A step that acted but was not recorded acted on the world the rebuild replaced: redo it from its
+        # observation. Only a recorded step (replayed by the rebuild) goes on at its record node.
+        recorded_already = snapshot.next == ("record",) and checkpointed == count - 1
+        if snapshot.next[0] != "observe" and not recorded_already:
             for earlier in self.graph.get_state_history(self._thread):
                 if earlier.next and earlier.next[0] == "observe":
                     config = earlier.config
