@@ -34,7 +34,7 @@ def _episode(out: Path, page: str) -> Path:
     script = out.parent / f"{out.parent.name}.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
                       "  - {name: look, action: wait, time: 0}\n")
-    assert start_episode(RunSpec(script=str(script), start_url=page), out).status == "success"
+    assert start_episode(RunSpec(script=str(script), start_url=page), out).status == "unverified"  # no check: its word
     return out
 
 
