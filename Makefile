@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 EXTRAS := test,model,desktop,export,suites,ray
 # The tested versions of every dependency (pip constraints); `make lock` refreshes them.
 LOCK := constraints.txt
+# pytest-xdist workers for `make test` (the tests wait on browsers and servers much of the time; see tests/conftest.py)
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat scripts/setup-vllm-venv | cksum | cut -d' ' -f1)
@@ -22,7 +24,7 @@ demo: system venv
 test: lint system vllm-venv trainer-venvs
 	GUIAGENT_VLLM_PYTHON=$(VLLM_VENV)/bin/python GUIAGENT_REQUIRE_VLLM=1 \
 	GUIAGENT_LLAMAFACTORY_PYTHON=$(LF_VENV)/bin/python GUIAGENT_TRL_PYTHON=$(TRL_VENV)/bin/python GUIAGENT_REQUIRE_TRAINERS=1 \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Static checks: ruff (rules in pyproject.toml) and pyright (it resolves guiagent.* through typings/guiagent/).
 lint: venv

@@ -92,3 +92,15 @@ def vllm_server(vllm_python, tiny_model, tmp_path_factory):
 
     with VLLMServer(vllm_python, tiny_model, tmp_path_factory.mktemp("vllm") / "server.log") as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a module's tests stay
+    together (its module fixtures are built once), and every module that uses the vLLM server shares one worker,
+    so one run starts one server."""
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    uses_vllm = {module(item) for item in items if "vllm_python" in getattr(item, "fixturenames", ())}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("vllm" if module(item) in uses_vllm else module(item)))
