@@ -94,13 +94,24 @@ def vllm_server(vllm_python, tiny_model, tmp_path_factory):
         yield server
 
 
+def _shares_module_fixtures(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture built once per module (or class, or package)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d[-1].scope in ("module", "class", "package") for d in defs if d)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a module's tests stay
-    together (its module fixtures are built once), and every module that uses the vLLM server shares one worker,
-    so one run starts one server."""
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): every module that uses the
+    vLLM server shares one worker, so one run starts one server; a module whose tests share a module fixture
+    stays on one worker, so the fixture is built once; the other tests go wherever a worker is free."""
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::", 1)[0]
 
     uses_vllm = {module(item) for item in items if "vllm_python" in getattr(item, "fixturenames", ())}
+    shared = {module(item) for item in items if _shares_module_fixtures(item)}
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("vllm" if module(item) in uses_vllm else module(item)))
+        if module(item) in uses_vllm:
+            item.add_marker(pytest.mark.xdist_group("vllm"))
+        elif module(item) in shared:
+            item.add_marker(pytest.mark.xdist_group(module(item)))

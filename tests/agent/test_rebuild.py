@@ -16,10 +16,9 @@ import pytest
 from guiagent.agent.export.samples import ExportOptions, build_samples
 from guiagent.agent.rebuild import WORLD_START
 from guiagent.agent.report import render_html
-from guiagent.agent.runner import DEMO_STATE, RunSpec, demo_script_path, resume_episode, start_episode
+from guiagent.agent.runner import DEMO_STATE, demo_script_path
 from guiagent.agent.trajectory import STEPS_FILE, load_trajectory
 from tests.agent.test_cli import GUIAGENT, ROOT, guiagent
-from tests.processes import kill_descendants_named
 
 DEMO_STEPS = 25
 
@@ -61,43 +60,6 @@ def test_ctrl_c_at_a_sample_of_steps_then_the_printed_resume_command_succeeds(tm
     assert resumed.returncode == 0, (resumed.stdout, resumed.stderr)
     _assert_rebuilt_and_succeeded(out, len(before.steps))
     assert load_trajectory(out).steps[: len(before.steps)] == before.steps  # recorded steps stay as they were
-
-
-@pytest.mark.parametrize("k", [3, 8, 17])  # in the sign-in form, on the list with the item typed, on the terms page
-def test_sigkill_of_the_run_then_resume_succeeds(tmp_path, k):
-    out = tmp_path / "run"
-    proc = _run_until(out, k)
-    os.killpg(proc.pid, signal.SIGKILL)  # the runtime, its demo site and Chromium, all at once
-    proc.communicate()
-    before = load_trajectory(out)
-    assert before.meta.outcome == "running"
-    resumed = guiagent("run", "--resume", out, timeout=240)
-    assert resumed.returncode == 0, (resumed.stdout, resumed.stderr)
-    _assert_rebuilt_and_succeeded(out, len(before.steps))
-
-
-@pytest.mark.parametrize("k", [1, 7, 12])  # after typing into the field, after typing the item, the dropdown open
-def test_chromium_killed_mid_episode_then_resume_succeeds(tmp_path, k):
-    out = tmp_path / "run"
-
-    def kill_chromium(record, max_steps):
-        if record.index == k:
-            assert kill_descendants_named("chromium") > 0
-
-    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
-    assert result.status == "error", result.reason
-    recorded = len(load_trajectory(out).steps)
-    resumed = resume_episode(out)
-    assert resumed.status == "success", resumed.reason
-    traj = load_trajectory(out)
-    rebuilt = traj.meta.segments[-1].rebuilt
-    assert rebuilt is not None and rebuilt.verified, rebuilt
-    # the step the browser died under ran nothing (its fault): replayed are the steps before it
-    assert rebuilt.replayed == recorded, (recorded, rebuilt)
-    assert "replayed and verified" in render_html(traj)
-    samples, skipped = build_samples([out], ExportOptions(exclude_resumed=True))  # the same world: kept
-    assert samples and not any("resumed" in s.reason for s in skipped)
-    assert samples[0].provenance is not None and samples[0].provenance.rebuilt == 1
 
 
 def test_a_replay_that_diverges_stops_naming_the_step_and_resume_anyway_goes_on(tmp_path):
