@@ -26,6 +26,7 @@ from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outcome import EndedBy, Fault, FaultKind, Outcome
 from guiagent.agent.rebuild import Rebuilder, restore_world_start, save_world_start
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
+from guiagent.agent.replay_source import ReplaySettings, replay_policy, served_url
 from guiagent.agent.safeguards import Approver, Safeguards, describe_request, owner_only
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
@@ -59,14 +60,6 @@ DESKTOP_STATE = "desktop-state.json"
 
 class ConfigError(ValueError):
     """A run that cannot start as configured; the message names the setting."""
-
-
-class ReplaySettings(BaseModel):
-    """What a replay replays, and how strictly."""
-
-    source: str
-    mode: Literal["strict", "lenient"] = "strict"
-    threshold: float = Field(default=0.95, gt=0, le=1)
 
 
 class RunSpec(BaseModel):
@@ -124,11 +117,9 @@ def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Poli
     if spec.policy == "vlm":
         return VLMPolicy(episode_vlm_config(spec)), {}
     if spec.policy == "replay":
-        from guiagent.agent.replay import replay_policy
-
         if spec.replay is None:
             raise ConfigError("a replay needs its source trajectory")
-        return replay_policy(spec.replay, root, site_url)  # pyright: ignore[reportArgumentType]  (the runner <-> replay circle)
+        return replay_policy(spec.replay, root, site_url)
     if spec.policy == "oracle":
         raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
     if spec.script is None:
@@ -155,13 +146,6 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
         start_url = urljoin(site_url + "/", start_url.lstrip("/"))
     return Task(instruction=instruction, start_url=start_url, success=spec.success or from_policy.get("success"),
                 judge=spec.judge)
-
-
-def served_url(url: str | None, old_port: int | None, site_url: str | None) -> str | None:
-    """A demo-site URL recorded under another port, moved to where the site is served now."""
-    if url is None or old_port is None or site_url is None:
-        return url
-    return url.replace(f"http://127.0.0.1:{old_port}", site_url)
 
 
 def with_url_lists(spec: RunSpec, allow: list[str] | None, block: list[str] | None) -> RunSpec:

@@ -7,7 +7,7 @@ import difflib
 from pathlib import Path
 
 from guiagent.agent.batch.engine import BatchBusy, BatchReport, run_batch
-from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
+from guiagent.agent.batch.plan import BatchError, BatchSettings, EpisodeJob
 from guiagent.agent.batch.progress import Progress
 from guiagent.agent.batch.results import episode_key
 from guiagent.agent.loop import EpisodeResult, StepCallback
@@ -15,10 +15,6 @@ from guiagent.agent.outputs import Kind, OutputError, check_folder
 from guiagent.agent.runner import ConfigError, RunSpec
 from guiagent.agent.safeguards import Approver
 from guiagent.agent.suites import Suite, SuiteError, SuiteTask, load_suite
-
-
-class BatchError(RuntimeError):
-    """A batch that cannot start as asked; the message says why."""
 
 
 def _ints(text: str, option: str) -> list[int]:

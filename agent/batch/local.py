@@ -100,13 +100,13 @@ class LocalPool:
                 events += self._read(slot)  # a row sent just before it died still counts
                 if slot.job is not None:
                     code = slot.process.exitcode
-                    events.append(Event(key=slot.job.key, row=_lost(slot.job, f"the worker died (exit code {code})", slot.started)))
+                    events.append(Event(key=slot.job.key, row=lost_row(slot.job, f"the worker died (exit code {code})", slot.started)))
                 self._drop(slot)
             elif slot.job is not None and time.time() - slot.started > self.settings.episode_timeout_s:
                 job = slot.job
                 kill_tree(slot.process.pid)
                 self._drop(slot)
-                events.append(Event(key=job.key, row=_timed_out(job, slot.started, self.settings.episode_timeout_s)))
+                events.append(Event(key=job.key, row=timed_out_row(job, slot.started, self.settings.episode_timeout_s)))
             elif slot.job is None and not slot.process.is_alive():
                 self._drop(slot)  # recycled: it finished its K episodes
         return events
@@ -158,18 +158,19 @@ class LocalPool:
             self._drop(slot)
 
 
-def _lost(job: EpisodeJob, reason: str, started: float) -> ResultRow:
+def lost_row(job: EpisodeJob, reason: str, started: float) -> ResultRow:
+    """An episode whose worker is gone (it died, or its Ray task failed): an error, retried like one."""
     return ResultRow(key=episode_key(job.task.id, job.seed), task=job.task.id, seed=job.seed, outcome=Outcome.ERROR,
                      reason=reason, trajectory=str(job.folder.relative_to(job.settings.root)), attempt=job.attempt,
                      tags=job.task.tags, wall_s=round(time.time() - started, 3))
 
 
-def _timed_out(job: EpisodeJob, started: float, limit: float) -> ResultRow:
+def timed_out_row(job: EpisodeJob, started: float, limit: float) -> ResultRow:
     """Past its wall-clock limit: a task failure (not retried); meta.json is closed to say so."""
     reason = f"the episode ran past its wall-clock limit of {limit:g}s and was killed"
     path = job.folder / META_FILE
     if not path.exists():
-        return _lost(job, reason, started).model_copy(update={"outcome": Outcome.FAILURE, "ended_by": EndedBy.TIME_LIMIT})
+        return lost_row(job, reason, started).model_copy(update={"outcome": Outcome.FAILURE, "ended_by": EndedBy.TIME_LIMIT})
     meta = TrajectoryMeta.model_validate_json(path.read_text())
     ended = {"outcome": Outcome.FAILURE, "reason": reason, "ended_at": time.time(), "ended_by": EndedBy.TIME_LIMIT}
     write_atomic(path, meta.model_copy(update=ended).model_dump_json(indent=2))

@@ -19,6 +19,11 @@ from guiagent.agent.trajectory import META_FILE, TrajectoryError, load_trajector
 EPISODES = "episodes"
 
 
+class BatchError(RuntimeError):
+    """A batch that cannot start as asked; the message says why."""
+
+
+
 class BatchSettings(BaseModel):
     """How every episode of a batch runs (from the command line), shared by all its workers."""
 

@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 from guiagent.agent.batch.engine import Event
-from guiagent.agent.batch.local import _lost, _timed_out
-from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
+from guiagent.agent.batch.local import lost_row, timed_out_row
+from guiagent.agent.batch.plan import BatchError, BatchSettings, EpisodeJob
 from guiagent.agent.batch.results import ResultRow
 
 MEMORY = {"browser": 600 * 2**20, "display": 800 * 2**20}
@@ -41,8 +41,6 @@ class RayEngine:
     """The ``Engine`` of ``guiagent batch --engine ray``."""
 
     def __init__(self, settings: BatchSettings, workers: int, address: str | None) -> None:
-        from guiagent.agent.batch import BatchError
-
         try:
             import ray
         except ImportError:
@@ -79,14 +77,14 @@ class RayEngine:
             try:
                 row = ResultRow.model_validate_json(self.ray.get(ref))
             except Exception as exc:  # noqa: BLE001 - the task or its worker died: an infrastructure fault
-                row = _lost(job, f"the Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", started)
+                row = lost_row(job, f"the Ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", started)
             events.append(Event(key=job.key, row=row))
         now = time.time()
         for ref, (job, started) in list(self._pending.items()):
             if now - started > self.settings.episode_timeout_s:
                 self.ray.cancel(ref, force=True)  # kills the worker process; its Chromium goes with its driver
                 del self._pending[ref]
-                events.append(Event(key=job.key, row=_timed_out(job, started, self.settings.episode_timeout_s)))
+                events.append(Event(key=job.key, row=timed_out_row(job, started, self.settings.episode_timeout_s)))
         return events
 
     def close(self) -> None:
