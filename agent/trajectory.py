@@ -275,14 +275,14 @@ def _migrate_v1(meta: dict[str, Any]) -> dict[str, Any]:
     rewrote the outcome. So: a success with a success check or a page reward stays verified (the check or the
     reward passed); one with neither is ``unverified``."""
     meta = {**meta, "format_version": FORMAT_VERSION}
-    if meta.get("outcome") == "success":
+    if meta.get("outcome") == Outcome.SUCCESS:
         reward = (meta.get("extra") or {}).get("page", {}).get("reward")
         if meta.get("success_check"):
             meta["verified"] = [{"kind": "rule", "passed": True, "check": meta["success_check"], "saw": "it held (version 1)"}]
         elif reward is not None:
             meta["verified"] = [{"kind": "reward", "passed": True, "reward": reward, "saw": f"reward {reward:g}"}]
         else:
-            meta["outcome"] = "unverified"
+            meta["outcome"] = Outcome.UNVERIFIED.value
         meta["declared"] = {"status": "success", "answer": meta.get("answer")}
     return meta
 

@@ -24,6 +24,7 @@ from guiagent.agent.batch.plan import (
 from guiagent.agent.batch.progress import Progress
 from guiagent.agent.batch.results import ResultLog, ResultRow, read_results, write_final
 from guiagent.agent.batch.router import TABLE
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.suites import Suite
 
 LOCK = ".batch.lock"
@@ -94,14 +95,14 @@ def run_batch(settings: BatchSettings, suites: list[Suite], engine: Engine, prog
         log.append(row)
         if progress:
             progress.finished(row)
-        if row.outcome == "error":
+        if row.outcome is Outcome.ERROR:
             errors_this_run[row.key] = errors_this_run.get(row.key, 0) + 1
             if errors_this_run[row.key] <= settings.retries:
                 schedule(row.key)  # a fresh attempt, in a fresh env
 
     try:
         if progress:
-            progress.start(len(planned), sum(1 for k in tasks if k in rows and rows[k].outcome != "error"))
+            progress.start(len(planned), sum(1 for k in tasks if k in rows and rows[k].outcome is not Outcome.ERROR))
         for key, _, _ in planned:
             schedule(key)
         running: set[str] = set()
