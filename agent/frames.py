@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
 
+from guiagent.agent.trajectory import TrajectoryWriter
 from guiagent.tools import Observation
 
 
@@ -24,6 +27,15 @@ class FrameBuffer:
 
     def get(self, frame_id: str) -> Observation | None:
         return self._frames.get(frame_id)
+
+    def keep(self, writer: TrajectoryWriter, step: int, frames: Iterable[Observation]) -> list[dict[str, Any]]:
+        """Write the frames seen while step ``step`` acted (a screencast's) and keep them: their record entries."""
+        kept = []
+        for k, obs in enumerate(frames):
+            name = writer.write_context_frame(step, k, obs.image, obs.image_format)
+            self.add(name, obs)
+            kept.append({"frame": name, "t": obs.t})
+        return kept
 
     def recent(self, since: float | None = None) -> list[Observation]:
         """Frames in time order, those at or after ``since`` if given."""

@@ -1,0 +1,59 @@
+"""How an episode ends: the ending a terminate makes, the screen it ended on, and the conclusion that runs the
+final checks on that world, settles the outcome and writes it to meta.json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from guiagent.agent.outcome import Declared, EndedBy, Ending, Fault, FaultKind, Verdict, settle
+from guiagent.agent.safeguards import Safeguards
+from guiagent.agent.task import Task
+from guiagent.agent.trajectory import TrajectoryWriter
+from guiagent.agent.verify import CheckFault, verify_world
+from guiagent.envs import Env, EnvError
+from guiagent.policies import Decision, DecisionSource
+from guiagent.tools import Terminate
+
+
+def terminate_ending(decision: Decision, done: Terminate) -> dict[str, Any]:
+    """How a terminate ends the episode: the policy's declaration, or the page's own end (not a declaration)."""
+    if decision.source is DecisionSource.PAGE:
+        return Ending(by=EndedBy.PAGE).model_dump(mode="json")
+    declared = Declared(status=done.status, answer=done.answer, by=decision.source.value)
+    return Ending(by=EndedBy.POLICY, declared=declared).model_dump(mode="json")
+
+
+class Concluder:
+    """Ends an episode of ``task`` on ``env``, recorded by ``writer``."""
+
+    def __init__(self, env: Env, task: Task, writer: TrajectoryWriter, guards: Safeguards, max_steps: int) -> None:
+        self.env, self.task, self.writer, self.guards, self.max_steps = env, task, writer, guards, max_steps
+
+    def step_limit(self) -> Ending:
+        return Ending(by=EndedBy.STEP_LIMIT, why=f"reached the step limit ({self.max_steps}) without finishing")
+
+    def observe_after(self, step: int) -> dict[str, Any]:
+        """The screen the episode ended on (what the last action or a failed check left), if it can be seen."""
+        try:
+            obs = self.env.observe()
+        except EnvError:
+            return {}  # the env is gone: the step's own frame is the last there is
+        return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
+
+    def conclude(self, state: Mapping[str, Any], ending: Ending, frame: str | None) -> dict[str, Any]:
+        """End the episode: run its checks on the final world (unless a fault took it), settle the outcome, and
+        write it to meta.json: nothing is written there before the verdicts that decide it."""
+        verified: list[Verdict] = []
+        fault = ending.fault
+        if fault is None:
+            try:
+                verified = verify_world(self.env, self.task, frame, ending.declared, self.writer.root)
+            except (EnvError, CheckFault) as exc:  # the world is gone before it could be judged
+                fault = Fault(kind=FaultKind.CHECK, message=f"the final checks could not run: {exc}")
+        settled = settle(ending.by, ending.declared, verified, fault, ending.why)
+        reason, answer = self.guards.redact([settled.reason, state.get("answer")])
+        verified = [Verdict.model_validate(v) for v in self.guards.redact([v.model_dump(mode="json") for v in verified])]
+        self.writer.finish(settled.outcome, reason, answer, ended_by=ending.by, declared=ending.declared,
+                           verified=verified, fault=fault)
+        return {"status": settled.outcome.value, "reason": reason, "answer": answer, "ending": ending.model_dump(mode="json")}
