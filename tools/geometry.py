@@ -89,10 +89,6 @@ class FrameGeometry(BaseModel):
     def input_to_captured(self, p: tuple[float, float]) -> tuple[float, float]:
         return ((p[0] - self.offset_x) * self.scale, (p[1] - self.offset_y) * self.scale)
 
-    def contains_input(self, p: tuple[float, float]) -> bool:
-        x, y = self.input_to_captured(p)
-        return 0 <= x < self.width and 0 <= y < self.height
-
     def for_model(
         self, min_pixels: int = MIN_PIXELS, max_pixels: int = MAX_PIXELS, factor: int = IMAGE_FACTOR,
         space: CoordinateSpace = "resized-pixels",

@@ -255,14 +255,6 @@ class UrlPolicy(BaseModel):
             return Verdict(True)  # an explicitly allowed non-network scheme (data:, blob:...)
         return self.check_target(target)
 
-    def check_host(self, host: str, port: int | None, scheme: str | None = None) -> Verdict:
-        """May the network reach ``host:port`` (a proxy's CONNECT or request target)?"""
-        try:
-            name, ip = canonical_host(host)
-        except PolicyError as exc:
-            return Verdict(False, str(exc))
-        return self.check_target(Target(scheme or "", name, port, ip))
-
     def check_target(self, target: Target) -> Verdict:
         where = target.host + (f":{target.port}" if target.port else "")
         blocked = next((p for p in self._block if p.matches(target)), None)

@@ -17,7 +17,7 @@ from guiagent.policies.prompts import assistant_turn, build_messages
 from guiagent.policies.prompts import system_prompt as qwen_system_prompt
 from guiagent.tools import Action, FrameGeometry, LeftClick, ScreenMapping
 from guiagent.tools.actions import EnvKind, Vocabulary
-from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace, round_half_up
+from guiagent.tools.geometry import IMAGE_FACTOR, MAX_PIXELS, MIN_PIXELS, CoordinateSpace
 from guiagent.tools.parsing import (
     FN_ARGS,
     FN_NAME,
@@ -189,10 +189,6 @@ def tool_or_box(text: str, protocol: Protocol, pattern: re.Pattern[str], what: s
     if found is not None:
         return found
     return parse_answer(text, protocol, env)  # raises the protocol's own clear ParseError
-
-
-def as_int_point(p: tuple[float, float]) -> tuple[int, int]:
-    return round_half_up(p[0]), round_half_up(p[1])
 
 
 __all__ = ["FN_ARGS", "OFF_SCREEN", "TOOL_NAME", "ModelFamily", "VideoMode", "WHEEL_CLICK_PIXELS", "box_click", "numbers_in",
