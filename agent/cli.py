@@ -184,6 +184,7 @@ def run(
     from guiagent.agent.safeguards import terminal_approver
 
     if resume is not None:
+        _refuse_finished(resume, output)
         _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(),
                                         on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
         return
@@ -193,6 +194,27 @@ def run(
         return
     _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
              target, output)
+
+
+def _refuse_finished(folder: Path, output: Output) -> None:
+    """``--resume`` on an episode that has ended says so, with its outcome and exit code, and changes nothing."""
+    from guiagent.agent.loop import EpisodeResult
+    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+
+    try:
+        traj = load_trajectory(folder)
+    except TrajectoryError:
+        return  # resume_episode names the problem
+    m = traj.meta
+    if not m.outcome.finished:
+        return
+    result = EpisodeResult(status=m.outcome, reason=m.reason, answer=m.answer, steps=len(traj.steps),
+                           ended_by=m.ended_by, declared=m.declared, verified=m.verified)
+    if output.json_mode:
+        output.result(result, folder, time.time(), already_finished=True)
+    else:
+        output.finished_already(result, folder)
+    raise typer.Exit(exit_code(m.outcome))
 
 
 def _suite_task(options: dict[str, Any], target: Path, output: Output) -> EpisodeResult:

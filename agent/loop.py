@@ -33,6 +33,7 @@ from guiagent.policies import (
     Decision,
     DecisionContext,
     DecisionSource,
+    PlannedPolicy,
     Policy,
     PolicyError,
     PolicyUnavailable,
@@ -291,7 +292,7 @@ class Episode:
         self.history[step:] = [summary_of(record)]
         update: dict[str, Any] = {"step": step + 1, "pending": pending}
         if self.on_step is not None:
-            self.on_step(record, self.config.max_steps)
+            self.on_step(record, self._shown_limit(step))
         if ending is None and step + 1 >= self.config.max_steps:
             ending = self._step_limit().model_dump(mode="json")
         if ending is not None:
@@ -305,6 +306,12 @@ class Episode:
         except EnvError:
             return {}  # the env is gone: the step's own frame is the last there is
         return {"frame_after": self.writer.write_after_frame(step, obs.image, obs.image_format), "t_after": obs.t}
+
+    def _shown_limit(self, step: int) -> int:
+        """The step limit a person sees: a script's own length where it is lower than the loop's."""
+        if isinstance(self.policy, PlannedPolicy):
+            return max(min(self.config.max_steps, self.policy.planned_steps()), step + 1)
+        return self.config.max_steps
 
     def _step_limit(self) -> Ending:
         return Ending(by=EndedBy.STEP_LIMIT, why=f"reached the step limit ({self.config.max_steps}) without finishing")

@@ -102,6 +102,16 @@ class Policy(Protocol):
 
 
 @runtime_checkable
+class PlannedPolicy(Protocol):
+    """A policy that follows a plan of known length (a script): its episodes show that as their step limit
+    where it is lower than the loop's."""
+
+    def planned_steps(self) -> int:
+        """The steps the plan takes, its final terminate included."""
+        ...
+
+
+@runtime_checkable
 class TargetResolver(Protocol):
     """A policy whose actions may point at targets (script): resolved on the env's thread as they run."""
 

@@ -172,6 +172,11 @@ class ScriptPolicy:
             raise ScriptError(str(exc)) from None
         return cls(script, source=str(path), vlm=vlm, cache=store)
 
+    def planned_steps(self) -> int:
+        """The script's steps, plus the terminate that ends it where its last step is not one."""
+        steps = self.script.steps
+        return len(steps) + (0 if steps and isinstance(steps[-1].action, Terminate) else 1)
+
     def _grounder(self) -> Grounder:
         from guiagent.policies.grounding import Grounder
         from guiagent.policies.vlm import VLMConfig
