@@ -242,7 +242,7 @@ class Episode:
                 pending["targets"] = [r.model_dump(mode="json") for r in acted.resolved]
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
             results, checks = fault.results, fault.checks
-            update["ending"] = _fault(FaultKind.ENV, fault.error)
+            update["ending"] = _fault(fault.kind, fault.error)
         except EnvError as exc:
             results, checks = [], []
             update["ending"] = _fault(FaultKind.ENV, exc)

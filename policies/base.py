@@ -43,7 +43,7 @@ class StepSummary(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list, description="In the env's input space.")
     results: list[str] = Field(default_factory=list)
     error: str | None = None
-    env_fault: bool = Field(default=False, description="The computer died under this step: its actions or checks did not all run.")
+    env_fault: bool = Field(default=False, description="The computer (or the model server grounding a target) died under this step: its actions or checks did not all run.")
 
 
 class DecisionContext(BaseModel):

@@ -47,3 +47,19 @@ def test_resume_on_a_finished_run_says_it_is_finished(failed_run) -> None:
     as_json = json.loads(guiagent("run", "--resume", out, "--json").stdout)
     assert as_json["already_finished"] is True and as_json["status"] == "failure"
     assert (out / "steps.jsonl").read_bytes() == before
+
+
+def test_a_dead_model_server_under_a_describe_target_is_an_error_not_a_failure(tmp_path) -> None:
+    from tests.agent.test_cli_conventions import _closed_port
+
+    script = tmp_path / "describe.yaml"
+    script.write_text("task: sign in\nstart_url: /login\nsteps:\n"
+                      "  - {name: field, action: left_click, target: {describe: the user name field}}\n")
+    out = tmp_path / "run"
+    proc = guiagent("run", "--script", script, "--demo-site", "--model-url", f"http://127.0.0.1:{_closed_port()}/v1",
+                    "--out", out, "--json")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and result["status"] == "error", proc.stdout + proc.stderr  # the server, not the task
+    assert "cannot reach the model server" in result["reason"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["fault"]["kind"] == "model-server"
