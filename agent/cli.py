@@ -262,12 +262,16 @@ def demo(
     """Run the bundled demo task, headless, and record it."""
     output = _output()
     from guiagent.agent.loop import LoopConfig
-    from guiagent.agent.runner import RunSpec, demo_script_path, desktop_demo_spec, start_episode
+    from guiagent.agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, start_episode
     from guiagent.envs.browser import BrowserConfig
 
     target = out or default_out(f"demo-{env}" if env != "browser" else "demo")
     if env == "desktop":
-        spec = desktop_demo_spec(target)
+        try:
+            spec = desktop_demo_spec(target)
+        except ConfigError as exc:  # a missing piece (tkinter): one sentence, nothing recorded
+            output.error(str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
         output.line(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
     else:
         spec = RunSpec(
