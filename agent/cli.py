@@ -298,12 +298,14 @@ def replay(
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
     from guiagent.policies import PolicyError
+    from guiagent.tools.extras import MissingExtra, need
 
     target = out or default_out("replay")
     started = time.time()
     try:
+        need("numpy", "media", "guiagent replay (it compares frames)")
         result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=output.step)
-    except (ConfigError, TrajectoryError, OutputError, EnvError, PolicyError) as exc:
+    except (ConfigError, TrajectoryError, OutputError, EnvError, PolicyError, MissingExtra) as exc:
         output.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for problem in report.skipped:
@@ -409,6 +411,7 @@ def view(
     from guiagent.agent.report import render_html, write_gif, write_mp4
     from guiagent.agent.safeguards import owner_only
     from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+    from guiagent.tools.extras import MissingExtra, need
 
     if is_batch(trajectory):
         if output or mp4 or gif:
@@ -423,6 +426,8 @@ def view(
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"
         check_file(target, "-o", FileKind.REPORT)
+        if mp4 is not None:
+            need("av", "media", "an mp4 of the episode (--mp4)")
         for path, option, kind in ((mp4, "--mp4", FileKind.MP4), (gif, "--gif", FileKind.GIF)):
             if path is not None:
                 check_file(path, option, kind)
@@ -435,7 +440,7 @@ def view(
                 write_mp4(traj, mp4)
             if gif:
                 write_gif(traj, gif)
-    except (TrajectoryError, ValueError, OSError) as exc:
+    except (TrajectoryError, ValueError, OSError, MissingExtra) as exc:
         out.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for problem in traj.problems:
