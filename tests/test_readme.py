@@ -141,7 +141,7 @@ def test_the_install_section_runs_and_the_core_is_lean(tmp_path) -> None:
     commands = _install_commands()
     assert any("pip install" in c for c in commands)
     for command in commands:
-        command = command.replace("-c constraints.txt .", f"-c {ROOT / 'constraints.txt'} {ROOT}")
+        command = command.replace("-c constraints.txt -e .", f"-c {ROOT / 'constraints.txt'} -e {ROOT}")
         proc = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     size = subprocess.run(["du", "-sm", str(tmp_path / ".venv")], capture_output=True, text=True, check=True)

@@ -102,7 +102,8 @@ def test_a_script_action_that_fails_fails_the_step_even_without_expect(tmp_path)
     proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     said = " ".join(proc.stdout.split())
-    assert "failure after 1 steps in" in said and ": step 1 (off the page): left_click" in said, said
+    assert "failure after 1 steps in" in said and "step 1 (off the page) failed (printed above)" in said, said
+    assert said.count("left_click: coordinate [5000, 10] is outside") == 1, said  # the reason, once
     assert load_trajectory(tmp_path / "t").meta.outcome == "failure"
 
 
