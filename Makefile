@@ -2,12 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := test,model,desktop,export,suites,ray
+EXTRAS := test,model,desktop,export,suites,ray,media
 # The tested versions of every dependency (pip constraints); `make lock` refreshes them.
 LOCK := constraints.txt
 # pytest-xdist workers for `make test` (the tests wait on browsers and servers much of the time; see tests/conftest.py)
 TEST_WORKERS ?= 2
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(HASH)
+# The demo's venv: the core only (no extra), unless the full one is already there.
+CORE_STAMP := $(VENV)/.core-$(HASH)
 VLLM_VENV ?= .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell cat scripts/setup-vllm-venv | cksum | cut -d' ' -f1)
 # The trainers' own code, for the export tests: venvs layered on the vLLM venv (scripts/setup-trainer-venv).
@@ -16,9 +19,9 @@ LF_VENV ?= .venv-llamafactory
 TRL_VENV ?= .venv-trl
 TRAINER_STAMPS := $(LF_VENV)/.installed-$(TRAINER_HASH) $(TRL_VENV)/.installed-$(TRAINER_HASH)
 
-.PHONY: demo test lint bench system venv vllm-venv trainer-venvs lock clean
+.PHONY: demo test lint bench system venv venv-core vllm-venv trainer-venvs lock clean
 
-demo: system venv
+demo: system venv-core
 	$(VENV)/bin/guiagent demo --out runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 test: lint system vllm-venv trainer-venvs
@@ -38,6 +41,16 @@ system:
 	@PYTHON=$(PYTHON) scripts/ensure-system-deps
 
 venv: $(STAMP)
+
+venv-core: $(CORE_STAMP)
+
+$(CORE_STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guiagent needs Python >= 3.11")'
+	@if [ -f $(STAMP) ]; then touch $@; else \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q -c $(LOCK) -e . && \
+	  rm -f $(VENV)/.core-* && touch $@; fi
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "guiagent needs Python >= 3.11")'

@@ -11,17 +11,19 @@ from guiagent.agent.outcome import Fault, FaultKind
 from guiagent.agent.safeguards import Safeguards, denied_results
 from guiagent.agent.trajectory import CheckRecord
 from guiagent.envs import Env, EnvError
-from guiagent.policies import Decision, Policy, TargetResolver
+from guiagent.policies import Decision, Policy, PolicyUnavailable, TargetResolver
 from guiagent.tools import Action, ActionResult, CallUser, Observation
 from guiagent.tools.targets import ResolvedTarget, TargetScreen
 
 
 class StepFault(Exception):
-    """The env died during a step's actions or checks: what they recorded so far, the fault included."""
+    """The env (or the model server grounding a target) died during a step's actions or checks: what they recorded
+    so far, the fault included; ``kind`` says which."""
 
-    def __init__(self, error: EnvError, results: list[ActionResult], checks: list[CheckRecord] | None = None) -> None:
+    def __init__(self, error: Exception, results: list[ActionResult], checks: list[CheckRecord] | None = None,
+                 kind: FaultKind = FaultKind.ENV) -> None:
         super().__init__(str(error))
-        self.error, self.results, self.checks = error, results, checks or []
+        self.error, self.results, self.checks, self.kind = error, results, checks or [], kind
 
 
 @dataclass
@@ -69,7 +71,11 @@ class Actor:
                 continue
             targets = decision.targets[i] if i < len(decision.targets) else {}
             if targets:
-                acted.actions[i], found, error = self._resolve(action, targets, observation, regrounding)
+                try:
+                    acted.actions[i], found, error = self._resolve(action, targets, observation, regrounding)
+                except PolicyUnavailable as exc:  # the model grounding a describe target is gone: not the task
+                    fault = ActionResult.failure(str(Fault(kind=FaultKind.MODEL_SERVER, message=str(exc))))
+                    raise StepFault(exc, [*acted.results, fault], kind=FaultKind.MODEL_SERVER) from None
                 acted.resolved += found
                 if error is not None:
                     acted.results.append(ActionResult.failure(error))

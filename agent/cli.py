@@ -15,16 +15,28 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from guiagent.agent.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNVERIFIED,
+    EXIT_USAGE,
+    FlagGroup,
+    default_out,
+    execute,
+    exit_code,
+    plain_flags,
+    refuse_finished,
+    setting_error,
+    suite_task,
+)
+
 if TYPE_CHECKING:
     from guiagent.agent.cli_output import Output
-    from guiagent.agent.loop import EpisodeResult
-    from guiagent.agent.outcome import Outcome
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_UNVERIFIED", "EXIT_USAGE", "app", "exit_code", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_UNVERIFIED = 3  # the policy says it is done, and no check verified it
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it; SIGTERM stops a run the same way
+app = typer.Typer(cls=FlagGroup, add_completion=False, no_args_is_help=True, help="Let a vision-language model use a computer.")
 
 EnvKind = Literal["browser", "desktop"]
 ProtocolName = Literal["tool-call", "function-result-return"]
@@ -64,69 +76,6 @@ def _output(json_mode: bool = False) -> Output:
     return Output(quiet=_Settings.quiet, json_mode=json_mode)
 
 
-def _execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None:
-    """Run an episode and exit with its code; a run that could not start leaves no folder behind."""
-    from pydantic import ValidationError
-
-    from guiagent.agent.outputs import OutputError
-    from guiagent.agent.rebuild import RebuildDiverged
-    from guiagent.agent.runner import ConfigError, EpisodeInterrupted, ExitAfterInterrupt
-    from guiagent.agent.trajectory import TrajectoryError
-    from guiagent.envs import EnvError
-    from guiagent.policies import PolicyError
-
-    ExitAfterInterrupt.seconds = 30.0  # this process owns its exit: a hung close after Ctrl-C does not keep it
-    existed = out.exists()
-    started = time.time()
-    try:
-        result = fn()
-    except EpisodeInterrupted as stop:  # recorded as interrupted: say where, and how to go on
-        output.result(stop.result, stop.root, started)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except KeyboardInterrupt:
-        output.error("interrupted before the episode started: nothing was recorded")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except RebuildDiverged as exc:  # the resume stopped before going on: nothing recorded was changed
-        output.error(str(exc))
-        output.json_error(str(exc), EXIT_FAILED)
-        raise typer.Exit(EXIT_FAILED) from None
-    except (ConfigError, TrajectoryError, OutputError, ValidationError, EnvError, PolicyError) as exc:
-        # Could not even start (bad setting, no Chromium, unreadable script): nothing was recorded.
-        message = _setting_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        if not existed:
-            _remove_unstarted(out)
-        output.error(message)
-        output.json_error(message, EXIT_USAGE)
-        raise typer.Exit(EXIT_USAGE) from None
-    output.result(result, out, started)
-    raise typer.Exit(exit_code(result.status))
-
-
-def exit_code(outcome: Outcome) -> int:
-    """The exit code of an episode's outcome (documented in the module's docstring and the README)."""
-    from guiagent.agent.outcome import Outcome
-
-    return {Outcome.SUCCESS: EXIT_OK, Outcome.UNVERIFIED: EXIT_UNVERIFIED}.get(outcome, EXIT_FAILED)
-
-
-def _setting_error(exc: Any) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"invalid setting {where}: {first['msg'].removeprefix('Value error, ')}"
-
-
-def _remove_unstarted(out: Path) -> None:
-    """Remove a folder this command created for a run that never started (no meta.json in it)."""
-    import shutil
-
-    if out.is_dir() and not (out / "meta.json").exists():
-        shutil.rmtree(out, ignore_errors=True)
-
-
-def _default_out(prefix: str) -> Path:
-    return Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 @app.command()
 def run(
     policy: Annotated[Literal["script", "vlm", "oracle"], typer.Option(help="script, vlm (Qwen2.5-VL on an OpenAI-compatible server), or oracle (with --suite: the task's DOM oracle).")] = "script",
@@ -140,7 +89,7 @@ def run(
     judge_url: Annotated[str | None, typer.Option(help="A judge: a second model's OpenAI-compatible root; it is shown the task, the final answer and the last frames and gives a verdict, recorded under verified (it decides only where no rule or reward checked).")] = None,
     judge_model: Annotated[str | None, typer.Option(help="The judge's served model name (with --judge-url).")] = None,
     judge_frames: Annotated[int, typer.Option(min=1, max=16, help="The last frames the judge is shown (the final screen included).")] = 3,
-    out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/run-TIME).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Trajectory folder (default runs/run-TIME).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the stopped episode in this folder.")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser (Playwright) or desktop (X11: mss + XTest).")] = "browser",
     xvfb: Annotated[str | None, typer.Option(help="desktop: run a private Xvfb of this size, WxH[xD].")] = None,
@@ -168,7 +117,7 @@ def run(
     allow: Annotated[list[str] | None, typer.Option(help="browser: only these hosts (example.com, *.example.com, 10.0.0.0/8); repeatable.")] = None,
     block: Annotated[list[str] | None, typer.Option(help="browser: never these hosts; repeatable.")] = None,
     allow_scheme: Annotated[list[str] | None, typer.Option(help="browser: a scheme beyond http and https (e.g. data); repeatable.")] = None,
-    private_network: Annotated[bool | None, typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and --demo-site).")] = None,
+    private_network: Annotated[bool | None, typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: off for vlm, on for scripts and the bundled sites).")] = None,
     secret: Annotated[list[str] | None, typer.Option(help="A secret used as {{NAME}}, its value from $NAME or --secrets-file; NAME@domain,... limits where it is typed.")] = None,
     secrets_file: Annotated[Path | None, typer.Option(help="NAME=value file (keep it outside the trajectory).")] = None,
     pass_env: Annotated[list[str] | None, typer.Option(help="An environment variable the browser or app may see; repeatable.")] = None,
@@ -177,7 +126,7 @@ def run(
     approval_timeout: Annotated[float, typer.Option(min=0, help="Unattended: seconds to wait, the page kept, for `guiagent approve DIR` before stopping awaiting approval (0: stop at once).")] = 300.0,
     resume_anyway: Annotated[bool, typer.Option(help="With --resume: if the replay that rebuilds the world diverges, go on from there (the segment is marked).")] = False,
     share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
-    demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="With --demo-site: default, or moved (controls moved and restyled).")] = "default",
+    demo_layout: Annotated[Literal["default", "moved"], typer.Option(help="The bundled demo site's layout: default, or moved (controls moved and restyled).")] = "default",
     cache: Annotated[Path | None, typer.Option(help="script: the action cache of grounded points (default SCRIPT.cache.json).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
     refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
@@ -191,32 +140,17 @@ def run(
     from guiagent.agent.safeguards import terminal_approver
 
     if resume is not None:
-        _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(), anyway=resume_anyway,
-                                        wait_approval=True, on_note=lambda text: output.line(f"note: {text}", "yellow")),
-                 resume, output)
+        refuse_finished(resume, output)
+        execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(), anyway=resume_anyway,
+                                       wait_approval=True, on_note=lambda text: output.line(f"note: {text}", "yellow")),
+                resume, output)
         return
-    target = out or _default_out("run")
+    target = out or default_out("run")
     if suite is not None:
-        _execute(lambda: _suite_task(options, target, output), target, output)
+        execute(lambda: suite_task(options, target, output), target, output)
         return
-    _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver(),
-                                   wait_approval=True), target, output)
-
-
-def _suite_task(options: dict[str, Any], target: Path, output: Output) -> EpisodeResult:
-    """``run --suite FILE --task ID``: the suite's task gives the start, check, limits and script; run's options
-    the policy, model and env settings (the bundled sites are on 127.0.0.1, as in batch)."""
-    from guiagent.agent.batch import run_suite_task
-    from guiagent.agent.run_options import run_spec
-    from guiagent.agent.runner import ConfigError
-    from guiagent.agent.safeguards import terminal_approver
-
-    given = [f"--{k.replace('_', '-')}" for k in ("script", "start_url", "success", "launch", "window") if options[k]]
-    if given:
-        raise ConfigError(f"--suite takes the task's own {', '.join(given)}: leave {'it' if len(given) == 1 else 'them'} out")
-    spec = run_spec({**options, "task": None, "demo_site": True})
-    return run_suite_task(options["suite"], options["task"], target, spec, seed=options["seed"], on_step=output.step,
-                          approver=terminal_approver())
+    execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver(),
+                                  wait_approval=True), target, output)
 
 
 # run's options that batch does not take: the suite's task gives them, or they make no sense for many
@@ -249,7 +183,7 @@ def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_run_options
 def batch(
     suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, miniwob, or task files (.yaml, .jsonl).")],
-    out: Annotated[Path, typer.Option(help="The batch folder: episodes/, results.jsonl, summary.json, index.html.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The batch folder: episodes/, results.jsonl, summary.json, index.html (default runs/batch-TIME).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
     policy: Annotated[Literal["script", "oracle", "vlm"], typer.Option(help="script: each task's script; oracle: the task's DOM oracle; vlm.")] = "script",
     tasks: Annotated[str | None, typer.Option(help="Only these task ids, comma-separated.")] = None,
@@ -272,18 +206,26 @@ def batch(
     from guiagent.agent.runner import ConfigError
     from guiagent.agent.suites import SuiteError
 
+    target = out or default_out("batch")
     urls = model_url or ["http://127.0.0.1:8000/v1"]
     # The bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network.
     options = {**(run_options or {}), **{k: None for k in NOT_FOR_BATCH}, "policy": policy, "model_url": urls[0],
                "env": "browser", "monitor": 0, "demo_site": True, "max_steps": 50}
     try:
-        report = run_from_cli(suites, out, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
+        report = run_from_cli(suites, target, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
                               max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
                               ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
                               recycle_after=recycle_after)
     except (ConfigError, SuiteError, BatchError, ValidationError) as exc:
-        output.error(_setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
+        output.error(setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
         raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        from guiagent.agent.batch.cli_lines import continue_command
+
+        output.error(f"interrupted: what finished is in {target / 'results.jsonl'}")
+        output.line(f"run the same command to continue: {continue_command(out is None, target)}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    out = target
     s = report.summary
     rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
     table = s["declared_vs_verified"]
@@ -316,13 +258,13 @@ def approve(
         output.line(f"{'approved' if answer['approved'] else 'denied'}: the waiting run (pid {request.get('pid', '?')}) "
                     f"took the answer and goes on in {trajectory}")
         raise typer.Exit(EXIT_OK)
-    _execute(lambda: resume_episode(trajectory, on_step=output.step, approval=answer, approver=terminal_approver(),
-                                    anyway=resume_anyway, wait_approval=True), trajectory, output)
+    execute(lambda: resume_episode(trajectory, on_step=output.step, approval=answer, approver=terminal_approver(),
+                                   anyway=resume_anyway, wait_approval=True), trajectory, output)
 
 
 @app.command()
 def demo(
-    out: Annotated[Path | None, typer.Option(help="Trajectory folder (default runs/demo-TIME).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Trajectory folder (default runs/demo-TIME).")] = None,
     env: Annotated[EnvKind, typer.Option(help="browser: the demo site in Chromium; desktop: a Tk app under Xvfb.")] = "browser",
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     scale: Annotated[float, typer.Option(help="Device scale factor.")] = 1.0,
@@ -333,12 +275,16 @@ def demo(
     """Run the bundled demo task, headless, and record it."""
     output = _output()
     from guiagent.agent.loop import LoopConfig
-    from guiagent.agent.runner import RunSpec, demo_script_path, desktop_demo_spec, start_episode
+    from guiagent.agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, start_episode
     from guiagent.envs.browser import BrowserConfig
 
-    target = out or _default_out(f"demo-{env}" if env != "browser" else "demo")
+    target = out or default_out(f"demo-{env}" if env != "browser" else "demo")
     if env == "desktop":
-        spec = desktop_demo_spec(target)
+        try:
+            spec = desktop_demo_spec(target)
+        except ConfigError as exc:  # a missing piece (tkinter): one sentence, nothing recorded
+            output.error(str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
         output.line(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
     else:
         spec = RunSpec(
@@ -347,14 +293,14 @@ def demo(
             loop=LoopConfig(max_steps=40),
         )
         output.line(f"demo: the bundled task on the bundled site, recording to {target}")
-    _execute(lambda: start_episode(spec, target, on_step=output.step), target, output)
+    execute(lambda: start_episode(spec, target, on_step=output.step), target, output)
 
 
 @app.command()
 def replay(
     trajectory: Annotated[Path, typer.Argument(help="The recorded trajectory folder.")],
     mode: Annotated[Literal["strict", "lenient"], typer.Option(help="strict: stop at the first divergence; lenient: go on and report.")] = "strict",
-    out: Annotated[Path | None, typer.Option(help="Folder for the replay's own trajectory (default runs/replay-TIME).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the replay's own trajectory (default runs/replay-TIME).")] = None,
     threshold: Annotated[float, typer.Option(help="Similarity (SSIM of thumbnails) under which a step diverges.")] = 0.95,
 ) -> None:
     """Re-execute a trajectory on a fresh env, verifying each step against its recording."""
@@ -365,12 +311,14 @@ def replay(
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
     from guiagent.policies import PolicyError
+    from guiagent.tools.extras import MissingExtra, need
 
-    target = out or _default_out("replay")
+    target = out or default_out("replay")
     started = time.time()
     try:
+        need("numpy", "media", "guiagent replay (it compares frames)")
         result, report = replay_trajectory(trajectory, target, mode, threshold, on_step=output.step)
-    except (ConfigError, TrajectoryError, OutputError, EnvError, PolicyError) as exc:
+    except (ConfigError, TrajectoryError, OutputError, EnvError, PolicyError, MissingExtra) as exc:
         output.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for problem in report.skipped:
@@ -387,7 +335,7 @@ def replay(
 def export(
     trajectories: Annotated[list[Path], typer.Argument(help="Trajectory folders, or batch folders (their results.jsonl).")],
     format: Annotated[Literal["llamafactory", "swift", "qwenvl", "trl"], typer.Option("--format", help="The trainer's data format.")] = "llamafactory",
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the dataset.")] = Path("export"),
+    output: Annotated[Path, typer.Option("--out", "-o", "--output", help="Folder for the dataset.")] = Path("export"),
     protocol: Annotated[ProtocolName, typer.Option(help="Target format of the assistant's calls.")] = "tool-call",
     model_family: Annotated[FamilyName, typer.Option(help="The model family the labels are for: its coordinate space and answer form.")] = "qwen2.5-vl",
     max_pixels: Annotated[int, typer.Option(help="The trainer's max_pixels: labels are computed for it.")] = 1280 * 28 * 28,
@@ -439,7 +387,7 @@ def export(
 @app.command("script")
 def script_command(
     trajectory: Annotated[Path, typer.Argument(help="The trajectory folder (a model's run, a replay, a scripted run).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="The script file to write.")] = Path("script.yaml"),
+    output: Annotated[Path, typer.Option("--out", "-o", "--output", help="The script file to write.")] = Path("script.yaml"),
 ) -> None:
     """Turn a trajectory into a script: targets from the elements under its points, checks from what followed."""
     out = _output()
@@ -463,7 +411,7 @@ def script_command(
 @app.command()
 def view(
     trajectory: Annotated[Path, typer.Argument(help="The trajectory folder.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
+    output: Annotated[Path | None, typer.Option("--out", "-o", "--output", help="The HTML report (default DIR/report.html).")] = None,
     mp4: Annotated[Path | None, typer.Option(help="Also write the episode as an mp4.")] = None,
     gif: Annotated[Path | None, typer.Option(help="Also write the episode as a GIF.")] = None,
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
@@ -476,6 +424,7 @@ def view(
     from guiagent.agent.report import render_html, write_gif, write_mp4
     from guiagent.agent.safeguards import owner_only
     from guiagent.agent.trajectory import TrajectoryError, load_trajectory
+    from guiagent.tools.extras import MissingExtra, need
 
     if is_batch(trajectory):
         if output or mp4 or gif:
@@ -490,6 +439,8 @@ def view(
         traj = load_trajectory(trajectory)
         target = output or trajectory / "report.html"
         check_file(target, "-o", FileKind.REPORT)
+        if mp4 is not None:
+            need("av", "media", "an mp4 of the episode (--mp4)")
         for path, option, kind in ((mp4, "--mp4", FileKind.MP4), (gif, "--gif", FileKind.GIF)):
             if path is not None:
                 check_file(path, option, kind)
@@ -502,7 +453,7 @@ def view(
                 write_mp4(traj, mp4)
             if gif:
                 write_gif(traj, gif)
-    except (TrajectoryError, ValueError, OSError) as exc:
+    except (TrajectoryError, ValueError, OSError, MissingExtra) as exc:
         out.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
     for problem in traj.problems:
@@ -530,11 +481,14 @@ def doctor(
     try:
         video = VideoConfig(fps=video_fps, history_seconds=history_seconds)
     except ValidationError as exc:
-        output.error(_setting_error(exc))
-        output.json_error(_setting_error(exc), EXIT_USAGE)
+        output.error(setting_error(exc))
+        output.json_error(setting_error(exc), EXIT_USAGE)
         raise typer.Exit(EXIT_USAGE) from None
     ok = run_doctor(output, model_url, model, max_pixels, video, model_family)
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+plain_flags(app)
 
 
 def main() -> None:

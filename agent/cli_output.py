@@ -69,6 +69,7 @@ class Output:
         self.quiet, self.json_mode = quiet, json_mode
         self.out = Console(highlight=False, soft_wrap=True, stderr=json_mode)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+        self.shown: list[str] = []  # the failure messages printed under steps: the result does not repeat them
 
     def line(self, text: str, style: str | None = None) -> None:
         """A progress line (hidden by --quiet); ``text`` is printed literally."""
@@ -98,11 +99,17 @@ class Output:
             line.append(f" {record.label}", style="dim")
         line.append(f"  {_timings(record)}", style="dim")
         self.out.print(line)
-        messages = [r.message for r in record.results if not r.ok]
-        messages += [c.result.message for c in record.checks if not c.result.ok]
-        messages += [m for m in (record.format_error, record.error) if m and m not in messages]
+        messages: list[str] = []
+        for message in [r.message for r in record.results if not r.ok] + [c.result.message for c in record.checks
+                                                                            if not c.result.ok]:
+            if message not in messages:
+                messages.append(message)
+        for message in (record.format_error, record.error):  # the step's error often quotes its failed check
+            if message and not any(m in message for m in messages):
+                messages.append(message)
         for message in messages:
             self.out.print(Text(f"           {message}", style="red"))
+        self.shown += messages
 
     def result(self, result: EpisodeResult, out: Path, started: float, **extra: Any) -> None:
         """The episode's result: a JSON object with --json, else a summary and where to look next."""
@@ -113,7 +120,7 @@ class Output:
             return
         color = {Outcome.SUCCESS: "green", Outcome.UNVERIFIED: "yellow"}.get(result.status, "red")
         summary = Text(result.status.value, style=f"bold {color}")
-        summary.append(f" after {result.steps} steps in {seconds:.1f}s" + (f": {result.reason}" if result.reason else ""))
+        summary.append(f" after {result.steps} steps in {seconds:.1f}s" + (f": {self._reason(result.reason)}" if result.reason else ""))
         self.out.print(summary)
         if result.answer:
             self.out.print(Text(f"answer: {result.answer}"))
@@ -128,6 +135,20 @@ class Output:
             self.out.print(Text("the computer or the model server under the agent failed, not the task"))
         if result.status in (Outcome.ERROR, Outcome.INTERRUPTED):
             self.out.print(Text(f"resume with: {resume_command(out)}"))
+        self.out.print(Text(f"report: guiagent view {out}"), style="dim")
+
+    def _reason(self, reason: str) -> str:
+        """The reason, or where it was printed already (a step's failure ends most failed runs: said once)."""
+        for message in self.shown:
+            if message in reason:
+                where = reason.replace(message, "").rstrip(": ").strip()
+                return f"{where or 'a step'} failed (printed above)"
+        return reason
+
+    def finished_already(self, result: EpisodeResult, out: Path) -> None:
+        """``--resume`` on an episode that has ended: say so, with its outcome, and change nothing."""
+        self.out.print(Text(f"{out} is already finished: {result.status.value} after {result.steps} steps"
+                            + (f" ({result.reason})" if result.reason else "") + "; nothing to resume"))
         self.out.print(Text(f"report: guiagent view {out}"), style="dim")
 
     def json_error(self, message: str, code: int) -> None:

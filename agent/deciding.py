@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 
-from guiagent.policies import Decision, DecisionContext, Policy, PolicyUnavailable
+from guiagent.policies import Decision, DecisionContext, PlannedPolicy, Policy, PolicyUnavailable
 
 
 class TimedDecider:
@@ -25,3 +25,10 @@ class TimedDecider:
 
     def close(self) -> None:
         self._thread.shutdown(wait=False)
+
+
+def shown_limit(policy: Policy, max_steps: int, step: int) -> int:
+    """The step limit a person sees after step ``step``: a script's own length where it is lower than the loop's."""
+    if isinstance(policy, PlannedPolicy):
+        return max(min(max_steps, policy.planned_steps()), step + 1)
+    return max_steps

@@ -18,7 +18,7 @@ from langgraph.types import Command, interrupt
 
 from guiagent.agent.acting import Actor, StepFault
 from guiagent.agent.concluding import Concluder, terminate_ending
-from guiagent.agent.deciding import TimedDecider
+from guiagent.agent.deciding import TimedDecider, shown_limit
 from guiagent.agent.episode_state import (
     EpisodeResult,
     EpisodeState,
@@ -166,7 +166,7 @@ class Episode:
                 pending["targets"] = [r.model_dump(mode="json") for r in acted.resolved]
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
             results, checks = fault.results, fault.checks
-            update["ending"] = fault_ending(FaultKind.ENV, fault.error)
+            update["ending"] = fault_ending(fault.kind, fault.error)
         except EnvError as exc:
             results, checks = [], []
             update["ending"] = fault_ending(FaultKind.ENV, exc)
@@ -200,7 +200,7 @@ class Episode:
         self.history[step:] = [summary_of(record)]
         update: dict[str, Any] = {"step": step + 1, "pending": pending}
         if self.on_step is not None:
-            self.on_step(record, self.config.max_steps)
+            self.on_step(record, shown_limit(self.policy, self.config.max_steps, step))
         if ending is None and step + 1 >= self.config.max_steps:
             ending = self.concluder.step_limit().model_dump(mode="json")
         if ending is not None:

@@ -79,7 +79,7 @@ def summary_of(record: StepRecord) -> StepSummary:
         index=record.index, t=record.t, thought=record.thought, raw=record.raw,
         model_actions=record.model_actions, actions=record.actions,
         results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
-        error=record.format_error, env_fault=record.fault is not None and record.fault.kind is FaultKind.ENV,
+        error=record.format_error, env_fault=record.fault is not None and record.fault.kind in (FaultKind.ENV, FaultKind.MODEL_SERVER),
     )
 
 

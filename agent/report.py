@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from guiagent.agent.outcome import Outcome
 from guiagent.agent.outputs import REPORT_MARK
 from guiagent.agent.trajectory import StepRecord, Trajectory
+from guiagent.tools.extras import need
 
 ACCENT = (230, 40, 90)
 
@@ -344,7 +345,7 @@ def write_gif(traj: Trajectory, path: Path, seconds_per_step: float = 1.0, width
 
 
 def write_mp4(traj: Trajectory, path: Path, fps: int = 2, seconds_per_step: float = 1.0) -> None:
-    import av
+    av = need("av", "media", "an mp4 of the episode (--mp4)")
 
     frames = [annotated(traj, s) for s in traj.steps]
     if not frames:

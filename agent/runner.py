@@ -99,7 +99,13 @@ def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
 
 
 def desktop_demo_spec(out: Path) -> RunSpec:
-    """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory."""
+    """The bundled desktop demo: its Tk app on a private Xvfb, its state kept in the trajectory. A ConfigError says
+    what to install where tkinter (the app's toolkit) is missing."""
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        raise ConfigError("the desktop demo's app needs tkinter, which this Python lacks: install it (Debian: "
+                          "sudo apt-get install python3-tk) or use a Python built with Tk") from None
     app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
         env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),

@@ -20,6 +20,7 @@ from guiagent.envs.chromium import (
     SharedBrowser,
     chromium_args,
     find_chromium,
+    start_failure,
 )
 from guiagent.envs.chromium import (
     first_line as _first_line,
@@ -143,7 +144,7 @@ class BrowserEnv(ClosingEnv):
                 self._context = self._browser.new_context(**context_args)
         except Exception as exc:
             self.close()
-            raise EnvError(f"could not start Chromium ({executable}): {_first_line(exc)}") from None
+            raise EnvError(start_failure(exc, executable, args)) from None
         self._init_context()
 
     def _init_context(self) -> None:

@@ -4,6 +4,7 @@ episodes, in-page hooks."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.why import why_lines
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -138,6 +140,7 @@ class SharedBrowser:
     def start(self) -> SharedBrowser:
         if self.browser is None:
             executable = find_chromium(self.executable_path)
+            args: list[str] = []
             try:
                 self._pw = PlaywrightDriver.acquire()
                 # Each episode's context brings its own proxy (its URL policy's guard); WebRTC must not
@@ -147,7 +150,7 @@ class SharedBrowser:
                                                         args=args, env=clean_environ([]))
             except Exception as exc:
                 self.close()
-                raise EnvError(f"could not start Chromium ({executable}): {first_line(exc)}") from None
+                raise EnvError(start_failure(exc, executable, args)) from None
         return self
 
     @property
@@ -188,3 +191,26 @@ def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     line = text.splitlines()[0]
     return line.removeprefix("Error: ")
+
+
+# A browser's stderr lines (Playwright keeps them under "Browser logs:" or in its call log, "  - [pid=N][err] ...").
+_BROWSER_ERR = re.compile(r"^(?:\s*- )?\[pid=\d+\]\[err\] (.*)$", re.MULTILINE)
+_EXIT = re.compile(r"<process did exit: exitCode=(\w+), signal=(\w+)>")
+_NOISE = re.compile(r"DevTools listening|dbus|Fontconfig|crashpad|ERROR:viz_main_impl|GPU process", re.IGNORECASE)
+MAX_WHY_LINES = 6
+
+
+def start_failure(exc: BaseException, executable: str, args: list[str]) -> str:
+    """Why Chromium did not start, for a person: the binary and the flags guiagent gave it, how it exited, and the
+    lines of its stderr that say why (a missing library, the sandbox, /dev/shm), not only Playwright's first line."""
+    text = str(exc)
+    why = why_lines("\n".join(line for line in _BROWSER_ERR.findall(text) if not _NOISE.search(line)), MAX_WHY_LINES + 1)
+    exited = _EXIT.search(text)
+    how = ""
+    if exited:
+        how = f"; it exited with code {exited[1]}" if exited[1] != "null" else f"; it was killed by {exited[2]}"
+    head = f"could not start Chromium: {executable} {' '.join(args)}".rstrip() + how
+    if not why:
+        return f"{head}: {first_line(exc)}"
+    shown = why[:MAX_WHY_LINES] + ([f"... and {len(why) - MAX_WHY_LINES} more lines"] if len(why) > MAX_WHY_LINES else [])
+    return head + ":\n" + "\n".join(f"  {line}" for line in shown)

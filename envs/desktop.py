@@ -20,6 +20,7 @@ from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.lifetime import die_with_parent
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
+from guiagent.envs.why import failure
 from guiagent.envs.xinput import Button, XInput
 from guiagent.envs.xvfb import Xvfb, parse_screen
 from guiagent.tools import (
@@ -85,6 +86,7 @@ class DesktopEnv(ClosingEnv):
     def reset(self, url: str | None = None) -> None:
         cfg = self.config
         if self.display is None:
+            require_desktop_extra()
             if cfg.xvfb:
                 parse_screen(cfg.xvfb)
                 self._xvfb = Xvfb(cfg.xvfb, monitors=cfg.xvfb_monitors).start()
@@ -127,8 +129,9 @@ class DesktopEnv(ClosingEnv):
         pattern = re.compile(self.config.window) if self.config.window else None
         while time.monotonic() < deadline:
             if self._app.poll() is not None:
-                err = self._app.stderr.read().decode(errors="replace").strip()[-400:] if self._app.stderr else ""
-                raise EnvError(f"{command!r} exited with {self._app.returncode} before its window appeared: {err}")
+                err = self._app.stderr.read().decode(errors="replace") if self._app.stderr else ""
+                raise EnvError(failure("the app did not start", shlex.split(command),
+                                       f"exited with code {self._app.returncode} before its window appeared", err))
             titles = {w: t for w, t in self._windows().items() if w not in before}
             if titles and (pattern is None or any(pattern.search(t) for t in titles.values())):
                 time.sleep(self.config.settle_s)
@@ -340,6 +343,18 @@ class DesktopEnv(ClosingEnv):
                 return None
             window = tree.parent
         return None
+
+
+DESKTOP_EXTRA = "the desktop env needs guiagent's [desktop] extra (mss, python-xlib): pip install 'guiagent[desktop]'"
+
+
+def require_desktop_extra() -> None:
+    """An EnvError naming the extra to install where mss or python-xlib is missing (before anything starts)."""
+    try:
+        import mss  # noqa: F401
+        import Xlib.display  # noqa: F401
+    except ImportError as exc:
+        raise EnvError(f"{DESKTOP_EXTRA} ({exc.name or 'a module'} is missing)") from None
 
 
 def _corners(width: int, height: int) -> set[tuple[int, int]]:

@@ -12,6 +12,7 @@ from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetEr
 # and name, and its box. The element at a point climbs to the control it belongs to (a label inside a
 # button, the <b> in a link).
 _DESCRIBE_JS = r"""
+const TEXT_CAP = 80;
 const INTERACTIVE = "a[href],button,input,select,textarea,summary,label,[role],[onclick],[tabindex]";
 const ATTRS = ["data-testid", "data-test", "name", "aria-label", "title", "placeholder", "alt", "data-value"];
 const unique = s => { try { return document.querySelectorAll(s).length === 1; } catch (e) { return false; } };
@@ -51,19 +52,24 @@ function role(el) {
   if (/^h[1-6]$/.test(t)) return "heading";
   return null;
 }
+// What a person sees of an element: its rendered text (innerText: no <script> or <style> source, nothing hidden),
+// whitespace folded, capped; an element without innerText (SVG) gives none.
+function visible(el) {
+  const text = typeof el.innerText === "string" ? el.innerText : "";
+  return text.replace(/\s+/g, " ").trim().slice(0, TEXT_CAP);
+}
 function name(el) {
   const label = el.getAttribute("aria-label");
-  if (label) return label.trim();
-  if (el.labels && el.labels.length) return el.labels[0].textContent.trim();
+  if (label) return label.trim().slice(0, TEXT_CAP);
+  if (el.labels && el.labels.length) return visible(el.labels[0]);
   if (["input", "textarea", "select"].includes(el.localName)) return el.getAttribute("title") || el.getAttribute("placeholder") || null;
-  const text = el.textContent.replace(/\s+/g, " ").trim();
-  return text || el.getAttribute("title") || null;
+  return visible(el) || el.getAttribute("title") || null;
 }
 function describe(el) {
   const r = el.getBoundingClientRect();
   return {
     tag: el.localName, path: path(el), selector: selector(el),
-    text: el.textContent.replace(/\s+/g, " ").trim().slice(0, 80), role: role(el), name: name(el),
+    text: visible(el), role: role(el), name: name(el),
     rect: [r.x, r.y, r.width, r.height],
   };
 }

@@ -18,6 +18,7 @@ connection can never carry a request to a second host. What never reaches the ne
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -31,6 +32,8 @@ from guiagent.tools.urlpolicy import PolicyError, Target, UrlPolicy, Verdict, ca
 HEAD_LIMIT = 64 * 1024
 PIPE_CHUNK = 64 * 1024
 CONNECT_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 30.0  # a bound on stop(): the connections' tasks are cancelled, so they end at once
+log = logging.getLogger(__name__)
 HOP_BY_HOP = {b"connection", b"proxy-connection", b"keep-alive", b"proxy-authorization", b"proxy-authenticate",
               b"te", b"trailer", b"upgrade"}
 
@@ -79,38 +82,47 @@ class NetworkGuard:
 
         def serve() -> None:
             asyncio.set_event_loop(self._loop)
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", 0, limit=HEAD_LIMIT)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-            ready.set()
-            self._loop.run_forever()
+            try:
+                self._server = self._loop.run_until_complete(
+                    asyncio.start_server(self._handle, "127.0.0.1", 0, limit=HEAD_LIMIT)
+                )
+                self.port = self._server.sockets[0].getsockname()[1]
+                ready.set()
+                self._loop.run_forever()
+            finally:
+                self._finish()
 
         self._thread = threading.Thread(target=serve, name="netguard", daemon=True)
         self._thread.start()
         ready.wait()
         return self
 
+    def _finish(self) -> None:
+        """On the guard's own thread, once its loop has stopped: close the server, cancel every connection's task and
+        run them to their end (as asyncio.run does), so that no task is left to be destroyed pending."""
+        loop = self._loop
+        if self._server is not None:
+            self._server.close()
+        for _ in range(100):  # a connection accepted while closing starts one more task: until none is left
+            tasks = asyncio.all_tasks(loop)
+            if not tasks:
+                break
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
     def stop(self) -> None:
+        """Stop serving; every connection's task ends on the guard's thread before this returns."""
         if self._thread is None:
             return
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for _ in range(3):  # a connection accepted while closing starts one more task
-                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-                if not tasks:
-                    break
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=STOP_TIMEOUT_S)
+        if self._thread.is_alive():
+            log.warning("the network guard's thread did not stop within %ss", STOP_TIMEOUT_S)
         self._thread = None
-        self._loop.close()
 
     def __enter__(self) -> NetworkGuard:
         return self.start()

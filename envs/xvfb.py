@@ -14,6 +14,7 @@ from pathlib import Path
 from guiagent.envs.base import EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.lifetime import die_with_parent
+from guiagent.envs.why import failure
 
 
 def parse_screen(spec: str) -> tuple[int, int, int]:
@@ -56,11 +57,14 @@ class Xvfb:
         binary = shutil.which("Xvfb")
         if binary is None:
             raise EnvError("Xvfb not found: install Debian's package (apt-get install xvfb)")
+        argv: list[str] = []
+        code, stderr = None, ""
         for _ in range(10):  # another process may take the number between our look and Xvfb's start
             n = _free_display()
+            argv = [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
+                    "-noreset", "+extension", "RANDR"]
             self.proc = subprocess.Popen(
-                [binary, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}", "-nolisten", "tcp",
-                 "-noreset", "+extension", "RANDR"],
+                argv,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                 preexec_fn=die_with_parent,  # SIGTERM: no Xvfb outlives the runtime that started it
                 env=clean_environ(),
@@ -76,8 +80,11 @@ class Xvfb:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.02)
+            code = self.proc.poll()
+            stderr = self._stderr()
             self.stop()
-        raise EnvError(f"Xvfb did not start: {self._stderr()}")
+        how = f"exited with code {code}" if code is not None else f"opened no display within {self.timeout_s:g}s"
+        raise EnvError(failure("Xvfb did not start", argv, how, stderr))
 
     def _split_monitors(self) -> None:
         """Present the screen as N side-by-side monitors (RandR 1.5 monitors, which mss lists)."""
@@ -95,12 +102,16 @@ class Xvfb:
                            capture_output=True, timeout=10)
 
     def _stderr(self) -> str:
+        """What a failed Xvfb printed (it has exited, or is stopped next: the pipe ends)."""
         if self.proc is None or self.proc.stderr is None:
-            return "no output"
+            return ""
         try:
-            return self.proc.stderr.read().decode(errors="replace").strip()[-500:] or "no output"
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                self.proc.wait(timeout=5)
+            return self.proc.stderr.read().decode(errors="replace")
         except Exception:
-            return "no output"
+            return ""
 
     @property
     def alive(self) -> bool:

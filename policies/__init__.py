@@ -4,6 +4,7 @@ from guiagent.policies.base import (
     Decision,
     DecisionContext,
     DecisionSource,
+    PlannedPolicy,
     Policy,
     PolicyError,
     PolicyUnavailable,
@@ -11,4 +12,4 @@ from guiagent.policies.base import (
     TargetResolver,
 )
 
-__all__ = ["Decision", "DecisionContext", "DecisionSource", "Policy", "PolicyError", "PolicyUnavailable", "StepSummary", "TargetResolver"]
+__all__ = ["Decision", "DecisionContext", "DecisionSource", "PlannedPolicy", "Policy", "PolicyError", "PolicyUnavailable", "StepSummary", "TargetResolver"]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from guiagent.tools import Observation
 from guiagent.tools.actions import Point
+from guiagent.tools.extras import need
 from guiagent.tools.files import write_atomic
 from guiagent.tools.targets import ElementInfo
 
@@ -46,7 +47,7 @@ class Signature(BaseModel):
 
     def differences(self, now: Signature) -> list[str]:
         """What changed between this (cached) signature and ``now``; empty when they match."""
-        import imagehash
+        imagehash = need("imagehash", "media", "the action cache of describe targets")
 
         changed = []
         if self.page != now.page:
@@ -104,7 +105,7 @@ class Screen:
 
     def hash_box(self, x: float, y: float, w: float, h: float) -> str | None:
         """Perceptual hash of a box given in input units, clipped to the frame (None if nothing is left)."""
-        import imagehash
+        imagehash = need("imagehash", "media", "the action cache of describe targets")
 
         g = self.observation.geometry
         left, top = g.input_to_captured((x, y))

@@ -43,7 +43,7 @@ class StepSummary(BaseModel):
     actions: list[dict[str, Any]] = Field(default_factory=list, description="In the env's input space.")
     results: list[str] = Field(default_factory=list)
     error: str | None = None
-    env_fault: bool = Field(default=False, description="The computer died under this step: its actions or checks did not all run.")
+    env_fault: bool = Field(default=False, description="The computer (or the model server grounding a target) died under this step: its actions or checks did not all run.")
 
 
 class DecisionContext(BaseModel):
@@ -98,6 +98,16 @@ class Policy(Protocol):
 
     def settings(self) -> dict[str, Any]:
         """What is needed to build the same policy again (recorded in meta.json)."""
+        ...
+
+
+@runtime_checkable
+class PlannedPolicy(Protocol):
+    """A policy that follows a plan of known length (a script): its episodes show that as their step limit
+    where it is lower than the loop's."""
+
+    def planned_steps(self) -> int:
+        """The steps the plan takes, its final terminate included."""
         ...
 
 

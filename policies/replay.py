@@ -10,26 +10,36 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.policies.base import Decision, DecisionContext, DecisionSource, PolicyError
 from guiagent.tools import Check, Observation, ScreenMapping, Terminate, parse_action
+from guiagent.tools.extras import need
+
+if TYPE_CHECKING:
+    import numpy as np
 
 THUMB = (160, 100)
 DEFAULT_THRESHOLD = 0.95
 
 
+def _numpy() -> Any:
+    """numpy, for comparing frames (the [media] extra)."""
+    return need("numpy", "media", "comparing frames (replay)")
+
+
 def _gray(png: bytes, size: tuple[int, int] = THUMB) -> np.ndarray:
+    np = _numpy()
     image = Image.open(io.BytesIO(png)).convert("L").resize(size, Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.float64)
 
 
 def _box_mean(a: np.ndarray, k: int = 7) -> np.ndarray:
     """Mean over every k x k window (valid positions only), by summed-area table."""
+    np = _numpy()
     s = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) / (k * k)
 
@@ -50,6 +60,7 @@ def diff_image(a_png: bytes, b_png: bytes) -> bytes:
     """A PNG that shows where two frames differ (bright = different), at the first frame's size."""
     a = Image.open(io.BytesIO(a_png)).convert("RGB")
     b = Image.open(io.BytesIO(b_png)).convert("RGB").resize(a.size)
+    np = _numpy()
     delta = np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).max(axis=2)
     heat = np.clip(delta * 4, 0, 255).astype(np.uint8)
     out = Image.fromarray(np.stack([heat, heat // 3, heat // 3], axis=2))

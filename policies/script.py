@@ -35,6 +35,7 @@ from guiagent.policies.base import Decision, DecisionContext, DecisionSource, Po
 from guiagent.policies.targeting import Targeting
 from guiagent.tools import ACTIONS_BY_NAME, Action, ActionError, Check, Observation, Terminate, parse_action
 from guiagent.tools.actions import describe_validation_error
+from guiagent.tools.extras import MissingExtra, need
 from guiagent.tools.targets import TARGET_KEYS, ResolvedTarget, Target, TargetScreen
 
 if TYPE_CHECKING:
@@ -166,11 +167,21 @@ class ScriptPolicy:
         script = load_script(path)
         cache_path = Path(cache) if cache else default_cache_path(Path(path))
         described = any(t.describe for step in script.steps for t in step.targets.values())
+        if described and cache_mode != "off":
+            try:
+                need("imagehash", "media", "the action cache of describe targets (or run with --no-cache)")
+            except MissingExtra as exc:
+                raise ScriptError(str(exc)) from None
         try:
             store = ActionCache(cache_path, cache_mode) if described and cache_mode != "off" else None
         except CacheError as exc:
             raise ScriptError(str(exc)) from None
         return cls(script, source=str(path), vlm=vlm, cache=store)
+
+    def planned_steps(self) -> int:
+        """The script's steps, plus the terminate that ends it where its last step is not one."""
+        steps = self.script.steps
+        return len(steps) + (0 if steps and isinstance(steps[-1].action, Terminate) else 1)
 
     def _grounder(self) -> Grounder:
         from guiagent.policies.grounding import Grounder

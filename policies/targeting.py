@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from guiagent.policies.action_cache import ActionCache, CacheEntry, Screen, Signature, page_of
-from guiagent.policies.base import PolicyError
+from guiagent.policies.base import PolicyError, PolicyUnavailable
 from guiagent.policies.grounding import Grounder, GroundingError
 from guiagent.tools import Action, Observation
 from guiagent.tools.targets import ResolvedTarget, Target, TargetError, TargetScreen
@@ -95,6 +95,8 @@ class Targeting:
             reason = "not in the cache" if self.cache.mode == "use" else "cache refresh"
         try:
             grounding = self.grounder.ground(describe, shot.observation)
+        except PolicyUnavailable:
+            raise  # the model server, not the target: the episode ends in error (resumable), as under a model policy
         except (GroundingError, PolicyError) as exc:
             return record.model_copy(update={"error": f"grounding {describe!r} failed: {exc}", "model_calls": 1,
                                              "healed": healed, "reason": reason})

@@ -1,7 +1,8 @@
 """pyproject.toml declares exactly what the code imports, extra by extra.
 
-The imports are read from the sources (ast: ``import``/``from`` anywhere in a file, and a literal
-``find_spec("name")``) and mapped to installed distributions (``importlib.metadata.packages_distributions``;
+The imports are read from the sources (ast: ``import``/``from`` anywhere in a file, a literal
+``find_spec("name")``, and an extra's module taken with ``need("name", ...)``, tools/extras.py) and mapped to
+installed distributions (``importlib.metadata.packages_distributions``;
 where several share a top-level name, as the langgraph packages do, the one that ships the module).
 The declared dependencies are the installed package's own (``importlib.metadata.requires``).
 """
@@ -41,8 +42,10 @@ def imported_modules(folders: tuple[str, ...]) -> dict[str, set[str]]:
                     names += [a.name for a in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     names.append(node.module)
-                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "find_spec"
-                      and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                      and isinstance(node.args[0].value, str)
+                      and ((isinstance(node.func, ast.Attribute) and node.func.attr == "find_spec")
+                           or (isinstance(node.func, ast.Name) and node.func.id == "need"))):  # tools.extras.need
                     names.append(node.args[0].value)
             for name in names:
                 top = name.split(".")[0]

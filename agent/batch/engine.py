@@ -22,7 +22,7 @@ from guiagent.agent.batch.plan import (
     standing,
 )
 from guiagent.agent.batch.progress import Progress
-from guiagent.agent.batch.results import ResultLog, ResultRow, read_results, write_final
+from guiagent.agent.batch.results import ResultLog, ResultRow, read_results, write_final, write_report
 from guiagent.agent.batch.router import TABLE
 from guiagent.agent.outcome import Outcome
 from guiagent.agent.suites import Suite
@@ -93,6 +93,7 @@ def run_batch(settings: BatchSettings, suites: list[Suite], engine: Engine, prog
     def finish(row: ResultRow) -> None:
         rows[row.key] = row
         log.append(row)
+        write_report(root, row)
         if progress:
             progress.finished(row)
         if row.outcome is Outcome.ERROR:

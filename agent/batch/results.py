@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +32,7 @@ from guiagent.tools.files import write_atomic
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 INDEX = "index.html"
+log = logging.getLogger(__name__)
 
 
 
@@ -95,7 +97,7 @@ def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float) 
     write_atomic(root / RESULTS, "".join(r.model_dump_json() + "\n" for r in rows))
     summary = summarize(rows, planned, wall_s)
     write_atomic(root / SUMMARY, json.dumps(summary, indent=2))
-    write_atomic(root / INDEX, render_index(rows, summary))
+    write_atomic(root / INDEX, render_index(rows, summary, root))
     return summary
 
 
@@ -154,9 +156,16 @@ def summarize(rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, A
     }
 
 
-def render_index(rows: list[ResultRow], summary: dict[str, Any]) -> str:
-    """The batch's HTML index: success per task, then every episode linked to its report."""
+def render_index(rows: list[ResultRow], summary: dict[str, Any], root: Path) -> str:
+    """The batch's HTML index: success per task, then every episode linked to its folder and, where it was
+    written, its report."""
     e = html.escape
+
+    def links(r: ResultRow) -> str:
+        report = (f"<a href='{e(r.trajectory)}/report.html'>report</a> "
+                  if (root / r.trajectory / "report.html").exists() else "no report ")
+        return report + f"<a href='{e(r.trajectory)}/'>folder</a>"
+
     rate = summary["success_rate"]
     head = (f"{summary['success']} of {summary['episodes']} episodes succeeded (verified)"
             + (f" ({rate:.0%} of those that ran)" if rate is not None else "")
@@ -176,8 +185,7 @@ def render_index(rows: list[ResultRow], summary: dict[str, Any]) -> str:
         f"<tr class='{r.outcome.value}'><td>{e(r.task)}</td><td>{r.seed}</td><td>{r.outcome.value}</td>"
         f"<td>{e(_declared(r))}</td><td>{e(_verified(r))}</td>"
         f"<td>{_num(r.reward, 'g')}</td><td>{r.steps}</td><td>{r.tokens}</td>"
-        f"<td>{r.wall_s:.1f}</td><td><a href='{e(r.trajectory)}/report.html'>report</a> "
-        f"<a href='{e(r.trajectory)}/'>folder</a></td><td>{e(r.reason or '')}</td></tr>"
+        f"<td>{r.wall_s:.1f}</td><td>{links(r)}</td><td>{e(r.reason or '')}</td></tr>"
         for r in rows
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Batch results</title><style>
@@ -191,7 +199,8 @@ world: {dvv['true_success']} true successes, {dvv['false_success']} false succes
 <table class="dvv"><tr><th></th><th>checks passed</th><th>a check refused</th><th>no check</th></tr>{table}</table>
 {_agreement_html(summary)}<h2>Per task</h2><table><tr><th>task</th><th>success</th><th>false success</th><th>false failure</th><th>unverified</th>
 <th>errors</th><th>mean reward</th></tr>{task_rows}</table>
-<h2>Episodes</h2><p>Reports: <code>guiagent view DIR</code> writes each episode's report.html.</p>
+<h2>Episodes</h2><p>Each episode's report.html is written as it ends; <code>guiagent view DIR</code> writes any
+that are missing (an episode recorded before this version, or one whose report could not be written).</p>
 <table><tr><th>task</th><th>seed</th><th>outcome</th><th>declared</th><th>verified</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
 <th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
 
@@ -233,6 +242,20 @@ def expand_batches(paths: list[Path], only_success: bool = False, include_unveri
     """Trajectory folders, a batch folder standing for the episodes its results.jsonl lists."""
     return [t for p in paths
             for t in (batch_trajectories(p, only_success, include_unverified) if is_batch(p) else [p])]
+
+
+def write_report(root: Path, row: ResultRow) -> None:
+    """The episode's report.html, written as its row comes in (an episode that left no trajectory gets none)."""
+    from guiagent.agent.report import render_html
+    from guiagent.agent.trajectory import META_FILE, TrajectoryError, load_trajectory
+
+    folder = root / row.trajectory
+    if not (folder / META_FILE).exists():
+        return
+    try:
+        write_atomic(folder / "report.html", render_html(load_trajectory(folder)))
+    except (TrajectoryError, ValueError, OSError) as exc:  # the index says there is none; view says why
+        log.warning("no report for %s: %s", folder, exc)
 
 
 def write_reports(root: Path) -> list[str]:

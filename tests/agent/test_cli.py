@@ -26,7 +26,7 @@ def test_demo_exits_0_and_writes_the_trajectory_into_out(tmp_path):
     out = tmp_path / "demo"
     proc = guiagent("demo", "--out", out)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "step   1/40  left_click [640, 220]  ok" in proc.stdout
+    assert "step   1/25  left_click [640, 220]  ok" in proc.stdout
     assert "success after 25 steps" in proc.stdout
     assert {"meta.json", "steps.jsonl", "frames"} <= {p.name for p in out.iterdir()}
 
@@ -36,7 +36,8 @@ def test_a_failing_script_exits_1_with_the_reason(tmp_path):
     script.write_text("task: fail\nstart_url: /login\nsteps:\n  - {name: look, action: wait, time: 0, expect: {text: Nowhere, timeout: 0.3}}\n")
     proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
     assert proc.returncode == 1
-    assert "failure after 1 steps" in proc.stdout and "step 1 (look): check text 'Nowhere'" in proc.stdout
+    assert "failure after 1 steps" in proc.stdout and "check text 'Nowhere'" in proc.stdout
+    assert "step 1 (look) failed (printed above)" in proc.stdout
 
 
 def test_bad_usage_and_config_exit_2_with_the_reason(tmp_path):
@@ -101,7 +102,8 @@ def test_a_script_action_that_fails_fails_the_step_even_without_expect(tmp_path)
     proc = guiagent("run", "--script", script, "--demo-site", "--out", tmp_path / "t")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     said = " ".join(proc.stdout.split())
-    assert "failure after 1 steps in" in said and ": step 1 (off the page): left_click" in said, said
+    assert "failure after 1 steps in" in said and "step 1 (off the page) failed (printed above)" in said, said
+    assert said.count("left_click: coordinate [5000, 10] is outside") == 1, said  # the reason, once
     assert load_trajectory(tmp_path / "t").meta.outcome == "failure"
 
 

@@ -57,6 +57,15 @@ def test_element_at_names_the_control_under_a_point(page):
     assert page.element_at((950, 30)).tag == "header"  # the bar covers #under there
 
 
+def test_the_text_recorded_is_what_shows_not_script_source(page):
+    page.page.set_content("<!doctype html><html><head><script>var headScript = 1;</script></head><body style='margin:0'>"
+                          "<p style='margin:0'>Hello " + "word " * 40 + "</p><script>console.log('inline source')</script>"
+                          "<p hidden>hidden words</p></body></html>")
+    root = page.element_at((600, 700))  # below the body: the html element itself
+    assert root.tag == "html" and root.text.startswith("Hello word") and len(root.text) <= 80
+    assert "Script" not in root.text and "console" not in (root.name or "") and "hidden" not in root.text
+
+
 def test_pointer_actions_record_the_element_they_hit(page):
     from guiagent.tools import parse_action
 

@@ -214,7 +214,7 @@ def test_no_display_and_a_dead_server_are_clear(tmp_path, monkeypatch):
 
 def test_a_launch_that_dies_is_reported(tmp_path):
     env = DesktopEnv(DesktopConfig(xvfb="640x480", launch=f"{sys.executable} -c 'import sys; sys.exit(3)'"))
-    with pytest.raises(EnvError, match="exited with 3 before its window appeared"):
+    with pytest.raises(EnvError, match="exited with code 3 before its window appeared"):
         env.reset()
     env.close()
 
