@@ -114,7 +114,6 @@ def default_out(prefix: str) -> Path:
     return Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-
 def refuse_finished(folder: Path, output: Output) -> None:
     """``--resume`` on an episode that has ended says so, with its outcome and exit code, and changes nothing."""
     from guiagent.agent.loop import EpisodeResult
@@ -125,8 +124,8 @@ def refuse_finished(folder: Path, output: Output) -> None:
     except TrajectoryError:
         return  # resume_episode names the problem
     m = traj.meta
-    if not m.outcome.finished:
-        return
+    if not m.outcome.finished or traj.torn_tail is not None:
+        return  # running, or finished with its last line cut: resume_episode says what it does
     result = EpisodeResult(status=m.outcome, reason=m.reason, answer=m.answer, steps=len(traj.steps),
                            ended_by=m.ended_by, declared=m.declared, verified=m.verified)
     if output.json_mode:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ("tools", "envs", "policies", "agent", "guiagent")
 TEST_EXTRA = "test"
 # In the test extra but run rather than imported: the linters (`make lint`) and a pytest plugin (`timeout`).
-RUN_NOT_IMPORTED = {"ruff": "make lint", "pyright": "make lint", "pytest-timeout": "pyproject's timeout option"}
+RUN_NOT_IMPORTED = {"ruff": "make lint", "pyright": "make lint", "pytest-timeout": "pyproject's timeout option",
+                    "pytest-xdist": "make test's -n", "setuptools": "the packaging test's wheel build"}
 # What scripts under tests/model import: they run in the vLLM and trainer venvs (scripts/setup-*-venv).
 OTHER_VENVS = {"torch", "transformers", "tokenizers", "vllm", "trl", "datasets", "llamafactory"}
 # Looked up, never imported: tests/reference_qwen_agent.py puts an empty stand-in while Qwen-Agent's parsers load.
