@@ -92,8 +92,8 @@ def run_batch(settings: BatchSettings, suites: list[Suite], engine: Engine, prog
 
     def finish(row: ResultRow) -> None:
         rows[row.key] = row
+        write_report(root, row)  # before its line: an episode in results.jsonl has its report
         log.append(row)
-        write_report(root, row)
         if progress:
             progress.finished(row)
         if row.outcome is Outcome.ERROR:
