@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := test,model,desktop,export,suites,ray
+EXTRAS := test,model,desktop,export,suites,ray,live
 # The tested versions of every dependency (pip constraints); `make lock` refreshes them.
 LOCK := constraints.txt
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)

@@ -521,6 +521,15 @@ def doctor(
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+def _register_drivers() -> None:
+    from guiagent.agent.cli_drivers import register  # typer and the standard library only
+
+    register(app, run, EXIT_USAGE)
+
+
+_register_drivers()
+
+
 def main() -> None:
     app()
 

@@ -54,7 +54,7 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
         approval=pending.get("approval"),
         error=ending.error if ending is not None else None,
         fault=ending.fault if ending is not None else None,
-        source=decision.source.value,
+        source=decision.recorded_source,
         frame_after=pending.get("frame_after"),
         t_after=pending.get("t_after"),
     )

@@ -84,6 +84,12 @@ class Decision(BaseModel):
     latency_s: float | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Policy-specific facts to record (replay scores).")
     source: DecisionSource = Field(default=DecisionSource.MODEL, description="Who decided the step.")
+    client: str | None = Field(default=None, description="Which outside driver decided it (an MCP client's name).")
+
+    @property
+    def recorded_source(self) -> str:
+        """The step's source as recorded: ``model``, ``script``, ``human``, ``mcp:<client>``..."""
+        return f"{self.source.value}:{self.client}" if self.source is DecisionSource.MCP and self.client else self.source.value
 
 
 @runtime_checkable
