@@ -175,6 +175,8 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
     refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout (steps go to stderr).")] = False,
+    live: Annotated[bool, typer.Option(help="Serve a live view (watch, approve, pause, take over) at a URL printed once.")] = False,
+    live_host: Annotated[str, typer.Option(help="With --live: the address the view listens on (default this machine only).")] = "127.0.0.1",
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     options = dict(locals())
@@ -190,6 +192,12 @@ def run(
     target = out or _default_out("run")
     if suite is not None:
         _execute(lambda: _suite_task(options, target, output), target, output)
+        return
+    if live:
+        from guiagent.agent.live import live_episode
+
+        _execute(lambda: live_episode(run_spec(options), target, live_host, output.err.print, on_step=output.step),
+                 target, output)
         return
     _execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver()),
              target, output)
@@ -267,11 +275,14 @@ def batch(
     # The bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network.
     options = {**(run_options or {}), **{k: None for k in NOT_FOR_BATCH}, "policy": policy, "model_url": urls[0],
                "env": "browser", "monitor": 0, "demo_site": True, "max_steps": 50}
+    from guiagent.agent.cli_drivers import batch_view
+
     try:
-        report = run_from_cli(suites, out, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
-                              max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
-                              ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
-                              recycle_after=recycle_after)
+        with batch_view(out, run_options or {}, output.err.print):
+            report = run_from_cli(suites, out, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
+                                  max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
+                                  ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
+                                  recycle_after=recycle_after)
     except (ConfigError, SuiteError, BatchError, ValidationError) as exc:
         output.error(_setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
         raise typer.Exit(EXIT_USAGE) from None

@@ -1,4 +1,5 @@
-"""The commands through which someone outside the loop drives an episode: ``guiagent mcp`` (an MCP client).
+"""The commands through which someone outside the loop watches or drives an episode: ``guiagent watch`` (a
+person, in the live view) and ``guiagent mcp`` (an MCP client); ``batch --live``'s view.
 
 Registered on the main app by ``register``; like cli.py, only typer and the standard library load at start-up.
 """
@@ -6,7 +7,8 @@ Registered on the main app by ``register``; like cli.py, only typer and the stan
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,8 +20,41 @@ def _run_defaults(run: Callable[..., None]) -> dict[str, Any]:
     return {p.name: p.default for p in inspect.signature(run, eval_str=True).parameters.values()}
 
 
+@contextmanager
+def batch_view(out: Path, run_options: dict[str, Any], announce: Callable[[str], None]) -> Iterator[None]:
+    """``batch --live``: the batch folder's live view while the batch runs (nothing without --live)."""
+    if not run_options.get("live"):
+        yield
+        return
+    from guiagent.agent.live import BatchFolder, LiveServer, announcement
+
+    with LiveServer(BatchFolder(out), None, run_options.get("live_host") or "127.0.0.1") as server:
+        announce(announcement(server))
+        yield
+
+
 def register(app: typer.Typer, run: Callable[..., None], exit_usage: int) -> None:
-    """Add ``mcp`` to ``app``; ``run`` is ``guiagent run`` (its options' defaults are borrowed)."""
+    """Add ``watch`` and ``mcp`` to ``app``; ``run`` is ``guiagent run`` (its options' defaults are borrowed)."""
+
+    @app.command()
+    def watch(
+        folder: Annotated[Path, typer.Argument(help="A trajectory folder or a batch folder, running or not.")],
+        live_host: Annotated[str, typer.Option(help="The address the view listens on (default this machine only).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 0,
+    ) -> None:
+        """Serve the live view of a folder another process writes (an approval there is answered as guiagent approve does)."""
+        import threading
+
+        from guiagent.agent.live import watch_folder
+
+        try:
+            with watch_folder(folder, live_host, lambda line: typer.echo(line, err=True), port):
+                threading.Event().wait()
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exit_usage) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
 
     @app.command()
     def mcp(

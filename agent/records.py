@@ -70,6 +70,7 @@ def summary_of(record: StepRecord) -> StepSummary:
         model_actions=record.model_actions, actions=record.actions,
         results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
         error=record.format_error, env_fault=record.fault is not None and record.fault.kind is FaultKind.ENV,
+        source=record.source,
     )
 
 

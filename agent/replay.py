@@ -8,7 +8,7 @@ summed up in ``divergence.json`` and ``divergence.txt`` in the replay's folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -22,6 +22,7 @@ from guiagent.agent.runner import (
     served_url,
     start_episode,
 )
+from guiagent.agent.safeguards import Approver
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 from guiagent.policies.replay import Divergence, ReplayPolicy, ReplayStep, diff_image
 from guiagent.tools import Check
@@ -82,6 +83,20 @@ class ReplayReport(BaseModel):
     divergences: list[dict]
 
 
+def recorded_answers(steps: list[StepRecord]) -> Approver:
+    """A replay's approver: each request answered as the person answered it when the step was recorded (a step
+    recorded without an approval is refused: the recording never ran it past a person)."""
+    answers = {s.index: s.approval for s in steps if s.approval is not None}
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        given = answers.get(request["step"])
+        if given is None:
+            return {"approved": False, "note": "the recorded run did not ask for this approval"}
+        return {"approved": bool(given.get("approved")), "note": given.get("note")}
+
+    return answer
+
+
 def replay_trajectory(
     source: Path, out: Path, mode: Literal["strict", "lenient"] = "strict", threshold: float = 0.95,
     on_step: StepCallback | None = None,
@@ -110,7 +125,7 @@ def replay_trajectory(
         spec.demo_port = _free_port()
         site_url = f"http://127.0.0.1:{spec.demo_port}"
     policy, facts = replay_policy(spec.replay, out, site_url)  # type: ignore[arg-type]
-    result = start_episode(spec, out, on_step=on_step, built=(policy, facts))
+    result = start_episode(spec, out, on_step=on_step, built=(policy, facts), approver=recorded_answers(traj.steps))
     replayed = load_trajectory(out)
     divergences = []
     for d in policy.divergences:
