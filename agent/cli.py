@@ -395,6 +395,7 @@ def export(
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[list[Path] | None, typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+    human: Annotated[Literal["keep", "drop", "corrections"], typer.Option(help="A person's steps (live view takeover): keep them as samples, drop them (context only), or export only those corrections.")] = "keep",
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
@@ -414,7 +415,7 @@ def export(
             per_episode=per_episode, only_success=only_success, include_unverified=include_unverified,
             exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
             thought=thought,
-            divergent=load_divergent(replay_report or []),
+            divergent=load_divergent(replay_report or []), human=human,
         )
         samples, skipped = build_samples(expand_batches(trajectories, only_success, include_unverified), options)
         if not samples:

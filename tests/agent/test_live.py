@@ -21,6 +21,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from guiagent.agent.export import ExportOptions, build_samples
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.outside import OutsideRun
 from guiagent.agent.runner import RunSpec, start_episode
@@ -134,6 +135,12 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
     replay = subprocess.run([*CLI, "replay", str(out), "--mode", "strict", "--out", str(tmp_path / "replayed")],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert replay.returncode == 0, replay.stdout + replay.stderr
+    by_mode = {mode: build_samples([out], ExportOptions(human=mode))[0] for mode in ("keep", "drop", "corrections")}
+    assert [s.decided_by for s in by_mode["keep"]] == [s.source for s in traj.steps]
+    assert [s.step for s in by_mode["drop"]] == [0, 1, 4, 5]
+    corrections = by_mode["corrections"]  # the person's steps, each after the script's episode up to the takeover
+    assert [(s.step, s.decided_by) for s in corrections] == [(2, "human"), (3, "human")]
+    assert [t.role for t in corrections[0].turns].count("assistant") == 3 and corrections[0].turns[-1].loss
 
 
 def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_path: Path) -> None:
