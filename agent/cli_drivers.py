@@ -75,7 +75,7 @@ def register(app: typer.Typer, run: Callable[..., None], exit_usage: int) -> Non
         private_network: Annotated[bool | None, typer.Option("--private-network/--no-private-network", help="browser: reach localhost and private addresses (default: with --demo-site).")] = None,
         secret: Annotated[list[str] | None, typer.Option(help="A secret typed as {{NAME}}, its value from $NAME or --secrets-file.")] = None,
         secrets_file: Annotated[Path | None, typer.Option(help="NAME=value file (outside the trajectory).")] = None,
-        approve: Annotated[list[str] | None, typer.Option(help="Actions that need a person's approval (guiagent approve); the call is refused meanwhile.")] = None,
+        approve: Annotated[list[str] | None, typer.Option(help="Actions to refuse (no person approves an MCP client's actions here): navigate, type, key:ctrl+*, url:*checkout*.")] = None,
         xvfb: Annotated[str | None, typer.Option(help="desktop: a private Xvfb of this size, WxH[xD].")] = None,
         launch: Annotated[str | None, typer.Option(help="desktop: command that starts the app.")] = None,
         window: Annotated[str | None, typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,

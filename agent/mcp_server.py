@@ -5,7 +5,8 @@ Tools: ``start_task`` (an instruction, an optional start URL and success check) 
 vocabulary (generated from the action models: the same names, parameters and texts the model's tool has);
 ``end_task`` declares the end and returns the outcome the task's checks settle. Coordinates are pixels of the
 last screenshot. Each action call is one step of the episode (ExternalPolicy, source ``mcp:<client>``), with the
-screen it acted on as its frame; a refused action (URL policy, an approval not given) is the tool's error.
+screen it acted on as its frame; a refused action (URL policy, an ``--approve`` rule: no person answers here) is
+the tool's error.
 """
 
 from __future__ import annotations
@@ -92,6 +93,12 @@ def _screen_text(context: DecisionContext) -> str:
     return f"step {context.step + 1}: screen {obs.geometry.width}x{obs.geometry.height}{where}"
 
 
+def refuse_guarded(request: dict[str, Any]) -> dict[str, Any]:
+    """The approver of an MCP client's episode: no person answers here, so an action an --approve rule guards is
+    refused (the tool's error names the rule) and the episode goes on."""
+    return {"approved": False, "note": f"no person approves an MCP client's actions here (rule {request.get('rule')})"}
+
+
 class McpDriver:
     """The episodes one MCP server runs: at most one at a time, each in a folder of its own under ``out``."""
 
@@ -118,7 +125,7 @@ class McpDriver:
         except ConfigError as exc:
             return _error(str(exc))
         folder = self._folder()
-        run = OutsideRun(spec, folder, ExternalPolicy(DecisionSource.MCP, client), {})
+        run = OutsideRun(spec, folder, ExternalPolicy(DecisionSource.MCP, client), {}, approver=refuse_guarded)
         try:
             context = run.start()
         except EpisodeOver as exc:

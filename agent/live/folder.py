@@ -38,6 +38,9 @@ class EpisodeFolder:
         self._steps: list[dict[str, Any]] = []
         self._meta: dict[str, Any] = {}
         self._meta_stamp: tuple[int, int] | None = None
+        self._frame: str | None = None
+        self.version = 0
+        """Grows whenever what the snapshot shows changed (the live view sends only then)."""
 
     def _read_meta(self) -> None:
         path = self.root / META_FILE
@@ -46,6 +49,7 @@ class EpisodeFolder:
             if (st.st_mtime_ns, st.st_size) != self._meta_stamp:
                 self._meta = json.loads(path.read_text(encoding="utf-8"))
                 self._meta_stamp = (st.st_mtime_ns, st.st_size)
+                self.version += 1
         except (OSError, ValueError):  # not there yet, or caught mid-write: the last good copy stays
             pass
 
@@ -58,6 +62,7 @@ class EpisodeFolder:
             return
         whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits for its end
         self._offset += len(whole)
+        self.version += bool(whole)
         for line in whole.splitlines():
             try:
                 self._steps.append(self._step(json.loads(line)))
@@ -90,11 +95,14 @@ class EpisodeFolder:
     def snapshot(self) -> dict[str, Any]:
         self._read_meta()
         self._read_steps()
+        frame = self.current_frame()
+        if frame != self._frame:
+            self._frame, self.version = frame, self.version + 1
         m = self._meta
         return {
             "kind": "episode", "name": self.root.name, "task": m.get("task"), "outcome": m.get("outcome", "running"),
             "reason": m.get("reason"), "declared": m.get("declared"), "verified": m.get("verified", []),
-            "steps": self._steps, "frame": self.current_frame(),
+            "steps": self._steps, "frame": frame,
         }
 
 
@@ -104,6 +112,7 @@ class BatchFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._episodes: dict[str, EpisodeFolder] = {}
+        self.version = 0
 
     def snapshot(self) -> dict[str, Any]:
         episodes = []
@@ -112,6 +121,7 @@ class BatchFolder:
             snap = folder.snapshot()
             episodes.append({k: snap[k] for k in ("name", "task", "outcome", "reason", "frame")}
                             | {"steps": len(snap["steps"]), "frame": f"{EPISODES}/{snap['name']}/{snap['frame']}" if snap["frame"] else None})
+        self.version = len(self._episodes) + sum(e.version for e in self._episodes.values())
         return {"kind": "batch", "name": self.root.name, "episodes": episodes}
 
 

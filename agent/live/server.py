@@ -27,8 +27,9 @@ from guiagent.agent.live.folder import BatchFolder, EpisodeFolder
 from guiagent.agent.trajectory import FRAMES_DIR
 
 TOKEN_HEADER = "x-guiagent-token"
-POLL_S = 0.25
-"""How often the event stream looks at the folder for something new (a stat and a read of new lines)."""
+POLL_S = 0.4
+"""How often the event stream looks at the folder for something new (a stat and a read of new lines), on the
+server's event loop (a hop to a worker thread costs more than the look)."""
 
 
 def _page() -> str:
@@ -112,10 +113,11 @@ class LiveServer:
         async def stream() -> AsyncIterator[str]:
             last = None
             while not self._server.should_exit:
-                text = json.dumps(await anyio.to_thread.run_sync(self.snapshot))
-                if text != last:
-                    last = text
-                    yield f"data: {text}\n\n"
+                snap = self.snapshot()
+                seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, without dumping the steps
+                if seen != last:
+                    last = seen
+                    yield f"data: {json.dumps(snap)}\n\n"
                 try:
                     await asyncio.sleep(POLL_S)
                 except asyncio.CancelledError:

@@ -1,5 +1,5 @@
 """``guiagent mcp`` under the mcp package's own client (stdio and streamable HTTP): an MCP client signs in to the
-demo site through the tools, a blocked host is the tool's error, the episode ends settled by its check, and the
+demo site through the tools, a blocked host and an action an approval rule guards are the tool's errors, the episode ends settled by its check, and the
 trajectory (steps from ``mcp:<client>``) exports and replays strictly."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def http_server(args: list[str]) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def connect(transport: str, out: Path) -> AsyncIterator[Client]:
-    args = ["mcp", "--demo-site", "--block", "blocked.example", "--out", str(out)]
+    args = ["mcp", "--demo-site", "--block", "blocked.example", "--approve", "text:secret*", "--out", str(out)]
     me = types.Implementation(name="pytest", version="1")
     if transport == "stdio":
         async with Client(StdioServerParameters(command=CLI[0], args=[*CLI[1:], *args], cwd=str(ROOT)), client_info=me) as c:
@@ -80,6 +80,8 @@ async def drive(transport: str, out: Path) -> dict:
             assert not result.is_error, result.content
         refused = await client.call_tool("navigate", {"url": BLOCKED})
         assert refused.is_error and "blocked by policy" in text(refused)
+        guarded = await client.call_tool("type", {"text": "secret"})  # no person approves here: the rule refuses it
+        assert guarded.is_error and "approval rule text:secret*" in text(guarded)
         bad = await client.call_tool("left_click", {"coordinate": [5000, 10]})
         assert bad.is_error and "outside" in text(bad)
         ended = await client.call_tool("end_task", {"status": "success"})
@@ -93,7 +95,7 @@ def test_an_mcp_client_signs_in_and_its_episode_exports_and_replays(transport: s
     folder = Path(summary["folder"])
     assert summary["outcome"] == "success" and folder.parent == tmp_path / "mcp", summary
     traj = load_trajectory(folder)
-    assert [s.source for s in traj.steps] == ["mcp:pytest"] * 7
+    assert [s.source for s in traj.steps] == ["mcp:pytest"] * 8
     assert traj.meta.declared is not None and traj.meta.declared.by == "mcp:pytest"
     navigate = traj.steps[5]
     assert navigate.actions[0]["url"] == BLOCKED and not navigate.results[0].ok
