@@ -15,6 +15,7 @@ from guiagent.agent.live.controls import ControlError, LiveControls
 from guiagent.agent.live.folder import BatchFolder, EpisodeFolder, open_folder
 from guiagent.agent.live.server import LiveServer
 from guiagent.agent.loop import EpisodeResult, StepCallback
+from guiagent.agent.outside import NO_DECISION_LIMIT_S
 from guiagent.agent.runner import RunSpec, start_episode
 from guiagent.agent.trajectory import StepRecord
 
@@ -29,6 +30,9 @@ def live_episode(spec: RunSpec, out: Path, host: str, announce: Callable[[str], 
                  on_step: StepCallback | None = None) -> EpisodeResult:
     """Run a new episode into ``out`` with its live view at ``host``: a person can approve, pause, take over."""
     controls = LiveControls()
+    # a person may pause, or drive, for as long as they like: the loop's wait for a decision must not end the episode
+    # (a model's own requests keep their client's timeouts)
+    spec = spec.model_copy(update={"loop": spec.loop.model_copy(update={"decide_timeout_s": NO_DECISION_LIMIT_S})})
 
     def both(record: StepRecord, max_steps: int) -> None:
         controls.on_step(record, max_steps)
