@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from guiagent.agent.export import ExportOptions, build_samples
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.outside import OutsideRun
+from guiagent.agent.report import render_html
 from guiagent.agent.runner import RunSpec, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.chromium import find_chromium
@@ -132,6 +133,7 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
     (click,) = traj.steps[2].actions  # where the person clicked on the scaled-down screen, in the page's pixels
     assert click["action"] == "left_click" and abs(click["coordinate"][0] - 640) <= 2 and abs(click["coordinate"][1] - 290) <= 2
     assert traj.meta.outcome == "success"
+    assert render_html(traj, out).count("<dt>decided by</dt><dd>human</dd>") == 2  # the report says who decided
     replay = subprocess.run([*CLI, "replay", str(out), "--mode", "strict", "--out", str(tmp_path / "replayed")],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert replay.returncode == 0, replay.stdout + replay.stderr
