@@ -100,7 +100,8 @@ def test_an_mcp_client_signs_in_and_its_episode_exports_and_replays(transport: s
     navigate = traj.steps[5]
     assert navigate.actions[0]["url"] == BLOCKED and not navigate.results[0].ok
     assert not any("blocked.example" in (u or "") for s in traj.steps for u in (s.url, s.url_after))  # nothing of the page
-
+    if transport == "http":  # the same recorder wrote it: exported and replayed once, below, to spare CI the time
+        return
     export = subprocess.run([*CLI, "export", str(folder), "--format", "llamafactory", "-o", str(tmp_path / "lf")],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert export.returncode == 0, export.stdout + export.stderr
