@@ -185,6 +185,9 @@ def run(
     from guiagent.agent.runner import resume_episode, start_episode
     from guiagent.agent.safeguards import terminal_approver
 
+    if resume is not None and live:
+        output.error("--live starts a new episode's view; to watch a resumed one, run guiagent watch DIR beside it")
+        raise typer.Exit(EXIT_USAGE)
     if resume is not None:
         _execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(),
                                         on_note=lambda text: output.line(f"note: {text}", "yellow")), resume, output)
