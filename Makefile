@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := test,model,desktop,export,suites,ray,media
+EXTRAS := test,model,desktop,export,suites,ray,media,live
 # The tested versions of every dependency (pip constraints); `make lock` refreshes them.
 LOCK := constraints.txt
 # pytest-xdist workers for `make test` (the tests wait on browsers and servers much of the time; see tests/conftest.py)

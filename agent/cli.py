@@ -131,6 +131,8 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="script: ground every describe target, keep nothing.")] = False,
     refresh_cache: Annotated[bool, typer.Option("--refresh-cache", help="script: ground every describe target again and rewrite the cache.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON result on stdout (steps go to stderr).")] = False,
+    live: Annotated[bool, typer.Option(help="Serve a live view (watch, approve, pause, take over) at a URL printed once.")] = False,
+    live_host: Annotated[str, typer.Option(help="With --live: the address the view listens on (default this machine only).")] = "127.0.0.1",
 ) -> None:
     """Run an episode (or continue one with --resume)."""
     options = dict(locals())
@@ -139,6 +141,9 @@ def run(
     from guiagent.agent.runner import resume_episode, start_episode
     from guiagent.agent.safeguards import terminal_approver
 
+    if resume is not None and live:
+        output.error("--live starts a new episode's view; to watch a resumed one, run guiagent watch DIR beside it")
+        raise typer.Exit(EXIT_USAGE)
     if resume is not None:
         refuse_finished(resume, output)
         execute(lambda: resume_episode(resume, on_step=output.step, approver=terminal_approver(), anyway=resume_anyway,
@@ -148,6 +153,12 @@ def run(
     target = out or default_out("run")
     if suite is not None:
         execute(lambda: suite_task(options, target, output), target, output)
+        return
+    if live:
+        from guiagent.agent.live import live_episode
+
+        execute(lambda: live_episode(run_spec(options), target, live_host, output.err.print, on_step=output.step),
+                target, output)
         return
     execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver(),
                                   wait_approval=True), target, output)
@@ -211,11 +222,14 @@ def batch(
     # The bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network.
     options = {**(run_options or {}), **{k: None for k in NOT_FOR_BATCH}, "policy": policy, "model_url": urls[0],
                "env": "browser", "monitor": 0, "demo_site": True, "max_steps": 50}
+    from guiagent.agent.cli_drivers import batch_view
+
     try:
-        report = run_from_cli(suites, target, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
-                              max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
-                              ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
-                              recycle_after=recycle_after)
+        with batch_view(target, run_options or {}, output.err.print):
+            report = run_from_cli(suites, target, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
+                                  max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
+                                  ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
+                                  recycle_after=recycle_after)
     except (ConfigError, SuiteError, BatchError, ValidationError) as exc:
         output.error(setting_error(exc) if isinstance(exc, ValidationError) else str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -348,6 +362,7 @@ def export(
     keep_unparsed: Annotated[bool, typer.Option(help="Keep steps whose model output did not parse.")] = False,
     thought: Annotated[Literal["model", "recorded", "none"], typer.Option(help="The assistant's thought: what a model wrote, whatever the step recorded (a script step's name too), or none.")] = "model",
     replay_report: Annotated[list[Path] | None, typer.Option(help="divergence.json of a replay: drop its divergent steps.")] = None,
+    human: Annotated[Literal["keep", "drop", "corrections"], typer.Option(help="A person's steps (live view takeover): keep them as samples, drop them (context only), or export only those corrections.")] = "keep",
     share: Annotated[bool, typer.Option(help="Files as the umask says (default: owner only).")] = False,
 ) -> None:
     """Turn trajectories into SFT data for a Qwen2.5-VL trainer."""
@@ -367,7 +382,7 @@ def export(
             per_episode=per_episode, only_success=only_success, include_unverified=include_unverified,
             exclude_resumed=exclude_resumed, keep_unparsed=keep_unparsed,
             thought=thought,
-            divergent=load_divergent(replay_report or []),
+            divergent=load_divergent(replay_report or []), human=human,
         )
         samples, skipped = build_samples(expand_batches(trajectories, only_success, include_unverified), options)
         if not samples:
@@ -488,7 +503,14 @@ def doctor(
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
 
 
-plain_flags(app)
+def _register_drivers() -> None:
+    from guiagent.agent.cli_drivers import register  # typer and the standard library only
+
+    register(app, run, EXIT_USAGE)
+
+
+_register_drivers()
+plain_flags(app)  # after every command is registered
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def terminate_ending(decision: Decision, done: Terminate) -> dict[str, Any]:
     """How a terminate ends the episode: the policy's declaration, or the page's own end (not a declaration)."""
     if decision.source is DecisionSource.PAGE:
         return Ending(by=EndedBy.PAGE).model_dump(mode="json")
-    declared = Declared(status=done.status, answer=done.answer, by=decision.source.value)
+    declared = Declared(status=done.status, answer=done.answer, by=decision.recorded_source)
     return Ending(by=EndedBy.POLICY, declared=declared).model_dump(mode="json")
 
 

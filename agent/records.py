@@ -64,7 +64,7 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
         approval=pending.get("approval"),
         error=ending.error if ending is not None else None,
         fault=ending.fault if ending is not None else None,
-        source=decision.source.value,
+        source=decision.recorded_source,
         frame_after=pending.get("frame_after"),
         t_after=pending.get("t_after"),
     )
@@ -80,6 +80,7 @@ def summary_of(record: StepRecord) -> StepSummary:
         model_actions=record.model_actions, actions=record.actions,
         results=[r.message or ("ok" if r.ok else "failed") for r in record.results],
         error=record.format_error, env_fault=record.fault is not None and record.fault.kind in (FaultKind.ENV, FaultKind.MODEL_SERVER),
+        source=record.source,
     )
 
 

@@ -8,7 +8,7 @@ summed up in ``divergence.json`` and ``divergence.txt`` in the replay's folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -16,7 +16,8 @@ from guiagent.agent.loop import EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outputs import check_folder
 from guiagent.agent.replay_source import DIVERGENCE_DIR, ReplaySettings, replay_policy
 from guiagent.agent.runner import DESKTOP_STATE, ConfigError, RunSpec, start_episode
-from guiagent.agent.trajectory import Trajectory, load_trajectory
+from guiagent.agent.safeguards import Approver
+from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 
 REPORT_JSON = "divergence.json"
 REPORT_TEXT = "divergence.txt"
@@ -33,6 +34,20 @@ class ReplayReport(BaseModel):
     outcome: str
     reason: str | None
     divergences: list[dict]
+
+
+def recorded_answers(steps: list[StepRecord]) -> Approver:
+    """A replay's approver: each request answered as the person answered it when the step was recorded (a step
+    recorded without an approval is refused: the recording never ran it past a person)."""
+    answers = {s.index: s.approval for s in steps if s.approval is not None}
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        given = answers.get(request["step"])
+        if given is None:
+            return {"approved": False, "note": "the recorded run did not ask for this approval"}
+        return {"approved": bool(given.get("approved")), "note": given.get("note")}
+
+    return answer
 
 
 def replay_trajectory(
@@ -63,7 +78,7 @@ def replay_trajectory(
         spec.demo_port = _free_port()
         site_url = f"http://127.0.0.1:{spec.demo_port}"
     policy, facts = replay_policy(spec.replay, out, site_url)  # type: ignore[arg-type]
-    result = start_episode(spec, out, on_step=on_step, built=(policy, facts))
+    result = start_episode(spec, out, on_step=on_step, built=(policy, facts), approver=recorded_answers(traj.steps))
     replayed = load_trajectory(out)
     divergences = []
     for d in policy.divergences:

@@ -298,6 +298,7 @@ def render_html(traj: Trajectory, where: Path | None = None) -> str:
         tokens = ", ".join(f"{k} {v}" for k, v in (step.usage or {}).items())
         details = [
             ("label", esc(_clip(step.label or ""))),
+            ("decided by", esc(step.source)),
             ("thought", esc(_clip(step.thought))),
             ("raw model output", f"<pre>{esc(_clip(step.raw))}</pre>" if step.raw is not None else ""),
             ("parse error", f"<span class='bad'>{esc(_clip(step.format_error))}</span>" if step.format_error else ""),

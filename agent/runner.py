@@ -203,6 +203,7 @@ def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
     wait_approval: bool = False,
+    wrap_policy: Callable[[Policy], Policy] | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
     anything is written, and left as it was if the run stops before its meta.json. ``built``: a
@@ -210,7 +211,8 @@ def start_episode(
     ``approver`` answers approval requests at once; without one the episode stops awaiting approval, or with
     ``wait_approval`` (unattended ``guiagent run``) first waits up to the spec's approval timeout for ``approve``.
     ``env``: an env the caller made (closed here, at the end); ``shared``: a running browser to open the
-    episode's context in (a batch worker's)."""
+    episode's context in (a batch worker's); ``wrap_policy``: wraps the policy once built (the live view's
+    takeover)."""
     inputs = frozenset({DEMO_STATE, DESKTOP_STATE})  # an app's initial state, put there by the caller (a batch)
     refuse_unless_empty(out, allowed=inputs)
     created = not out.exists()
@@ -220,7 +222,7 @@ def start_episode(
             with ExitStack() as stack, _stop_signals() as signals:
                 if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
                     approver = FolderApprover(out, spec.approval_timeout_s)
-                return _start(spec, out, on_step, built, approver, env, shared, stack, signals)
+                return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy)
         except BaseException:
             claim.discard_if_unstarted()
             raise
@@ -230,7 +232,7 @@ def start_episode(
 
 def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
            approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: _Signals) -> EpisodeResult:
+           signals: _Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
     site_url = None
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
@@ -242,6 +244,8 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
         site_url = server.url
         log.info("demo site at %s", site_url)
     policy, from_policy = built or _build_policy(spec, out, site_url)
+    if wrap_policy is not None:
+        policy = wrap_policy(policy)
     task = _task(spec, from_policy, site_url)
     spec = with_url_lists(spec, from_policy.get("allow"), from_policy.get("block"))
     _check_start_url(spec, task.start_url)

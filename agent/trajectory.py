@@ -143,7 +143,7 @@ class StepRecord(BaseModel):
     )
     error: str | None = Field(default=None, description="Why the episode failed at this step (policy, env, check), if it did.")
     fault: Fault | None = Field(default=None, description="The typed fault the step ended in, if it did.")
-    source: str = Field(default="model", description="Who decided the step: model, script, replay, oracle, page, human, mcp.")
+    source: str = Field(default="model", description="Who decided the step: model, script, replay, oracle, page, human, mcp:<client>.")
     frame_after: str | None = Field(default=None, description="The screen after the episode's last step (its outcome).")
     t_after: float | None = None
 

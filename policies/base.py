@@ -44,6 +44,7 @@ class StepSummary(BaseModel):
     results: list[str] = Field(default_factory=list)
     error: str | None = None
     env_fault: bool = Field(default=False, description="The computer (or the model server grounding a target) died under this step: its actions or checks did not all run.")
+    source: str = Field(default="model", description="Who decided it (model, script, human, mcp:<client>...).")
 
 
 class DecisionContext(BaseModel):
@@ -61,8 +62,9 @@ class DecisionContext(BaseModel):
     @property
     def plan_step(self) -> int:
         """The step to take now for a policy that follows a plan (a script, a recording): a step the
-        computer died under is taken again after resume, so it does not count."""
-        return self.step - sum(1 for s in self.history if s.env_fault)
+        computer died under is taken again after resume, and a step a person took over is not one of the
+        plan's, so neither counts."""
+        return self.step - sum(1 for s in self.history if s.env_fault or s.source == DecisionSource.HUMAN.value)
 
 
 class Decision(BaseModel):
@@ -84,6 +86,12 @@ class Decision(BaseModel):
     latency_s: float | None = None
     info: dict[str, Any] = Field(default_factory=dict, description="Policy-specific facts to record (replay scores).")
     source: DecisionSource = Field(default=DecisionSource.MODEL, description="Who decided the step.")
+    client: str | None = Field(default=None, description="Which outside driver decided it (an MCP client's name).")
+
+    @property
+    def recorded_source(self) -> str:
+        """The step's source as recorded: ``model``, ``script``, ``human``, ``mcp:<client>``..."""
+        return f"{self.source.value}:{self.client}" if self.source is DecisionSource.MCP and self.client else self.source.value
 
 
 @runtime_checkable

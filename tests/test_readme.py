@@ -39,6 +39,9 @@ NOT_HERE = {
     "http://gpu": "needs model servers on GPU machines",
     "--ray-address auto": "needs a running Ray cluster (and a model server on a GPU)",
     "--judge-url http://127.0.0.1:8001": "needs a judge model server (tests/agent/test_judge.py runs one)",
+    "--live": "waits for a person in the live view (tests/agent/test_live.py is that person)",
+    "guiagent watch": "serves until Ctrl-C (tests/agent/test_live.py watches a batch)",
+    "guiagent mcp": "waits for an MCP client (tests/agent/test_mcp.py is one, over stdio and HTTP)",
 }
 
 

@@ -24,6 +24,10 @@ from guiagent.tools.parsing import FN_RESULT, Protocol
 IMAGE = "<image>"
 
 ThoughtSource = Literal["model", "recorded", "none"]
+HumanSteps = Literal["keep", "drop", "corrections"]
+"""What a person's steps (the live view's takeover) become: samples like any other step (keep); context only, never
+a target (drop); or the only targets, each in the episode of the policy it corrected (corrections)."""
+HUMAN = "human"
 
 
 class ExportOptions(BaseModel):
@@ -45,6 +49,7 @@ class ExportOptions(BaseModel):
         "whatever the step recorded, or none.",
     )
     divergent: dict[str, set[int]] = Field(default_factory=dict, description="Trajectory -> steps a replay found divergent.")
+    human: HumanSteps = Field(default="keep", description="A person's steps: keep, drop (context only), or corrections only.")
 
 
 class Turn(BaseModel):
@@ -78,6 +83,7 @@ class Sample(BaseModel):
     source: str
     step: int | None = None
     provenance: Provenance | None = None
+    decided_by: str | None = Field(default=None, description="Who decided the target step (model, script, human...).")
 
 
 class Skipped(BaseModel):
@@ -172,16 +178,28 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
                                                              env)))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
-        if not labelled:
+        targets = _targets([s for s, _, _ in labelled], options.human)
+        if not targets:
             continue
         if options.per_episode:
-            samples.append(_sample(traj, labelled, len(labelled) - 1, options, episode=True))
+            samples.append(_sample(traj, labelled, len(labelled) - 1, options, episode=True, targets=targets))
         else:
-            samples += [_sample(traj, labelled, i, options, episode=False) for i in range(len(labelled))]
+            samples += [_sample(traj, labelled, i, options, episode=False, targets=targets) for i in sorted(targets)]
     return samples, skipped
 
 
-def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool) -> Sample:
+def _targets(steps: list[StepRecord], human: HumanSteps) -> set[int]:
+    """The positions in ``steps`` trained on: every step, all but a person's, or only a person's corrections (their
+    steps in an episode that a policy drove too: the context is the policy's episode up to the takeover)."""
+    if human == "keep":
+        return set(range(len(steps)))
+    mine = {i for i, s in enumerate(steps) if s.source == HUMAN}
+    if human == "drop":
+        return set(range(len(steps))) - mine
+    return mine if len(mine) < len(steps) else set()
+
+
+def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool, targets: set[int]) -> Sample:
     step, mapping, target = labelled[i]
     family = get_family(options.family)
     system = family.system_prompt(options.protocol, mapping, env_kind(traj))
@@ -196,10 +214,10 @@ def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode:
             user += f"\n{IMAGE}"
             images.append(traj.frame_path(s))
         turns.append(Turn(role="user", text=user))
-        turns.append(Turn(role="assistant", text=text, loss=episode or j == i))
+        turns.append(Turn(role="assistant", text=text, loss=j in targets if episode else j == i))
         user = _result_text(s, options.protocol)
     return Sample(turns=turns, images=images, source=str(traj.root), step=None if episode else step.index,
-                  provenance=Provenance.of(traj))
+                  provenance=Provenance.of(traj), decided_by=None if episode else step.source)
 
 
 def _wanted(outcome: Outcome, options: ExportOptions) -> bool:

@@ -206,7 +206,7 @@ PROVENANCE = "provenance.jsonl"
 def _write_provenance(samples: list[Sample], out: Path) -> None:
     """One line per sample, in the data file's order: its episode, step and outcome provenance (kept beside the data
     file, whose columns the trainers read as they are)."""
-    lines = [json.dumps({"sample": i, "source": s.source, "step": s.step,
+    lines = [json.dumps({"sample": i, "source": s.source, "step": s.step, "decided_by": s.decided_by,
                          **(s.provenance.model_dump(mode="json") if s.provenance else {})})
              for i, s in enumerate(samples)]
     (out / PROVENANCE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")

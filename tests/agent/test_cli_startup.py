@@ -38,7 +38,8 @@ def _probe(*args: str) -> dict:
 
 
 def _heavy(modules: list[str]) -> list[str]:
-    ours = {"guiagent", "guiagent.agent", "guiagent.agent.cli", "guiagent.agent.cli_common"}
+    ours = {"guiagent", "guiagent.agent", "guiagent.agent.cli", "guiagent.agent.cli_common",
+            "guiagent.agent.cli_drivers"}  # cli_drivers: typer only, as cli
     return [m for m in modules if m.split(".")[0] in HEAVY or (m.startswith("guiagent") and m not in ours)]
 
 

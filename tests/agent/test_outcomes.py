@@ -131,9 +131,9 @@ def test_no_check_is_unverified_and_exported_only_on_request(tmp_path):
     taken = _cli("export", str(out), "--only-success", "--include-unverified", "-o", str(tmp_path / "data"))
     assert taken.returncode == 0, taken.stdout + taken.stderr
     (line,) = (tmp_path / "data" / "provenance.jsonl").read_text().splitlines()
-    assert json.loads(line) | {"source": None} == {"sample": 0, "source": None, "step": 0, "outcome": "unverified",
-                                                   "declared": "success", "verified_by": [], "refused_by": [],
-                                                   "rebuilt": 0, "diverged": False}
+    assert json.loads(line) | {"source": None} == {"sample": 0, "source": None, "step": 0, "decided_by": "script",
+                                                   "outcome": "unverified", "declared": "success", "verified_by": [],
+                                                   "refused_by": [], "rebuilt": 0, "diverged": False}
 
 
 def test_the_check_runs_at_the_step_limit_too(tmp_path):
