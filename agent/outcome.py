@@ -104,6 +104,7 @@ class CheckKind(StrEnum):
     RULE = "rule"  # a success check: text, url, selector, js, window
     REWARD = "reward"  # a page task's own reward
     JUDGE = "judge"  # a second model's verdict
+    FILE = "file"  # a getter and metric on the files an app left (OSWorld's evaluator: agent/checks)
 
 
 class Verdict(BaseModel):

@@ -74,7 +74,7 @@ class DesktopConfig(BaseModel):
     a11y: bool = Field(default=False, description="Run the AT-SPI bus in the private session (accessibility targets).")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     home: str | None = Field(default=None, description="The app's HOME, made for the episode (a temporary one if unset).")
-    home_seed: str | None = Field(default=None, description="A folder whose files are copied into the fresh HOME.")
+    home_seed: list[str] = Field(default_factory=list, description="Folders whose files are copied into the fresh HOME.")
 
 
 class DesktopEnv(ClosingEnv):
@@ -144,8 +144,8 @@ class DesktopEnv(ClosingEnv):
         home = self.home
         assert home is not None
         home.mkdir(parents=True, exist_ok=True)
-        if cfg.home_seed:
-            shutil.copytree(cfg.home_seed, home, dirs_exist_ok=True)
+        for folder in cfg.home_seed:
+            shutil.copytree(folder, home, dirs_exist_ok=True)
         return home
 
     def _launch(self, command: str) -> None:

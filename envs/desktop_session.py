@@ -115,9 +115,13 @@ class DesktopSession:
 
     def _wm_running(self) -> bool:
         """A EWMH window manager announces itself on the root window (_NET_SUPPORTING_WM_CHECK)."""
+        import contextlib
+        import io
+
         from Xlib.display import Display
 
-        display = Display(self.display)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            display = Display(self.display)  # python-xlib warns about xauth (our Xvfb asks for none)
         try:
             atom = display.intern_atom("_NET_SUPPORTING_WM_CHECK")
             return display.screen().root.get_full_property(atom, 0) is not None

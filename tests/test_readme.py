@@ -37,6 +37,7 @@ NOT_HERE = {
     "http://gpu": "needs model servers on GPU machines",
     "--ray-address auto": "needs a running Ray cluster (and a model server on a GPU)",
     "--judge-url http://127.0.0.1:8001": "needs a judge model server (tests/agent/test_judge.py runs one)",
+    "batch apps": "LibreOffice episodes are slow: tests/suites/test_apps.py runs this very batch once",
 }
 
 

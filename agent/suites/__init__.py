@@ -1,4 +1,4 @@
-"""Task suites: task files (YAML or JSONL) and the bundled suites demo, desktop and miniwob."""
+"""Task suites: task files (YAML or JSONL) and the bundled suites demo, desktop, apps (real apps) and miniwob."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from guiagent.agent.suites.model import PageReward, Start, Suite, SuiteError, SuiteTask, load_suite_file
 
-BUNDLED = ("demo", "desktop", "miniwob")
+BUNDLED = ("demo", "desktop", "apps", "miniwob")
 
 
 def bundled_path(name: str) -> Path:
