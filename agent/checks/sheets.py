@@ -1,6 +1,6 @@
 """Metrics on spreadsheets (.xlsx through openpyxl, .csv through the csv module), written from the definitions in
 OSWorld's desktop_env/evaluators/metrics/table.py: ``compare_table`` (every sheet's data equal, then each rule:
-``sheet_data``, ``check_cell`` with ``props`` of ``{method, ref}``) and ``compare_csv`` (the same rows)."""
+``sheet_data``, ``check_cell`` with ``props`` of ``{method, ref}`` on the value, the formula or a style) and ``compare_csv`` (the same rows)."""
 
 from __future__ import annotations
 
@@ -81,12 +81,24 @@ def _matches(value: Any, rule: dict[str, Any]) -> bool:
     return False
 
 
-def _cell(path: Path, sheet_idx: int, coordinate: str, formulas: bool) -> Any:
+# A cell's style properties that ``check_cell`` reads, after OSWorld's _read_cell_style (metrics/table.py).
+STYLE_PROPS = {
+    "number_format": lambda c: c.number_format,
+    "font_name": lambda c: c.font.name,
+    "font_bold": lambda c: c.font.bold,
+    "font_italic": lambda c: c.font.italic,
+    "font_size": lambda c: c.font.size,
+}
+
+
+def _cell(path: Path, sheet_idx: int, coordinate: str, prop: str) -> Any:
+    """The cell's ``value`` (as calculated), ``formula`` (as written) or one of ``STYLE_PROPS``."""
     import openpyxl
 
-    book = openpyxl.load_workbook(path, data_only=not formulas)
+    book = openpyxl.load_workbook(path, data_only=prop != "formula")
     try:
-        return book.worksheets[sheet_idx][coordinate].value
+        cell = book.worksheets[sheet_idx][coordinate]
+        return cell.value if prop in ("value", "formula") else STYLE_PROPS[prop](cell)
     finally:
         book.close()
 
@@ -108,7 +120,7 @@ def compare_table(result: Any, expected: Any = None, rules: list[dict[str, Any]]
             return 0.0
         for prop, spec in rule.get("props", {}).items():
             try:
-                value = _cell(result, int(rule.get("sheet_idx", 0)), str(rule["coordinate"]), prop == "formula")
+                value = _cell(result, int(rule.get("sheet_idx", 0)), str(rule["coordinate"]), prop)
             except (IndexError, KeyError, ValueError):
                 return 0.0
             if not _matches(value, spec):

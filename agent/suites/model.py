@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from guiagent.agent.checks import Evaluator, EvaluatorError
+from guiagent.agent.checks import Evaluator, EvaluatorError, Getter
 from guiagent.envs.desktop_session import WindowManager
 from guiagent.tools import Check
 
@@ -177,6 +177,8 @@ def build_suite(name: str, source: str, raw_tasks: list[Any], defaults: dict[str
             if missing := [f for f, p in zip(task.start.files, folders, strict=True) if not p.is_dir()]:
                 raise SuiteError(f"{where}: files folder {missing[0]!r} not found (looked in {base})")
             task = task.model_copy(update={"start": task.start.model_copy(update={"files": [str(p) for p in folders]})})
+        if task.evaluator is not None and base is not None:
+            task = task.model_copy(update={"evaluator": with_local_files(task.evaluator, base)})
         if task.script is not None and base is not None:
             script = (base / task.script).resolve()
             if not script.is_file():
@@ -186,6 +188,18 @@ def build_suite(name: str, source: str, raw_tasks: list[Any], defaults: dict[str
     if not tasks:
         raise SuiteError(f"{source}: no tasks")
     return Suite(name=name, source=source, tasks=tasks)
+
+
+def with_local_files(evaluator: Evaluator, base: Path) -> Evaluator:
+    """The evaluator with each ``local_file`` getter's path made absolute against the task file's folder."""
+    def fix(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, Getter) and value.type == "local_file" and value.path is not None:
+            return value.model_copy(update={"path": str((base / value.path).resolve())})
+        return value
+
+    return evaluator.model_copy(update={"result": fix(evaluator.result), "expected": fix(evaluator.expected)})
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""The apps suite on Debian's real apps (LibreOffice Calc and Writer, mousepad, xterm): one batch of the whole suite
+"""The apps suite on Debian's real apps (LibreOffice Calc and Writer, mousepad, xterm, pcmanfm): one batch of the whole suite
 with the reference scripts and two workers, shared by the module, succeeds on every task; every task's checker fails
 on the untouched starting state (a checker that cannot fail is a defect); an unsupported metric is refused."""
 
@@ -30,7 +30,8 @@ def batch(tmp_path_factory) -> Path:
 
 def test_suite_covers_the_apps():
     apps = [t.start.app.split()[0] for t in SUITE.tasks if t.start.app]
-    assert {a: apps.count(a) for a in set(apps)} == {"localc": 5, "lowriter": 3, "mousepad": 2, "xterm": 2}
+    assert {a: apps.count(a) for a in set(apps)} == {"localc": 9, "lowriter": 7, "mousepad": 4, "xterm": 5, "pcmanfm": 3}
+    assert len([t for t in SUITE.tasks if "cross-app" in t.tags]) == 2
     assert all(t.evaluator is not None and t.script and t.start.sandbox for t in SUITE.tasks)
 
 
