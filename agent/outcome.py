@@ -163,7 +163,8 @@ def deciding(verified: list[Verdict]) -> list[Verdict]:
 
 
 def _seen(verdict: Verdict) -> str:
-    what = {CheckKind.RULE: "the success check", CheckKind.REWARD: "the page's reward", CheckKind.JUDGE: "the judge"}
+    what = {CheckKind.RULE: "the success check", CheckKind.REWARD: "the page's reward", CheckKind.JUDGE: "the judge",
+            CheckKind.FILE: "the check of the app's files"}
     return f"{what[verdict.kind]} saw {verdict.saw or 'a failure'}"
 
 

@@ -161,7 +161,7 @@ class DesktopEnv(ClosingEnv):
             share = [self._session.runtime_dir] if self._session and self._session.runtime_dir else []
             argv = sandboxed(argv, home, share, network=self.config.sandbox.network)
         try:
-            self._app = subprocess.Popen(argv, env=env, start_new_session=True,
+            self._app = subprocess.Popen(argv, env=env, start_new_session=True, cwd=home,  # the app starts at HOME
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         except OSError as exc:
             raise EnvError(f"cannot launch {command!r}: {exc.strerror}") from None

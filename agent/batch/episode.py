@@ -79,7 +79,7 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
         launch = (task.start.app or "").replace("{python}", shlex.quote(sys.executable)).replace(
             "{episode}", shlex.quote(str(folder.resolve())))
         start = task.start
-        sandbox = base.desktop.sandbox.model_copy(update={"enabled": start.sandbox,
+        sandbox = base.desktop.sandbox.model_copy(update={"enabled": start.sandbox if base.sandbox is None else base.sandbox,
                                                           "network": start.network or base.desktop.sandbox.network})
         update["desktop"] = DesktopConfig(xvfb=start.screen, launch=launch, window=start.window, wm=start.wm,
                                           sample_fps=base.desktop.sample_fps, sandbox=sandbox, a11y=base.desktop.a11y,

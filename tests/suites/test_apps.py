@@ -13,7 +13,9 @@ import pytest
 
 from guiagent.agent.batch.results import read_results
 from guiagent.agent.checks import evaluate
+from guiagent.agent.report import render_html
 from guiagent.agent.suites import SuiteError, load_suite, load_suite_file
+from guiagent.agent.trajectory import load_trajectory
 
 SUITE = load_suite("apps")
 
@@ -59,3 +61,17 @@ def test_unsupported_metric_is_one_clear_sentence(tmp_path):
     path.write_text("tasks:\n  - {id: t, instruction: x, start: {app: xterm}, evaluator: {func: compare_pptx_files}}\n")
     with pytest.raises(SuiteError, match="evaluator: the metric 'compare_pptx_files' is not supported"):
         load_suite_file(path)
+
+
+@pytest.mark.parametrize(("flag", "sandbox"), [("--network", {"enabled": True, "network": True}),
+                                                ("--no-sandbox", {"enabled": False, "network": False})])
+def test_network_and_no_sandbox_reach_the_episode_and_its_report(flag, sandbox, tmp_path):
+    out = tmp_path / "batch"
+    cmd = [sys.executable, "-m", "guiagent.agent.cli", "batch", "apps", "--tasks", "terminal-write-file", flag,
+           "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    trajectory = load_trajectory(out / "episodes" / "terminal-write-file" / "seed-0")
+    assert trajectory.meta.env["sandbox"] == sandbox and trajectory.meta.outcome == "success"
+    said = "sandboxed, with network" if sandbox["enabled"] else "no sandbox"
+    assert said in render_html(trajectory)
