@@ -241,7 +241,7 @@ def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
 @app.command()
 @_with_run_options
 def batch(
-    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, miniwob, or task files (.yaml, .jsonl).")],
+    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, apps, miniwob, task files (.yaml, .jsonl), or OSWorld task JSON (a file or a folder).")],
     out: Annotated[Path, typer.Option(help="The batch folder: episodes/, results.jsonl, summary.json, index.html.")],
     workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
     policy: Annotated[Literal["script", "oracle", "vlm"], typer.Option(help="script: each task's script; oracle: the task's DOM oracle; vlm.")] = "script",
@@ -283,6 +283,8 @@ def batch(
     output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
                 f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
                 f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    for task in s.get("skipped", []):
+        output.line(f"skipped    {task['id']}: {task['reason']}", "yellow")
     if (agreement := s.get("judge_agreement")) is not None:
         share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
         output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "

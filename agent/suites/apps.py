@@ -8,7 +8,7 @@ from typing import Any
 from guiagent.agent.checks import Evaluator, evaluate
 from guiagent.agent.outcome import CheckKind, Verdict
 from guiagent.envs.desktop import DesktopEnv
-from guiagent.tools import Action, ActionResult, Check, Observation
+from guiagent.tools import Action, ActionResult, Check, Key, Observation
 
 
 class AppTaskEnv:
@@ -46,5 +46,8 @@ class AppTaskEnv:
         home = self.inner.home
         if home is None:
             return Verdict(kind=CheckKind.FILE, passed=False, reward=0.0, check=check, saw="the app had no HOME of its own")
+        for step in self.evaluator.postconfig:  # OSWorld's postconfig, as keys pressed in the app (agent/suites/osworld.py)
+            if keys := step.get("keys"):
+                self.inner.execute(Key(keys=keys))
         score, saw = evaluate(self.evaluator, home)
         return Verdict(kind=CheckKind.FILE, passed=score >= 1.0, reward=score, saw=saw, check=check)

@@ -117,10 +117,19 @@ class SuiteTask(BaseModel):
         return list(self.seeds) if self.seeds is not None else list(range(self.repeats))
 
 
+class SkippedTask(BaseModel):
+    """A task of a suite that cannot run here (e.g. an OSWorld task that needs the VM): listed, never dropped."""
+
+    id: str
+    reason: str
+    source: str | None = None
+
+
 class Suite(BaseModel):
     name: str
     source: str
     tasks: list[SuiteTask]
+    skipped: list[SkippedTask] = Field(default_factory=list, description="Tasks that cannot run here, with the reason.")
 
 
 def load_suite_file(path: str | Path) -> Suite:
