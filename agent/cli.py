@@ -143,6 +143,7 @@ def run(
     window: Annotated[str | None, typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,
     monitor: Annotated[int, typer.Option(min=0, help="desktop: 0 the whole screen, N monitor N.")] = 0,
     display: Annotated[str | None, typer.Option(help="desktop: X display (default $DISPLAY).")] = None,
+    a11y: Annotated[bool, typer.Option("--a11y", help="desktop: run the AT-SPI bus: role/name and text targets resolve through it, and each step records the apps' accessibility tree.")] = False,
     sandbox: Annotated[bool | None, typer.Option("--sandbox/--no-sandbox", help="desktop: run the app under bubblewrap with a fresh HOME and no network (default: as the task says; off for --launch).")] = None,
     network: Annotated[bool, typer.Option("--network", help="desktop: give the sandboxed app the network (recorded in meta.json and the report).")] = False,
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,

@@ -59,6 +59,7 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         env=o.env, policy=o.policy, vlm=vlm,
         desktop=DesktopConfig(display=o.display, xvfb=o.xvfb, launch=o.launch, window=o.window, monitor=o.monitor,
                               sample_fps=fps, pass_env=o.pass_env or [],
+                              a11y=bool(getattr(o, "a11y", False)),
                               sandbox=SandboxConfig(enabled=bool(sandbox), network=bool(getattr(o, "network", False)))),
         sandbox=sandbox,
         browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.envs.a11y import A11yNode, A11yTree, linearized
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.desktop_session import DesktopSession, WindowManager
@@ -50,6 +51,7 @@ from guiagent.tools import (
     Type,
     Wait,
 )
+from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetError
 
 
 class DesktopConfig(BaseModel):
@@ -86,6 +88,7 @@ class DesktopEnv(ClosingEnv):
         self.config = config or DesktopConfig()
         self.display: str | None = None
         self._session: DesktopSession | None = None
+        self._tree: A11yTree | None = None
         self._temp_home: str | None = None
         self._app: subprocess.Popen | None = None
         self._sct: Any = None
@@ -204,6 +207,9 @@ class DesktopEnv(ClosingEnv):
                     handle.close()
                 except Exception:
                     pass
+        if self._tree is not None:
+            self._tree.close()
+            self._tree = None
         if self._session is not None:
             self._session.stop()
         if self._temp_home is not None:
@@ -213,6 +219,49 @@ class DesktopEnv(ClosingEnv):
 
     def settings(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.config.model_dump()}
+
+    # -- accessibility (AT-SPI) targets ------------------------------------------------------
+
+    def _a11y(self) -> A11yTree:
+        if not self.config.a11y or self._session is None or not self._session.bus_address:
+            raise TargetError("role and text targets on the desktop are read through AT-SPI: run the episode with "
+                              "its own session and a11y on (--a11y)")
+        if self._tree is None:
+            self._tree = A11yTree(self._session.bus_address)
+        return self._tree
+
+    def locate(self, target: Target) -> LocatedElement:
+        """A role/name or text target's on-screen accessible (AT-SPI), waiting up to ``target.timeout``."""
+        if target.selector is not None:
+            raise TargetError(f"{target.label()}: CSS selectors are for the browser; on the desktop use role/name or text")
+        self._alive()
+        tree = self._a11y()
+        try:
+            node = tree.wait_for(target.role, target.name, target.text, target.exact, target.timeout)
+        except EnvError as exc:
+            raise TargetError(f"{target.label()}: {exc}") from None
+        if node is None or node.center is None:
+            raise TargetError(f"{target.label()} not on the screen within {target.timeout:g}s (AT-SPI)")
+        return LocatedElement(point=node.center, element=_element(node))
+
+    def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
+        """The named accessible under a screen point (None without a11y)."""
+        if not self.config.a11y or self._session is None:
+            return None
+        try:
+            node = self._a11y().at(point)
+        except (EnvError, TargetError):
+            return None
+        return _element(node) if node is not None else None
+
+    def a11y_tree(self) -> str | None:
+        """The apps' accessibility tree now, linearized as OSWorld does (None without a11y)."""
+        if not self.config.a11y or self._session is None:
+            return None
+        try:
+            return linearized(self._a11y().nodes())
+        except (EnvError, TargetError):
+            return None
 
     # -- observing -------------------------------------------------------------------------
 
@@ -238,7 +287,8 @@ class DesktopEnv(ClosingEnv):
         shot_image(shot).save(buf, "PNG", compress_level=1)
         geometry = FrameGeometry(width=shot.width, height=shot.height, scale=1.0,
                                  offset_x=monitor["left"], offset_y=monitor["top"])
-        return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title())
+        return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title(),
+                           a11y=self.a11y_tree())
 
     # -- acting ----------------------------------------------------------------------------
 
@@ -410,6 +460,14 @@ class DesktopEnv(ClosingEnv):
                 return None
             window = tree.parent
         return None
+
+
+def _element(node: A11yNode) -> ElementInfo:
+    """An accessible as the targets' element record: its role, name and box (screen points)."""
+    x, y, w, h = node.box or (0, 0, 0, 0)
+    quoted = node.name.replace('"', '\\"')
+    return ElementInfo(tag=node.role, path=node.path, selector=f'role={node.role} name="{quoted}"', role=node.role,
+                       name=node.name, rect=(x, y, w, h))
 
 
 def _utf8_title(x: Any, window: Any) -> str | None:

@@ -9,6 +9,7 @@ from guiagent.agent.checks import Evaluator, evaluate
 from guiagent.agent.outcome import CheckKind, Verdict
 from guiagent.envs.desktop import DesktopEnv
 from guiagent.tools import Action, ActionResult, Check, Key, Observation
+from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 
 class AppTaskEnv:
@@ -36,6 +37,15 @@ class AppTaskEnv:
 
     def settings(self) -> dict[str, Any]:
         return self.inner.settings()
+
+    def locate(self, target: Target) -> LocatedElement:
+        return self.inner.locate(target)
+
+    def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
+        return self.inner.element_at(point)
+
+    def a11y_tree(self) -> str | None:
+        return self.inner.a11y_tree()
 
     def close(self) -> None:
         self.inner.close()
