@@ -97,6 +97,9 @@ def run(
     window: Annotated[str | None, typer.Option(help="desktop: regex of the app window's title to wait for.")] = None,
     monitor: Annotated[int, typer.Option(min=0, help="desktop: 0 the whole screen, N monitor N.")] = 0,
     display: Annotated[str | None, typer.Option(help="desktop: X display (default $DISPLAY).")] = None,
+    a11y: Annotated[bool, typer.Option("--a11y", help="desktop: run the AT-SPI bus: role/name and text targets resolve through it, and each step records the apps' accessibility tree.")] = False,
+    sandbox: Annotated[bool | None, typer.Option("--sandbox/--no-sandbox", help="desktop: run the app under bubblewrap with a fresh HOME and no network (default: as the task says; off for --launch).")] = None,
+    network: Annotated[bool, typer.Option("--network", help="desktop: give the sandboxed app the network (recorded in meta.json and the report).")] = False,
     headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
     viewport: Annotated[str, typer.Option(help="Viewport in CSS pixels, WxH.")] = "1280x800",
     scale: Annotated[float, typer.Option(help="Device scale factor (2 for a HiDPI screen).")] = 1.0,
@@ -193,7 +196,7 @@ def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
 @app.command()
 @_with_run_options
 def batch(
-    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, miniwob, or task files (.yaml, .jsonl).")],
+    suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, apps, miniwob, task files (.yaml, .jsonl), or OSWorld task JSON (a file or a folder).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="The batch folder: episodes/, results.jsonl, summary.json, index.html (default runs/batch-TIME).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 2,
     policy: Annotated[Literal["script", "oracle", "vlm"], typer.Option(help="script: each task's script; oracle: the task's DOM oracle; vlm.")] = "script",
@@ -246,6 +249,8 @@ def batch(
     output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
                 f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
                 f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
+    for task in s.get("skipped", []):
+        output.line(f"skipped    {task['id']}: {task['reason']}", "yellow")
     if (agreement := s.get("judge_agreement")) is not None:
         share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
         output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "

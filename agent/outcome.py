@@ -104,6 +104,7 @@ class CheckKind(StrEnum):
     RULE = "rule"  # a success check: text, url, selector, js, window
     REWARD = "reward"  # a page task's own reward
     JUDGE = "judge"  # a second model's verdict
+    FILE = "file"  # a getter and metric on the files an app left (OSWorld's evaluator: agent/checks)
 
 
 class Verdict(BaseModel):
@@ -162,7 +163,8 @@ def deciding(verified: list[Verdict]) -> list[Verdict]:
 
 
 def _seen(verdict: Verdict) -> str:
-    what = {CheckKind.RULE: "the success check", CheckKind.REWARD: "the page's reward", CheckKind.JUDGE: "the judge"}
+    what = {CheckKind.RULE: "the success check", CheckKind.REWARD: "the page's reward", CheckKind.JUDGE: "the judge",
+            CheckKind.FILE: "the check of the app's files"}
     return f"{what[verdict.kind]} saw {verdict.saw or 'a failure'}"
 
 

@@ -48,6 +48,7 @@ def record_from_state(state: dict[str, Any]) -> StepRecord:
         url=obs.get("url"),
         title=obs.get("title"),
         window=obs.get("window"),
+        a11y=obs.get("a11y"),
         thought=decision.thought,
         raw=decision.raw,
         format_error=decision.format_error,

@@ -20,6 +20,7 @@ import html
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from PIL import Image, ImageDraw, ImageFont
@@ -257,6 +258,16 @@ def _segments(traj: Trajectory) -> str:
     return "".join(lines)
 
 
+def _isolation(env: dict[str, Any]) -> str:
+    """How a desktop app was isolated, as the report says it: sandboxed with or without network, or not."""
+    sandbox = env.get("sandbox")
+    if env.get("kind") != "desktop" or not isinstance(sandbox, dict):
+        return ""
+    if not sandbox.get("enabled"):
+        return " (no sandbox: the app had the host's network and files)"
+    return " (sandboxed, with network)" if sandbox.get("network") else " (sandboxed, no network)"
+
+
 def render_html(traj: Trajectory, where: Path | None = None) -> str:
     """The report of ``traj``, to be written into the folder ``where`` (default: the trajectory's own):
     its frames are linked relative to it."""
@@ -276,7 +287,7 @@ def render_html(traj: Trajectory, where: Path | None = None) -> str:
             f"<span class='{'ok' if v.passed else 'bad'}'>{esc(v.kind.value)} {'passed' if v.passed else 'refused'}: "
             f"{esc(v.saw or '')}</span>" for v in m.verified) or "no check")
         + "</div><div>"
-        + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))} &middot; "
+        + f" &middot; {len(traj.steps)} steps in {total:.1f} s &middot; env {esc(str(m.env.get('kind')))}{esc(_isolation(m.env))} &middot; "
         f"policy {esc(str(m.policy.get('kind')))}"
         + (f" ({esc(str(m.policy.get('model')))})" if m.policy.get("model") else "")
         + "</div>" + _segments(traj) + "</header>",

@@ -13,6 +13,7 @@ from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import ConfigError, RunSpec
 from guiagent.envs.browser import BrowserConfig
 from guiagent.envs.desktop import DesktopConfig
+from guiagent.envs.sandbox import SandboxConfig
 from guiagent.envs.xvfb import parse_screen
 from guiagent.policies.judge import JudgeConfig
 from guiagent.policies.media import VideoConfig
@@ -45,6 +46,7 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
         )
     private = o.private_network if o.private_network is not None else (o.policy != "vlm" or o.demo_site)
     upload_dir = getattr(o, "upload_dir", None)
+    sandbox = getattr(o, "sandbox", None)
     if upload_dir is not None and not upload_dir.is_dir():
         raise ConfigError(f"--upload-dir {upload_dir} is not a folder: name the folder the page may take files from")
     try:
@@ -56,7 +58,10 @@ def run_spec(options: dict[str, Any]) -> RunSpec:
     return RunSpec(
         env=o.env, policy=o.policy, vlm=vlm,
         desktop=DesktopConfig(display=o.display, xvfb=o.xvfb, launch=o.launch, window=o.window, monitor=o.monitor,
-                              sample_fps=fps, pass_env=o.pass_env or []),
+                              sample_fps=fps, pass_env=o.pass_env or [],
+                              a11y=bool(getattr(o, "a11y", False)),
+                              sandbox=SandboxConfig(enabled=bool(sandbox), network=bool(getattr(o, "network", False)))),
+        sandbox=sandbox,
         browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
                               viewport_height=height, device_scale_factor=o.scale, sample_fps=fps,
                               profile_dir=str(o.profile.resolve()) if o.profile else None,

@@ -84,6 +84,8 @@ class RunSpec(BaseModel):
     demo_port: int | None = None
     demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    sandbox: bool | None = Field(default=None, description="A suite's desktop tasks: sandbox the app or not "
+                                 "(--sandbox/--no-sandbox; None: as each task says).")
     secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
     secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
     approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")

@@ -121,6 +121,8 @@ class StepRecord(BaseModel):
     url: str | None = None
     title: str | None = None
     window: str | None = None
+    a11y: str | None = Field(default=None, description="The desktop apps' accessibility tree at the observation "
+                             "(OSWorld's linearized form: tag, name, position, size), with --a11y.")
     thought: str = ""
     raw: str | None = None
     format_error: str | None = None

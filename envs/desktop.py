@@ -1,6 +1,8 @@
 """An X11 desktop: mss captures at native resolution, XTest (python-xlib) drives mouse and keyboard.
 
-Nothing from mss or Xlib is imported until a DesktopEnv is used, so the browser path never needs X. With ``xvfb`` set, the env runs its own Xvfb for the episode and stops it after.
+Nothing from mss or Xlib is imported until a DesktopEnv is used, so the browser path never needs X. With ``xvfb`` set, the env runs its own desktop session for the episode (Xvfb, and with ``wm``/``a11y`` a window
+manager, a D-Bus session and the AT-SPI bus: envs/desktop_session.py) and stops it after; with ``sandbox`` the app
+runs under bubblewrap with the episode's own HOME and no network (envs/sandbox.py).
 """
 
 from __future__ import annotations
@@ -9,20 +11,26 @@ import io
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.envs.a11y import A11yNode, A11yTree, linearized
 from guiagent.envs.base import ClosingEnv, EnvError
 from guiagent.envs.cleanenv import clean_environ
+from guiagent.envs.desktop_session import DesktopSession, WindowManager
 from guiagent.envs.lifetime import die_with_parent
+from guiagent.envs.sandbox import SandboxConfig, sandboxed
 from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.why import failure
 from guiagent.envs.xinput import Button, XInput
-from guiagent.envs.xvfb import Xvfb, parse_screen
+from guiagent.envs.xvfb import parse_screen
 from guiagent.tools import (
     Action,
     ActionResult,
@@ -44,6 +52,7 @@ from guiagent.tools import (
     Type,
     Wait,
 )
+from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetError
 
 
 class DesktopConfig(BaseModel):
@@ -64,6 +73,11 @@ class DesktopConfig(BaseModel):
     failsafe: bool = Field(default=False, description="Refuse actions while the mouse is in a screen corner, as "
                            "pyautogui's fail-safe does (a person took over); off: no one is at the mouse.")
     sample_fps: float = Field(default=0.0, ge=0, le=30, description="Keep changed frames between observations at this rate (0: off).")
+    wm: WindowManager = Field(default=WindowManager.NONE, description="The private Xvfb's window manager (none: a bare display).")
+    a11y: bool = Field(default=False, description="Run the AT-SPI bus in the private session (accessibility targets).")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    home: str | None = Field(default=None, description="The app's HOME, made for the episode (a temporary one if unset).")
+    home_seed: list[str] = Field(default_factory=list, description="Folders whose files are copied into the fresh HOME.")
 
 
 class DesktopEnv(ClosingEnv):
@@ -74,7 +88,9 @@ class DesktopEnv(ClosingEnv):
     def __init__(self, config: DesktopConfig | None = None) -> None:
         self.config = config or DesktopConfig()
         self.display: str | None = None
-        self._xvfb: Xvfb | None = None
+        self._session: DesktopSession | None = None
+        self._tree: A11yTree | None = None
+        self._temp_home: str | None = None
         self._app: subprocess.Popen | None = None
         self._sct: Any = None
         self._x: Any = None  # one python-xlib connection: window titles, and XTest's mouse and keys
@@ -89,8 +105,8 @@ class DesktopEnv(ClosingEnv):
             require_desktop_extra()
             if cfg.xvfb:
                 parse_screen(cfg.xvfb)
-                self._xvfb = Xvfb(cfg.xvfb, monitors=cfg.xvfb_monitors).start()
-                self.display = self._xvfb.display
+                self._session = DesktopSession(cfg.xvfb, monitors=cfg.xvfb_monitors, wm=cfg.wm, a11y=cfg.a11y).start()
+                self.display = self._session.display
             else:
                 self.display = cfg.display or os.environ.get("DISPLAY")
                 if not self.display:
@@ -117,11 +133,40 @@ class DesktopEnv(ClosingEnv):
         self._x = _quietly(Display, self.display)
         self._input = XInput(self._x)
 
+    @property
+    def home(self) -> Path | None:
+        """The app's HOME when the env makes one (a sandbox, or ``home`` set), else None."""
+        if self.config.home:
+            return Path(self.config.home)
+        return Path(self._temp_home) if self._temp_home else None
+
+    def _make_home(self) -> Path | None:
+        cfg = self.config
+        if not (cfg.home or cfg.sandbox.enabled):
+            return None
+        if cfg.home is None and self._temp_home is None:
+            self._temp_home = tempfile.mkdtemp(prefix="guiagent-home-")
+        home = self.home
+        assert home is not None
+        home.mkdir(parents=True, exist_ok=True)
+        for folder in cfg.home_seed:
+            shutil.copytree(folder, home, dirs_exist_ok=True)
+        return home
+
     def _launch(self, command: str) -> None:
         before = set(self._windows())
-        env = {**clean_environ(self.config.pass_env), "DISPLAY": self.display or ""}
+        session = self._session.environ() if self._session else {"DISPLAY": self.display or ""}
+        env = {**clean_environ(self.config.pass_env), **session}
+        argv = shlex.split(command)
+        home = self._make_home()
+        if home is not None:
+            env["HOME"] = str(home.resolve())
+        if self.config.sandbox.enabled and home is not None:
+            env.pop("XAUTHORITY", None)  # a host file the sandbox does not show (the Xvfb asks for none)
+            share = [self._session.runtime_dir] if self._session and self._session.runtime_dir else []
+            argv = sandboxed(argv, home, share, network=self.config.sandbox.network)
         try:
-            self._app = subprocess.Popen(shlex.split(command), env=env, start_new_session=True,
+            self._app = subprocess.Popen(argv, env=env, start_new_session=True, cwd=home,  # the app starts at HOME
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         except OSError as exc:
             raise EnvError(f"cannot launch {command!r}: {exc.strerror}") from None
@@ -154,7 +199,7 @@ class DesktopEnv(ClosingEnv):
                 self._app.wait(timeout=5)
             except Exception:
                 pass
-        if self._input is not None and self._xvfb is None:  # a display we share: give its keycodes back
+        if self._input is not None and self._session is None:  # a display we share: give its keycodes back
             try:
                 self._input.restore()
             except Exception:
@@ -165,13 +210,61 @@ class DesktopEnv(ClosingEnv):
                     handle.close()
                 except Exception:
                     pass
-        if self._xvfb is not None:
-            self._xvfb.stop()
-        self._app = self._sct = self._xvfb = self._x = self._input = None
+        if self._tree is not None:
+            self._tree.close()
+            self._tree = None
+        if self._session is not None:
+            self._session.stop()
+        if self._temp_home is not None:
+            shutil.rmtree(self._temp_home, ignore_errors=True)
+        self._app = self._sct = self._session = self._x = self._input = self._temp_home = None
         self.display = None
 
     def settings(self) -> dict[str, Any]:
         return {"kind": self.kind, **self.config.model_dump()}
+
+    # -- accessibility (AT-SPI) targets ------------------------------------------------------
+
+    def _a11y(self) -> A11yTree:
+        if not self.config.a11y or self._session is None or not self._session.bus_address:
+            raise TargetError("role and text targets on the desktop are read through AT-SPI: run the episode with "
+                              "its own session and a11y on (--a11y)")
+        if self._tree is None:
+            self._tree = A11yTree(self._session.bus_address)
+        return self._tree
+
+    def locate(self, target: Target) -> LocatedElement:
+        """A role/name or text target's on-screen accessible (AT-SPI), waiting up to ``target.timeout``."""
+        if target.selector is not None:
+            raise TargetError(f"{target.label()}: CSS selectors are for the browser; on the desktop use role/name or text")
+        self._alive()
+        tree = self._a11y()
+        try:
+            node = tree.wait_for(target.role, target.name, target.text, target.exact, target.timeout)
+        except EnvError as exc:
+            raise TargetError(f"{target.label()}: {exc}") from None
+        if node is None or node.center is None:
+            raise TargetError(f"{target.label()} not on the screen within {target.timeout:g}s (AT-SPI)")
+        return LocatedElement(point=node.center, element=_element(node))
+
+    def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
+        """The named accessible under a screen point (None without a11y)."""
+        if not self.config.a11y or self._session is None:
+            return None
+        try:
+            node = self._a11y().at(point)
+        except (EnvError, TargetError):
+            return None
+        return _element(node) if node is not None else None
+
+    def a11y_tree(self) -> str | None:
+        """The apps' accessibility tree now, linearized as OSWorld does (None without a11y)."""
+        if not self.config.a11y or self._session is None:
+            return None
+        try:
+            return linearized(self._a11y().nodes())
+        except (EnvError, TargetError):
+            return None
 
     # -- observing -------------------------------------------------------------------------
 
@@ -185,9 +278,9 @@ class DesktopEnv(ClosingEnv):
         try:
             shot = self._sct.grab(monitor)
         except Exception as exc:
-            if self._xvfb is not None and self._xvfb.proc is not None:
+            if self._session is not None and self._session.xvfb.proc is not None:
                 try:
-                    self._xvfb.proc.wait(timeout=1)  # a server that just died is reaped here
+                    self._session.xvfb.proc.wait(timeout=1)  # a server that just died is reaped here
                 except subprocess.TimeoutExpired:
                     pass
             self._alive()
@@ -197,7 +290,8 @@ class DesktopEnv(ClosingEnv):
         shot_image(shot).save(buf, "PNG", compress_level=1)
         geometry = FrameGeometry(width=shot.width, height=shot.height, scale=1.0,
                                  offset_x=monitor["left"], offset_y=monitor["top"])
-        return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title())
+        return Observation(image=buf.getvalue(), t=(t0 + t1) / 2, geometry=geometry, window=self._active_title(),
+                           a11y=self.a11y_tree())
 
     # -- acting ----------------------------------------------------------------------------
 
@@ -292,7 +386,7 @@ class DesktopEnv(ClosingEnv):
     def _alive(self, app: bool = True) -> None:
         if self._sct is None:
             raise EnvError("the desktop is not open (call reset first)")
-        if self._xvfb is not None and not self._xvfb.alive:
+        if self._session is not None and not self._session.xvfb.alive:
             raise EnvError(f"the X server {self.display} is gone (Xvfb exited)")
         if self.display and self.display.startswith(":"):
             n = self.display[1:].split(".")[0]
@@ -302,10 +396,20 @@ class DesktopEnv(ClosingEnv):
             raise EnvError(f"the app {self.config.launch!r} exited (code {self._app.returncode}) under the episode")
 
     def _windows(self) -> dict[int, str]:
-        """Top-level windows with a title: {id: title}."""
+        """Top-level windows with a title: {id: title} (a window manager's client list when one runs: it
+        reparents the apps' windows into frames of its own)."""
         from Xlib import X
 
         found = {}
+        managed = self._wm_property("_NET_CLIENT_LIST")
+        if managed is not None:
+            for wid in managed:
+                try:
+                    if title := self._title_of(self._x.create_resource_object("window", wid)):
+                        found[int(wid)] = title
+                except Exception:
+                    continue
+            return found
         try:
             children = self._x.screen().root.query_tree().children
         except Exception:
@@ -321,6 +425,12 @@ class DesktopEnv(ClosingEnv):
     def _active_title(self) -> str | None:
         """The active window's title. No window manager runs under Xvfb, so: the window with the input
         focus, else the top-level window under the pointer (focus follows the pointer there)."""
+        active = self._wm_property("_NET_ACTIVE_WINDOW")
+        if active:
+            try:
+                return self._title_of(self._x.create_resource_object("window", active[0]))
+            except Exception:
+                return None
         try:
             focus = self._x.get_input_focus().focus
             title = self._title_of(focus) if hasattr(focus, "query_tree") else None
@@ -330,12 +440,22 @@ class DesktopEnv(ClosingEnv):
         except Exception:
             return None
 
+    def _wm_property(self, name: str) -> list[int] | None:
+        """A window manager's list property on the root window, or None without one."""
+        if self.config.wm == WindowManager.NONE:
+            return None
+        try:
+            prop = self._x.screen().root.get_full_property(self._x.intern_atom(name), 0)
+        except Exception:
+            return None
+        return [int(v) for v in prop.value] if prop is not None else None
+
     def _title_of(self, window: Any) -> str | None:
         """The title of ``window`` or of the nearest ancestor that has one."""
         for _ in range(20):
             if not window or not hasattr(window, "get_wm_name"):
                 return None
-            name = window.get_wm_name()
+            name = _utf8_title(self._x, window) or window.get_wm_name()
             if name:
                 return name if isinstance(name, str) else name.decode(errors="replace")
             tree = window.query_tree()
@@ -355,6 +475,23 @@ def require_desktop_extra() -> None:
         import Xlib.display  # noqa: F401
     except ImportError as exc:
         raise EnvError(f"{DESKTOP_EXTRA} ({exc.name or 'a module'} is missing)") from None
+
+
+def _element(node: A11yNode) -> ElementInfo:
+    """An accessible as the targets' element record: its role, name and box (screen points)."""
+    x, y, w, h = node.box or (0, 0, 0, 0)
+    quoted = node.name.replace('"', '\\"')
+    return ElementInfo(tag=node.role, path=node.path, selector=f'role={node.role} name="{quoted}"', role=node.role,
+                       name=node.name, rect=(x, y, w, h))
+
+
+def _utf8_title(x: Any, window: Any) -> str | None:
+    """_NET_WM_NAME (UTF-8), which GTK and LibreOffice set; WM_NAME may hold only Latin-1."""
+    prop = window.get_full_property(x.intern_atom("_NET_WM_NAME"), x.intern_atom("UTF8_STRING"))
+    if prop is None or not prop.value:
+        return None
+    value = prop.value
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _corners(width: int, height: int) -> set[tuple[int, int]]:

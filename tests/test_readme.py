@@ -42,6 +42,7 @@ NOT_HERE = {
     "--live": "waits for a person in the live view (tests/agent/test_live.py is that person)",
     "guiagent watch": "serves until Ctrl-C (tests/agent/test_live.py watches a batch)",
     "guiagent mcp": "waits for an MCP client (tests/agent/test_mcp.py is one, over stdio and HTTP)",
+    "batch apps": "LibreOffice episodes are slow: tests/suites/test_apps.py runs this very batch once",
 }
 
 

@@ -22,6 +22,7 @@ class Observation(BaseModel):
     url: str | None = None
     title: str | None = None
     window: str | None = Field(default=None, description="Active window title (desktop).")
+    a11y: str | None = Field(default=None, description="The apps' accessibility tree, linearized (desktop with a11y).")
 
 
 class ActionResult(BaseModel):

@@ -128,7 +128,8 @@ def run_batch(settings: BatchSettings, suites: list[Suite], engine: Engine, prog
         if progress:
             progress.stop()
     ordered = [rows[k] for k, _, _ in planned if k in rows]
-    summary = write_final(root, ordered, len(planned), time.time() - started)
+    skipped = [t.model_dump(mode="json") for suite in suites for t in suite.skipped]
+    summary = write_final(root, ordered, len(planned), time.time() - started, skipped)
     lock.close()
     return BatchReport(summary=summary, rows=ordered)
 

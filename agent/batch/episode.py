@@ -28,10 +28,11 @@ from guiagent.agent.runner import (
     with_url_lists,
 )
 from guiagent.agent.safeguards import Approver
+from guiagent.agent.suites.apps import AppTaskEnv
 from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
 from guiagent.agent.trajectory import META_FILE
 from guiagent.envs.browser import BrowserEnv, SharedBrowser
-from guiagent.envs.desktop import DesktopConfig
+from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
 from guiagent.policies.script import ScriptPolicy
 
@@ -78,8 +79,13 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
     if task.env == "desktop":
         launch = (task.start.app or "").replace("{python}", shlex.quote(sys.executable)).replace(
             "{episode}", shlex.quote(str(folder.resolve())))
-        update["desktop"] = DesktopConfig(xvfb=task.start.screen, launch=launch, window=task.start.window,
-                                          sample_fps=base.desktop.sample_fps)
+        start = task.start
+        sandbox = base.desktop.sandbox.model_copy(update={"enabled": start.sandbox if base.sandbox is None else base.sandbox,
+                                                          "network": start.network or base.desktop.sandbox.network})
+        update["desktop"] = DesktopConfig(xvfb=start.screen, launch=launch, window=start.window, wm=start.wm,
+                                          sample_fps=base.desktop.sample_fps, sandbox=sandbox, a11y=base.desktop.a11y,
+                                          home=str(folder.resolve() / "home") if start.files or start.sandbox else None,
+                                          home_seed=start.files, launch_timeout_s=max(base.desktop.launch_timeout_s, 60.0))
     return with_url_lists(base.model_copy(update=update), task.allow, task.block)
 
 
@@ -118,8 +124,9 @@ def start_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None
     if job.task.reward is not None:
         return _run_page_task(job, state, step_cb, approver)
     spec = task_spec(job, job.task.start.url, None)
+    env = AppTaskEnv(DesktopEnv(spec.desktop), job.task.evaluator) if job.task.evaluator is not None else None
     return start_episode(spec, job.folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec),
-                         approver=approver)
+                         approver=approver, env=env)
 
 
 def _page_start(job: EpisodeJob, state: WorkerState) -> str:

@@ -92,10 +92,12 @@ class ResultLog:
         self._file.close()
 
 
-def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float) -> dict[str, Any]:
-    """Rewrite results.jsonl compact and write summary.json and index.html; returns the summary."""
+def write_final(root: Path, rows: list[ResultRow], planned: int, wall_s: float,
+                skipped: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Rewrite results.jsonl compact and write summary.json and index.html; returns the summary. ``skipped``: the
+    suites' tasks that cannot run here ({id, reason, source}), listed in the summary and the index."""
     write_atomic(root / RESULTS, "".join(r.model_dump_json() + "\n" for r in rows))
-    summary = summarize(rows, planned, wall_s)
+    summary = {**summarize(rows, planned, wall_s), "skipped": skipped or []}
     write_atomic(root / SUMMARY, json.dumps(summary, indent=2))
     write_atomic(root / INDEX, render_index(rows, summary, root))
     return summary
@@ -181,6 +183,9 @@ def render_index(rows: list[ResultRow], summary: dict[str, Any], root: Path) -> 
         f"<td>{_num(s['mean_reward'], '.3f')}</td></tr>"
         for t, s in summary["tasks"].items()
     )
+    skipped = "".join(f"<tr><td>{e(t['id'])}</td><td>{e(t['reason'])}</td></tr>" for t in summary.get("skipped", []))
+    if skipped:
+        skipped = f"<h2>Skipped</h2><p>Tasks that cannot run here.</p><table><tr><th>task</th><th>reason</th></tr>{skipped}</table>"
     episode_rows = "".join(
         f"<tr class='{r.outcome.value}'><td>{e(r.task)}</td><td>{r.seed}</td><td>{r.outcome.value}</td>"
         f"<td>{e(_declared(r))}</td><td>{e(_verified(r))}</td>"
@@ -202,7 +207,7 @@ world: {dvv['true_success']} true successes, {dvv['false_success']} false succes
 <h2>Episodes</h2><p>Each episode's report.html is written as it ends; <code>guiagent view DIR</code> writes any
 that are missing (an episode recorded before this version, or one whose report could not be written).</p>
 <table><tr><th>task</th><th>seed</th><th>outcome</th><th>declared</th><th>verified</th><th>reward</th><th>steps</th><th>tokens</th><th>wall s</th>
-<th>links</th><th>reason</th></tr>{episode_rows}</table></body></html>"""
+<th>links</th><th>reason</th></tr>{episode_rows}</table>{skipped}</body></html>"""
 
 
 def _agreement_html(summary: dict[str, Any]) -> str:

@@ -1,13 +1,13 @@
-"""Task suites: task files (YAML or JSONL) and the bundled suites demo, desktop and miniwob."""
+"""Task suites: task files (YAML or JSONL) and the bundled suites demo, desktop, apps (real apps) and miniwob."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-from guiagent.agent.suites.model import PageReward, Start, Suite, SuiteError, SuiteTask, load_suite_file
+from guiagent.agent.suites.model import PageReward, SkippedTask, Start, Suite, SuiteError, SuiteTask, load_suite_file
 
-BUNDLED = ("demo", "desktop", "miniwob")
+BUNDLED = ("demo", "desktop", "apps", "miniwob")
 
 
 def bundled_path(name: str) -> Path:
@@ -15,7 +15,7 @@ def bundled_path(name: str) -> Path:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """A bundled suite by name (demo, desktop, miniwob) or a task file by path."""
+    """A bundled suite by name (demo, desktop, apps, miniwob), a task file by path, or OSWorld task JSON (a file or a folder)."""
     if name_or_path == "miniwob":
         from guiagent.agent.suites.miniwob import miniwob_suite
 
@@ -24,8 +24,13 @@ def load_suite(name_or_path: str) -> Suite:
         return load_suite_file(bundled_path(name_or_path))
     path = Path(name_or_path)
     if not path.exists():
-        raise SuiteError(f"no suite {name_or_path!r}: give a task file (.yaml, .jsonl) or one of {', '.join(BUNDLED)}")
+        raise SuiteError(f"no suite {name_or_path!r}: give a task file (.yaml, .jsonl), OSWorld task JSON (a file or a "
+                         f"folder) or one of {', '.join(BUNDLED)}")
+    if path.is_dir() or path.suffix == ".json":
+        from guiagent.agent.suites.osworld import load_osworld
+
+        return load_osworld(path)
     return load_suite_file(path)
 
 
-__all__ = ["BUNDLED", "PageReward", "Start", "Suite", "SuiteError", "SuiteTask", "load_suite", "load_suite_file"]
+__all__ = ["BUNDLED", "PageReward", "SkippedTask", "Start", "Suite", "SuiteError", "SuiteTask", "load_suite", "load_suite_file"]

@@ -1,6 +1,7 @@
 """Task files: what one task of a suite asks, where it starts, and how its success is read.
 
-A suite is a YAML file (``suite``, optional ``defaults`` merged into every task, ``tasks``) or a JSONL
+A suite is a YAML file (``suite``, optional ``defaults`` merged into every task (a mapping such as ``start``, one
+level deep), ``tasks``) or a JSONL
 file (one task per line). Paths (``script``) are relative to the file.
 
 ```yaml
@@ -26,6 +27,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from guiagent.agent.checks import Evaluator, EvaluatorError, Getter
+from guiagent.envs.desktop_session import WindowManager
 from guiagent.tools import Check
 
 TASK_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -44,6 +47,11 @@ class Start(BaseModel):
     app: str | None = Field(default=None, description="Command that starts the app; {episode} is the episode folder.")
     window: str | None = Field(default=None, description="Regex of the app window's title to wait for.")
     screen: str = Field(default="1280x800x24", description="The private Xvfb's screen, WxHxD.")
+    files: list[str] = Field(default_factory=list, description="Folders (relative to the task file) copied into the "
+                             "app's fresh HOME, in order.")
+    wm: WindowManager = Field(default=WindowManager.NONE, description="The desktop's window manager.")
+    sandbox: bool = Field(default=False, description="Run the app sandboxed: its own HOME, no network.")
+    network: bool = Field(default=False, description="Give the sandboxed app the network.")
 
     @model_validator(mode="after")
     def _one_place(self) -> Start:
@@ -78,6 +86,7 @@ class SuiteTask(BaseModel):
     initial_state: dict[str, Any] | None = Field(default=None, description="The demo site's or app's state at the start.")
     success: Check | None = None
     reward: PageReward | None = None
+    evaluator: Evaluator | None = Field(default=None, description="A check of the files the app left (OSWorld's form).")
     max_steps: int = Field(default=20, ge=1)
     script: str | None = None
     oracle: str | None = Field(default=None, description="JS giving the actions that solve the task from the page (an oracle policy).")
@@ -103,10 +112,19 @@ class SuiteTask(BaseModel):
         return list(self.seeds) if self.seeds is not None else list(range(self.repeats))
 
 
+class SkippedTask(BaseModel):
+    """A task of a suite that cannot run here (e.g. an OSWorld task that needs the VM): listed, never dropped."""
+
+    id: str
+    reason: str
+    source: str | None = None
+
+
 class Suite(BaseModel):
     name: str
     source: str
     tasks: list[SuiteTask]
+    skipped: list[SkippedTask] = Field(default_factory=list, description="Tasks that cannot run here, with the reason.")
 
 
 def load_suite_file(path: str | Path) -> Suite:
@@ -146,12 +164,25 @@ def build_suite(name: str, source: str, raw_tasks: list[Any], defaults: dict[str
             raise SuiteError(f"{where}: expected a mapping, got {type(raw).__name__}")
         where += f" ({raw['id']})" if isinstance(raw.get("id"), str) else ""
         try:
-            task = SuiteTask.model_validate({**defaults, **raw})
+            merged = {**defaults, **raw}
+            for key, value in defaults.items():  # a mapping default (start) is merged one level deep
+                if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                    merged[key] = {**value, **raw[key]}
+            task = SuiteTask.model_validate(merged)
         except ValidationError as exc:
             raise SuiteError(f"{where}: {_describe(exc)}") from None
+        except EvaluatorError as exc:
+            raise SuiteError(f"{where}: {exc}") from None
         if task.id in seen:
             raise SuiteError(f"{where}: the id {task.id!r} is used twice")
         seen.add(task.id)
+        if task.start.files and base is not None:
+            folders = [(base / f).resolve() for f in task.start.files]
+            if missing := [f for f, p in zip(task.start.files, folders, strict=True) if not p.is_dir()]:
+                raise SuiteError(f"{where}: files folder {missing[0]!r} not found (looked in {base})")
+            task = task.model_copy(update={"start": task.start.model_copy(update={"files": [str(p) for p in folders]})})
+        if task.evaluator is not None and base is not None:
+            task = task.model_copy(update={"evaluator": with_local_files(task.evaluator, base)})
         if task.script is not None and base is not None:
             script = (base / task.script).resolve()
             if not script.is_file():
@@ -161,6 +192,18 @@ def build_suite(name: str, source: str, raw_tasks: list[Any], defaults: dict[str
     if not tasks:
         raise SuiteError(f"{source}: no tasks")
     return Suite(name=name, source=source, tasks=tasks)
+
+
+def with_local_files(evaluator: Evaluator, base: Path) -> Evaluator:
+    """The evaluator with each ``local_file`` getter's path made absolute against the task file's folder."""
+    def fix(value: Any) -> Any:
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, Getter) and value.type == "local_file" and value.path is not None:
+            return value.model_copy(update={"path": str((base / value.path).resolve())})
+        return value
+
+    return evaluator.model_copy(update={"result": fix(evaluator.result), "expected": fix(evaluator.expected)})
 
 
 def _describe(exc: ValidationError) -> str:

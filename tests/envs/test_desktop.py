@@ -204,8 +204,8 @@ def test_no_display_and_a_dead_server_are_clear(tmp_path, monkeypatch):
         DesktopEnv().reset()
     env = DesktopEnv(DesktopConfig(xvfb="640x480"))
     env.reset()
-    assert env._xvfb is not None
-    env._xvfb.stop()
+    assert env._session is not None
+    env._session.xvfb.stop()
     with pytest.raises(EnvError, match="is gone"):
         env.observe()
     env.close()
