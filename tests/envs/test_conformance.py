@@ -1,5 +1,5 @@
-"""Every env passes the conformance check (envs/conformance.py), on the real thing: a Chromium through Playwright and
-a Tk app on a private Xvfb. An env that lies about its frames fails it, each finding named."""
+"""Every env passes the conformance check (envs/conformance.py), on the real thing: a Chromium through Playwright,
+a Tk app on a bare private Xvfb, and a real app (mousepad) in a sandboxed session with a window manager. An env that lies about its frames fails it, each finding named."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.envs.conformance import EnvNonconformance, check_env
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.envs.desktop_session import WindowManager
+from guiagent.envs.sandbox import SandboxConfig
 from guiagent.tools import ActionResult, Check, Observation
 
 PROBE = Path(__file__).resolve().parents[1] / "apps" / "probe_app.py"
@@ -25,6 +27,17 @@ def test_the_browser_env_conforms(pages_url, tmp_path, screencast):
 def test_the_desktop_env_conforms(tmp_path):
     state = tmp_path / "state.json"
     config = DesktopConfig(xvfb="800x600x24", launch=f"{sys.executable} {PROBE} {state} Probe", window="^Probe$")
+    check_env(DesktopEnv(config))
+
+
+def test_the_real_app_desktop_conforms(tmp_path):
+    """A desktop session as the apps suite runs it: openbox, the AT-SPI bus, the app sandboxed in its own HOME."""
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "notes.txt").write_text("a line\n")
+    config = DesktopConfig(xvfb="1024x768x24", launch="mousepad notes.txt", window="notes.txt", wm=WindowManager.OPENBOX,
+                           a11y=True, sandbox=SandboxConfig(enabled=True), home=str(tmp_path / "home"),
+                           home_seed=[str(seed)], launch_timeout_s=60)
     check_env(DesktopEnv(config))
 
 
