@@ -1,7 +1,8 @@
 """``guiagent script``: any trajectory (a model's run, a replay, a scripted run) turned into a script.
 
 Each pointer action gets a target: the one its step was scripted with, else, in the browser, the element
-recorded under the point when the action ran (a unique selector, or its ARIA role and name), with a
+recorded under the point when the action ran (a unique selector, or its ARIA role and name; on the desktop with
+``--a11y``, the named AT-SPI accessible's role and name), with a
 description for the model (from the element, or the model's thought where no element was recorded); the
 recorded point stays as the fallback. A step's checks are kept, and a change of URL or title that followed
 it becomes an ``expect``. Record once with the model, then replay cheaply and deterministically.
@@ -31,10 +32,11 @@ def script_from_trajectory(traj: Trajectory) -> dict[str, Any]:
         script["start_url"] = _path(meta.start_url) if spec.get("demo_site") else meta.start_url
     if meta.success_check:
         script["success"] = meta.success_check
+    desktop = meta.env.get("kind") == "desktop"
     steps = []
     for i, step in enumerate(traj.steps):
         following = traj.steps[i + 1] if i + 1 < len(traj.steps) else None
-        steps += _steps(step, following)
+        steps += _steps(step, following, desktop)
     if not steps:
         raise ValueError(f"{traj.root}: no step with an action that ran")
     script["steps"] = steps
@@ -57,7 +59,7 @@ def write_script(traj: Trajectory) -> str:
     return header + body
 
 
-def _steps(step: StepRecord, following: StepRecord | None) -> list[dict[str, Any]]:
+def _steps(step: StepRecord, following: StepRecord | None, desktop: bool) -> list[dict[str, Any]]:
     out = []
     ran = [(j, a) for j, a in enumerate(step.actions) if j < len(step.results) and step.results[j].ok]
     for j, action in ran:
@@ -65,7 +67,7 @@ def _steps(step: StepRecord, following: StepRecord | None) -> list[dict[str, Any
         entry.update(action)
         for field in POINT_FIELDS:
             if field in action:
-                target = _target(step, j, field)
+                target = _target(step, j, field, desktop)
                 if target:
                     entry[TARGET_KEYS[field]] = target
         out.append(entry)
@@ -76,13 +78,14 @@ def _steps(step: StepRecord, following: StepRecord | None) -> list[dict[str, Any
     return out
 
 
-def _target(step: StepRecord, index: int, field: str) -> dict[str, Any] | None:
+def _target(step: StepRecord, index: int, field: str, desktop: bool) -> dict[str, Any] | None:
     written = [t.target for t in step.targets if t.field == field]
     if written and index == 0:  # a scripted step's own target (a script step has one action)
         return written[0]
     raw = step.results[index].data.get("elements", {}).get(field)
     if raw is not None:
-        return _from_element(ElementInfo.model_validate(raw))
+        element = ElementInfo.model_validate(raw)
+        return _from_accessible(element) if desktop else _from_element(element)
     thought = _first_sentence(step.thought) if step.raw is not None else ""  # a model's thought, not a step name
     return {"describe": thought} if thought else None
 
@@ -100,6 +103,12 @@ def _from_element(element: ElementInfo) -> dict[str, Any]:
     kind = element.role or element.tag
     target["describe"] = f"the {kind} {label!r}" if label else f"the {kind}"
     return target
+
+
+def _from_accessible(element: ElementInfo) -> dict[str, Any]:
+    """A desktop accessible (AT-SPI): its role and exact name, found again through the tree when the step runs."""
+    return {"role": element.role, "name": element.name, "exact": True,
+            "describe": f"the {element.role} {element.name!r}"}
 
 
 def _expect(step: StepRecord, following: StepRecord | None) -> dict[str, Any] | None:

@@ -1,12 +1,14 @@
 """Batch throughput: the figures of issue 8's Performance section, printed as ratios.
 
-    .venv/bin/python bench/batch.py [--only model,fixed,miniwob,scripted,ray] [--delay 1.0] [--steps 15]
+    .venv/bin/python bench/batch.py [--only model,desktop,fixed,miniwob,scripted,ray] [--delay 1.0] [--steps 15]
 
 - model: the model-bound curve. N workers (N = 1, 2, 4, 8, 16) run ``--rounds`` x N VLM episodes of
   ``--steps`` steps each against the load generator (bench/load_server.py, a separate process answering
   after ``--delay`` with a valid call); throughput in model steps/s, and its ratio to N x the single
   worker's (target >= 0.8 at N = 8 on a 2-core machine): over the whole batch (the N workers' start-up,
   Chromium launches included) and in steady state (while every worker has work; see ``steady_rate``).
+- desktop: the same model-bound curve on the desktop suite (each episode its own Xvfb and Tk app, a VLM policy
+  against the load generator) at N = 1 and 4 (``--desktop-sizes``); target >= 0.8 of linear at N = 4.
 - fixed: the fixed cost of an episode in a warm worker: a fresh context in the worker's Chromium, the
   start page, the first observation (target <= 300 ms); and a whole 1-step episode through start_episode.
 - miniwob: episodes/s on the MiniWoB suite with the DOM oracle at 1, 2, 4 workers, and each worker's
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -125,6 +128,27 @@ def model_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None
                   f"{steady:>16.2f}{steady / (n * steady_single):>14.2f}{summary['error']:>8}", flush=True)
 
 
+def desktop_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None:
+    """The desktop suite's tasks, repeated to ``rounds`` x N episodes, each ``steps`` model steps long."""
+    (suite,) = load_suites(["desktop"])
+    print(f"\n== desktop model-bound curve: load generator answering after {delay:g}s, {steps} steps an episode, "
+          f"{rounds}N episodes of the desktop suite (a private Xvfb and app each)")
+    with LoadServerProcess(delay_s=delay, action="move") as server:
+        spec = RunSpec(policy="vlm", vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(fps=1.0, history_seconds=30)),
+                       loop=LoopConfig(max_steps=steps))
+        single = steady_single = None
+        print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}"
+              f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}{'load avg (1 min)':>18}")
+        for n in sizes:
+            tasks = [suite.tasks[i % len(suite.tasks)].model_copy(update={"id": f"desktop-{i}", "max_steps": steps})
+                     for i in range(rounds * n)]
+            wall, summary = batch([suite.model_copy(update={"tasks": tasks})], spec, n, inspect=steady_rate)
+            rate, steady = summary["steps"] / wall, summary["inspected"]
+            single, steady_single = single or rate, steady_single or steady
+            print(f"{n:>4}{rounds * n:>10}{rate:>10.2f}{rate / (n * single):>22.2f}{steady:>16.2f}"
+                  f"{steady / (n * steady_single):>14.2f}{summary['error']:>8}{os.getloadavg()[0]:>18.2f}", flush=True)
+
+
 def fixed_cost(rounds: int = 20) -> None:
     url = serve_page()
     print("\n== fixed cost of an episode in a warm worker")
@@ -223,11 +247,12 @@ def ray_overhead(workers: int, seeds: str) -> None:
 def main() -> None:
     assert __doc__ is not None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="model,fixed,miniwob,scripted,ray")
+    parser.add_argument("--only", default="model,desktop,fixed,miniwob,scripted,ray")
     parser.add_argument("--delay", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--sizes", default="1,2,4,8,16", help="worker counts of the model-bound curve")
     parser.add_argument("--rounds", type=int, default=3, help="episodes per worker in the model-bound curve")
+    parser.add_argument("--desktop-sizes", default="1,4", help="worker counts of the desktop model-bound curve")
     parser.add_argument("--seeds", default="0,1,2", help="MiniWoB seeds per task")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -241,6 +266,8 @@ def main() -> None:
         ray_overhead(2, args.seeds)
     if "model" in parts:
         model_curve(args.delay, args.steps, [int(x) for x in args.sizes.split(",")], args.rounds)
+    if "desktop" in parts:
+        desktop_curve(args.delay, args.steps, [int(x) for x in args.desktop_sizes.split(",")], args.rounds)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 The session bus's ``org.a11y.Bus.GetAddress`` names the AT-SPI bus; on it the registry's root lists the apps, and
 each accessible answers ``GetRoleName``, ``GetChildren``, the ``Name`` property and ``Component.GetExtents``
 (screen coordinates). Nodes outside the screen (closed menus report INT_MIN) have no box. A node with very many
-children (a spreadsheet's cells) is not walked into, as OSWorld's own tree reader bounds it. ``linearized`` writes
+children (a spreadsheet's cells: its ``ChildCount`` is read first, since listing them keeps the app busy for
+minutes) is not walked into, as OSWorld's own tree reader bounds it. ``linearized`` writes
 the tree in the tab-separated form of OSWorld's ``linearize_accessibility_tree`` (tag, name, position, size).
 """
 
@@ -71,11 +72,14 @@ class A11yTree:
         message = new_method_call(DBusAddress(path, bus_name=bus, interface=interface), method, signature, body)
         return self._connection().send_and_get_reply(message, timeout=5).body
 
-    def _name(self, bus: str, path: str) -> str:
+    def _property(self, bus: str, path: str, name: str) -> Any:
         from jeepney import DBusAddress, Properties
 
-        message = Properties(DBusAddress(path, bus_name=bus, interface=ACCESSIBLE)).get("Name")
-        return str(self._connection().send_and_get_reply(message, timeout=5).body[0][1]).strip()
+        message = Properties(DBusAddress(path, bus_name=bus, interface=ACCESSIBLE)).get(name)
+        return self._connection().send_and_get_reply(message, timeout=5).body[0][1]
+
+    def _name(self, bus: str, path: str) -> str:
+        return str(self._property(bus, path, "Name")).strip()
 
     def _box(self, bus: str, path: str) -> tuple[int, int, int, int] | None:
         try:
@@ -95,12 +99,13 @@ class A11yTree:
                 role = str(self._call(bus, path, ACCESSIBLE, "GetRoleName")[0])
                 node = A11yNode(role=role, name=self._name(bus, path), box=self._box(bus, path), depth=depth,
                                 path=f"{above}/{role}" if above else role)
-                children = self._call(bus, path, ACCESSIBLE, "GetChildren")[0]
+                # the count first: listing a sheet's billion cells keeps the app busy for minutes
+                many = int(self._property(bus, path, "ChildCount")) > MAX_CHILDREN
+                children = [] if many else self._call(bus, path, ACCESSIBLE, "GetChildren")[0]
             except Exception:
                 continue  # gone while we read it
             found.append(node)
-            if len(children) <= MAX_CHILDREN:
-                stack += [(b, p, depth + 1, node.path) for b, p in reversed(children)]
+            stack += [(b, p, depth + 1, node.path) for b, p in reversed(children)]
         return found
 
     def find(self, role: str | None, name: str | None, text: str | None, exact: bool = False) -> A11yNode | None:

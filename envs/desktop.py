@@ -302,6 +302,7 @@ class DesktopEnv(ClosingEnv):
         for name, point in action.points().items():
             if not self._on_screen(point):
                 return ActionResult.failure(f"{action.action}: {name} [{point[0]:g}, {point[1]:g}] is off the screen")
+        elements = self._elements_under(action)
         try:
             message = self._run(action)
         except EnvError:
@@ -310,7 +311,13 @@ class DesktopEnv(ClosingEnv):
             self._alive()
             return ActionResult.failure(f"{action.action} failed: {exc}")
         time.sleep(self.config.settle_s)
-        return ActionResult.success(message, window=self._active_title())
+        data = {"elements": elements} if elements else {}
+        return ActionResult.success(message, window=self._active_title(), **data)
+
+    def _elements_under(self, action: Action) -> dict[str, Any]:
+        """The named accessible under each point of an action, by field (with --a11y): scripts from runs target it."""
+        found = {name: self.element_at(p) for name, p in action.points().items()} if self.config.a11y else {}
+        return {name: e.model_dump(mode="json") for name, e in found.items() if e is not None}
 
     def _run(self, action: Action) -> str:
         xin = self._input

@@ -70,6 +70,9 @@ class DesktopSession:
             env["DBUS_SESSION_BUS_ADDRESS"] = self.bus_address
         if not self.a11y:
             env["NO_AT_BRIDGE"] = "1"  # GTK would look for an a11y bus that is not there
+        # LibreOffice speaks AT-SPI only through its GTK 3 plugin (libreoffice-gtk3); without a11y keep its own
+        # X11 plugin, which the apps suite's reference scripts were proven on, whichever plugins are installed
+        env["SAL_USE_VCLPLUGIN"] = "gtk3" if self.a11y else "gen"
         return env
 
     def start(self) -> Self:

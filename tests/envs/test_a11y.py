@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from guiagent.envs.a11y import linearized
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
@@ -77,3 +78,44 @@ def test_a_script_clicks_menus_by_role_and_text_and_records_the_tree(tmp_path):
     steps = [json.loads(line) for line in (out / "episodes" / "save-as-by-menu" / "seed-0" / "steps.jsonl").open()]
     assert [t["source"] for s in steps[:2] for t in s["targets"]] == ["dom", "dom"]
     assert "menu\tFile\t" in steps[0]["a11y"] and "Save As..." in steps[1]["a11y"]  # the menu was open
+
+
+def _batch(folder, *args: str) -> None:
+    cmd = [sys.executable, "-m", "guiagent.agent.cli", "batch", str(folder / "task.yaml"), "--a11y", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_a_desktop_run_by_points_becomes_a_script_of_role_and_name_targets(tmp_path):
+    """Clicks by point on mousepad's menus record the accessible under each point; ``guiagent script`` turns them
+    into AT-SPI role/name targets (the point kept as the fallback), and the written script passes on its own."""
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "notes.txt").write_text("first line\n")
+    (tmp_path / "task.yaml").write_text(TASK)
+    (tmp_path / "save-as.yaml").write_text(SCRIPT)
+    _batch(tmp_path, "--out", str(tmp_path / "by-role"))  # where the menus are on this screen, found by role
+    steps = [json.loads(line) for line in (tmp_path / "by-role" / "episodes" / "save-as-by-menu" / "seed-0"
+                                           / "steps.jsonl").open()]
+    menu, item = (s["targets"][0]["point"] for s in steps[:2])
+    points = (f"steps:\n  - {{action: left_click, coordinate: [{menu[0]:g}, {menu[1]:g}]}}\n"
+              f"  - {{action: left_click, coordinate: [{item[0]:g}, {item[1]:g}], expect: {{window: '^Save As', timeout: 30}}}}\n"
+              "  - {action: terminate, status: success}\n")
+    (tmp_path / "save-as.yaml").write_text(points)
+    _batch(tmp_path, "--out", str(tmp_path / "by-point"))
+    recorded = tmp_path / "by-point" / "episodes" / "save-as-by-menu" / "seed-0"
+    generated = tmp_path / "generated.yaml"
+    done = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "script", str(recorded), "-o", str(generated)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    script = yaml.safe_load(generated.read_text())
+    first, second = script["steps"][:2]
+    assert first["target"] == {"role": "menu", "name": "File", "exact": True, "describe": "the menu 'File'"}
+    assert first["coordinate"] == [menu[0], menu[1]]  # the fallback
+    assert second["target"]["role"] == "menu item" and second["target"]["name"].startswith("Save As")
+    (tmp_path / "save-as.yaml").write_text(generated.read_text())  # the written script, run on its own
+    _batch(tmp_path, "--out", str(tmp_path / "generated"))
+    replayed = [json.loads(line) for line in (tmp_path / "generated" / "episodes" / "save-as-by-menu" / "seed-0"
+                                              / "steps.jsonl").open()]
+    assert [t["source"] for s in replayed[:2] for t in s["targets"]] == ["dom", "dom"]
+    meta = json.loads((tmp_path / "generated" / "episodes" / "save-as-by-menu" / "seed-0" / "meta.json").read_text())
+    assert meta["outcome"] == "success"
