@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
-from guiagent.policies.families import get_family  # noqa: E402
+from guiagent.policies.dialect import Dialect  # noqa: E402
 from guiagent.tools import CoordinateOutOfRange  # noqa: E402
-from guiagent.tools.parsing import MAX_ANSWER_CHARS, ParseError, parse_answer  # noqa: E402
+from guiagent.tools.parsing import MAX_ANSWER_CHARS, ParseError, Protocol, parse_answer  # noqa: E402
 from tests.tools.fuzzing import CRASHERS, LONGEST, PROTOCOLS, SEEDS, AnswerPath, answers, mutated_answers  # noqa: E402
 from tests.tools.fuzzing_families import (  # noqa: E402
     FAMILY_ANSWERS,
@@ -69,7 +69,8 @@ def constrained(per_family: int, seed_value: int) -> list[str]:
 def parse_ms(protocol: str, raw: str, runs: int = 3, family: str = QWEN) -> float:
     """The answer's parse time in CPU ms (the time this thread ran, so a loaded machine's waits do
     not count), the best of ``runs``."""
-    parse = (lambda: parse_answer(raw, protocol)) if family == QWEN else (lambda: get_family(family).parse(raw, protocol))  # type: ignore[arg-type]
+    dialect = Dialect.of(family, cast(Protocol, protocol), "desktop")
+    parse = (lambda: parse_answer(raw, dialect.protocol, "desktop", "qwen2.5-vl")) if family == QWEN else (lambda: dialect.parse(raw))
     best = float("inf")
     for _ in range(runs):
         t0 = time.thread_time()

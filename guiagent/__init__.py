@@ -8,8 +8,9 @@ so ``import guiagent`` stays cheap (no Playwright, LangGraph or OpenAI client un
     with guiagent.BrowserEnv(guiagent.BrowserConfig()) as env:
         env.reset("https://example.com")
         obs = env.observe()
-        mapping = guiagent.mapping_for(obs)                       # the screen as the model sees it
-        answer = guiagent.actions_from_answer(model_text, mapping)  # its answer, in the env's input space
+        dialect = guiagent.Dialect.of("qwen2.5-vl", "tool-call", "browser")  # the model, its protocol, the env
+        mapping = guiagent.mapping_for(obs, family=dialect.family)         # the screen as the model sees it
+        answer = guiagent.actions_from_answer(model_text, mapping, dialect)  # its answer, in the env's input space
         for action in answer.actions:
             env.execute(action)
 
@@ -42,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "VideoConfig": "guiagent.policies.media",
     "ScriptPolicy": "guiagent.policies.script",
     # the model step, as pure functions
+    "Dialect": "guiagent.policies.dialect",
     "mapping_for": "guiagent.policies.answer",
     "actions_from_answer": "guiagent.policies.answer",
     "ScreenAnswer": "guiagent.policies.answer",
@@ -77,7 +79,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "__version__", "Env", "EnvError", "BrowserEnv", "BrowserConfig", "DesktopEnv", "DesktopConfig", "Policy",
     "PolicyError", "Decision", "DecisionContext", "VLMPolicy", "VLMConfig", "VideoConfig", "ScriptPolicy",
-    "mapping_for", "actions_from_answer", "ScreenAnswer", "ParseError", "Observation", "ActionResult",
+    "Dialect", "mapping_for", "actions_from_answer", "ScreenAnswer", "ParseError", "Observation", "ActionResult",
     "ScreenMapping", "FrameGeometry", "CoordinateOutOfRange", "Action", "parse_action", "Check", "UrlPolicy",
     "SecretSpec", "ApprovalRule", "RunSpec", "ConfigError", "start_episode", "resume_episode", "LoopConfig",
     "EpisodeResult", "Trajectory", "TrajectoryError", "StepRecord", "load_trajectory", "DemoServer",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names above loa
     from guiagent.envs.desktop import DesktopConfig, DesktopEnv
     from guiagent.policies.answer import ScreenAnswer, actions_from_answer, mapping_for
     from guiagent.policies.base import Decision, DecisionContext, Policy, PolicyError
+    from guiagent.policies.dialect import Dialect
     from guiagent.policies.media import VideoConfig
     from guiagent.policies.script import ScriptPolicy
     from guiagent.policies.vlm import VLMConfig, VLMPolicy

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from guiagent.policies.dialect import Dialect
 from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.tools import Action, Observation, ScreenMapping
-from guiagent.tools.actions import EnvKind
-from guiagent.tools.parsing import Protocol
 
 
 class ScreenAnswer(BaseModel):
@@ -37,13 +36,13 @@ def mapping_for(observation: Observation, min_pixels: int | None = None, max_pix
     return _family(family).mapping(observation.geometry, min_pixels, max_pixels)
 
 
-def actions_from_answer(text: str, mapping: ScreenMapping, protocol: Protocol = "tool-call",
-                        family: str | ModelFamily = DEFAULT_FAMILY, env: EnvKind = "desktop") -> ScreenAnswer:
-    """The model's ``text`` (in ``protocol``, in ``family``'s answer forms) as actions on the screen ``mapping`` describes.
+def actions_from_answer(text: str, mapping: ScreenMapping, dialect: Dialect) -> ScreenAnswer:
+    """The model's ``text`` (in ``dialect``: its family's answer forms, its protocol, the actions offered in its env
+    kind) as actions on the screen ``mapping`` describes.
 
     Raises ``ParseError`` when the text is not a valid call and ``CoordinateOutOfRange`` when a point
     lies outside the space the model was shown (both ValueError, with a message for the model).
     """
-    parsed = _family(family).parse(text, protocol, env)
+    parsed = dialect.parse(text)
     actions = [a.map_points(mapping.model_to_input) for a in parsed.actions]
     return ScreenAnswer(thought=parsed.thought, model_actions=parsed.actions, actions=actions)

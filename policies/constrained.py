@@ -56,8 +56,8 @@ def _field(name: str, width: int, height: int) -> str:
     }[name]
 
 
-def arguments_regex(width: int, height: int, actions: list[str] | None = None, env: EnvKind = "desktop",
-                    vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+def arguments_regex(width: int, height: int, actions: list[str] | None = None, *, env: EnvKind,
+                    vocabulary: Vocabulary) -> str:
     """The arguments object of any allowed action offered in an ``env`` episode, fields in the order the
     models dump them."""
     options = []
@@ -79,11 +79,11 @@ def arguments_regex(width: int, height: int, actions: list[str] | None = None, e
 
 
 def answer_regex(
-    protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True,
-    env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl",
+    protocol: Protocol, width: int, height: int, actions: list[str] | None = None, thought: bool = True, *,
+    env: EnvKind, vocabulary: Vocabulary,
 ) -> str:
     """A whole answer: an optional one-line thought (unless ``thought`` is False), then one call."""
-    args = arguments_regex(width, height, actions, env, vocabulary)
+    args = arguments_regex(width, height, actions, env=env, vocabulary=vocabulary)
     intro = r"(?:[A-Z][A-Za-z ,.]{0,60}\n)?" if thought else ""
     if protocol == "tool-call":
         return intro + rf'<tool_call>\n\{{"name": "{TOOL_NAME}", "arguments": {args}\}}\n</tool_call>'

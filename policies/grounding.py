@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from guiagent.policies.base import PolicyError
+from guiagent.policies.dialect import Dialect
 from guiagent.policies.prompts import build_messages
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools import CoordinateOutOfRange, Observation, ScreenMapping
@@ -47,6 +48,8 @@ class Grounder:
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
         self.vlm = VLMPolicy(config)
+        # The desktop dialect whatever the env: a grounding request offers the trained tool and asks for one click.
+        self.dialect = Dialect(config.profile, config.protocol, "desktop")
         # The caller runs on Playwright's thread: requests run here, so its event loop never waits on them.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounding")
 
@@ -66,11 +69,11 @@ class Grounder:
         image = self.vlm.encoder.image_url(observation, w, h)
         media = [{"type": "text", "text": "\nThe screen now:\n"}, {"type": "image_url", "image_url": {"url": image}}]
         task = family.task_text(GROUNDING_TASK.format(describe=describe.strip().rstrip(".")))
-        messages, extra = build_messages(cfg.protocol, family.system_prompt(cfg.protocol, mapping), task, [], media)
+        messages, extra = build_messages(cfg.protocol, self.dialect.system_prompt(mapping), task, [], media)
         body = {**family.request_extras, **extra}
         if cfg.constrained:
             # one left_click, no thought: the answer is a point and nothing else
-            body["structured_outputs"] = {"regex": family.answer_regex(cfg.protocol, mapping, ["left_click"], thought=False)}
+            body["structured_outputs"] = {"regex": self.dialect.answer_regex(mapping, ["left_click"], thought=False)}
         return messages, body, mapping
 
     def _ground(self, describe: str, observation: Observation) -> Grounding:
@@ -78,7 +81,7 @@ class Grounder:
         stop = body.pop("stop", None)
         raw, usage, latency = self.vlm.complete(messages, body, stop)
         try:
-            parsed = self.config.profile.parse(raw, self.config.protocol)
+            parsed = self.dialect.parse(raw)
         except ParseError as exc:
             raise GroundingError(f"the model's answer has no point: {exc}") from None
         model_point = next((a.points()["coordinate"] for a in parsed.actions if "coordinate" in a.points()), None)

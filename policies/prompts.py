@@ -50,8 +50,7 @@ QWEN_TEMPLATE_FMT_EN = f"""## When you need to call a tool, please insert the fo
 QWEN_TEMPLATE_EN = QWEN_TEMPLATE_INFO_EN + "\n\n" + QWEN_TEMPLATE_FMT_EN
 
 
-def system_prompt(protocol: Protocol, width: int, height: int, env: EnvKind = "desktop",
-                  vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+def system_prompt(protocol: Protocol, width: int, height: int, env: EnvKind, vocabulary: Vocabulary) -> str:
     """The system message: the preamble, then the tool (as offered in an ``env`` episode, in the
     vocabulary's own words) in the protocol's own template."""
     function = computer_use_function(width, height, env, vocabulary)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from guiagent.policies.answer import actions_from_answer, mapping_for
 from guiagent.policies.base import Decision, DecisionContext, PolicyError, StepSummary
 from guiagent.policies.chat_client import ChatClient
+from guiagent.policies.dialect import Dialect
 from guiagent.policies.families import DEFAULT_FAMILY, FAMILIES, ModelFamily, get_family
 from guiagent.policies.families.history import shown_steps
 from guiagent.policies.media import Clip, Encoder, VideoConfig, build_clip, clip_frame_size
@@ -78,14 +79,17 @@ class VLMConfig(BaseModel):
 
     @model_validator(mode="after")
     def _protocol_of_family(self) -> VLMConfig:
-        if self.protocol not in self.profile.protocols:
-            raise ValueError(f"the {self.family} family answers in {' or '.join(self.profile.protocols)}, "
-                             f"not {self.protocol}")
+        Dialect(self.profile, self.protocol, self.env)  # a protocol the family does not answer in: its ValueError
         return self
 
     @property
     def profile(self) -> ModelFamily:
         return get_family(self.family)
+
+    @property
+    def dialect(self) -> Dialect:
+        """The model's dialect in the episode these settings are for (family, protocol, env, vocabulary)."""
+        return Dialect(self.profile, self.protocol, self.env)
 
 
 class ModelRequest(BaseModel):
@@ -109,6 +113,7 @@ class VLMPolicy:
 
     def __init__(self, config: VLMConfig) -> None:
         self.config = config
+        self.dialect = config.dialect  # bound once: every prompt, parse and constraint of this policy speaks it
         self.encoder = Encoder(screens=config.profile.history_images + 1)
         self._http: ChatClient | None = None  # one connection pool and TLS context for the policy's life
         self._context_len: int | None = config.max_context
@@ -167,7 +172,7 @@ class VLMPolicy:
         prompt = outline(request.messages, request.clip, (mapping.resized_width, mapping.resized_height))
         decision = Decision(raw=raw, mapping=mapping, usage=usage, latency_s=latency, info={"prompt": prompt})
         try:
-            answer = actions_from_answer(raw, mapping, cfg.protocol, cfg.profile, cfg.env)
+            answer = actions_from_answer(raw, mapping, self.dialect)
         except (ParseError, CoordinateOutOfRange) as exc:
             cut = f"the answer was cut at max_tokens ({cfg.max_tokens}): " if served.get("cut_at_max_tokens") else ""
             return decision.model_copy(update={"format_error": f"{cut}{exc}"})
@@ -206,13 +211,13 @@ class VLMPolicy:
             raise PolicyError(f"cannot size the screenshot for the model: {exc}") from None
         context_len = self._context_length()
         history = context.history[-cfg.history_steps :] if cfg.history_steps else []
-        system = family.system_prompt(cfg.protocol, mapping, cfg.env)
+        system = self.dialect.system_prompt(mapping)
         task = family.task_text(context.task)
         clip = build_clip(context.recent_frames, obs.t, cfg.video, family.factor) if family.video != "none" else None
         past, past_tokens = self._past_screens(history, context.recent_frames)
 
         def messages_for(clip: Clip | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            return family.messages(cfg.protocol, system, task, history, self._media(obs, mapping, clip), past)
+            return self.dialect.messages(system, task, history, self._media(obs, mapping, clip), past)
 
         messages, extra = messages_for(clip)
         if context_len is not None:
@@ -227,7 +232,7 @@ class VLMPolicy:
             # num_frames with fps: without it vLLM keeps its default 32 frames (the oldest), silently.
             body["media_io_kwargs"] = {"video": {"fps": clip.fps, "num_frames": len(clip.frames)}}
         if cfg.constrained:
-            regex = cfg.constrained_regex or family.answer_regex(cfg.protocol, mapping, cfg.constrained_actions, env=cfg.env)
+            regex = cfg.constrained_regex or self.dialect.answer_regex(mapping, cfg.constrained_actions)
             body["structured_outputs"] = {"regex": regex}
         predicted = {
             "image_tokens": family.image_tokens(mapping) + past_tokens,

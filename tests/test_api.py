@@ -14,6 +14,7 @@ import guiagent
 from guiagent import (
     _EXPORTS,
     CoordinateOutOfRange,
+    Dialect,
     FrameGeometry,
     Observation,
     ParseError,
@@ -23,6 +24,7 @@ from guiagent import (
 from guiagent import __all__ as PUBLIC_NAMES
 from guiagent.tools import LeftClick, Type
 
+QWEN_DESKTOP = Dialect.of("qwen2.5-vl", "tool-call", "desktop")
 HEAVY = ("playwright", "langgraph", "openai", "httpx", "PIL", "numpy", "av", "yaml")
 
 
@@ -65,7 +67,7 @@ def test_actions_from_answer_maps_model_pixels_to_input_space() -> None:
     mapping = mapping_for(obs, max_pixels=1280 * 28 * 28)
     x, y = mapping.resized_width // 2, mapping.resized_height // 2
     text = f'Click the middle.\n<tool_call>{{"name": "computer_use", "arguments": {{"action": "left_click", "coordinate": [{x}, {y}]}}}}</tool_call>'
-    answer = actions_from_answer(text, mapping, "tool-call")
+    answer = actions_from_answer(text, mapping, QWEN_DESKTOP)
     assert answer.thought == "Click the middle."
     assert cast(LeftClick, answer.model_actions[0]).coordinate == (x, y)
     coordinate = cast(LeftClick, answer.actions[0]).coordinate
@@ -77,13 +79,13 @@ def test_actions_from_answer_maps_model_pixels_to_input_space() -> None:
 def test_actions_from_answer_in_the_function_protocol() -> None:
     mapping = mapping_for(_observation(1280, 800))
     text = '✿FUNCTION✿: computer_use\n✿ARGS✿: {"action": "type", "text": "hi"}'
-    assert cast(Type, actions_from_answer(text, mapping, "function-result-return").actions[0]).text == "hi"
+    assert cast(Type, actions_from_answer(text, mapping, Dialect.of("qwen2.5-vl", "function-result-return", "desktop")).actions[0]).text == "hi"
 
 
 def test_actions_from_answer_names_what_is_wrong() -> None:
     mapping = mapping_for(_observation(1280, 800))
     with pytest.raises(ParseError):
-        actions_from_answer("I would click the button", mapping)
+        actions_from_answer("I would click the button", mapping, QWEN_DESKTOP)
     far = '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [99999, 5]}}</tool_call>'
     with pytest.raises(CoordinateOutOfRange, match="outside"):
-        actions_from_answer(far, mapping)
+        actions_from_answer(far, mapping, QWEN_DESKTOP)

@@ -82,7 +82,7 @@ class _Action(BaseModel):
         """A copy with every coordinate passed through ``fn`` (e.g. model space -> screen)."""
         return self.model_copy(update={f: fn(p) for f, p in self.points().items()})
 
-    def to_call(self, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
+    def to_call(self, env: EnvKind, vocabulary: Vocabulary) -> dict[str, Any]:
         """The arguments dict as the model writes it in a ``computer_use`` call of an ``env`` episode:
         the parameters its schema shows, nothing a script added (a terminate's answer), so what is
         written parses back. Qwen3-VL's tool writes a terminate that carries an answer as ``answer``."""
@@ -324,7 +324,7 @@ QWEN3_ORDER = ("key", "type", "mouse_move", "left_click", "left_click_drag", "ri
 
 
 @functools.cache
-def offered_actions(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, type[_Action]]:
+def offered_actions(env: EnvKind, vocabulary: Vocabulary) -> dict[str, type[_Action]]:
     """The actions a model is offered in an episode of this env kind, in enum order: the trained
     vocabulary (Qwen2.5-VL's, or Qwen3-VL's), and in a browser also ``navigate`` and ``back``. The one
     source of what the prompt shows (tools.schema), the constraint allows, the parser takes and the
@@ -341,7 +341,7 @@ def offered_actions(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-
     return offered
 
 
-MODEL_ACTIONS: dict[str, type[_Action]] = offered_actions("desktop")
+MODEL_ACTIONS: dict[str, type[_Action]] = offered_actions("desktop", "qwen2.5-vl")
 """The trained vocabulary (a desktop episode's offer), in the trained enum order."""
 
 _MOST_PROBLEMS = 3
@@ -384,7 +384,7 @@ def _action_name(data: Any, known: dict[str, type[_Action]]) -> str:
     return name
 
 
-def parse_model_action(data: Any, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
+def parse_model_action(data: Any, env: EnvKind, vocabulary: Vocabulary) -> Action:
     """An action as a model wrote it: only the actions and parameters its tool schema offers in an
     episode of this env kind (``offered_actions``, ``shown_fields``; tools.schema shows exactly these).
     Qwen3-VL's ``answer`` becomes the terminate it means (``Answer.as_terminate``). Scripts use

@@ -114,7 +114,7 @@ def _too_many(count: int) -> ParseError:
     return ParseError(f"more than {MAX_CALLS} calls in one answer ({count}): make at most {MAX_CALLS}")
 
 
-def _action_from_arguments(arguments: Any, what: str, env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
+def _action_from_arguments(arguments: Any, what: str, env: EnvKind, vocabulary: Vocabulary) -> Action:
     if isinstance(arguments, str):  # some servers and models double-encode the arguments
         arguments = load_json_object(arguments, what)
     if not isinstance(arguments, dict):
@@ -125,7 +125,7 @@ def _action_from_arguments(arguments: Any, what: str, env: EnvKind, vocabulary: 
         raise ParseError(f"{what}: {exc}") from None
 
 
-def _call_to_action(call: dict[str, Any], what: str, env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> Action:
+def _call_to_action(call: dict[str, Any], what: str, env: EnvKind, vocabulary: Vocabulary) -> Action:
     name = call.get("name")
     if name != TOOL_NAME:
         raise ParseError(f"{what}: unknown function {excerpt(name)} (the only tool is {TOOL_NAME!r})")
@@ -169,7 +169,7 @@ def _fenced_objects(text: str) -> list[str]:
     return blocks
 
 
-def parse_tool_calls(text: str, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
+def parse_tool_calls(text: str, env: EnvKind, vocabulary: Vocabulary) -> ParsedAnswer:
     """Parse a ``tool-call`` answer (the actions offered in an episode of this env kind)."""
     check_answer(text, "a <tool_call>")
     blocks = _tagged_blocks(text)
@@ -192,7 +192,7 @@ def _until_stop_word(chunk: str) -> str:
     return chunk[: min(ends)] if ends else chunk
 
 
-def parse_function_calls(text: str, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
+def parse_function_calls(text: str, env: EnvKind, vocabulary: Vocabulary) -> ParsedAnswer:
     """Parse a ``function-result-return`` answer (the continuation after ``✿RETURN✿``), the actions
     offered in an episode of this env kind."""
     check_answer(text, f"{FN_NAME}: {TOOL_NAME} and {FN_ARGS}: {{...}}")
@@ -223,18 +223,18 @@ def parse_function_calls(text: str, env: EnvKind = "desktop", vocabulary: Vocabu
     return ParsedAnswer(thought=thought.strip(), actions=actions)
 
 
-def parse_answer(text: str, protocol: Protocol, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> ParsedAnswer:
+def parse_answer(text: str, protocol: Protocol, env: EnvKind, vocabulary: Vocabulary) -> ParsedAnswer:
     if protocol == "tool-call":
         return parse_tool_calls(text, env, vocabulary)
     return parse_function_calls(text, env, vocabulary)
 
 
-def format_tool_call(action: Action, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+def format_tool_call(action: Action, env: EnvKind, vocabulary: Vocabulary) -> str:
     """An action as the model writes it under the ``tool-call`` protocol in an ``env`` episode."""
     call = {"name": TOOL_NAME, "arguments": action.to_call(env, vocabulary)}
     return f"{TOOL_CALL_OPEN}\n{json.dumps(call, ensure_ascii=False)}\n{TOOL_CALL_CLOSE}"
 
 
-def format_function_call(action: Action, env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+def format_function_call(action: Action, env: EnvKind, vocabulary: Vocabulary) -> str:
     """An action as the model writes it under the ``function-result-return`` protocol in an ``env`` episode."""
     return f"{FN_NAME}: {TOOL_NAME}\n{FN_ARGS}: {json.dumps(action.to_call(env, vocabulary), ensure_ascii=False)}"

@@ -44,13 +44,13 @@ QWEN3_ACTION_LINES = {
 QWEN3_UNNOTED = ("coordinate",)  # described without a "Required only by" note there
 
 
-def model_actions(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> list[type]:
+def model_actions(env: EnvKind, vocabulary: Vocabulary) -> list[type]:
     """The action models shown to the model in an episode of this env kind, in enum order (the parser
     accepts exactly these)."""
     return list(offered_actions(env, vocabulary).values())
 
 
-def _description(env: EnvKind, width: int, height: int, vocabulary: Vocabulary = "qwen2.5-vl") -> str:
+def _description(env: EnvKind, width: int, height: int, vocabulary: Vocabulary) -> str:
     """The cookbook's description; a browser episode adds one line naming its extra actions."""
     text = (QWEN3_DESCRIPTION if vocabulary == "qwen3-vl" else DESCRIPTION).format(width=width, height=height)
     extra = [_action_name(m) for m in model_actions(env, vocabulary) if m.browser_tool]
@@ -85,7 +85,7 @@ def _parameters(env: EnvKind, vocabulary: Vocabulary) -> str:
     return json.dumps(_build_parameters(env, vocabulary))
 
 
-def parameters(env: EnvKind = "desktop", vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
+def parameters(env: EnvKind, vocabulary: Vocabulary) -> dict[str, Any]:
     """The JSON schema of the tool's arguments, keys in the order the trained prompt has them."""
     return json.loads(_parameters(env, vocabulary))
 
@@ -97,7 +97,7 @@ def _action_line(model: type, vocabulary: Vocabulary) -> str:
     return (model.__doc__ or "").strip().splitlines()[0]
 
 
-def _build_parameters(env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
+def _build_parameters(env: EnvKind, vocabulary: Vocabulary) -> dict[str, Any]:
     actions = model_actions(env, vocabulary)
     names = [_action_name(m) for m in actions]
     lines = "\n".join(f"* `{_action_name(m)}`: {_action_line(m, vocabulary)}" for m in actions)
@@ -128,8 +128,8 @@ def _build_parameters(env: EnvKind, vocabulary: Vocabulary = "qwen2.5-vl") -> di
     return {"properties": props, "required": ["action"], "type": "object"}
 
 
-def computer_use_function(width: int, height: int, env: EnvKind = "desktop",
-                          vocabulary: Vocabulary = "qwen2.5-vl") -> dict[str, Any]:
+def computer_use_function(width: int, height: int, env: EnvKind,
+                          vocabulary: Vocabulary) -> dict[str, Any]:
     """The function entry for a screen of ``width`` x ``height`` model pixels (the smart-resized size)
     in an episode of this env kind, as the vocabulary's cookbook sends it."""
     if vocabulary == "qwen3-vl":
@@ -138,8 +138,8 @@ def computer_use_function(width: int, height: int, env: EnvKind = "desktop",
     return {
         "name_for_human": TOOL_NAME,
         "name": TOOL_NAME,
-        "description": _description(env, width, height),
-        "parameters": parameters(env),
+        "description": _description(env, width, height, vocabulary),
+        "parameters": parameters(env, vocabulary),
         "args_format": ARGS_FORMAT,
     }
 

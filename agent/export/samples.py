@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from guiagent.agent.outcome import Outcome
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
-from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
+from guiagent.policies.dialect import Dialect
+from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily
 from guiagent.tools import LeftClickDrag, MouseMove, ScreenMapping, parse_action
 from guiagent.tools.actions import EnvKind
 from guiagent.tools.geometry import MIN_PIXELS
@@ -121,12 +122,10 @@ def thought_of(step: StepRecord, source: ThoughtSource) -> str:
     return step.thought
 
 
-def target_text(step: StepRecord, mapping: ScreenMapping, protocol: Protocol, family: ModelFamily | None = None,
-                thought: ThoughtSource = "model", env: EnvKind = "desktop") -> str:
-    """The step as its model family answers in an ``env`` episode, points in the family's coordinate space
-    (an action the model is not offered there raises ActionError, a ValueError: no label)."""
-    family = family or get_family(DEFAULT_FAMILY)
-    return family.format_answer(_labels(step, mapping, family), thought_of(step, thought), protocol, env)
+def target_text(step: StepRecord, mapping: ScreenMapping, dialect: Dialect, thought: ThoughtSource = "model") -> str:
+    """The step as the model answers in ``dialect`` (its family's form, in its env kind), points in the family's
+    coordinate space (an action the model is not offered there raises ActionError, a ValueError: no label)."""
+    return dialect.format_answer(_labels(step, mapping, dialect.family), thought_of(step, thought))
 
 
 def _result_text(step: StepRecord, protocol: Protocol) -> str:
@@ -156,6 +155,7 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
     """Samples from every usable step (or episode) of ``roots``, and what was skipped and why."""
     samples: list[Sample] = []
     skipped: list[Skipped] = []
+    Dialect.of(options.family, options.protocol, "desktop")  # a protocol the family does not answer in: its ValueError
     for root in roots:
         traj = load_trajectory(root)
         skipped += [Skipped(source=str(root), reason=p) for p in traj.problems]
@@ -168,23 +168,21 @@ def build_samples(roots: list[Path], options: ExportOptions) -> tuple[list[Sampl
                                                              f"({len(traj.meta.segments)} segments)"))
             continue
         steps = _usable(traj, options, skipped)
-        family = get_family(options.family)
-        env = env_kind(traj)
+        dialect = Dialect.of(options.family, options.protocol, env_kind(traj))
         labelled = []
         for step in steps:
-            mapping = family.mapping(step.geometry, options.min_pixels, options.max_pixels)
+            mapping = dialect.family.mapping(step.geometry, options.min_pixels, options.max_pixels)
             try:
-                labelled.append((step, mapping, target_text(step, mapping, options.protocol, family, options.thought,
-                                                             env)))
+                labelled.append((step, mapping, target_text(step, mapping, dialect, options.thought)))
             except ValueError as exc:
                 skipped.append(Skipped(source=f"{root} step {step.index + 1}", reason=f"not exportable: {exc}"))
         targets = _targets([s for s, _, _ in labelled], options.human)
         if not targets:
             continue
         if options.per_episode:
-            samples.append(_sample(traj, labelled, len(labelled) - 1, options, episode=True, targets=targets))
+            samples.append(_sample(traj, dialect, labelled, len(labelled) - 1, options, episode=True, targets=targets))
         else:
-            samples += [_sample(traj, labelled, i, options, episode=False, targets=targets) for i in sorted(targets)]
+            samples += [_sample(traj, dialect, labelled, i, options, episode=False, targets=targets) for i in sorted(targets)]
     return samples, skipped
 
 
@@ -199,15 +197,15 @@ def _targets(steps: list[StepRecord], human: HumanSteps) -> set[int]:
     return mine if len(mine) < len(steps) else set()
 
 
-def _sample(traj: Trajectory, labelled, i: int, options: ExportOptions, episode: bool, targets: set[int]) -> Sample:
+def _sample(traj: Trajectory, dialect: Dialect, labelled, i: int, options: ExportOptions, episode: bool,
+            targets: set[int]) -> Sample:
     step, mapping, target = labelled[i]
-    family = get_family(options.family)
-    system = family.system_prompt(options.protocol, mapping, env_kind(traj))
+    system = dialect.system_prompt(mapping)
     first = 0 if episode else max(0, i - options.history_steps)
     with_image = set(range(first, i + 1)) if episode else set(range(max(first, i - options.history_images), i + 1))
     turns = [Turn(role="system", text=system)]
     images: list[Path] = []
-    user = family.task_text(traj.meta.task)
+    user = dialect.family.task_text(traj.meta.task)
     for j in range(first, i + 1):
         s, _, text = labelled[j]
         if j in with_image:

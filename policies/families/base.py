@@ -107,7 +107,7 @@ class ModelFamily:
         return (f"\nThe screen from {t0} to {t_end}: {frames} frames at {fps:g} fps, frame k taken at "
                 f"{t0} + k/{fps:g} s.\n")
 
-    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind = "desktop") -> str:
+    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind) -> str:
         """The system message; ``env`` picks the computer_use actions offered (``offered_actions``)."""
         return qwen_system_prompt(protocol, *self.screen_size(mapping), env, self.vocabulary)
 
@@ -128,20 +128,20 @@ class ModelFamily:
 
     # -- answering ------------------------------------------------------------------------------
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
         """The model's answer as typed actions in model space, or ParseError saying what is wrong."""
         return parse_answer(text, protocol, env, self.vocabulary)
 
-    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind = "desktop") -> str:
+    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind) -> str:
         """Actions (model space) written as this family answers in an ``env`` episode: training labels."""
         fmt = format_tool_call if protocol == "tool-call" else format_function_call
         calls = "\n".join(fmt(a, env, self.vocabulary) for a in actions)
         return f"{thought}\n{calls}" if thought else calls
 
     def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
-                     thought: bool = True, env: EnvKind = "desktop") -> str:
+                     thought: bool, env: EnvKind) -> str:
         """A regex of well-formed answers for constrained decoding, points bounded to the space."""
-        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought=thought, env=env,
+        return qwen_answer_regex(protocol, mapping.model_width, mapping.model_height, actions, thought, env=env,
                                  vocabulary=self.vocabulary)
 
     def serve_line(self, model: str | None = None) -> str:
@@ -179,16 +179,16 @@ def box_click(text: str, pattern: re.Pattern[str], what: str) -> ParsedAnswer | 
 
 
 def tool_or_box(text: str, protocol: Protocol, pattern: re.Pattern[str], what: str,
-                env: EnvKind = "desktop") -> ParsedAnswer:
-    """The computer_use tool call (as offered in an ``env`` episode) if the answer has one, else a
+                env: EnvKind, vocabulary: Vocabulary) -> ParsedAnswer:
+    """The computer_use tool call (as offered in an ``env`` episode, in ``vocabulary``) if the answer has one, else a
     grounding box answered as a click."""
     marker = "<tool_call>" if protocol == "tool-call" else FN_NAME
     if marker in text or "```" in text:
-        return parse_answer(text, protocol, env)
+        return parse_answer(text, protocol, env, vocabulary)
     found = box_click(text, pattern, what)
     if found is not None:
         return found
-    return parse_answer(text, protocol, env)  # raises the protocol's own clear ParseError
+    return parse_answer(text, protocol, env, vocabulary)  # raises the protocol's own clear ParseError
 
 
 __all__ = ["FN_ARGS", "OFF_SCREEN", "TOOL_NAME", "ModelFamily", "VideoMode", "WHEEL_CLICK_PIXELS", "box_click", "numbers_in",

@@ -72,5 +72,5 @@ class InternVL25(ModelFamily):
         tiles = (mapping.resized_width // TILE) * (mapping.resized_height // TILE)
         return (tiles + (1 if tiles > 1 else 0)) * TILE_TOKENS + 2
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
-        return tool_or_box(text, protocol, BOX if "<box>" in text else BARE_BOX, "box", env)
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
+        return tool_or_box(text, protocol, BOX if "<box>" in text else BARE_BOX, "box", env, self.vocabulary)

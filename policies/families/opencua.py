@@ -267,7 +267,7 @@ class OpenCUA(ModelFamily):
     architectures = (r"OpenCUAForConditionalGeneration", r"^opencua")
     serve = "vllm serve xlangai/OpenCUA-7B --trust-remote-code --served-model-name opencua-7b --limit-mm-per-prompt '{\"image\": 3}'"
 
-    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind = "desktop") -> str:
+    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind) -> str:
         # its own trained vocabulary in every env (no navigate/back)
         return L2_SYSTEM_PROMPT
 
@@ -297,14 +297,14 @@ class OpenCUA(ModelFamily):
         messages.append({"role": "user", "content": [*note, *images_of(media), {"type": "text", "text": task}]})
         return messages, {}
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
         return parse_opencua(text)
 
-    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind = "desktop") -> str:
+    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind) -> str:
         return format_opencua(actions, thought)
 
     def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
-                     thought: bool = True, env: EnvKind = "desktop") -> str:
+                     thought: bool, env: EnvKind) -> str:
         from guiagent.policies.constrained import int_range
 
         xy = rf"x={int_range(0, mapping.model_width)}, y={int_range(0, mapping.model_height)}"

@@ -40,8 +40,8 @@ class Qwen2VL(ModelFamily):
     serve = ("vllm serve Qwen/Qwen2-VL-7B-Instruct --max-model-len 32768 --limit-mm-per-prompt "
              "'{\"image\": 2, \"video\": 1}' --gpu-memory-utilization 0.9")
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
-        return tool_or_box(_drop_end(text), protocol, BOX, "box", env)
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
+        return tool_or_box(_drop_end(text), protocol, BOX, "box", env, self.vocabulary)
 
 
 def _drop_end(text: str) -> str:

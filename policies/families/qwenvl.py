@@ -50,5 +50,5 @@ class QwenVL(ModelFamily):
     def image_tokens(self, mapping: ScreenMapping) -> int:
         return TOKENS + 2  # the Resampler's queries, between <img> and </img>
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
-        return tool_or_box(text, protocol, BOX, "box", env)
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
+        return tool_or_box(text, protocol, BOX, "box", env, self.vocabulary)

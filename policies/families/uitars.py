@@ -284,7 +284,7 @@ class UITARS15(ModelFamily):
     serve = ("vllm serve ByteDance-Seed/UI-TARS-1.5-7B --max-model-len 32768 --limit-mm-per-prompt "
              "'{\"image\": 5}' --gpu-memory-utilization 0.9")
 
-    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind = "desktop") -> str:
+    def system_prompt(self, protocol: Protocol, mapping: ScreenMapping, env: EnvKind) -> str:
         # its own trained vocabulary in every env (no navigate/back)
         return "You are a helpful assistant."
 
@@ -308,14 +308,14 @@ class UITARS15(ModelFamily):
         messages.append({"role": "user", "content": [*note, *images_of(media)]})
         return messages, {}
 
-    def parse(self, text: str, protocol: Protocol, env: EnvKind = "desktop") -> ParsedAnswer:
+    def parse(self, text: str, protocol: Protocol, env: EnvKind) -> ParsedAnswer:
         return parse_uitars(text)
 
-    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind = "desktop") -> str:
+    def format_answer(self, actions: list[Action], thought: str, protocol: Protocol, env: EnvKind) -> str:
         return format_uitars(actions, thought)
 
     def answer_regex(self, protocol: Protocol, mapping: ScreenMapping, actions: list[str] | None,
-                     thought: bool = True, env: EnvKind = "desktop") -> str:
+                     thought: bool, env: EnvKind) -> str:
         from guiagent.policies.constrained import int_range
 
         point = rf"<point>{int_range(0, mapping.model_width)} {int_range(0, mapping.model_height)}</point>"

@@ -15,14 +15,13 @@ from guiagent.agent.runner import RunSpec, _build_policy
 from guiagent.agent.suites import load_suite
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools.actions import offered_actions
-from guiagent.tools.schema import computer_use_function
 
 BROWSER_ONLY = {"navigate", "back"}
 
 
 def _offered(policy: VLMPolicy) -> set[str]:
-    """The actions of the computer_use tool this policy shows its model."""
-    function = computer_use_function(1280, 800, policy.config.env, "qwen2.5-vl")
+    """The actions of the computer_use tool this policy shows its model (the tool of its bound dialect)."""
+    function = policy.dialect.tool(1280, 800)
     return set(function["parameters"]["properties"]["action"]["enum"])
 
 
@@ -38,10 +37,10 @@ def _paths(env: str, tmp_path: Path) -> dict[str, VLMPolicy]:
 @pytest.mark.parametrize("env", ["browser", "desktop"])
 def test_every_path_offers_the_dialect_of_the_env_it_drives(env, tmp_path):
     for path, policy in _paths(env, tmp_path).items():
-        assert policy.config.env == env, path
+        assert policy.config.env == env and policy.dialect.env == env, path
         assert policy.settings()["env"] == env, path  # what meta.json records as policy.env
         offered = _offered(policy)
-        assert offered == set(offered_actions(env)), path  # type: ignore[arg-type]
+        assert offered == set(offered_actions(env, "qwen2.5-vl")), path  # type: ignore[arg-type]
         assert (offered >= BROWSER_ONLY) == (env == "browser"), path
 
 

@@ -82,7 +82,7 @@ def test_labels_land_on_the_element_the_recorded_action_targeted(demo_trajectory
             action = step.actions[0]
             if "coordinate" not in action or step.index not in by_step:
                 continue
-            label = parse_tool_calls(by_step[step.index].turns[-1].text).actions[-1]
+            label = parse_tool_calls(by_step[step.index].turns[-1].text, "desktop", "qwen2.5-vl").actions[-1]
             mapping = step.geometry.for_model(max_pixels=max_pixels)
             x, y = mapping.model_to_input(label.points()["coordinate"])
             rx, ry = action["coordinate"]
@@ -101,7 +101,7 @@ def test_labels_land_on_the_element_the_recorded_action_targeted(demo_trajectory
 
 def test_function_result_return_targets_and_per_episode_samples(demo_trajectory, tmp_path):
     samples, _ = build_samples([demo_trajectory], ExportOptions(protocol="function-result-return"))
-    assert all(parse_function_calls(s.turns[-1].text).actions for s in samples)
+    assert all(parse_function_calls(s.turns[-1].text, "desktop", "qwen2.5-vl").actions for s in samples)
     assert "✿FUNCTION✿" in samples[0].turns[0].text  # the qwen prompt's tool section
     episode, _ = build_samples([demo_trajectory], ExportOptions(per_episode=True))
     assert len(episode) == 1 and len(episode[0].images) == 25
@@ -163,7 +163,7 @@ def test_labels_are_written_in_each_familys_space_and_answer_form(demo_trajector
         action = step.actions[0]
         sample = by_step[step.index]
         assert profile.task_text(traj.meta.task) in sample.turns[1].text
-        label = profile.parse(sample.turns[-1].text, profile.protocols[0]).actions  # the family's own parser reads it
+        label = profile.parse(sample.turns[-1].text, profile.protocols[0], "desktop").actions  # the family's own parser reads it
         if "coordinate" not in action:
             continue
         mapping = profile.mapping(step.geometry, None, MAX)

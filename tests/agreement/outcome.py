@@ -96,7 +96,7 @@ def act_of(action: Action) -> Act:
 def ours(family: ModelFamily, sample: Sample) -> Outcome:
     """What our runtime does with the answer: the family's parser, then its mapping onto the screen."""
     try:
-        parsed = family.parse(sample.text, sample.protocol)
+        parsed = family.parse(sample.text, sample.protocol, "desktop")
     except ParseError as exc:
         return Outcome(refused=f"format: {exc}")
     width, height = sample.screen

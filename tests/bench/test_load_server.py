@@ -37,14 +37,14 @@ def test_answers_are_valid_calls_inside_the_screen_with_the_visual_tokens_counte
         models = httpx.get(f"{server.base_url}/models").json()["data"]
         assert models[0]["id"] == "Qwen/Qwen2.5-VL-7B-Instruct" and models[0]["max_model_len"] == 32768
         answer = httpx.post(f"{server.base_url}/chat/completions", json=_request()).json()
-        action = parse_answer(answer["choices"][0]["message"]["content"], "tool-call").actions[0]
+        action = parse_answer(answer["choices"][0]["message"]["content"], "tool-call", "desktop", "qwen2.5-vl").actions[0]
         assert action.action == "left_click" and action.coordinate is not None and 0 <= action.coordinate[0] < 588 and 0 <= action.coordinate[1] < 364
         visual = image_tokens(364, 588) + video_tokens(4, 140, 224)
         assert answer["usage"]["prompt_tokens"] > visual
         fn = httpx.post(f"{server.base_url}/chat/completions", json=_request(stop=["✿RESULT✿"])).json()
-        assert parse_answer(fn["choices"][0]["message"]["content"], "function-result-return").actions[0].action == "left_click"
+        assert parse_answer(fn["choices"][0]["message"]["content"], "function-result-return", "desktop", "qwen2.5-vl").actions[0].action == "left_click"
         last = httpx.post(f"{server.base_url}/chat/completions", json=_request(turns=2)).json()
-        assert parse_answer(last["choices"][0]["message"]["content"], "tool-call").actions[0].action == "terminate"
+        assert parse_answer(last["choices"][0]["message"]["content"], "tool-call", "desktop", "qwen2.5-vl").actions[0].action == "terminate"
         wrong = httpx.post(f"{server.base_url}/chat/completions", json=_request() | {"model": "other"})
         assert wrong.status_code == 404
 
@@ -59,7 +59,7 @@ def test_requests_are_served_concurrently():
 def test_runs_as_a_child_process_and_stops():
     with LoadServerProcess(delay_s=0.0, action="wait") as server:
         answer = httpx.post(f"{server.base_url}/chat/completions", json=_request()).json()
-        assert parse_answer(answer["choices"][0]["message"]["content"], "tool-call").actions[0].action == "wait"
+        assert parse_answer(answer["choices"][0]["message"]["content"], "tool-call", "desktop", "qwen2.5-vl").actions[0].action == "wait"
         proc = server.proc
     assert proc is not None
     assert proc.poll() is not None

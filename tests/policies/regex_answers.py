@@ -7,6 +7,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from guiagent.policies.answer import ScreenAnswer, actions_from_answer
+from guiagent.policies.dialect import Dialect
 from guiagent.policies.families import ModelFamily
 from guiagent.tools import FrameGeometry, ScreenMapping
 from guiagent.tools.actions import EnvKind
@@ -38,7 +39,7 @@ def read(family: ModelFamily, drawn: Drawn) -> ScreenAnswer:
     """The answer parsed and mapped to its screen; raises (ParseError, CoordinateOutOfRange) or returns
     at least one action."""
     mapping, protocol, env, text = drawn
-    answer = actions_from_answer(text, mapping, protocol, family, env)
+    answer = actions_from_answer(text, mapping, Dialect(family, protocol, env))
     if not answer.actions:
         raise AssertionError(f"{family.name} {protocol} {env}: no action in {text!r}")
     return answer

@@ -46,8 +46,8 @@ def desktop(text: str) -> str:
 def test_qwen25vl_reads_the_cookbooks_call_in_resized_pixels():
     family = get_family("qwen2.5-vl")
     with pytest.raises(ParseError, match="unknown function 'mobile_use'"):
-        family.parse(QWEN25_MOBILE, "tool-call")  # the mobile tool is not the runtime's
-    answer = family.parse(desktop(QWEN25_MOBILE), "tool-call")
+        family.parse(QWEN25_MOBILE, "tool-call", "desktop")  # the mobile tool is not the runtime's
+    answer = family.parse(desktop(QWEN25_MOBILE), "tool-call", "desktop")
     assert answer.actions == [LeftClick(coordinate=(639, 1095))]
     mapping = family.mapping(FrameGeometry(width=1092, height=2408))
     assert (mapping.resized_width, mapping.resized_height) == (1092, 2408)  # the cookbook's stated resolution
@@ -56,7 +56,7 @@ def test_qwen25vl_reads_the_cookbooks_call_in_resized_pixels():
 
 def test_qwen3vl_reads_the_cookbooks_call_on_the_relative_grid():
     family = get_family("qwen3-vl")
-    answer = family.parse(desktop(QWEN3_MOBILE), "tool-call")
+    answer = family.parse(desktop(QWEN3_MOBILE), "tool-call", "desktop")
     assert answer.actions == [LeftClick(coordinate=(447, 81))]
     assert answer.thought.startswith("Thought: To search for Musk")
     mapping = family.mapping(FrameGeometry(width=1440, height=3120))  # the cookbook's screenshot
@@ -65,18 +65,18 @@ def test_qwen3vl_reads_the_cookbooks_call_on_the_relative_grid():
     assert (round(x), round(y)) == (644, 253)  # 447/1000*1440, 81/1000*3120
     with pytest.raises(CoordinateOutOfRange, match="outside the 0-1000 relative grid"):
         mapping.model_to_captured((1001, 5))
-    assert "The screen's resolution is 1000x1000." in family.system_prompt("tool-call", mapping)
+    assert "The screen's resolution is 1000x1000." in family.system_prompt("tool-call", mapping, "desktop")
 
 
 def test_qwen2vl_reads_its_grounding_box_as_a_click_at_the_centre():
     # OS-Copilot/OS-Atlas-Base-7B (a Qwen2-VL checkpoint) model card: the printed output
     sample = "<|object_ref_start|>language switch<|object_ref_end|><|box_start|>(576,12),(592,42)<|box_end|><|im_end|>"
     family = get_family("qwen2-vl")
-    answer = family.parse(sample, "tool-call")
+    answer = family.parse(sample, "tool-call", "desktop")
     assert answer.actions == [LeftClick(coordinate=(584, 27))]
     assert family.request_extras == {"skip_special_tokens": False}  # else vLLM strips <|box_start|>
     # the computer_use tool still works, its point on the grid
-    assert family.parse(desktop(QWEN25_MOBILE).replace("1095", "995"), "tool-call").actions == [LeftClick(coordinate=(639, 995))]
+    assert family.parse(desktop(QWEN25_MOBILE).replace("1095", "995"), "tool-call", "desktop").actions == [LeftClick(coordinate=(639, 995))]
     mapping = family.mapping(FrameGeometry(width=1280, height=800))
     assert mapping.model_to_captured((500, 500)) == (640, 400)
 
@@ -84,11 +84,11 @@ def test_qwen2vl_reads_its_grounding_box_as_a_click_at_the_centre():
 def test_qwenvl_reads_ref_box_on_its_grid_and_sees_448_squares():
     # QwenLM/Qwen-VL README, the grounding examples' printed answers
     family = get_family("qwen-vl")
-    assert family.parse("<ref>击掌</ref><box>(536,509),(588,602)</box>", "tool-call").actions == [
+    assert family.parse("<ref>击掌</ref><box>(536,509),(588,602)</box>", "tool-call", "desktop").actions == [
         LeftClick(coordinate=(562, 555.5))]
     caption = ("<ref> Woman</ref><box>(451,379),(731,806)</box> and<ref> her dog</ref><box>(219,424),(576,896)</box> "
                "playing on the beach")
-    assert family.parse(caption, "tool-call").actions == [LeftClick(coordinate=(591, 592.5))]  # the first box
+    assert family.parse(caption, "tool-call", "desktop").actions == [LeftClick(coordinate=(591, 592.5))]  # the first box
     mapping = family.mapping(FrameGeometry(width=1920, height=1080))
     assert (mapping.resized_width, mapping.resized_height) == (448, 448) and family.image_tokens(mapping) == 258
 
@@ -96,14 +96,14 @@ def test_qwenvl_reads_ref_box_on_its_grid_and_sees_448_squares():
 def test_internvl_reads_its_box_and_tiles_like_dynamic_preprocess():
     # the form InternVL2.5's model card documents for grounding answers: <ref>..</ref><box>[[x1, y1, x2, y2]]</box>
     family = get_family("internvl2.5")
-    answer = family.parse("The button is <ref>Sign in</ref><box>[[100, 200, 300, 400]]</box>", "tool-call")
+    answer = family.parse("The button is <ref>Sign in</ref><box>[[100, 200, 300, 400]]</box>", "tool-call", "desktop")
     assert answer.actions == [LeftClick(coordinate=(200, 300))] and answer.thought == "The button is"
     # the same answer decoded with special tokens skipped (vLLM's default; InternVL's own chat() too): the tags
     # are gone, the box stays - the form InternVL's RefCOCO eval (evaluate_grounding.py) reads
-    answer = family.parse("The button is Sign in[[100, 200, 300, 400]]", "tool-call")
+    answer = family.parse("The button is Sign in[[100, 200, 300, 400]]", "tool-call", "desktop")
     assert answer.actions == [LeftClick(coordinate=(200, 300))] and answer.thought == "The button is Sign in"
     with pytest.raises(ParseError):
-        family.parse("The button is at [100, 200]", "tool-call")  # one bracket: not a box, not a tool call
+        family.parse("The button is at [100, 200]", "tool-call", "desktop")  # one bracket: not a box, not a tool call
     assert tile_grid(1280, 800) == (3, 2) and tile_grid(448, 448) == (1, 1) and tile_grid(1920, 1080) == (4, 2)
     mapping = family.mapping(FrameGeometry(width=1280, height=800))
     assert (mapping.resized_width, mapping.resized_height) == (1344, 896)
@@ -119,7 +119,7 @@ def test_pixtral_sizes_like_its_processor_and_reads_pixels_through_the_tool_call
     mapping = family.mapping(FrameGeometry(width=1280, height=800, scale=1))
     assert family.image_tokens(mapping) == 40 * (64 + 1)
     call = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [512, 320]}}\n</tool_call>'
-    coordinate = cast(LeftClick, family.parse(call, "tool-call").actions[0]).coordinate
+    coordinate = cast(LeftClick, family.parse(call, "tool-call", "desktop").actions[0]).coordinate
     assert coordinate is not None
     assert mapping.model_to_captured(coordinate) == (640, 400)
 
@@ -144,18 +144,18 @@ def test_pixtral_sizes_like_its_processor_and_reads_pixels_through_the_tool_call
     ("Thought: t\nAction: finished(content='42')", [Terminate(status="success", answer="42")]),
 ])
 def test_uitars_reads_its_published_forms(sample, expected):
-    assert get_family("ui-tars-1.5").parse(sample, "tool-call").actions == expected
+    assert get_family("ui-tars-1.5").parse(sample, "tool-call", "desktop").actions == expected
 
 
 def test_uitars_thought_and_errors():
     family = get_family("ui-tars-1.5")
-    assert family.parse("Thought: Click the button\nAction: click(start_box='(100,200)')", "tool-call").thought == "Click the button"
+    assert family.parse("Thought: Click the button\nAction: click(start_box='(100,200)')", "tool-call", "desktop").thought == "Click the button"
     with pytest.raises(ParseError, match='no "Action:" found'):
-        family.parse("Thought: I am thinking", "tool-call")
+        family.parse("Thought: I am thinking", "tool-call", "desktop")
     with pytest.raises(ParseError, match="unknown action 'explode'"):
-        family.parse("Action: explode()", "tool-call")
+        family.parse("Action: explode()", "tool-call", "desktop")
     with pytest.raises(ParseError, match="only literal arguments"):
-        family.parse("Action: click(start_box=__import__('os').system('true'))", "tool-call")
+        family.parse("Action: click(start_box=__import__('os').system('true'))", "tool-call", "desktop")
     mapping = family.mapping(FrameGeometry(width=1920, height=1080))
     assert mapping.min_pixels == 100 * 28 * 28 and (mapping.resized_width, mapping.resized_height) == (1932, 1092)
 
@@ -172,14 +172,14 @@ def test_uitars_thought_and_errors():
 def test_opencua_reads_its_published_code_as_data(code, expected):
     # in its answer form (L2_RESPONSE_TEMPLATE of agent/opencua.py)
     answer = f"## Thought:\nI act.\n\n## Action:\nDo it.\n\n## Code:\n```python\n{code}\n```\n"
-    parsed = get_family("opencua").parse(answer, "tool-call")
+    parsed = get_family("opencua").parse(answer, "tool-call", "desktop")
     assert parsed.actions == expected and parsed.thought == "I act."
 
 
 def test_opencua_scroll_reads_its_position_after_the_clicks():
     family = get_family("opencua")
     for code in ("pyautogui.scroll(-5, 100, 200)", "pyautogui.scroll(-5, x=100, y=200)"):
-        assert family.parse(f"## Code:\n```python\n{code}\n```", "tool-call").actions == [
+        assert family.parse(f"## Code:\n```python\n{code}\n```", "tool-call", "desktop").actions == [
             Scroll(coordinate=(100, 200), pixels=-500)]
 
 
@@ -188,17 +188,17 @@ def test_opencua_never_runs_code():
     for evil in ("import os\nos.system('touch /tmp/x')", "pyautogui.click(x=__import__('os').getpid(), y=1)",
                  "x = 5", "exec('1')"):
         with pytest.raises(ParseError):
-            family.parse(f"## Code:\n```python\n{evil}\n```", "tool-call")
+            family.parse(f"## Code:\n```python\n{evil}\n```", "tool-call", "desktop")
     with pytest.raises(ParseError, match="no code found"):
-        family.parse("## Thought:\nnothing to do", "tool-call")
+        family.parse("## Thought:\nnothing to do", "tool-call", "desktop")
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_every_family_writes_labels_its_parser_reads_back(name):
     family = get_family(name)
     actions = [LeftClick(coordinate=(120, 340)), Key(keys=["ctrl", "a"]), Type(text="hi")]
-    text = family.format_answer(actions, "Sign in.", family.protocols[0])
-    assert family.parse(text, family.protocols[0]).actions == actions
+    text = family.format_answer(actions, "Sign in.", family.protocols[0], "desktop")
+    assert family.parse(text, family.protocols[0], "desktop").actions == actions
     assert family.serve_line().startswith("vllm serve")
 
 
@@ -225,12 +225,12 @@ def test_a_point_outside_the_familys_space_is_a_format_error(name):
     family = get_family(name)
     mapping = family.mapping(FrameGeometry(width=1280, height=800))
     beyond = (mapping.model_width + 1, 10)
-    text = family.format_answer([LeftClick(coordinate=beyond)], "Out.", family.protocols[0])
-    action = family.parse(text, family.protocols[0]).actions[0]
+    text = family.format_answer([LeftClick(coordinate=beyond)], "Out.", family.protocols[0], "desktop")
+    action = family.parse(text, family.protocols[0], "desktop").actions[0]
     with pytest.raises(CoordinateOutOfRange):
         action.map_points(mapping.model_to_input)
     with pytest.raises(ParseError):  # negative numbers never make an action
-        family.parse(text.replace(str(beyond[0]), f"-{beyond[0]}"), family.protocols[0])
+        family.parse(text.replace(str(beyond[0]), f"-{beyond[0]}"), family.protocols[0], "desktop")
 
 
 def test_the_cli_offers_every_family_by_name():
@@ -243,12 +243,14 @@ def test_the_cli_offers_every_family_by_name():
 
 def test_the_public_functions_take_the_family():
     from guiagent.policies.answer import actions_from_answer, mapping_for
+    from guiagent.policies.dialect import Dialect
     from guiagent.tools import Observation
 
     obs = Observation(image=b"", t=1.0, geometry=FrameGeometry(width=2560, height=1600, scale=2.0))
     mapping = mapping_for(obs, family="qwen3-vl")
     assert mapping.space == "relative-1000" and mapping.resized_width % 32 == 0
     tars = mapping_for(obs, family="ui-tars-1.5")
-    answer = actions_from_answer("Thought: t\nAction: click(start_box='(1274,798)')", tars, family="ui-tars-1.5")
+    answer = actions_from_answer("Thought: t\nAction: click(start_box='(1274,798)')", tars,
+                                 Dialect.of("ui-tars-1.5", "tool-call", "desktop"))
     assert (tars.resized_width, tars.resized_height) == (2548, 1596)
     assert cast(LeftClick, answer.actions[0]).coordinate == pytest.approx((640, 400), abs=0.5)  # the centre, in CSS pixels

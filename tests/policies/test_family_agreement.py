@@ -39,7 +39,7 @@ def test_the_ui_tars_defects_of_issue_27_are_fixed():
     family = get_family("ui-tars-1.5")
 
     def actions(action: str) -> list:
-        return family.parse(f"Thought: t\nAction: {action}", "tool-call").actions
+        return family.parse(f"Thought: t\nAction: {action}", "tool-call", "desktop").actions
 
     # the prompt offers left and right: a horizontal scroll, not a scolding
     assert actions("scroll(point='<point>5 6</point>', direction='left')") == [HScroll(coordinate=(5, 6), pixels=-500)]

@@ -19,6 +19,7 @@ import pytest
 
 from guiagent.agent.export.samples import _labels, target_text
 from guiagent.agent.trajectory import StepRecord
+from guiagent.policies.dialect import Dialect
 from guiagent.policies.families import FAMILIES, ModelFamily, get_family
 from guiagent.tools import (
     Action,
@@ -130,9 +131,9 @@ def test_export_labels_parse_back_through_the_authors_parser_and_ours(name, prot
         step = StepRecord(index=0, t=0.0, t_start=0.0, t_end=0.0, frame="frames/000000.png", geometry=geometry,
                           thought=thought(rng), actions=[dump_action(a) for a in recorded])
         mapping = family.mapping(geometry)
-        label = target_text(step, mapping, protocol, family, thought="recorded")
+        label = target_text(step, mapping, Dialect(family, protocol, "desktop"), thought="recorded")
         written = as_written(family, _labels(step, mapping, family))
-        assert family.parse(label, protocol).actions == written, label
+        assert family.parse(label, protocol, "desktop").actions == written, label
         theirs = _theirs(family, protocol, label, geometry)
         assert not theirs.is_refusal, (label, theirs.refused)
         mine = [act_of(a) for a in written]
@@ -145,4 +146,4 @@ def test_export_labels_parse_back_through_the_authors_parser_and_ours(name, prot
 def test_an_opencua_step_that_waits_or_ends_among_other_actions_has_no_label():
     family = get_family("opencua")
     with pytest.raises(ValueError, match="answers of their own"):
-        family.format_answer([LeftClick(coordinate=(1, 2)), Terminate(status="success")], "Done.", "tool-call")
+        family.format_answer([LeftClick(coordinate=(1, 2)), Terminate(status="success")], "Done.", "tool-call", "desktop")

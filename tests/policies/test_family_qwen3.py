@@ -73,10 +73,10 @@ def test_the_tool_is_the_cookbooks_computer_use():
     assert function["description"].endswith("Don't click boxes on their edges.")
     assert "* The screen's resolution is 1000x1000." in function["description"]
     mapping = QWEN3.mapping(FrameGeometry(width=1280, height=800))
-    system = QWEN3.system_prompt("tool-call", mapping)
+    system = QWEN3.system_prompt("tool-call", mapping, "desktop")
     assert system.startswith("You are a helpful assistant.\n\n# Tools\n") and json.dumps(function) in system
     # Qwen2.5-VL's tool is unchanged
-    assert "triple_click" not in json.dumps(computer_use_function(1288, 812))
+    assert "triple_click" not in json.dumps(computer_use_function(1288, 812, "desktop", "qwen2.5-vl"))
 
 
 @pytest.mark.parametrize("arguments, expected", [
@@ -91,7 +91,7 @@ def test_the_tool_is_the_cookbooks_computer_use():
     ({"action": "answer", "text": "The total is 42."}, Terminate(status="success", answer="The total is 42.")),
 ])
 def test_qwen3_reads_its_own_actions(arguments, expected):
-    answer = QWEN3.parse("Thought: I act.\n" + call(arguments), "tool-call")
+    answer = QWEN3.parse("Thought: I act.\n" + call(arguments), "tool-call", "desktop")
     assert answer.actions == [expected] and answer.thought == "Thought: I act."
 
 
@@ -99,27 +99,27 @@ def test_qwen25_is_not_offered_qwen3s_actions():
     for arguments in ({"action": "triple_click", "coordinate": [1, 2]}, {"action": "hscroll", "pixels": 3},
                       {"action": "answer", "text": "x"}):
         with pytest.raises(ParseError, match="unknown action"):
-            QWEN25.parse(call(arguments), "tool-call")
+            QWEN25.parse(call(arguments), "tool-call", "desktop")
     with pytest.raises(ParseError, match="answer.coordinate: not a parameter of answer"):
-        QWEN3.parse(call({"action": "answer", "text": "x", "coordinate": [1, 2]}), "tool-call")
+        QWEN3.parse(call({"action": "answer", "text": "x", "coordinate": [1, 2]}), "tool-call", "desktop")
     assert list(offered_actions("browser", "qwen3-vl"))[-2:] == ["navigate", "back"]
 
 
 def test_labels_are_written_in_qwen3s_words_and_read_back():
     actions = [TripleClick(coordinate=(10, 20)), HScroll(pixels=-40), Terminate(status="success", answer="42"),
                Terminate(status="failure")]
-    text = QWEN3.format_answer(actions, "I act.", "tool-call")
+    text = QWEN3.format_answer(actions, "I act.", "tool-call", "desktop")
     assert '{"action": "answer", "text": "42"}' in text and '{"action": "terminate", "status": "failure"}' in text
-    assert QWEN3.parse(text, "tool-call").actions == actions
+    assert QWEN3.parse(text, "tool-call", "desktop").actions == actions
     with pytest.raises(ValueError, match="not an action the model is offered"):
-        QWEN25.format_answer([TripleClick(coordinate=(1, 2))], "", "tool-call")
+        QWEN25.format_answer([TripleClick(coordinate=(1, 2))], "", "tool-call", "desktop")
 
 
 def test_the_constraint_allows_qwen3s_actions_on_its_grid():
     import re
 
     mapping = QWEN3.mapping(FrameGeometry(width=1280, height=800))
-    regex = QWEN3.answer_regex("tool-call", mapping, ["triple_click", "hscroll", "answer"], thought=False)
+    regex = QWEN3.answer_regex("tool-call", mapping, ["triple_click", "hscroll", "answer"], thought=False, env="desktop")
     for arguments in ({"action": "triple_click", "coordinate": [1000, 0]}, {"action": "hscroll", "pixels": -30},
                       {"action": "answer", "text": "Done"}):
         assert re.fullmatch(regex, call(arguments)), arguments

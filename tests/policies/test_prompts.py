@@ -23,28 +23,28 @@ qwen = load("qwen_fncall_prompt")
 def test_templates_are_qwen_agents():
     assert NOUS_TEMPLATE == nous["FN_CALL_TEMPLATE"]
     assert QWEN_TEMPLATE_EN == qwen["FN_CALL_TEMPLATE"]["en"]
-    f = computer_use_function(2548, 1428)
+    f = computer_use_function(2548, 1428, "desktop", "qwen2.5-vl")
     assert qwen_tool_description(f) == qwen["get_function_description"](f, lang="en")
 
 
 def test_the_system_prompt_is_what_the_nous_prompt_builds():
-    f = computer_use_function(2548, 1428)
+    f = computer_use_function(2548, 1428, "desktop", "qwen2.5-vl")
     # NousFnCallPrompt.preprocess_fncall_messages: the system text + "\n\n" + the template
     expected = "You are a helpful assistant.\n\n" + nous["FN_CALL_TEMPLATE"].format(
         tool_descs=json.dumps({"type": "function", "function": f}, ensure_ascii=False)
     )
-    assert system_prompt("tool-call", 2548, 1428) == expected
+    assert system_prompt("tool-call", 2548, 1428, "desktop", "qwen2.5-vl") == expected
     qwen_expected = "You are a helpful assistant.\n\n" + qwen["FN_CALL_TEMPLATE"]["en"].format(
         tool_descs=qwen["get_function_description"](f, lang="en"), tool_names="computer_use"
     )
-    assert system_prompt("function-result-return", 2548, 1428) == qwen_expected
+    assert system_prompt("function-result-return", 2548, 1428, "desktop", "qwen2.5-vl") == qwen_expected
 
 
 def test_the_tool_is_the_trained_computer_use():
-    f = computer_use_function(2548, 1428)
+    f = computer_use_function(2548, 1428, "desktop", "qwen2.5-vl")
     assert list(f) == ["name_for_human", "name", "description", "parameters", "args_format"]
     assert "The screen's resolution is 2548x1428." in f["description"]  # the smart-resized size of 2560x1440
-    props = parameters()["properties"]
+    props = parameters("desktop", "qwen2.5-vl")["properties"]
     assert list(props) == ["action", "keys", "text", "coordinate", "pixels", "time", "status"]
     assert props["action"]["enum"] == ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
                                       "middle_click", "double_click", "scroll", "wait", "terminate"]
@@ -52,7 +52,7 @@ def test_the_tool_is_the_trained_computer_use():
     assert props["status"] == {"description": "The status of the task. Required only by `action=terminate`.",
                                "type": "string", "enum": ["success", "failure"]}
     assert props["pixels"]["type"] == "number" and props["keys"]["type"] == "array"
-    assert parameters()["required"] == ["action"]
+    assert parameters("desktop", "qwen2.5-vl")["required"] == ["action"]
     assert nous_tool_line(f).startswith('{"type": "function", "function": {"name_for_human": "computer_use"')
 
 
@@ -127,9 +127,9 @@ def test_the_constraint_offers_what_the_episode_offers():
     from guiagent.tools import Navigate
     from guiagent.tools.parsing import parse_tool_calls
 
-    regex = answer_regex("tool-call", 1000, 700, ["navigate", "back"], env="browser")
+    regex = answer_regex("tool-call", 1000, 700, ["navigate", "back"], env="browser", vocabulary="qwen2.5-vl")
     navigate = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "navigate", "url": "https://evil.com/x"}}\n</tool_call>'
-    assert re.fullmatch(regex, navigate) and cast(Navigate, parse_tool_calls(navigate, "browser").actions[0]).url == "https://evil.com/x"
+    assert re.fullmatch(regex, navigate) and cast(Navigate, parse_tool_calls(navigate, "browser", "qwen2.5-vl").actions[0]).url == "https://evil.com/x"
     assert not re.fullmatch(regex, navigate.replace("evil.com", "127.0.0.1"))
     with pytest.raises(ValueError, match="cannot constrain to navigate: not offered in a desktop episode"):
-        answer_regex("tool-call", 1000, 700, ["navigate"])
+        answer_regex("tool-call", 1000, 700, ["navigate"], env="desktop", vocabulary="qwen2.5-vl")

@@ -102,7 +102,7 @@ def test_constrained_decoding_makes_the_random_model_answer_well(vllm_server, pr
     for k in range(6):
         decision = p.decide(context(screenshot(1280, 800, t=1000.0 + k, shade=40 * k)))
         assert decision.format_error is None, decision.raw
-        assert parse(decision.raw).actions  # the parser on its own accepts it too
+        assert parse(decision.raw, p.dialect.env, p.dialect.vocabulary).actions  # the parser on its own accepts it too
         for action in decision.actions:  # mapped into the 1280x800 screen
             for x, y in action.points().values():
                 assert 0 <= x < 1280 and 0 <= y < 800

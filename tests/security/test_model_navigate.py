@@ -46,4 +46,4 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     # the model's navigate exports as a label that parses back as a browser episode's call
     samples, _ = build_samples([out], ExportOptions())
     assert len(samples) == 2 and "`navigate` and `back`" in samples[0].turns[0].text
-    assert parse_tool_calls(samples[0].turns[-1].text, "browser").actions[0].action == "navigate"
+    assert parse_tool_calls(samples[0].turns[-1].text, "browser", "qwen2.5-vl").actions[0].action == "navigate"

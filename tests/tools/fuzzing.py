@@ -35,7 +35,8 @@ from guiagent.agent.report import render_html
 from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.policies import Decision, StepSummary
 from guiagent.policies.answer import actions_from_answer
-from guiagent.policies.families import ModelFamily, get_family
+from guiagent.policies.dialect import Dialect
+from guiagent.policies.families import DEFAULT_FAMILY, ModelFamily, get_family
 from guiagent.policies.prompts import build_messages, system_prompt
 from guiagent.tools import ACTIONS_BY_NAME, ActionResult, CoordinateOutOfRange, FrameGeometry, dump_action, parse_action
 from guiagent.tools.actions import MAX_TEXT_CHARS, MODEL_ACTIONS
@@ -104,8 +105,8 @@ assert {a["action"] for a in _ACTION_SAMPLES} == set(MODEL_ACTIONS)
 SEEDS: list[tuple[Protocol, str]] = [
     *[("tool-call", text) for text, _, _ in TOOL_CALL_CORPUS],
     *[("function-result-return", text) for text, _, _ in FRR_CORPUS],
-    *[("tool-call", "Next.\n" + format_tool_call(parse_action(a))) for a in _ACTION_SAMPLES],
-    *[("function-result-return", "Next.\n" + format_function_call(parse_action(a))) for a in _ACTION_SAMPLES],
+    *[("tool-call", "Next.\n" + format_tool_call(parse_action(a), "desktop", "qwen2.5-vl")) for a in _ACTION_SAMPLES],
+    *[("function-result-return", "Next.\n" + format_function_call(parse_action(a), "desktop", "qwen2.5-vl")) for a in _ACTION_SAMPLES],
     *[answer for answers in CRASHERS.values() for answer in answers],
 ]
 
@@ -342,12 +343,12 @@ def decide_from_answer(raw: str, protocol: Protocol, family: ModelFamily | None 
     t0 = time.perf_counter()
     try:
         if family is None:
-            parsed = parse_answer(raw, protocol)
+            parsed = parse_answer(raw, protocol, "desktop", "qwen2.5-vl")
             ms = (time.perf_counter() - t0) * 1000
             actions = [a.map_points(MAPPING.model_to_input) for a in parsed.actions]
             thought, model_actions = parsed.thought, parsed.actions
         else:
-            answer = actions_from_answer(raw, mapping, protocol, family)
+            answer = actions_from_answer(raw, mapping, Dialect(family, protocol, "desktop"))
             ms = (time.perf_counter() - t0) * 1000
             thought, model_actions, actions = answer.thought, answer.model_actions, answer.actions
     except (ParseError, CoordinateOutOfRange) as exc:
@@ -430,10 +431,10 @@ class AnswerPath:
         summary = StepSummary(index=index, t=0.0, thought=record.thought, raw=record.raw, model_actions=record.model_actions,
                               actions=record.actions, results=["ok" for _ in results], error=record.format_error)
         if family is None:
-            system = system_prompt(protocol, MAPPING.resized_width, MAPPING.resized_height)
+            system = system_prompt(protocol, MAPPING.resized_width, MAPPING.resized_height, "desktop", "qwen2.5-vl")
             messages, _ = build_messages(protocol, system, "fuzz", [summary], [{"type": "text", "text": "now"}])
         else:
-            system = family.system_prompt(protocol, recorded.mapping or MAPPING)
+            system = family.system_prompt(protocol, recorded.mapping or MAPPING, "desktop")
             now = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,"}}]
             messages, _ = family.messages(protocol, system, family.task_text("fuzz"), [summary], now, {})
         _utf8(json.dumps(messages, ensure_ascii=False), "the next prompt")
@@ -443,11 +444,13 @@ class AnswerPath:
             self.counts["actions"] += len(record.actions)
             if family is None:
                 # every action the parser accepts from a model is one the export can label for training
-                _utf8(target_text(record, record.geometry.for_model(), protocol), "the export label")
+                _utf8(target_text(record, record.geometry.for_model(), Dialect.of(DEFAULT_FAMILY, protocol, "desktop")),
+                      "the export label")
                 self.counts["exported"] += 1
             else:  # a label the family cannot write is skipped by the export, with its reason
                 try:
-                    _utf8(target_text(record, family.mapping(record.geometry), protocol, family), "the export label")
+                    _utf8(target_text(record, family.mapping(record.geometry), Dialect(family, protocol, "desktop")),
+                          "the export label")
                     self.counts["exported"] += 1
                 except ValueError:
                     self.counts["unlabelled"] += 1

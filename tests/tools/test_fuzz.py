@@ -41,7 +41,8 @@ def test_real_answers_are_accepted_and_round_trip(path):
             accepted += 1
             assert all(a.action in MODEL_ACTIONS for a in decision.model_actions)
             fmt = format_tool_call if protocol == "tool-call" else format_function_call
-            again = parse_answer("\n".join(fmt(a) for a in decision.model_actions), protocol)
+            again = parse_answer("\n".join(fmt(a, "desktop", "qwen2.5-vl") for a in decision.model_actions), protocol, "desktop",
+                                 "qwen2.5-vl")
             assert again.actions == decision.model_actions
     assert accepted >= len(SEEDS) - sum(len(v) for v in CRASHERS.values())
 
@@ -120,13 +121,13 @@ def test_family_seeds_are_accepted_and_round_trip(family_path):
         decision = family_path.feed("tool-call", raw)
         assert decision.format_error is None, (raw, decision.format_error)
         try:
-            again = family.format_answer(decision.model_actions, decision.thought, "tool-call")
+            again = family.format_answer(decision.model_actions, decision.thought, "tool-call", "desktop")
         except ValueError:  # an action its form cannot write (OpenCUA: a click where the pointer is)
             continue
         whole = [a.map_points(lambda p: (round(p[0]), round(p[1]))) for a in decision.model_actions]  # its form writes whole pixels
         # OpenCUA's labels write a scroll at a point as moveTo then scroll (its training data's form): a pointer move
         # the label adds is not a difference
-        assert _moved_scrolls(family.parse(again, "tool-call").actions) == _moved_scrolls(whole), raw
+        assert _moved_scrolls(family.parse(again, "tool-call", "desktop").actions) == _moved_scrolls(whole), raw
     family_path.flush()
 
 
@@ -166,7 +167,7 @@ def test_python_warnings_on_a_models_odd_literals_are_not_printed():
     code = ("from guiagent.policies.families import get_family\n"
             "for name, answer in (('ui-tars-1.5', 'Action: click(start_box=1if 1 else 2)'),\n"
             "                     ('opencua', '## Code:\\npyautogui.click(1if 1 else 2, 3)')):\n"
-            "    try:\n        get_family(name).parse(answer, 'tool-call')\n    except ValueError as exc:\n        print(exc)\n")
+            "    try:\n        get_family(name).parse(answer, 'tool-call', 'desktop')\n    except ValueError as exc:\n        print(exc)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.count("only literal arguments") == 2, proc.stdout + proc.stderr
     assert proc.stderr == ""

@@ -46,7 +46,7 @@ class FuzzModelServer(LoadServer):
         if self.answers:
             return self.answers.pop(0)
         done = Terminate(status="success")
-        return format_function_call(done) if function_protocol else format_tool_call(done)
+        return format_function_call(done, "desktop", "qwen2.5-vl") if function_protocol else format_tool_call(done, "desktop", "qwen2.5-vl")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_what_crashed_episodes_is_a_format_error_fed_back_to_the_model(chromium,
 def _quick(answer: str, protocol: Protocol) -> bool:
     """Whether an answer runs in a moment on the page (long waits and typing are fuzzed in-process)."""
     try:
-        actions = parse_answer(answer, protocol).actions
+        actions = parse_answer(answer, protocol, "desktop", "qwen2.5-vl").actions
     except ParseError:
         return True
     return not any((isinstance(a, Wait) and a.time > 0.2) or (isinstance(a, Type) and len(a.text) > 40) for a in actions)
@@ -150,7 +150,7 @@ def test_a_long_unparsed_answer_goes_back_to_the_model_cut(chromium, server, pag
 
 def test_a_page_title_that_is_not_text_is_recorded_escaped(chromium, server, pages_url, tmp_path):
     # the env is outside input too: a page may hold a lone surrogate, and Playwright hands it over as one
-    answer = format_tool_call(Terminate(status="success"))
+    answer = format_tool_call(Terminate(status="success"), "desktop", "qwen2.5-vl")
     roots = run_episodes(chromium, server, pages_url, tmp_path, "tool-call", [answer],
                          page_js="(document.title = 'caf\\udcc1', true)")
     steps = check_recorded(roots, [answer], "tool-call")
@@ -170,14 +170,14 @@ class OddServer(LoadServer):
         from aiohttp import web
 
         await request.read()
-        done = {"content": format_tool_call(Terminate(status="success"))}
+        done = {"content": format_tool_call(Terminate(status="success"), "desktop", "qwen2.5-vl")}
         message = self.bodies.pop(0) if self.bodies else done
         usage = message.pop("usage", {"prompt_tokens": 10, "completion_tokens": 5})
         return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", **message}}], "usage": usage})
 
 
 def test_odd_answer_shapes_and_made_up_usage_are_recorded_not_crashes(chromium, pages_url, tmp_path):
-    click = format_tool_call(Wait(time=0.1))
+    click = format_tool_call(Wait(time=0.1), "desktop", "qwen2.5-vl")
     bodies = [
         {"content": [{"type": "text", "text": click[:20]}, {"type": "text", "text": click[20:]}]},  # parts: joined
         {"content": {"action": "wait"}},              # an object: recorded as JSON, a format error

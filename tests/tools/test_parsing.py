@@ -79,13 +79,13 @@ FRR_CORPUS = [
 
 @pytest.mark.parametrize("text, thought, actions", TOOL_CALL_CORPUS)
 def test_tool_call_corpus(text, thought, actions):
-    parsed = parse_tool_calls(text)
+    parsed = parse_tool_calls(text, "desktop", "qwen2.5-vl")
     assert (parsed.thought, parsed.actions) == (thought, actions)
 
 
 @pytest.mark.parametrize("text, thought, actions", FRR_CORPUS)
 def test_function_result_return_corpus(text, thought, actions):
-    parsed = parse_function_calls(text)
+    parsed = parse_function_calls(text, "desktop", "qwen2.5-vl")
     assert (parsed.thought, parsed.actions) == (thought, actions)
 
 
@@ -103,7 +103,7 @@ def test_function_result_return_corpus(text, thought, actions):
 ])
 def test_tool_call_errors_say_what_was_wrong(text, message):
     with pytest.raises(ParseError) as info:
-        parse_tool_calls(text)
+        parse_tool_calls(text, "desktop", "qwen2.5-vl")
     assert message in str(info.value)
 
 
@@ -116,15 +116,15 @@ def test_tool_call_errors_say_what_was_wrong(text, message):
 ])
 def test_function_call_errors_say_what_was_wrong(text, message):
     with pytest.raises(ParseError) as info:
-        parse_function_calls(text)
+        parse_function_calls(text, "desktop", "qwen2.5-vl")
     assert message in str(info.value)
 
 
 @pytest.mark.parametrize("action", [LeftClick(coordinate=(1, 2)), Key(keys=["ctrl", "c"]), Type(text="東京"), Wait(time=1.5),
                                     Scroll(coordinate=(3, 4), pixels=-2), Terminate(status="success")])
 def test_what_the_formatters_write_the_parsers_read(action):
-    assert parse_tool_calls(format_tool_call(action)).actions == [action]
-    assert parse_function_calls(format_function_call(action)).actions == [action]
+    assert parse_tool_calls(format_tool_call(action, "desktop", "qwen2.5-vl"), "desktop", "qwen2.5-vl").actions == [action]
+    assert parse_function_calls(format_function_call(action, "desktop", "qwen2.5-vl"), "desktop", "qwen2.5-vl").actions == [action]
 
 
 def _call(arguments: str, extra: str = "") -> str:
@@ -160,7 +160,7 @@ def _call(arguments: str, extra: str = "") -> str:
 ])
 def test_what_crashed_or_was_unbounded_is_a_parse_error(text, message):
     with pytest.raises(ParseError) as info:
-        parse_tool_calls(text)
+        parse_tool_calls(text, "desktop", "qwen2.5-vl")
     assert message in str(info.value)
     assert len(str(info.value)) < 600  # the message goes back to the model: it names, it does not echo
 
@@ -174,7 +174,7 @@ def test_what_crashed_or_was_unbounded_is_a_parse_error(text, message):
 ])
 def test_function_call_bounds(text, message):
     with pytest.raises(ParseError) as info:
-        parse_function_calls(text)
+        parse_function_calls(text, "desktop", "qwen2.5-vl")
     assert message in str(info.value)
 
 
@@ -183,19 +183,19 @@ def test_the_parser_accepts_exactly_the_schema_the_model_is_shown(env):
     from guiagent.tools.actions import ACTIONS_BY_NAME, shown_fields
     from guiagent.tools.schema import parameters
 
-    props = parameters(env)["properties"]
+    props = parameters(env, "qwen2.5-vl")["properties"]
     offered = set(props["action"]["enum"])
     for name, action_type in ACTIONS_BY_NAME.items():
         text = _call(json.dumps({"action": name}))
         try:
-            parse_tool_calls(text, env)
+            parse_tool_calls(text, env, "qwen2.5-vl")
         except ParseError as exc:
             assert (name in offered) == ("unknown action" not in str(exc)), (name, str(exc))
         for field in action_type.model_fields:
             if field == "action" or name not in offered:
                 continue
             try:
-                parse_tool_calls(_call(json.dumps({"action": name, field: None})), env)
+                parse_tool_calls(_call(json.dumps({"action": name, field: None})), env, "qwen2.5-vl")
             except ParseError as exc:
                 assert (field in props) == ("not a parameter" not in str(exc)), (name, field, str(exc))
             assert (field in shown_fields(action_type)) == (field in props)
@@ -205,7 +205,7 @@ def test_a_browser_episode_offers_navigate_and_back_and_the_desktop_keeps_the_tr
     from guiagent.tools.actions import MODEL_ACTIONS
     from guiagent.tools.schema import computer_use_function
 
-    desktop, browser = computer_use_function(1000, 700), computer_use_function(1000, 700, "browser")
+    desktop, browser = computer_use_function(1000, 700, "desktop", "qwen2.5-vl"), computer_use_function(1000, 700, "browser", "qwen2.5-vl")
     trained = ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
                "double_click", "scroll", "wait", "terminate"]
     assert desktop["parameters"]["properties"]["action"]["enum"] == list(MODEL_ACTIONS) == trained
@@ -214,36 +214,36 @@ def test_a_browser_episode_offers_navigate_and_back_and_the_desktop_keeps_the_tr
     assert "`navigate` and `back`" in browser["description"]
     assert "Required only by `action=navigate`" in browser["parameters"]["properties"]["url"]["description"]
     navigate = _call('{"action": "navigate", "url": "https://example.com/a"}')
-    assert cast(Navigate, parse_tool_calls(navigate, "browser").actions[0]).url == "https://example.com/a"
-    assert parse_function_calls("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"back\"}", "browser").actions[0].action == "back"
+    assert cast(Navigate, parse_tool_calls(navigate, "browser", "qwen2.5-vl").actions[0]).url == "https://example.com/a"
+    assert parse_function_calls("✿FUNCTION✿: computer_use\n✿ARGS✿: {\"action\": \"back\"}", "browser", "qwen2.5-vl").actions[0].action == "back"
     for env in ("desktop", "browser"):  # triple_click is offered nowhere
         with pytest.raises(ParseError, match="unknown action 'triple_click'"):
-            parse_tool_calls(_call('{"action": "triple_click", "coordinate": [1, 1]}'), env)
+            parse_tool_calls(_call('{"action": "triple_click", "coordinate": [1, 1]}'), env, "qwen2.5-vl")
     with pytest.raises(ParseError, match="navigate.url: url must be an absolute http"):
-        parse_tool_calls(_call('{"action": "navigate", "url": "file:///etc/passwd"}'), "browser")
+        parse_tool_calls(_call('{"action": "navigate", "url": "file:///etc/passwd"}'), "browser", "qwen2.5-vl")
 
 
 def test_many_fences_parse_as_one_pass():
     # 48 KB of repeated fences took 1.7 s with the old regex; bench/fuzz.py times the worst cases
     text = "```json\n{" * 6000
     with pytest.raises(ParseError, match="more than 16 calls"):
-        parse_tool_calls(text)
+        parse_tool_calls(text, "desktop", "qwen2.5-vl")
     with pytest.raises(ParseError, match="invalid JSON"):
-        parse_tool_calls("```json\n{" + "```\n" * 12000)
+        parse_tool_calls("```json\n{" + "```\n" * 12000, "desktop", "qwen2.5-vl")
     fenced = "Scroll.\n```json\n" + '{"name": "computer_use", "arguments": {"action": "scroll", "pixels": -5}}' + "\n```\n```\nnot json\n```"
-    assert parse_tool_calls(fenced).actions == [Scroll(pixels=-5)]
+    assert parse_tool_calls(fenced, "desktop", "qwen2.5-vl").actions == [Scroll(pixels=-5)]
 
 
 def test_the_formatters_write_only_what_the_model_is_offered():
     from guiagent.tools import Navigate, TripleClick
 
     # what the export writes as a training label must be an answer the parser accepts
-    assert parse_tool_calls(format_tool_call(Terminate(status="success", answer="42"))).actions == [Terminate(status="success")]
-    assert "start_coordinate" not in format_function_call(LeftClickDrag(start_coordinate=(1, 1), coordinate=(5, 5)))
+    assert parse_tool_calls(format_tool_call(Terminate(status="success", answer="42"), "desktop", "qwen2.5-vl"), "desktop", "qwen2.5-vl").actions == [Terminate(status="success")]
+    assert "start_coordinate" not in format_function_call(LeftClickDrag(start_coordinate=(1, 1), coordinate=(5, 5)), "desktop", "qwen2.5-vl")
     for action in (TripleClick(coordinate=(1, 2)), Navigate(url="https://example.com")):
         with pytest.raises(ValueError, match="not an action the model is offered in a desktop episode"):
-            format_tool_call(action)
+            format_tool_call(action, "desktop", "qwen2.5-vl")
     # a browser episode offers navigate: its label parses back there
     navigate = Navigate(url="https://example.com")
-    assert parse_tool_calls(format_tool_call(navigate, "browser"), "browser").actions == [navigate]
-    assert parse_function_calls(format_function_call(navigate, "browser"), "browser").actions == [navigate]
+    assert parse_tool_calls(format_tool_call(navigate, "browser", "qwen2.5-vl"), "browser", "qwen2.5-vl").actions == [navigate]
+    assert parse_function_calls(format_function_call(navigate, "browser", "qwen2.5-vl"), "browser", "qwen2.5-vl").actions == [navigate]
