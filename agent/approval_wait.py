@@ -18,6 +18,7 @@ from typing import Any
 
 from guiagent.agent.folder import LOCK_FILE
 from guiagent.agent.safeguards import ApprovalTimeout
+from guiagent.tools.files import write_atomic
 
 REQUEST_FILE = "approval-request.json"
 ANSWER_FILE = "approval-answer.json"
@@ -25,11 +26,7 @@ DEFAULT_TIMEOUT_S = 300.0
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data), private=True)
 
 
 def _take(path: Path) -> dict[str, Any] | None:

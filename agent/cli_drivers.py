@@ -58,7 +58,7 @@ def register(app: typer.Typer, run: Callable[..., None], exit_usage: int) -> Non
 
     @app.command()
     def mcp(
-        out: Annotated[Path, typer.Option(help="The folder of the episodes' trajectory folders (episode-001, ...).")] = Path("runs/mcp"),
+        out: Annotated[Path, typer.Option("--out", "-o", help="The folder of the episodes' trajectory folders (episode-001, ...).")] = Path("runs/mcp"),
         http: Annotated[bool, typer.Option(help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.")] = False,
         host: Annotated[str, typer.Option(help="With --http: the address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=0, max=65535, help="With --http: the port (0: any free one, printed on stderr).")] = 8765,

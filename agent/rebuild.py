@@ -24,6 +24,7 @@ from guiagent.agent.trajectory import Rebuild, StepRecord, Trajectory
 from guiagent.envs import Env, FrameSource
 from guiagent.policies.replay import DEFAULT_THRESHOLD, Divergence, ReplayPolicy, ReplayStep, diff_image
 from guiagent.tools import ActionError, ActionResult, Check, Observation, parse_action
+from guiagent.tools.files import write_atomic
 
 WORLD_START = "world-start.json"  # the server-side state files as the episode found them (null: absent)
 DIVERGENCE_DIR = "rebuild-divergence"
@@ -55,9 +56,7 @@ def restore_world_start(root: Path) -> list[str]:
         if text is None:
             path.unlink(missing_ok=True)
         else:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_atomic(path, text)
     return sorted(state)
 
 

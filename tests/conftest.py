@@ -102,16 +102,14 @@ def _shares_module_fixtures(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): every module that uses the
-    vLLM server shares one worker, so one run starts one server; a module whose tests share a module fixture
-    stays on one worker, so the fixture is built once; the other tests go wherever a worker is free."""
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a module whose tests share a
+    module fixture stays on one worker, so the fixture is built once; the other tests go wherever a worker is free.
+    The vLLM server is a session fixture: each worker that meets a test needing it starts one (at most two per run),
+    so the model-bound tests do not queue behind a single worker."""
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::", 1)[0]
 
-    uses_vllm = {module(item) for item in items if "vllm_python" in getattr(item, "fixturenames", ())}
     shared = {module(item) for item in items if _shares_module_fixtures(item)}
     for item in items:
-        if module(item) in uses_vllm:
-            item.add_marker(pytest.mark.xdist_group("vllm"))
-        elif module(item) in shared:
+        if module(item) in shared:
             item.add_marker(pytest.mark.xdist_group(module(item)))

@@ -6,6 +6,8 @@ hash); the server runs from the vLLM venv that ``make test`` creates (scripts/se
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -31,12 +34,22 @@ def vllm_python() -> Path | None:
     return path if path.exists() else None
 
 
+@contextlib.contextmanager
+def _building(out: Path) -> Iterator[None]:
+    """Hold ``out``'s build lock: the test workers (pytest-xdist) build each tiny model once, one at a time."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def tiny_model(python: Path) -> Path:
     """Build (once) and return the tiny model's folder."""
     digest = hashlib.sha256(BUILDER.read_bytes()).hexdigest()[:12]
     out = ROOT / ".cache" / f"tiny-qwen25vl-{digest}"
-    if not (out / "guiagent-tiny.json").exists():
-        subprocess.run([str(python), str(BUILDER), str(out)], check=True, capture_output=True, text=True, timeout=600)
+    with _building(out):
+        if not (out / "guiagent-tiny.json").exists():
+            subprocess.run([str(python), str(BUILDER), str(out)], check=True, capture_output=True, text=True, timeout=600)
     return out
 
 
@@ -49,9 +62,10 @@ def tiny_family_model(python: Path, family: str) -> Path:
     builder = PEERS_BUILDER if family in ("internvl2.5", "pixtral") else FAMILY_BUILDER
     digest = hashlib.sha256(builder.read_bytes() + BUILDER.read_bytes()).hexdigest()[:12]
     out = ROOT / ".cache" / f"tiny-{family}-{digest}"
-    if not (out / "guiagent-tiny.json").exists():
-        subprocess.run([str(python), str(builder), family, str(out)], check=True, capture_output=True, text=True,
-                       timeout=600)
+    with _building(out):
+        if not (out / "guiagent-tiny.json").exists():
+            subprocess.run([str(python), str(builder), family, str(out)], check=True, capture_output=True, text=True,
+                           timeout=600)
     return out
 
 

@@ -167,7 +167,8 @@ def _readme_example(cwd: Path) -> list[str]:
 
     readme = (ROOT / "README.md").read_text()
     script = re.search(r"<!-- file: sign-in.yaml -->\n```yaml\n(.*?)```", readme, re.DOTALL)
-    command = re.search(r"^(\.venv/bin/guiagent run --script sign-in.yaml .*--approve.*?)\s+#", readme, re.MULTILINE)
+    command = re.search(r"^(\.venv/bin/guiagent run --script sign-in.yaml .*--approve .*--approval-timeout.*?)\s+#", readme,
+                        re.MULTILINE)
     assert script and command, "the README's approval example moved"
     (cwd / "sign-in.yaml").write_text(script.group(1))
     argv = shlex.split(command.group(1))
