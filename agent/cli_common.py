@@ -55,9 +55,10 @@ def execute(fn: Callable[[], EpisodeResult], out: Path, output: Output) -> None:
     """Run an episode and exit with its code; a run that could not start leaves no folder behind."""
     from pydantic import ValidationError
 
+    from guiagent.agent.interrupts import EpisodeInterrupted, ExitAfterInterrupt
     from guiagent.agent.outputs import OutputError
     from guiagent.agent.rebuild import RebuildDiverged
-    from guiagent.agent.runner import ConfigError, EpisodeInterrupted, ExitAfterInterrupt
+    from guiagent.agent.runner import ConfigError
     from guiagent.agent.trajectory import TrajectoryError
     from guiagent.envs import EnvError
     from guiagent.policies import PolicyError

@@ -6,15 +6,12 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from types import FrameType
-from typing import Literal, NoReturn
+from typing import Literal
 from urllib.parse import urljoin, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from guiagent.agent.approval_wait import DEFAULT_TIMEOUT_S, FolderApprover
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
+from guiagent.agent.interrupts import Signals, run_guarded, stop_signals
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
-from guiagent.agent.outcome import EndedBy, Fault, FaultKind, Outcome
+from guiagent.agent.outcome import EndedBy, Outcome
 from guiagent.agent.rebuild import Rebuilder, restore_world_start, save_world_start
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
 from guiagent.agent.replay_source import ReplaySettings, replay_policy, served_url
@@ -37,7 +35,6 @@ from guiagent.agent.trajectory import (
     TrajectoryMeta,
     TrajectoryWriter,
     load_trajectory,
-    resume_command,
 )
 from guiagent.envs import Env
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
@@ -193,14 +190,6 @@ def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -
     return BrowserEnv(browser, shared=shared)
 
 
-class EpisodeInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped an episode; its outcome (``interrupted``) is recorded and in ``result``."""
-
-    def __init__(self, result: EpisodeResult, root: Path) -> None:
-        super().__init__(result.reason)
-        self.result, self.root = result, root
-
-
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
@@ -221,7 +210,7 @@ def start_episode(
     with owner_only(out, spec.share):
         claim = claim_new(out, created, allowed=inputs)
         try:
-            with ExitStack() as stack, _stop_signals() as signals:
+            with ExitStack() as stack, stop_signals() as signals:
                 if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
                     approver = FolderApprover(out, spec.approval_timeout_s)
                 return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy)
@@ -234,7 +223,7 @@ def start_episode(
 
 def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
            approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: _Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
+           signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
     site_url = None
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
@@ -270,7 +259,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     _announce_waits(approver, writer)
     episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
     stack.callback(episode.close)
-    return _run_guarded(episode, writer, episode.run, signals)
+    return run_guarded(episode, writer, episode.run, signals)
 
 
 def resume_episode(
@@ -305,7 +294,7 @@ def resume_episode(
     spec = RunSpec.model_validate(meta.extra["spec"])
     if spec.script is not None:
         spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
-    with ExitStack() as stack, _stop_signals() as signals:
+    with ExitStack() as stack, stop_signals() as signals:
         stack.enter_context(owner_only(root, spec.share))
         stack.enter_context(claim_existing(root))
         traj = load_trajectory(root)  # again, now that no other run can write it
@@ -359,8 +348,8 @@ def resume_episode(
         stack.callback(episode.close)
         _preload_frames(episode, traj)
         if damaged is not None:
-            return _run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
-        return _run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
+            return run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
+        return run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
 
 
 def _pending_frame(root: Path, index: int) -> str | None:
@@ -419,95 +408,3 @@ def _image_size(path) -> tuple[int, int]:
 
     with Image.open(path) as img:
         return img.size
-
-
-class _Signals:
-    """Which stop signal arrived, if any: Ctrl-C reaches Chromium too, so an episode can end in the
-    browser's death before the KeyboardInterrupt surfaces; the user still interrupted it."""
-
-    received: str | None = None
-
-
-def _in_playwright_listener(frame: FrameType | None) -> bool:
-    """Whether Python is running one of Playwright's event listeners (inside its message dispatch)."""
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "dispatch" and code.co_filename.endswith(os.path.join("playwright", "_impl", "connection.py")):
-            return True
-        frame = frame.f_back
-    return False
-
-
-@contextmanager
-def _stop_signals() -> Iterator[_Signals]:
-    """Ctrl-C and SIGTERM stop an episode as ``interrupted`` (recorded, resumable)."""
-    seen = _Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        seen.received = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
-        if _in_playwright_listener(frame):
-            # Raised there, Playwright would catch it, print a traceback and go on: send the signal
-            # again a moment later, to land outside the listener.
-            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
-            return
-        # A Playwright call cut short by this interrupt still gets its answer from the driver, which
-        # then finds no caller and logs "Cannot find command to respond" with a traceback: expected
-        # now, so not shown.
-        logging.getLogger("playwright").setLevel(logging.CRITICAL)
-        raise KeyboardInterrupt(seen.received)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield seen
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _run_guarded(episode: Episode, writer: TrajectoryWriter, run: Callable[[], EpisodeResult],
-                 signals: _Signals) -> EpisodeResult:
-    """Run; an interrupt or an unexpected error still leaves meta.json saying what happened."""
-    try:
-        result = run()
-    except KeyboardInterrupt as exc:
-        _interrupted(writer, str(exc) or "Ctrl-C")
-    except Exception as exc:  # a bug: recorded as what it is
-        fault = Fault(kind=FaultKind.INTERNAL, message=f"{type(exc).__name__}: {exc}")
-        writer.finish(Outcome.ERROR, str(fault), fault=fault, ended_by=EndedBy.FAULT)
-        raise
-    if signals.received and result.status is Outcome.ERROR:  # the env died of the same Ctrl-C
-        _interrupted(writer, signals.received)
-    return result
-
-
-class ExitAfterInterrupt:
-    """A process that owns its exit (the CLI, a batch worker) sets ``seconds``: once an interrupt is recorded, the
-    process exits that long after it even if closing the computer hangs (seen: a browser driver that never answers
-    the close after a Ctrl-C landed inside one of its calls). A program that embeds guiagent leaves it None."""
-
-    seconds: float | None = None
-
-
-def _exit_if_stuck(seconds: float, root: Path) -> None:
-    def stop() -> None:
-        sys.stderr.write(f"closing the computer did not finish {seconds:g}s after the interrupt: exiting anyway "
-                         f"(the episode is recorded; resume with: {resume_command(root)})\n")
-        sys.stderr.flush()
-        os._exit(130)
-
-    timer = threading.Timer(seconds, stop)
-    timer.daemon = True
-    timer.start()
-
-
-def _interrupted(writer: TrajectoryWriter, how: str) -> NoReturn:
-    reason = (f"interrupted ({how}) during step {writer.count + 1}, after {writer.count} recorded steps; "
-              f"resume with: {resume_command(writer.root)}")
-    writer.finish(Outcome.INTERRUPTED, reason, ended_by=EndedBy.INTERRUPTED)
-    if ExitAfterInterrupt.seconds is not None:
-        _exit_if_stuck(ExitAfterInterrupt.seconds, writer.root)
-    raise EpisodeInterrupted(EpisodeResult(status=Outcome.INTERRUPTED, reason=reason, steps=writer.count,
-                                           ended_by=EndedBy.INTERRUPTED), writer.root)

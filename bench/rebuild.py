@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from guiagent.agent.runner import EpisodeInterrupted, RunSpec, demo_script_path, resume_episode, start_episode  # noqa: E402
+from guiagent.agent.interrupts import EpisodeInterrupted  # noqa: E402
+from guiagent.agent.runner import RunSpec, demo_script_path, resume_episode, start_episode  # noqa: E402
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 
 
