@@ -31,6 +31,7 @@ from guiagent.envs.screen_sampler import ScreenSampler, shot_image
 from guiagent.envs.why import failure
 from guiagent.envs.xinput import Button, XInput
 from guiagent.envs.xvfb import parse_screen
+from guiagent.envs.xwindows import active_title, windows
 from guiagent.tools import (
     Action,
     ActionResult,
@@ -403,73 +404,10 @@ class DesktopEnv(ClosingEnv):
             raise EnvError(f"the app {self.config.launch!r} exited (code {self._app.returncode}) under the episode")
 
     def _windows(self) -> dict[int, str]:
-        """Top-level windows with a title: {id: title} (a window manager's client list when one runs: it
-        reparents the apps' windows into frames of its own)."""
-        from Xlib import X
-
-        found = {}
-        managed = self._wm_property("_NET_CLIENT_LIST")
-        if managed is not None:
-            for wid in managed:
-                try:
-                    if title := self._title_of(self._x.create_resource_object("window", wid)):
-                        found[int(wid)] = title
-                except Exception:
-                    continue
-            return found
-        try:
-            children = self._x.screen().root.query_tree().children
-        except Exception:
-            return {}
-        for child in children:
-            try:
-                if child.get_attributes().map_state == X.IsViewable and (name := child.get_wm_name()):
-                    found[child.id] = name if isinstance(name, str) else name.decode(errors="replace")
-            except Exception:
-                continue  # a window that went away meanwhile
-        return found
+        return windows(self._x, self.config.wm is not WindowManager.NONE)
 
     def _active_title(self) -> str | None:
-        """The active window's title. No window manager runs under Xvfb, so: the window with the input
-        focus, else the top-level window under the pointer (focus follows the pointer there)."""
-        active = self._wm_property("_NET_ACTIVE_WINDOW")
-        if active:
-            try:
-                return self._title_of(self._x.create_resource_object("window", active[0]))
-            except Exception:
-                return None
-        try:
-            focus = self._x.get_input_focus().focus
-            title = self._title_of(focus) if hasattr(focus, "query_tree") else None
-            if title is None:
-                title = self._title_of(self._x.screen().root.query_pointer().child)
-            return title
-        except Exception:
-            return None
-
-    def _wm_property(self, name: str) -> list[int] | None:
-        """A window manager's list property on the root window, or None without one."""
-        if self.config.wm == WindowManager.NONE:
-            return None
-        try:
-            prop = self._x.screen().root.get_full_property(self._x.intern_atom(name), 0)
-        except Exception:
-            return None
-        return [int(v) for v in prop.value] if prop is not None else None
-
-    def _title_of(self, window: Any) -> str | None:
-        """The title of ``window`` or of the nearest ancestor that has one."""
-        for _ in range(20):
-            if not window or not hasattr(window, "get_wm_name"):
-                return None
-            name = _utf8_title(self._x, window) or window.get_wm_name()
-            if name:
-                return name if isinstance(name, str) else name.decode(errors="replace")
-            tree = window.query_tree()
-            if not tree.parent or tree.parent == tree.root:
-                return None
-            window = tree.parent
-        return None
+        return active_title(self._x, self.config.wm is not WindowManager.NONE)
 
 
 DESKTOP_EXTRA = "the desktop env needs guiagent's [desktop] extra (mss, python-xlib): pip install 'guiagent[desktop]'"
@@ -490,15 +428,6 @@ def _element(node: A11yNode) -> ElementInfo:
     quoted = node.name.replace('"', '\\"')
     return ElementInfo(tag=node.role, path=node.path, selector=f'role={node.role} name="{quoted}"', role=node.role,
                        name=node.name, rect=(x, y, w, h))
-
-
-def _utf8_title(x: Any, window: Any) -> str | None:
-    """_NET_WM_NAME (UTF-8), which GTK and LibreOffice set; WM_NAME may hold only Latin-1."""
-    prop = window.get_full_property(x.intern_atom("_NET_WM_NAME"), x.intern_atom("UTF8_STRING"))
-    if prop is None or not prop.value:
-        return None
-    value = prop.value
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _corners(width: int, height: int) -> set[tuple[int, int]]:
