@@ -9,7 +9,6 @@ so ``--help`` and usage errors answer at once (tests/agent/test_cli_startup.py c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -29,6 +28,7 @@ from guiagent.agent.cli_common import (
     refuse_finished,
     setting_error,
     suite_task,
+    with_options_of,
 )
 
 if TYPE_CHECKING:
@@ -174,27 +174,8 @@ NOT_FOR_BATCH = {"script", "task", "suite", "seed", "start_url", "success", "out
                  "profile", "json_out", "approval_timeout", "resume_anyway"}
 
 
-def _with_run_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` every option of ``run`` that batch takes (policy, model and env settings), with
-    run's names, help and defaults; their values reach it as ``run_options``."""
-    import functools
-    import inspect
-
-    borrowed = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.name not in NOT_FOR_BATCH]
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "run_options"]
-
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        command(run_options={p.name: kwargs.pop(p.name) for p in borrowed}, **kwargs)
-
-    wrapper.__signature__ = inspect.Signature(own + borrowed)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + borrowed}
-    del wrapper.__wrapped__
-    return wrapper
-
-
 @app.command()
-@_with_run_options
+@with_options_of(run, leaving=NOT_FOR_BATCH)
 def batch(
     suites: Annotated[list[str], typer.Argument(help="Suites: demo, desktop, apps, miniwob, task files (.yaml, .jsonl), or OSWorld task JSON (a file or a folder).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="The batch folder: episodes/, results.jsonl, summary.json, index.html (default runs/batch-TIME).")] = None,
@@ -440,11 +421,9 @@ def view(
     each episode's report, linked from its index.html."""
     out = _output()
     from guiagent.agent.batch.results import is_batch, write_reports
-    from guiagent.agent.outputs import FileKind, check_file
-    from guiagent.agent.report import render_html, write_gif, write_mp4
-    from guiagent.agent.safeguards import owner_only
-    from guiagent.agent.trajectory import TrajectoryError, load_trajectory
-    from guiagent.tools.extras import MissingExtra, need
+    from guiagent.agent.report import write_report_files
+    from guiagent.agent.trajectory import TrajectoryError
+    from guiagent.tools.extras import MissingExtra
 
     if is_batch(trajectory):
         if output or mp4 or gif:
@@ -454,25 +433,8 @@ def view(
         for line in write_reports(trajectory):
             out.line(line)
         return
-
     try:
-        traj = load_trajectory(trajectory)
-        target = output or trajectory / "report.html"
-        check_file(target, "-o", FileKind.REPORT)
-        if mp4 is not None:
-            need("av", "media", "an mp4 of the episode (--mp4)")
-        for path, option, kind in ((mp4, "--mp4", FileKind.MP4), (gif, "--gif", FileKind.GIF)):
-            if path is not None:
-                check_file(path, option, kind)
-        with owner_only(target.parent, share):
-            for path in (mp4, gif):
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render_html(traj, target.parent), encoding="utf-8")
-            if mp4:
-                write_mp4(traj, mp4)
-            if gif:
-                write_gif(traj, gif)
+        traj, target = write_report_files(trajectory, output, mp4, gif, share)
     except (TrajectoryError, ValueError, OSError, MissingExtra) as exc:
         out.error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None

@@ -154,3 +154,25 @@ def suite_task(options: dict[str, Any], target: Path, output: Output) -> Episode
 
 # run's options that batch does not take: the suite's task gives them, or they make no sense for many
 # episodes at once (a profile, a person to approve, one JSON result).
+
+
+def with_options_of(source: Callable[..., None], leaving: set[str]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command every option of ``source`` (another command) but those in ``leaving``, with their names, help
+    and defaults; their values reach it as ``run_options``."""
+    import functools
+    import inspect
+
+    def give(command: Callable[..., None]) -> Callable[..., None]:
+        borrowed = [p for p in inspect.signature(source, eval_str=True).parameters.values() if p.name not in leaving]
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "run_options"]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            command(run_options={p.name: kwargs.pop(p.name) for p in borrowed}, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(own + borrowed)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + borrowed}
+        del wrapper.__wrapped__
+        return wrapper
+
+    return give

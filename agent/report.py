@@ -380,3 +380,32 @@ def _scaled(image: Image.Image, width: int) -> Image.Image:
     if image.width <= width:
         return image
     return image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+
+
+def write_report_files(trajectory: Path, output: Path | None = None, mp4: Path | None = None, gif: Path | None = None,
+                       share: bool = False) -> tuple[Trajectory, Path]:
+    """``guiagent view``: the trajectory's HTML report (default ``DIR/report.html``), and an mp4 or GIF of it; every
+    target is checked before anything is written. Returns the trajectory and the report's path."""
+    from guiagent.agent.outputs import FileKind, check_file
+    from guiagent.agent.safeguards import owner_only
+    from guiagent.agent.trajectory import load_trajectory
+    from guiagent.tools.extras import need
+
+    traj = load_trajectory(trajectory)
+    target = output or trajectory / "report.html"
+    check_file(target, "-o", FileKind.REPORT)
+    if mp4 is not None:
+        need("av", "media", "an mp4 of the episode (--mp4)")
+    for path, option, kind in ((mp4, "--mp4", FileKind.MP4), (gif, "--gif", FileKind.GIF)):
+        if path is not None:
+            check_file(path, option, kind)
+    with owner_only(target.parent, share):
+        for path in (mp4, gif):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_html(traj, target.parent), encoding="utf-8")
+        if mp4:
+            write_mp4(traj, mp4)
+        if gif:
+            write_gif(traj, gif)
+    return traj, target
