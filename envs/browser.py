@@ -26,32 +26,19 @@ from guiagent.envs.chromium import (
     first_line as _first_line,
 )
 from guiagent.envs.cleanenv import clean_environ
-from guiagent.envs.keys import playwright_key
 from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
+from guiagent.envs.page_input import PageInput
 from guiagent.envs.screencast import Screencast
 from guiagent.envs.transfers import TransferRefused, download_target, listing, upload_files
 from guiagent.tools import (
     Action,
     ActionResult,
-    Back,
     CallUser,
     Check,
-    DoubleClick,
     FrameGeometry,
-    HScroll,
-    Key,
-    LeftClick,
-    LeftClickDrag,
-    MiddleClick,
-    MouseMove,
     Navigate,
     Observation,
-    RightClick,
-    Scroll,
-    Terminate,
-    TripleClick,
     Type,
-    Wait,
 )
 from guiagent.tools.observation import png_size
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
@@ -82,7 +69,7 @@ class BrowserEnv(ClosingEnv):
         self._context: Any = None
         self.page: Any = None
         self._pages: list[Any] = []
-        self._mouse = (0.0, 0.0)
+        self._input = PageInput()  # the mouse and keyboard; it keeps where the mouse is
         self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": [],
                                               "file_choosers": []}
         self._chooser: Any = None  # a page's file chooser the last action opened: the next `type` names the file
@@ -259,7 +246,7 @@ class BrowserEnv(ClosingEnv):
             return ActionResult.failure(refused, blocked=[action.url])
         elements = dom.elements_under(page, action) if self.config.record_elements else {}
         try:
-            message = self._run(page, action)
+            message = self._input.run(page, action)
         except Exception as exc:
             self._raise_if_dead(exc)
             return ActionResult.failure(f"{action.action} failed: {_first_line(exc)}")
@@ -299,62 +286,12 @@ class BrowserEnv(ClosingEnv):
         names = ", ".join(f"{f['name']} ({len(f['buffer'])} bytes)" for f in files)
         return ActionResult.success(f"chose {names} from the upload folder in the page's file chooser", **data)
 
-    def _run(self, page: Any, action: Action) -> str:
-        mouse = page.mouse
-        match action:
-            case MouseMove(coordinate=p):
-                self._move(page, p)
-            case LeftClick() | RightClick() | MiddleClick() | DoubleClick() | TripleClick():
-                p = action.coordinate or self._mouse
-                button = {"right_click": "right", "middle_click": "middle"}.get(action.action, "left")
-                count = {"double_click": 2, "triple_click": 3}.get(action.action, 1)
-                self._move(page, p)
-                mouse.click(p[0], p[1], button=button, click_count=count)
-            case LeftClickDrag(start_coordinate=start, coordinate=end):
-                self._move(page, start or self._mouse)
-                mouse.down()
-                self._move(page, end, steps=12)
-                mouse.up()
-            case Scroll(coordinate=p, pixels=pixels):
-                if p is not None:
-                    self._move(page, p)
-                mouse.wheel(0, -pixels)
-            case HScroll(coordinate=p, pixels=pixels):
-                if p is not None:
-                    self._move(page, p)
-                mouse.wheel(pixels, 0)  # positive scrolls right, as pyautogui.hscroll
-            case Key(keys=keys):
-                names = [playwright_key(k, combo=len(keys) > 1) for k in keys]
-                for name in names:
-                    page.keyboard.down(name)
-                for name in reversed(names):
-                    page.keyboard.up(name)
-            case Type(text=text):
-                page.keyboard.type(text)
-            case Wait(time=seconds):
-                page.wait_for_timeout(seconds * 1000)
-            case Navigate(url=url):
-                if error := network_error(page.goto(url, wait_until="load")):
-                    raise RuntimeError(f"{error} at {url}")
-            case Back():
-                if page.go_back(wait_until="load") is None and page.url in ("about:blank", ""):
-                    raise RuntimeError("there is no previous page in this tab's history")
-            case Terminate(status=status):
-                return f"terminated: {status}"
-            case _:
-                raise RuntimeError(f"the browser cannot run {action.action!r}")
-        return ""
-
     def locate(self, target: Target) -> LocatedElement:
         """A selector/text/role target's visible element, scrolled into view (raises TargetError)."""
         return dom.locate(self._live_page(), target)
 
     def element_at(self, point: tuple[float, float]) -> ElementInfo | None:
         return dom.element_at(self._live_page(), point)
-
-    def _move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
-        page.mouse.move(p[0], p[1], steps=steps)
-        self._mouse = (p[0], p[1])
 
     def _in_viewport(self, p: tuple[float, float]) -> bool:
         vp = self.page.viewport_size
