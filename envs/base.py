@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from guiagent.tools import Action, ActionResult, Check, Observation
 
@@ -62,3 +62,35 @@ class FrameSource(Protocol):
     def drain_frames(self) -> list[Observation]:
         """Frames since the last call, oldest first, each stamped with the absolute time it was painted."""
         ...
+
+
+E = TypeVar("E", bound="Env")
+
+
+class EnvWrapper(Generic[E]):
+    """An env that passes every call to ``inner``; a subclass overrides what it adds (as gymnasium's Wrapper)."""
+
+    def __init__(self, inner: E) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+
+    def reset(self, url: str | None = None) -> None:
+        self.inner.reset(url)
+
+    def observe(self) -> Observation:
+        return self.inner.observe()
+
+    def execute(self, action: Action) -> ActionResult:
+        return self.inner.execute(action)
+
+    def check(self, check: Check) -> ActionResult:
+        return self.inner.check(check)
+
+    def drain_frames(self) -> list[Observation]:
+        return self.inner.drain_frames() if isinstance(self.inner, FrameSource) else []
+
+    def settings(self) -> dict[str, Any]:
+        return self.inner.settings()
+
+    def close(self) -> None:
+        self.inner.close()

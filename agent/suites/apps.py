@@ -3,40 +3,20 @@ episode, runs the task's evaluator (agent/checks) on the app's HOME; its verdict
 
 from __future__ import annotations
 
-from typing import Any
-
 from guiagent.agent.checks import Evaluator, evaluate
 from guiagent.agent.outcome import CheckKind, Verdict
+from guiagent.envs import EnvWrapper
 from guiagent.envs.desktop import DesktopEnv
-from guiagent.tools import Action, ActionResult, Check, Key, Observation
+from guiagent.tools import Key
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 
-class AppTaskEnv:
+class AppTaskEnv(EnvWrapper[DesktopEnv]):
     """A ``DesktopEnv`` whose final verdict reads the files of the app's HOME (a ``VerdictSource``)."""
 
-    kind = "desktop"
-
     def __init__(self, inner: DesktopEnv, evaluator: Evaluator) -> None:
-        self.inner, self.evaluator = inner, evaluator
-
-    def reset(self, url: str | None = None) -> None:
-        self.inner.reset(url)
-
-    def observe(self) -> Observation:
-        return self.inner.observe()
-
-    def execute(self, action: Action) -> ActionResult:
-        return self.inner.execute(action)
-
-    def check(self, check: Check) -> ActionResult:
-        return self.inner.check(check)
-
-    def drain_frames(self) -> list[Observation]:
-        return self.inner.drain_frames()
-
-    def settings(self) -> dict[str, Any]:
-        return self.inner.settings()
+        super().__init__(inner)
+        self.evaluator = evaluator
 
     def locate(self, target: Target) -> LocatedElement:
         return self.inner.locate(target)
@@ -46,9 +26,6 @@ class AppTaskEnv:
 
     def a11y_tree(self) -> str | None:
         return self.inner.a11y_tree()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def final_verdict(self) -> Verdict:
         """The evaluator's score on the HOME as the app left it (waiting a moment for a late save)."""

@@ -15,19 +15,18 @@ from typing import Any
 
 from guiagent.agent.outcome import CheckKind, Verdict
 from guiagent.agent.suites.model import PageReward
-from guiagent.envs import EnvError
+from guiagent.envs import EnvError, EnvWrapper
 from guiagent.envs.browser import BrowserEnv
 from guiagent.policies import Decision, DecisionContext, DecisionSource, Policy, PolicyError
-from guiagent.tools import Action, ActionError, ActionResult, Check, Observation, Terminate, parse_action
+from guiagent.tools import ActionError, Check, Observation, Terminate, parse_action
 
 
-class PageTaskEnv:
+class PageTaskEnv(EnvWrapper[BrowserEnv]):
     """A ``BrowserEnv`` plus the task's page hooks (setup, done, reward, oracle)."""
 
-    kind = "browser"
-
     def __init__(self, inner: BrowserEnv, hooks: PageReward, seed: int, oracle: str | None = None) -> None:
-        self.inner, self.hooks, self.seed, self.oracle = inner, hooks, seed, oracle
+        super().__init__(inner)
+        self.hooks, self.seed, self.oracle = hooks, seed, oracle
         self.instruction: str | None = None
         self.done = False
         self.reward: float | None = None
@@ -87,15 +86,6 @@ class PageTaskEnv:
         saw = f"reward {reward:g}" + ("" if self.done else " (the page did not end the episode)")
         return Verdict(kind=CheckKind.REWARD, passed=self.succeeded, reward=reward, saw=saw,
                        check={"success_above": self.hooks.success_above, "seed": self.seed, "done": self.done, **self.info})
-
-    def execute(self, action: Action) -> ActionResult:
-        return self.inner.execute(action)
-
-    def check(self, check: Check) -> ActionResult:
-        return self.inner.check(check)
-
-    def drain_frames(self) -> list[Observation]:
-        return self.inner.drain_frames()
 
     def settings(self) -> dict[str, Any]:
         return {**self.inner.settings(), "page_task": {**self.hooks.model_dump(), "seed": self.seed}}
