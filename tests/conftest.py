@@ -12,6 +12,7 @@ import pytest
 
 from guiagent.agent.demo.server import DemoServer
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401  (the hook: groups for --dist loadgroup)
 
 PAGES_DIR = Path(__file__).parent / "pages"
 
@@ -92,24 +93,3 @@ def vllm_server(vllm_python, tiny_model, tmp_path_factory):
 
     with VLLMServer(vllm_python, tiny_model, tmp_path_factory.mktemp("vllm") / "server.log") as server:
         yield server
-
-
-def _shares_module_fixtures(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture built once per module (or class, or package)."""
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d[-1].scope in ("module", "class", "package") for d in defs if d)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs two workers): a module whose tests share a
-    module fixture stays on one worker, so the fixture is built once; the other tests go wherever a worker is free.
-    The vLLM server is a session fixture: each worker that meets a test needing it starts one (at most two per run),
-    so the model-bound tests do not queue behind a single worker."""
-    def module(item: pytest.Item) -> str:
-        return item.nodeid.split("::", 1)[0]
-
-    shared = {module(item) for item in items if _shares_module_fixtures(item)}
-    for item in items:
-        if module(item) in shared:
-            item.add_marker(pytest.mark.xdist_group(module(item)))
