@@ -167,3 +167,12 @@ def test_make_demo_installs_the_core_only() -> None:
     full = subprocess.run(["make", "-n", "-B", "venv", "VENV=/nonexistent/venv"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout
     assert "media" in full and "test" in full
+
+
+def test_the_readme_names_every_debian_package_make_installs() -> None:
+    """The README's per-env apt-get lines list every package scripts/ensure-system-deps may install."""
+    script = (ROOT / "scripts" / "ensure-system-deps").read_text()
+    installed = {pkg for group in re.findall(r"need\+=\(([^)]*)\)", script) for pkg in group.split()}
+    block = README.read_text().split("Debian packages, per env", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", block))
+    assert installed and installed <= named, sorted(installed - named)
