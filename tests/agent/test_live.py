@@ -79,6 +79,7 @@ def check_refusals_and_sockets(url: str, pid: int, alone: bool = True) -> None:
     port = int(re.search(r":(\d+)/", base)[1])  # type: ignore[index]
     assert status(base) == status(f"{base}state") == status(f"{base}state?token=x{token}") == 403
     assert status(f"{base}state?token={token}") == 200
+    assert status(f"{base}screen?token={token}") == 404  # nobody watched yet: no live frame was kept
     listening = [c.laddr for c in psutil.Process(pid).net_connections(kind="all") if c.status == psutil.CONN_LISTEN]
     assert port in [a.port for a in listening]
     assert all(a.ip == "127.0.0.1" for a in listening) and (len(listening) == 1 or not alone), listening
@@ -111,13 +112,18 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
         page.click("#approve")
         expect(page.locator(".step")).to_have_count(2, timeout=WAIT_MS)
         expect(page.locator("#screen")).not_to_have_attribute("src", first or "", timeout=WAIT_MS)  # the screen moved on
+        live = re.compile(r"^/screen\?")  # shown from the runtime's own frames (its screencast), not the recorded ones
+        expect(page.locator("#screen")).to_have_attribute("src", live, timeout=WAIT_MS)
         page.click("#takeover")
         expect(page.locator("#mode")).to_contain_text("your turn", timeout=WAIT_MS)
         click_screen(page, 640, 290)  # the password field
         expect(page.locator(".step")).to_have_count(3, timeout=WAIT_MS)
+        before = page.locator("#screen").get_attribute("src")
         page.fill("#typed", "demo")
         page.click("#type-send")
         expect(page.locator(".step")).to_have_count(4, timeout=WAIT_MS)
+        expect(page.locator("#screen")).not_to_have_attribute("src", before or "", timeout=WAIT_MS)  # the typed text painted
+        expect(page.locator("#screen")).to_have_attribute("src", live)
         if shots := os.environ.get("GUIAGENT_SCREENSHOTS"):  # the README's picture: make it with this test
             page.screenshot(path=str(Path(shots) / "live-view.png"))
         page.click("#resume")
