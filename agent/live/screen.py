@@ -8,6 +8,7 @@ watching (no page holds the event stream open), the env is told so and keeps not
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from guiagent.tools import Observation
 
@@ -15,27 +16,36 @@ MEDIA_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "w
 
 
 class LiveScreen:
-    """The newest frame and its number (``seq`` grows with every frame kept); a ``FrameTap`` for the env."""
+    """The newest frame and its number (``seq`` grows with every frame kept); a ``FrameTap`` for the env.
+
+    Each viewer subscribes a waker, called (on the env's thread) when a frame comes: the view waits for frames
+    instead of polling for them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._frame: Observation | None = None
-        self._viewers = 0
+        self._wakers: list[Callable[[], None]] = []
         self.seq = 0
 
     @property
     def watching(self) -> bool:
-        return self._viewers > 0
+        return bool(self._wakers)
 
     def offer(self, frame: Observation) -> None:
         with self._lock:
             self._frame, self.seq = frame, self.seq + 1
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
 
-    def viewer(self, joined: bool) -> None:
-        """A page opened (``joined``) or closed its event stream."""
+    def subscribe(self, wake: Callable[[], None], joined: bool = True) -> None:
+        """A page opened (``joined``) or closed its event stream; ``wake`` hears of each new frame meanwhile."""
         with self._lock:
-            self._viewers += 1 if joined else -1
-            if not self._viewers:
+            if joined:
+                self._wakers.append(wake)
+            else:
+                self._wakers.remove(wake)
+            if not self._wakers:
                 self._frame = None  # what a later viewer sees is taken after it came
 
     def newest(self) -> tuple[int, Observation | None]:

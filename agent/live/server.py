@@ -10,6 +10,7 @@ fetches that frame's bytes, as the runtime took them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import threading
@@ -34,7 +35,7 @@ POLL_S = 0.4
 """How often the event stream looks at the folder for something new (a stat and a read of new lines), on the
 server's event loop (a hop to a worker thread costs more than the look)."""
 SCREEN_S = 0.1
-"""How often it looks for a newer live frame (a number compared): the page shows at most this rate."""
+"""The least time between two live frames sent to a page (it shows at most 1/SCREEN_S a second)."""
 
 
 def _page() -> str:
@@ -119,28 +120,27 @@ class LiveServer:
         screen = self.screen
 
         async def stream() -> AsyncIterator[str]:
-            last, shown, looked = None, 0, 0.0
+            last, shown = None, 0
+            waker = _Waker(asyncio.get_running_loop())
             if screen is not None:
-                screen.viewer(True)
+                screen.subscribe(waker)
             try:
                 while not self._server.should_exit:
-                    if looked <= 0:
-                        looked = POLL_S
-                        snap = self.snapshot()
-                        seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, not dumping the steps
-                        if seen != last:
-                            last = seen
-                            yield f"data: {json.dumps(snap)}\n\n"
+                    snap = self.snapshot()
+                    seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, not dumping the steps
+                    if seen != last:
+                        last = seen
+                        yield f"data: {json.dumps(snap)}\n\n"
                     if screen is not None and screen.seq != shown:
                         shown = screen.seq
                         yield f"event: screen\ndata: {shown}\n\n"
-                    await asyncio.sleep(SCREEN_S)
-                    looked -= SCREEN_S
+                        await asyncio.sleep(SCREEN_S)  # frames that come meanwhile: the newest is sent next
+                    await waker.wait(POLL_S)
             except asyncio.CancelledError:
                 return
             finally:
                 if screen is not None:
-                    screen.viewer(False)
+                    screen.subscribe(waker, joined=False)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -199,6 +199,25 @@ class LiveServer:
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"step": record.index, "results": [r.model_dump(mode="json") for r in record.results]})
+
+
+class _Waker:
+    """Wakes one event stream (on its event loop) when a live frame comes (on the env's thread): once per wait."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.event, self.armed = loop, asyncio.Event(), True
+
+    def __call__(self) -> None:
+        if self.armed:
+            self.armed = False
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Until a frame came (or had come since the last wait) or ``timeout`` passed: the folder's next look."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        self.event.clear()
+        self.armed = True
 
 
 async def _json(request: Request) -> dict[str, Any]:
