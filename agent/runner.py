@@ -36,7 +36,7 @@ from guiagent.agent.trajectory import (
     TrajectoryWriter,
     load_trajectory,
 )
-from guiagent.envs import Env
+from guiagent.envs import Env, FrameTap, FrameTapping
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
 from guiagent.policies import Policy
@@ -194,7 +194,7 @@ def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
     wait_approval: bool = False,
-    wrap_policy: Callable[[Policy], Policy] | None = None,
+    wrap_policy: Callable[[Policy], Policy] | None = None, tap: FrameTap | None = None,
 ) -> EpisodeResult:
     """Run a new episode into ``out``, which must be new or empty: it is claimed (locked) before
     anything is written, and left as it was if the run stops before its meta.json. ``built``: a
@@ -203,7 +203,7 @@ def start_episode(
     ``wait_approval`` (unattended ``guiagent run``) first waits up to the spec's approval timeout for ``approve``.
     ``env``: an env the caller made (closed here, at the end); ``shared``: a running browser to open the
     episode's context in (a batch worker's); ``wrap_policy``: wraps the policy once built (the live view's
-    takeover)."""
+    takeover); ``tap``: where the env's frames also go as they arrive (the live view's screen)."""
     inputs = frozenset({DEMO_STATE, DESKTOP_STATE})  # an app's initial state, put there by the caller (a batch)
     refuse_unless_empty(out, allowed=inputs)
     created = not out.exists()
@@ -213,7 +213,7 @@ def start_episode(
             with ExitStack() as stack, stop_signals() as signals:
                 if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
                     approver = FolderApprover(out, spec.approval_timeout_s)
-                return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy)
+                return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy, tap)
         except BaseException:
             claim.discard_if_unstarted()
             raise
@@ -223,7 +223,8 @@ def start_episode(
 
 def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
            approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
+           signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None,
+           tap: FrameTap | None = None) -> EpisodeResult:
     site_url = None
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
     if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
@@ -252,6 +253,8 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     )
     env = env or _build_env(spec, out, shared)
     stack.callback(env.close)
+    if tap is not None and isinstance(env, FrameTapping):
+        env.tap_frames(tap)
     meta.env = env.settings()
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
     env.reset(task.start_url)

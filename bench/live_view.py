@@ -28,7 +28,8 @@ from bench.load_server import LoadServerProcess  # noqa: E402
 from bench.step_cpu import cpu_s, run_args  # noqa: E402
 
 
-def _watch(url: str, stop: threading.Event) -> None:
+def _watch(url: str, stop: threading.Event, shown: set[str]) -> None:
+    """Keep the view's page open until ``stop``; ``shown`` gets each live frame the page showed (its URL)."""
     from playwright.sync_api import sync_playwright
 
     from guiagent.envs.chromium import find_chromium
@@ -39,10 +40,13 @@ def _watch(url: str, stop: threading.Event) -> None:
         page.goto(url)
         while not stop.is_set():
             page.wait_for_timeout(200)
+            src = page.get_attribute("#screen", "src") or ""
+            if src.startswith("/screen?"):
+                shown.add(src)
         browser.close()
 
 
-def one_run(base_url: str, out: Path, steps: int, live: bool) -> float:
+def one_run(base_url: str, out: Path, steps: int, live: bool, shown: set[str] | None = None) -> float:
     """CPU ms of the guiagent process per step (the mean from the second step's end to the last's: /proc counts
     in ticks of 10 ms, too coarse for one step), with or without a watched live view."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
@@ -55,7 +59,8 @@ def one_run(base_url: str, out: Path, steps: int, live: bool) -> float:
         assert proc.stderr is not None
         for line in proc.stderr:
             if m := re.search(r"live view: (http://\S+)", line):
-                watcher = threading.Thread(target=_watch, args=(m.group(1), stop), daemon=True)
+                watcher = threading.Thread(target=_watch, args=(m.group(1), stop, shown if shown is not None else set()),
+                                           daemon=True)
                 watcher.start()
                 break
     marks: list[float] = []
@@ -78,14 +83,24 @@ def main() -> None:
     args = parser.parse_args()
     plain: list[float] = []  # one mean per run
     live: list[float] = []
+    shown: list[int] = []  # live frames the watching page showed, per run
+    load = os.getloadavg()[0]
     with LoadServerProcess(delay_s=args.delay) as server, tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             plain.append(one_run(server.base_url, Path(tmp) / f"plain{r}", args.steps, live=False))
-            live.append(one_run(server.base_url, Path(tmp) / f"live{r}", args.steps, live=True))
+            frames: set[str] = set()
+            live.append(one_run(server.base_url, Path(tmp) / f"live{r}", args.steps, live=True, shown=frames))
+            shown.append(len(frames))
     p, lv = statistics.median(plain), statistics.median(live)
-    print(f"CPU per model step, guiagent process ({args.rounds} x {args.steps}-step runs each, load server delay {args.delay:g} s):")
-    print(f"  without a view: {p:.1f} ms (runs: {', '.join(f'{v:.1f}' for v in plain)})")
-    print(f"  --live, one browser watching: {lv:.1f} ms (runs: {', '.join(f'{v:.1f}' for v in live)})")
+
+    def runs(values: list[float]) -> str:
+        return f"runs {', '.join(f'{v:.1f}' for v in values)}; spread {max(values) - min(values):.1f} ms"
+
+    print(f"CPU per model step, guiagent process ({args.rounds} x {args.steps}-step runs each, load server delay "
+          f"{args.delay:g} s; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs):")
+    print(f"  without a view: median {p:.1f} ms ({runs(plain)})")
+    print(f"  --live, one browser watching: median {lv:.1f} ms ({runs(live)}); live frames the page showed: "
+          f"{', '.join(map(str, shown))}")
     print(f"  added: {lv - p:+.1f} ms per step ({(lv / p - 1) * 100:+.0f}%; target within 10%)")
 
 

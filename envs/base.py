@@ -64,6 +64,28 @@ class FrameSource(Protocol):
         ...
 
 
+class FrameTap(Protocol):
+    """Where an env's frames also go as they arrive (a live view's screen): only while someone is ``watching``."""
+
+    @property
+    def watching(self) -> bool:
+        """Whether anyone looks now: frames are neither decoded nor grabbed for the tap otherwise."""
+        ...
+
+    def offer(self, frame: Observation) -> None:
+        """A frame as the runtime took it (encoded once, by whoever took it); called on the env's thread."""
+        ...
+
+
+@runtime_checkable
+class FrameTapping(Protocol):
+    """An env that can hand its frames to a ``FrameTap`` as they arrive (its screencast's or sampler's)."""
+
+    def tap_frames(self, tap: FrameTap) -> bool:
+        """Hand frames to ``tap`` from ``reset`` on; False where this env takes no frames between observations."""
+        ...
+
+
 E = TypeVar("E", bound="Env")
 
 
@@ -88,6 +110,9 @@ class EnvWrapper(Generic[E]):
 
     def drain_frames(self) -> list[Observation]:
         return self.inner.drain_frames() if isinstance(self.inner, FrameSource) else []
+
+    def tap_frames(self, tap: FrameTap) -> bool:
+        return self.inner.tap_frames(tap) if isinstance(self.inner, FrameTapping) else False
 
     def settings(self) -> dict[str, Any]:
         return self.inner.settings()

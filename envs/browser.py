@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from guiagent.envs import locate as dom
-from guiagent.envs.base import ClosingEnv, EnvError
+from guiagent.envs.base import ClosingEnv, EnvError, FrameTap
 from guiagent.envs.browser_config import BrowserConfig, wait_for_check
 from guiagent.envs.chromium import (
     PAGE_IDLE_JS,
@@ -78,6 +78,7 @@ class BrowserEnv(ClosingEnv):
         self._requests_started = 0
         self._crashed: str | None = None
         self._screencast: Screencast | None = None
+        self._tap: FrameTap | None = None
         self._guard: NetworkGuard | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -146,9 +147,9 @@ class BrowserEnv(ClosingEnv):
         for p in existing:
             self._track(p)
         self.page = existing[0] if existing else self._context.new_page()
-        if cfg.sample_fps > 0:
+        if cfg.sample_fps > 0 or self._tap is not None:
             self._screencast = Screencast(self._context, cfg.sample_fps, cfg.viewport_width, cfg.viewport_height,
-                                          cfg.device_scale_factor)
+                                          cfg.device_scale_factor, tap=self._tap)
         self._events["new_pages"].clear()
 
     def drain_frames(self) -> list[Observation]:
@@ -157,6 +158,11 @@ class BrowserEnv(ClosingEnv):
             return []
         self._screencast.follow(self._live_page())
         return self._screencast.drain()
+
+    def tap_frames(self, tap: FrameTap) -> bool:
+        """Hand the screencast's frames to ``tap`` as they are painted (from ``reset`` on; also without sample_fps)."""
+        self._tap = tap
+        return True
 
     def close(self) -> None:
         if self._screencast is not None:

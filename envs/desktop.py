@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from guiagent.envs.a11y import A11yNode, A11yTree, linearized
-from guiagent.envs.base import ClosingEnv, EnvError
+from guiagent.envs.base import ClosingEnv, EnvError, FrameTap
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.desktop_session import DesktopSession, WindowManager
 from guiagent.envs.lifetime import die_with_parent
@@ -54,6 +54,9 @@ from guiagent.tools import (
     Wait,
 )
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetError
+
+TAP_FPS = 4.0
+"""How often a live view's screen is grabbed when the episode keeps no frames of its own (and only while watched)."""
 
 
 class DesktopConfig(BaseModel):
@@ -97,6 +100,7 @@ class DesktopEnv(ClosingEnv):
         self._x: Any = None  # one python-xlib connection: window titles, and XTest's mouse and keys
         self._input: XInput | None = None
         self._sampler: ScreenSampler | None = None
+        self._tap: FrameTap | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,8 +117,10 @@ class DesktopEnv(ClosingEnv):
                 if not self.display:
                     raise EnvError("no X display: set DISPLAY, or pass --xvfb WxH to run a private Xvfb")
             self._connect()
-            if cfg.sample_fps > 0:
-                self._sampler = ScreenSampler(self.display or "", cfg.monitor, cfg.sample_fps).start()
+            if cfg.sample_fps > 0 or self._tap is not None:
+                keep = cfg.sample_fps > 0  # else the tap's alone, at its own rate
+                self._sampler = ScreenSampler(self.display or "", cfg.monitor, cfg.sample_fps if keep else TAP_FPS,
+                                              tap=self._tap, keep=keep).start()
         if cfg.launch and (self._app is None or self._app.poll() is not None):
             self._launch(cfg.launch)
 
@@ -185,6 +191,11 @@ class DesktopEnv(ClosingEnv):
             time.sleep(0.05)
         what = f"a window matching {self.config.window!r}" if pattern else "a window"
         raise EnvError(f"{command!r} showed no {what} within {self.config.launch_timeout_s:g}s")
+
+    def tap_frames(self, tap: FrameTap) -> bool:
+        """Hand the sampler's frames to ``tap`` as they change (from ``reset`` on; without sample_fps at TAP_FPS)."""
+        self._tap = tap
+        return True
 
     def drain_frames(self) -> list[Observation]:
         """Frames that changed since the last call (with ``sample_fps``): what happened during the actions."""

@@ -2,7 +2,8 @@
 
 Every ``1/fps`` the thread grabs the monitor with its own mss connection (a grab is ~1 ms) and keeps
 the frame only when the pixels changed since the last grab, so a still screen costs no encoding and
-adds nothing to the model's clip; a changed one is JPEG-encoded and stamped with absolute time.
+adds nothing to the model's clip; a changed one is JPEG-encoded and stamped with absolute time. A ``tap`` (a live
+view's screen) gets each kept frame too; one with ``keep`` False feeds the tap alone, and grabs only while it watches.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import threading
 import time
 from collections import deque
 
+from guiagent.envs.base import FrameTap
 from guiagent.tools import FrameGeometry, Observation
 
 
 class ScreenSampler:
     """Samples monitor ``monitor`` of X display ``display`` at ``fps`` until ``stop()``."""
 
-    def __init__(self, display: str, monitor: int, fps: float, capacity: int = 256) -> None:
-        self.display, self.monitor, self.fps = display, monitor, fps
+    def __init__(self, display: str, monitor: int, fps: float, capacity: int = 256, tap: FrameTap | None = None,
+                 keep: bool = True) -> None:
+        self.display, self.monitor, self.fps, self.tap, self.keep = display, monitor, fps, tap, keep
         self._frames: deque[Observation] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -66,6 +69,10 @@ class ScreenSampler:
         next_tick = time.monotonic()
         while not self._stop.wait(max(0.0, next_tick - time.monotonic())):
             next_tick = max(next_tick + 1 / self.fps, time.monotonic())
+            watched = self.tap is not None and self.tap.watching
+            if not (self.keep or watched):
+                last = None  # the first grab once someone watches is shown
+                continue
             try:
                 t0 = time.time()
                 shot = sct.grab(monitor)
@@ -76,8 +83,12 @@ class ScreenSampler:
             if raw == last:
                 continue
             last = raw
-            with self._lock:
-                self._frames.append(Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry))
+            obs = Observation(image=_jpeg(shot), image_format="jpeg", t=t, geometry=geometry)
+            if watched and self.tap is not None:
+                self.tap.offer(obs)
+            if self.keep:
+                with self._lock:
+                    self._frames.append(obs)
 
 
 def shot_image(shot):

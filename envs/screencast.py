@@ -3,7 +3,8 @@
 Chromium sends a JPEG each time the page repaints (up to ~60 fps), stamped with the time it was
 painted, and costs nothing while the page is still. We keep at most one frame per ``1/fps`` tick (the
 latest), so a loading spinner or an animation during an action reaches the model's clip at the clip's
-own rate. Frames arrive while Playwright is busy (acting, settling, checking, observing).
+own rate. Frames arrive while Playwright is busy (acting, settling, checking, observing). A ``tap`` (a live
+view's screen) gets every frame as it arrives, while someone watches; with ``fps`` 0 the tap is all it feeds.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import Any
 
 from PIL import Image
 
+from guiagent.envs.base import FrameTap
 from guiagent.tools import FrameGeometry, Observation
 
 
 class Screencast:
     """Streams the active tab's repaints into a bounded queue of timestamped frames."""
 
-    def __init__(self, context: Any, fps: float, width: int, height: int, scale: float, capacity: int = 256) -> None:
-        self.context, self.fps = context, fps
+    def __init__(self, context: Any, fps: float, width: int, height: int, scale: float, capacity: int = 256,
+                 tap: FrameTap | None = None) -> None:
+        self.context, self.fps, self.tap = context, fps, tap
         self.width, self.height, self.scale = width, height, scale
         self.page: Any = None
         self._session: Any = None
@@ -49,14 +52,18 @@ class Screencast:
             return  # the tab went away
         meta = params.get("metadata", {})
         t = meta.get("timestamp")
-        if t is None:
-            return
+        if t is None or (self.fps <= 0 and not (self.tap is not None and self.tap.watching)):
+            return  # nothing keeps it: not even decoded
         data = base64.b64decode(params["data"])
         with Image.open(io.BytesIO(data)) as img:  # reads the header only
             width, height = img.size
         css_width = meta.get("deviceWidth") or self.width
         obs = Observation(image=data, image_format="jpeg", t=float(t),
                           geometry=FrameGeometry(width=width, height=height, scale=width / css_width))
+        if self.tap is not None and self.tap.watching:
+            self.tap.offer(obs)
+        if self.fps <= 0:
+            return
         if self._frames and math.floor(self._frames[-1].t * self.fps) == math.floor(obs.t * self.fps):
             self._frames[-1] = obs  # the same tick: keep the latest
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from guiagent.agent.live.controls import ControlError, LiveControls
 from guiagent.agent.live.folder import BatchFolder, EpisodeFolder, open_folder
+from guiagent.agent.live.screen import LiveScreen
 from guiagent.agent.live.server import LiveServer
 from guiagent.agent.loop import EpisodeResult, StepCallback
 from guiagent.agent.outside import NO_DECISION_LIMIT_S
@@ -29,7 +30,7 @@ def announcement(server: LiveServer) -> str:
 def live_episode(spec: RunSpec, out: Path, host: str, announce: Callable[[str], None],
                  on_step: StepCallback | None = None) -> EpisodeResult:
     """Run a new episode into ``out`` with its live view at ``host``: a person can approve, pause, take over."""
-    controls = LiveControls()
+    controls, screen = LiveControls(), LiveScreen()
     # a person may pause, or drive, for as long as they like: the loop's wait for a decision must not end the episode
     # (a model's own requests keep their client's timeouts)
     spec = spec.model_copy(update={"loop": spec.loop.model_copy(update={"decide_timeout_s": NO_DECISION_LIMIT_S})})
@@ -39,9 +40,9 @@ def live_episode(spec: RunSpec, out: Path, host: str, announce: Callable[[str], 
         if on_step is not None:
             on_step(record, max_steps)
 
-    with LiveServer(EpisodeFolder(out), controls, host) as server:
+    with LiveServer(EpisodeFolder(out), controls, host, screen=screen) as server:
         announce(announcement(server))
-        result = start_episode(spec, out, on_step=both, approver=controls.approver, wrap_policy=controls.wrap)
+        result = start_episode(spec, out, on_step=both, approver=controls.approver, wrap_policy=controls.wrap, tap=screen)
         threading.Event().wait(1.0)  # the page's last update (it polls every POLL_S) shows how it ended
         return result
 
@@ -76,5 +77,5 @@ def watch_folder(root: Path, host: str, announce: Callable[[str], None], port: i
         yield server
 
 
-__all__ = ["BatchFolder", "ControlError", "EpisodeFolder", "LiveControls", "LiveServer", "announcement", "live_episode",
+__all__ = ["BatchFolder", "ControlError", "EpisodeFolder", "LiveControls", "LiveScreen", "LiveServer", "announcement", "live_episode",
            "watch_folder"]

@@ -107,7 +107,7 @@ class EpisodeFolder:
 
 
 class BatchFolder:
-    """A batch folder: every episode folder under episodes/, as it is now."""
+    """A batch folder: every episode folder under episodes/ (a task's, or a task's seed's), as it is now."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -116,11 +116,14 @@ class BatchFolder:
 
     def snapshot(self) -> dict[str, Any]:
         episodes = []
-        for meta in sorted((self.root / EPISODES).glob(f"*/{META_FILE}")):
-            folder = self._episodes.setdefault(meta.parent.name, EpisodeFolder(meta.parent))
-            snap = folder.snapshot()
-            episodes.append({k: snap[k] for k in ("name", "task", "outcome", "reason", "frame")}
-                            | {"steps": len(snap["steps"]), "frame": f"{EPISODES}/{snap['name']}/{snap['frame']}" if snap["frame"] else None})
+        top = self.root / EPISODES
+        metas = [*top.glob(f"*/{META_FILE}"), *top.glob(f"*/*/{META_FILE}")]  # TASK/ or TASK/seed-N/
+        for meta in sorted(metas):
+            name = meta.parent.relative_to(top).as_posix()
+            snap = self._episodes.setdefault(name, EpisodeFolder(meta.parent)).snapshot()
+            episodes.append({k: snap[k] for k in ("task", "outcome", "reason")}
+                            | {"name": name, "steps": len(snap["steps"]),
+                               "frame": f"{EPISODES}/{name}/{snap['frame']}" if snap["frame"] else None})
         self.version = len(self._episodes) + sum(e.version for e in self._episodes.values())
         return {"kind": "batch", "name": self.root.name, "episodes": episodes}
 

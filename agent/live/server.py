@@ -2,12 +2,15 @@
 
 Starlette on uvicorn, on a thread of the process that runs the episode (or of ``guiagent watch``). It listens on
 one port of 127.0.0.1 unless told another host, and answers only requests that carry its token (a random one,
-in the URL printed once). Nothing is built for the page: it is one HTML file with its script.
+in the URL printed once). Nothing is built for the page: it is one HTML file with its script. The event stream
+sends the state when it changed, and the number of the newest live frame (``screen``) when one came; the page then
+fetches that frame's bytes, as the runtime took them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import threading
@@ -24,12 +27,15 @@ from starlette.routing import Route
 
 from guiagent.agent.live.controls import ControlError, LiveControls
 from guiagent.agent.live.folder import BatchFolder, EpisodeFolder
+from guiagent.agent.live.screen import LiveScreen
 from guiagent.agent.trajectory import FRAMES_DIR
 
 TOKEN_HEADER = "x-guiagent-token"
 POLL_S = 0.4
 """How often the event stream looks at the folder for something new (a stat and a read of new lines), on the
 server's event loop (a hop to a worker thread costs more than the look)."""
+SCREEN_S = 0.1
+"""The least time between two live frames sent to a page (it shows at most 1/SCREEN_S a second)."""
 
 
 def _page() -> str:
@@ -40,15 +46,16 @@ class LiveServer:
     """Serve the live view of ``folder`` (with ``controls`` when the episode runs in this process)."""
 
     def __init__(self, folder: EpisodeFolder | BatchFolder, controls: LiveControls | None = None,
-                 host: str = "127.0.0.1", port: int = 0, on_answer: Callable[[bool, str | None], None] | None = None) -> None:
-        self.folder, self.controls, self.host = folder, controls, host
+                 host: str = "127.0.0.1", port: int = 0, on_answer: Callable[[bool, str | None], None] | None = None,
+                 screen: LiveScreen | None = None) -> None:
+        self.folder, self.controls, self.host, self.screen = folder, controls, host, screen
         self.on_answer = on_answer  # watch: an approval answered by resuming the folder (guiagent approve's path)
         self.token = secrets.token_urlsafe(18)
         self._lock = threading.Lock()
         app = Starlette(routes=[
             Route("/", self._index), Route("/state", self._state), Route("/events", self._events),
             Route("/file/{path:path}", self._file), Route("/control/{name}", self._control, methods=["POST"]),
-            Route("/act", self._act, methods=["POST"]),
+            Route("/act", self._act, methods=["POST"]), Route("/screen", self._screen),
         ])
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
@@ -110,18 +117,30 @@ class LiveServer:
         if not self._allowed(request):
             return PlainTextResponse("forbidden", status_code=403)
 
+        screen = self.screen
+
         async def stream() -> AsyncIterator[str]:
-            last = None
-            while not self._server.should_exit:
-                snap = self.snapshot()
-                seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, without dumping the steps
-                if seen != last:
-                    last = seen
-                    yield f"data: {json.dumps(snap)}\n\n"
-                try:
-                    await asyncio.sleep(POLL_S)
-                except asyncio.CancelledError:
-                    return
+            last, shown = None, 0
+            waker = _Waker(asyncio.get_running_loop())
+            if screen is not None:
+                screen.subscribe(waker)
+            try:
+                while not self._server.should_exit:
+                    snap = self.snapshot()
+                    seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, not dumping the steps
+                    if seen != last:
+                        last = seen
+                        yield f"data: {json.dumps(snap)}\n\n"
+                    if screen is not None and screen.seq != shown:
+                        shown = screen.seq
+                        yield f"event: screen\ndata: {shown}\n\n"
+                        await asyncio.sleep(SCREEN_S)  # frames that come meanwhile: the newest is sent next
+                    await waker.wait(POLL_S)
+            except asyncio.CancelledError:
+                return
+            finally:
+                if screen is not None:
+                    screen.subscribe(waker, joined=False)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -133,6 +152,14 @@ class LiveServer:
         if not path.is_relative_to(root) or path.parent.name != FRAMES_DIR or not path.is_file():
             return PlainTextResponse("no such frame", status_code=404)
         return FileResponse(path, headers={"Cache-Control": "no-store"})
+
+    async def _screen(self, request: Request) -> Response:
+        if not self._allowed(request):
+            return PlainTextResponse("forbidden", status_code=403)
+        _, frame = self.screen.newest() if self.screen is not None else (0, None)
+        if frame is None or self.screen is None:
+            return PlainTextResponse("no live frame", status_code=404)
+        return Response(frame.image, media_type=self.screen.media_type(frame), headers={"Cache-Control": "no-store"})
 
     async def _control(self, request: Request) -> Response:
         if not self._allowed(request):
@@ -172,6 +199,25 @@ class LiveServer:
         except ControlError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"step": record.index, "results": [r.model_dump(mode="json") for r in record.results]})
+
+
+class _Waker:
+    """Wakes one event stream (on its event loop) when a live frame comes (on the env's thread): once per wait."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.event, self.armed = loop, asyncio.Event(), True
+
+    def __call__(self) -> None:
+        if self.armed:
+            self.armed = False
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Until a frame came (or had come since the last wait) or ``timeout`` passed: the folder's next look."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout)
+        self.event.clear()
+        self.armed = True
 
 
 async def _json(request: Request) -> dict[str, Any]:

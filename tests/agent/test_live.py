@@ -1,19 +1,20 @@
-"""The live view in a real Chromium (Playwright) as the viewer: a running demo episode's screen updates, a pending
-action is approved, a person takes over, types into the sign-in form, hands back, and the run ends in success with
-human steps that replay strictly; a batch page shows a running episode and a failed one's reason; the server
-refuses requests without its token and listens on nothing else."""
+"""The live view in a real Chromium (Playwright) as the viewer: a running demo episode's screen updates (from the
+runtime's screencast), a pending action is approved, a person takes over, types into the sign-in form, hands back,
+and the run ends in success with human steps that replay strictly; a real ``batch --live`` page (and ``guiagent
+watch`` of its folder) shows the running episode and a failed one's reason; each server refuses requests without
+its token and listens on nothing else."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -22,15 +23,9 @@ import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from guiagent.agent.export import ExportOptions, build_samples
-from guiagent.agent.loop import LoopConfig
-from guiagent.agent.outside import OutsideRun
 from guiagent.agent.report import render_html
-from guiagent.agent.runner import RunSpec, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.chromium import find_chromium
-from guiagent.policies import DecisionSource
-from guiagent.policies.external import ExternalPolicy
-from guiagent.tools import Check
 from tests.model.server import ROOT
 
 CLI = [sys.executable, "-m", "guiagent.agent.cli"]
@@ -79,6 +74,7 @@ def check_refusals_and_sockets(url: str, pid: int, alone: bool = True) -> None:
     port = int(re.search(r":(\d+)/", base)[1])  # type: ignore[index]
     assert status(base) == status(f"{base}state") == status(f"{base}state?token=x{token}") == 403
     assert status(f"{base}state?token={token}") == 200
+    assert status(f"{base}screen?token={token}") == 404  # nobody watched yet: no live frame was kept
     listening = [c.laddr for c in psutil.Process(pid).net_connections(kind="all") if c.status == psutil.CONN_LISTEN]
     assert port in [a.port for a in listening]
     assert all(a.ip == "127.0.0.1" for a in listening) and (len(listening) == 1 or not alone), listening
@@ -111,13 +107,18 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
         page.click("#approve")
         expect(page.locator(".step")).to_have_count(2, timeout=WAIT_MS)
         expect(page.locator("#screen")).not_to_have_attribute("src", first or "", timeout=WAIT_MS)  # the screen moved on
+        live = re.compile(r"^/screen\?")  # shown from the runtime's own frames (its screencast), not the recorded ones
+        expect(page.locator("#screen")).to_have_attribute("src", live, timeout=WAIT_MS)
         page.click("#takeover")
         expect(page.locator("#mode")).to_contain_text("your turn", timeout=WAIT_MS)
         click_screen(page, 640, 290)  # the password field
         expect(page.locator(".step")).to_have_count(3, timeout=WAIT_MS)
+        before = page.locator("#screen").get_attribute("src")
         page.fill("#typed", "demo")
         page.click("#type-send")
         expect(page.locator(".step")).to_have_count(4, timeout=WAIT_MS)
+        expect(page.locator("#screen")).not_to_have_attribute("src", before or "", timeout=WAIT_MS)  # the typed text painted
+        expect(page.locator("#screen")).to_have_attribute("src", live)
         if shots := os.environ.get("GUIAGENT_SCREENSHOTS"):  # the README's picture: make it with this test
             page.screenshot(path=str(Path(shots) / "live-view.png"))
         page.click("#resume")
@@ -145,31 +146,51 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
     assert [t.role for t in corrections[0].turns].count("assistant") == 3 and corrections[0].turns[-1].loss
 
 
+SUITE = """
+defaults: {site: demo, max_steps: 3}
+tasks:
+  - {id: waits, instruction: Wait on the sign-in page., start: {url: /login}, success: {url: /login}, script: waits.yaml}
+  - {id: fails, instruction: Reach a page that is not there., start: {url: /login}, success: {url: /nowhere, timeout: 0.1},
+     script: fails.yaml}
+"""
+
+
 def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_path: Path) -> None:
+    (tmp_path / "suite.yaml").write_text(SUITE)
+    (tmp_path / "waits.yaml").write_text("steps:\n  - {action: wait, time: 300}\n")  # running while the page is read
+    (tmp_path / "fails.yaml").write_text("steps:\n  - {action: terminate, status: success}\n")  # a check refuses it
     root = tmp_path / "batch"
-    (root / "episodes").mkdir(parents=True)
-    (root / "results.jsonl").touch()
-    spec = RunSpec(script=str(ROOT / "agent/demo/demo_task.yaml"), demo_site=True, loop=LoopConfig(max_steps=1),
-                   success=Check.model_validate({"url": "/nowhere$", "timeout": 0.1}))
-    with ThreadPoolExecutor(1) as pool:  # off this thread, which holds the viewer's Playwright
-        failed = pool.submit(start_episode, spec, root / "episodes" / "failed").result()
-    assert failed.status == "failure"
-    running = OutsideRun(RunSpec(demo_site=True, task="look", start_url="/login"), root / "episodes" / "running",
-                         ExternalPolicy(DecisionSource.HUMAN), {})
-    running.start()
-    proc = subprocess.Popen([*CLI, "watch", str(root)], cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*CLI, "batch", str(tmp_path / "suite.yaml"), "--workers", "2", "--live", "--out", str(root)],
+                            cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    watch = None
     try:
         url = read_url(proc)
         check_refusals_and_sockets(url, proc.pid)
         page = viewer.new_page()
         page.goto(url)
-        rows = page.locator("#episodes tbody tr")
-        expect(rows).to_have_count(2, timeout=WAIT_MS)
-        expect(page.locator("tr[data-episode='running'] .outcome")).to_contain_text("running")
-        expect(page.locator("tr[data-episode='running'] img")).to_be_visible()
-        expect(page.locator("tr[data-episode='failed'] .reason")).to_contain_text(failed.reason or "?")
+        expect(page.locator("#episodes tbody tr")).to_have_count(2, timeout=WAIT_MS)
+        running, failed = page.locator("tr[data-outcome='running']"), page.locator("tr[data-outcome='failure']")
+        expect(running).to_have_count(1, timeout=WAIT_MS)
+        expect(running.locator("img")).to_be_visible(timeout=WAIT_MS)  # its screen
+        expect(failed.locator(".reason")).to_contain_text("/nowhere", timeout=WAIT_MS)  # why it failed
+        reason = (root / "episodes" / failed.get_attribute("data-episode") / "meta.json").read_text()  # type: ignore[operator]
+        assert failed.locator(".reason").inner_text() in reason
+        # guiagent watch serves the same folder from another process (an approval there would go by resume)
+        watch = subprocess.Popen([*CLI, "watch", str(root)], cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        watched = read_url(watch)
+        check_refusals_and_sockets(watched, watch.pid)
+        page.goto(watched)
+        expect(page.locator("tr[data-outcome='running']")).to_have_count(1, timeout=WAIT_MS)
+        expect(page.locator("tr[data-outcome='failure'] .reason")).to_contain_text("/nowhere", timeout=WAIT_MS)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        running.close()
-    shutil.rmtree(root)
+        for p in (watch, proc):
+            if p is not None and p.poll() is None:
+                p.terminate()
+        if watch is not None:
+            watch.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the batch's workers too

@@ -12,7 +12,7 @@ import pytest
 
 from guiagent.envs import EnvError
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
-from guiagent.tools import Check, LeftClick, parse_action
+from guiagent.tools import Check, LeftClick, Observation, parse_action
 
 PROBE = Path(__file__).resolve().parents[1] / "apps" / "probe_app.py"
 
@@ -31,10 +31,27 @@ def wait_state(path: Path, predicate, timeout: float = 5.0) -> dict:
     raise AssertionError(f"app state never satisfied the condition: {state}")
 
 
+class Viewer:
+    """A live view's screen as the env sees it (a FrameTap): frames offered while ``watching``."""
+
+    def __init__(self) -> None:
+        self.watching = False
+        self.frames: list[Observation] = []
+
+    def offer(self, frame: Observation) -> None:
+        self.frames.append(frame)
+
+
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory):
+def viewer() -> Viewer:
+    return Viewer()
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory, viewer):
     state = tmp_path_factory.mktemp("probe") / "state.json"
     env = DesktopEnv(DesktopConfig(xvfb="1280x800x24", launch=f"{sys.executable} {PROBE} {state} Probe", window="^Probe$"))
+    assert env.tap_frames(viewer)  # no sample_fps: the sampler runs for the viewer alone, grabbing only while watched
     env.reset()
     wait_state(state, lambda s: True)
     yield env, state
@@ -110,6 +127,23 @@ def test_typing_many_distinct_characters_and_capitals(probe):
     wait_state(state, lambda s: s["text"] == text)
     act(env, action="type", text=" é东É")  # characters mapped before type again
     wait_state(state, lambda s: s["text"] == text + " é东É")
+
+
+def test_a_live_view_gets_the_screen_only_while_it_watches(probe, viewer):
+    env, state = probe
+    act(env, action="left_click", coordinate=[300, 216])
+    act(env, action="type", text="unseen")
+    assert viewer.frames == []  # nobody watched: nothing was grabbed or encoded for the view
+    viewer.watching = True
+    try:
+        act(env, action="type", text="seen")
+        deadline = time.monotonic() + 30
+        while not viewer.frames and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        viewer.watching = False
+    assert viewer.frames and viewer.frames[-1].image_format == "jpeg" and viewer.frames[-1].geometry.width == 1280
+    assert env.drain_frames() == []  # the view's frames are not the model's (no sample_fps)
 
 
 def test_scroll_at_a_point(probe):
