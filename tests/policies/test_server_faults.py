@@ -178,7 +178,6 @@ def test_an_oversized_answer_is_dropped_without_reading_it(faulty, fault):
 
 
 def test_the_default_cap_is_far_above_an_answer_and_far_below_memory():
-
     assert 2**20 < MAX_RESPONSE_BYTES <= 64 * 2**20
 
 
