@@ -23,8 +23,11 @@ from guiagent.agent.episode_state import (
     EpisodeResult,
     EpisodeState,
     LoopConfig,
+    Seen,
     StepCallback,
+    StepInProgress,
     elapsed_ms,
+    ending_of,
     fault_ending,
     recordable,
     state_after,
@@ -37,7 +40,7 @@ from guiagent.agent.task import Task
 from guiagent.agent.trajectory import StepRecord, TrajectoryWriter, load_trajectory
 from guiagent.envs import Env, EnvError, FrameSource
 from guiagent.policies import Decision, DecisionContext, Policy, PolicyError, PolicyUnavailable, StepSummary
-from guiagent.tools import CallUser, Terminate, dump_action
+from guiagent.tools import CallUser, Terminate
 
 __all__ = ["CHECKPOINT_FILE", "Episode", "EpisodeResult", "EpisodeState", "LoopConfig", "StepCallback", "summary_of"]
 
@@ -63,7 +66,8 @@ class Episode:
         self.actor = Actor(env, policy, self.guards)
         self.history: list[StepSummary] = []  # summary k is step k's; see load_history for a resumed episode
         self.decider = TimedDecider(policy, self.config.decide_timeout_s)
-        self.concluder = Concluder(env, task, writer, self.guards, self.config.max_steps)
+        self.concluder = Concluder(env, task, writer, self.config.max_steps)
+        writer.redact_with(self.guards.secrets)  # every record it writes; the nodes' updates: recordable below
         self._conn = open_checkpoints(writer.root)
         self.graph = self._build().compile(checkpointer=SqliteSaver(self._conn))
         self._thread: RunnableConfig = {"configurable": {"thread_id": THREAD_ID}}
@@ -72,16 +76,16 @@ class Episode:
 
     def _build(self) -> StateGraph:
         g = StateGraph(EpisodeState)
-        g.add_node("observe", recordable(self._observe))
-        g.add_node("decide", recordable(self._decide))
-        g.add_node("act", recordable(self._act))
-        g.add_node("record", recordable(self._record))
+        g.add_node("observe", recordable(self._observe, self.guards.redact))
+        g.add_node("decide", recordable(self._decide, self.guards.redact))
+        g.add_node("act", recordable(self._act, self.guards.redact))
+        g.add_node("record", recordable(self._record, self.guards.redact))
         g.set_entry_point("observe")
         g.add_conditional_edges("observe", lambda s: "decide" if s.get("ending") is None else "record")
         after_decide = "approve" if self.guards.rules else "act"
         g.add_conditional_edges("decide", lambda s: after_decide if s.get("ending") is None else "record")
         if self.guards.rules:
-            g.add_node("approve", recordable(self._approve))
+            g.add_node("approve", recordable(self._approve, self.guards.redact))
             g.add_edge("approve", "act")
         g.add_edge("act", "record")
         g.add_conditional_edges("record", lambda s: "observe" if s.get("ending") is None else END)
@@ -89,24 +93,23 @@ class Episode:
 
     def _observe(self, state: EpisodeState) -> dict[str, Any]:
         step = state["step"]
-        t_start = time.time()
         t0 = time.perf_counter()
-        pending: dict[str, Any] = {"t_start": t_start, "timings_ms": {}}
+        pending = StepInProgress(t_start=time.time())
         try:
             obs = self.env.observe()
         except EnvError as exc:  # the computer died: not the task failing (resumable)
-            pending["timings_ms"]["observe"] = elapsed_ms(t0)
-            return {"ending": fault_ending(FaultKind.ENV, exc), "frame_id": None, "pending": pending}
-        pending["timings_ms"]["capture"] = elapsed_ms(t0)
+            pending.timings_ms["observe"] = elapsed_ms(t0)
+            return {"ending": fault_ending(FaultKind.ENV, exc), "frame_id": None, "pending": pending.state()}
+        pending.timings_ms["capture"] = elapsed_ms(t0)
         t1 = time.perf_counter()
         frame_id = self.writer.write_frame(step, obs.image, obs.image_format)
-        pending["timings_ms"]["encode"] = elapsed_ms(t1)  # frames arrive encoded; this is the write to disk
+        pending.timings_ms["encode"] = elapsed_ms(t1)  # frames arrive encoded; this is the write to disk
         self.frames.add(frame_id, obs)
-        pending["obs"] = self.guards.redact(obs.model_dump(mode="json", exclude={"image"}))  # what record needs, no pixels
-        return {"frame_id": frame_id, "pending": pending}
+        pending.obs = Seen.of(obs)  # what record needs, no pixels
+        return {"frame_id": frame_id, "pending": pending.state()}
 
     def _decide(self, state: EpisodeState) -> dict[str, Any]:
-        pending = dict(state["pending"])
+        pending = StepInProgress.of(state)
         obs = self.frames.get(state["frame_id"] or "")
         if obs is None:  # only if resumed mid-step, which resume() avoids
             return {"ending": fault_ending(FaultKind.POLICY, "internal: the observed frame is not in the buffer")}
@@ -117,11 +120,11 @@ class Episode:
         try:
             decision = self.decider.decide(context)
         except PolicyError as exc:  # a server that is down is not the task failing: error, resumable
-            pending["timings_ms"] = {**pending["timings_ms"], "decide": elapsed_ms(t0)}
+            pending.timings_ms["decide"] = elapsed_ms(t0)
             kind = FaultKind.MODEL_SERVER if isinstance(exc, PolicyUnavailable) else FaultKind.POLICY
-            return {"ending": fault_ending(kind, exc), "pending": pending}
-        pending["timings_ms"] = {**pending["timings_ms"], "decide": elapsed_ms(t0)}
-        pending["decision"] = decision.model_dump(mode="json")
+            return {"ending": fault_ending(kind, exc), "pending": pending.state()}
+        pending.timings_ms["decide"] = elapsed_ms(t0)
+        pending.decision = decision
         if decision.format_error:
             errors = state["format_errors"] + 1
             update["format_errors"] = errors
@@ -130,30 +133,30 @@ class Episode:
                 update["ending"] = Ending(by=EndedBy.FORMAT_ERRORS, why=why).model_dump(mode="json")
         else:
             update["format_errors"] = 0
-        return {**update, "pending": pending}
+        return {**update, "pending": pending.state()}
 
     def _approve(self, state: EpisodeState) -> dict[str, Any]:
         """Before a guarded action: ask a person (LangGraph ``interrupt``; resumed with their answer)."""
-        pending = dict(state["pending"])
-        decision = Decision.model_validate(pending["decision"])
-        request = self.guards.request(decision.actions, pending["obs"].get("url"))
+        pending = StepInProgress.of(state)
+        decision = pending.decision or Decision()
+        request = self.guards.request(decision.actions, pending.obs.url if pending.obs else None)
         if request is None:
             return {}
         request.update(step=state["step"], frame=str(self.writer.root / (state["frame_id"] or "")))
         answer = interrupt(request)
-        pending["approval"] = {**request, "approved": bool(answer.get("approved")), "note": answer.get("note")}
-        return {"pending": pending}
+        pending.approval = {**request, "approved": bool(answer.get("approved")), "note": answer.get("note")}
+        return {"pending": pending.state()}
 
     def _act(self, state: EpisodeState) -> dict[str, Any]:
-        pending = dict(state["pending"])
-        decision = Decision.model_validate(pending["decision"])
+        pending = StepInProgress.of(state)
+        decision = pending.decision or Decision()
         update: dict[str, Any] = {}
         t0 = time.perf_counter()
         where = f"step {state['step'] + 1}" + (f" ({decision.label})" if decision.label else "")
         try:
-            acted = self.actor.act(decision, where, self.frames.get(state["frame_id"] or ""), pending.get("approval"))
-            results, checks = acted.results, acted.checks
-            ran = [a for a, r in zip(acted.actions, results, strict=False) if r.ok]
+            acted = self.actor.act(decision, where, self.frames.get(state["frame_id"] or ""), pending.approval)
+            pending.results, pending.checks = acted.results, acted.checks
+            ran = [a for a, r in zip(acted.actions, acted.results, strict=False) if r.ok]
             if acted.failure:
                 update["ending"] = Ending(by=EndedBy.STEP_FAILED, why=acted.failure).model_dump(mode="json")
             elif any(isinstance(a, CallUser) for a in ran):  # no person is attached to this loop to answer it
@@ -162,49 +165,42 @@ class Episode:
             elif (done := next((a for a in ran if isinstance(a, Terminate)), None)) is not None:
                 update.update(ending=terminate_ending(decision, done), answer=done.answer)  # checks run at record
             if decision.targets:  # the record keeps the pixel actions that ran, and the targets as written
-                pending["decision"] = {**pending["decision"], "actions": [dump_action(a) for a in acted.actions]}
-                pending["targets"] = [r.model_dump(mode="json") for r in acted.resolved]
+                pending.decision = decision.model_copy(update={"actions": acted.actions})
+                pending.targets = acted.resolved
         except StepFault as fault:  # the computer died under the step: an infrastructure fault, resumable
-            results, checks = fault.results, fault.checks
+            pending.results, pending.checks = fault.results, fault.checks
             update["ending"] = fault_ending(fault.kind, fault.error)
         except EnvError as exc:
-            results, checks = [], []
             update["ending"] = fault_ending(FaultKind.ENV, exc)
-        pending["timings_ms"] = {**pending["timings_ms"], "execute": elapsed_ms(t0)}
+        pending.timings_ms["execute"] = elapsed_ms(t0)
         if isinstance(self.env, FrameSource) and "ending" not in update:
             t1 = time.perf_counter()
-            pending["context_frames"] = self.frames.keep(self.writer, state["step"], self.env.drain_frames())
-            pending["timings_ms"]["context"] = elapsed_ms(t1)
-        pending["results"] = self.guards.redact([r.model_dump(mode="json") for r in results])
-        pending["checks"] = self.guards.redact([c.model_dump(mode="json") for c in checks])
-        if "ending" in update:
-            update["ending"] = self.guards.redact(update["ending"])
-        return {**update, "pending": pending}
+            pending.context_frames = self.frames.keep(self.writer, state["step"], self.env.drain_frames())
+            pending.timings_ms["context"] = elapsed_ms(t1)
+        return {**update, "pending": pending.state()}
 
     def _record(self, state: EpisodeState) -> dict[str, Any]:
         t0 = time.perf_counter()
-        step, ending = state["step"], state.get("ending")
+        step, ending = state["step"], ending_of(state)
         if state["frame_id"] is None:  # observe failed: nothing to record for this step
-            return self.concluder.conclude(state, Ending.model_validate(ending), None)
+            return self.concluder.conclude(state, ending or Ending.model_validate(fault_ending(FaultKind.ENV, "no frame")), None)
         ends = ending is not None or step + 1 >= self.config.max_steps
         # t_end, the closing frame and the record's own time go into the checkpoint, so that the line can be
         # rebuilt byte for byte from it (a line cut short on disk is then completed: TrajectoryWriter.open)
-        pending = {**state["pending"], "t_end": time.time()}
+        pending = StepInProgress.of(state).model_copy(update={"t_end": time.time()})
         if ends:
-            pending.update(self.concluder.observe_after(step))
-        record = record_from_state({**state, "pending": pending})
-        if self.guards.secrets:  # (a redacted line is then not rebuilt but redone: record_from_state knows no secrets)
-            record = StepRecord.model_validate(self.guards.redact(record.model_dump(mode="json")))
-        record.timings_ms["record"] = pending["record_ms"] = elapsed_ms(t0)
+            pending.frame_after, pending.t_after = self.concluder.observe_after(step)
+        record = record_from_state(state, pending)
+        record.timings_ms["record"] = pending.record_ms = elapsed_ms(t0)
         self.writer.append(record)
         self.history[step:] = [summary_of(record)]
-        update: dict[str, Any] = {"step": step + 1, "pending": pending}
+        update: dict[str, Any] = {"step": step + 1, "pending": pending.state()}
         if self.on_step is not None:
             self.on_step(record, shown_limit(self.policy, self.config.max_steps, step))
         if ending is None and step + 1 >= self.config.max_steps:
-            ending = self.concluder.step_limit().model_dump(mode="json")
+            ending = self.concluder.step_limit()
         if ending is not None:
-            update.update(self.concluder.conclude(state, Ending.model_validate(ending), pending.get("frame_after") or record.frame))
+            update.update(self.concluder.conclude(state, ending, pending.frame_after or record.frame))
         return update
 
     # -- running ---------------------------------------------------------------------------
@@ -237,9 +233,10 @@ class Episode:
         if not snapshot.next:
             if Outcome(values["status"]).finished:
                 return self._result()
-            ended = Ending.model_validate(values["ending"]) if values.get("ending") else None
+            ended = ending_of(values)
             if ended is not None and ended.by is not EndedBy.FAULT:  # it had ended; only its final checks faulted
-                self.concluder.conclude(values, ended, values["pending"].get("frame_after") or (recorded[-1].frame if recorded else None))
+                frame = StepInProgress.of(values).frame_after or (recorded[-1].frame if recorded else None)
+                self.concluder.conclude(values, ended, frame)
                 return self._result()
             if count >= self.config.max_steps:
                 self.concluder.conclude(values, self.concluder.step_limit(), None)

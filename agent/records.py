@@ -4,16 +4,17 @@ and a step read back from the checkpoints (to complete a steps.jsonl line cut sh
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from guiagent.agent.outcome import Ending, FaultKind
-from guiagent.agent.trajectory import CheckRecord, StepRecord
+from guiagent.agent.episode_state import StepInProgress, ending_of
+from guiagent.agent.outcome import FaultKind
+from guiagent.agent.trajectory import StepRecord
 from guiagent.policies import Decision, StepSummary
-from guiagent.tools import ActionResult, dump_action
-from guiagent.tools.targets import ResolvedTarget
+from guiagent.tools import dump_action
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 THREAD_ID = "episode"
@@ -29,48 +30,50 @@ def open_checkpoints(root: Path) -> sqlite3.Connection:
     return conn
 
 
-def record_from_state(state: dict[str, Any]) -> StepRecord:
-    """The step record of the step in progress, from the state alone (the same bytes every time)."""
-    pending = state["pending"]
-    ending = Ending.model_validate(state["ending"]) if state.get("ending") else None
-    decision = Decision.model_validate(pending["decision"]) if "decision" in pending else Decision()
-    results = [ActionResult.model_validate(r) for r in pending.get("results", [])]
-    obs = pending["obs"]
+def record_from_state(state: Mapping[str, Any], pending: StepInProgress | None = None) -> StepRecord:
+    """The step record of the step in progress (``pending``, else the state's own), from the state alone (the same
+    bytes every time)."""
+    pending = pending or StepInProgress.of(state)
+    ending = ending_of(state)
+    decision = pending.decision or Decision()
+    obs = pending.obs
+    if obs is None or pending.t_end is None:
+        raise CheckpointError(f"step {state['step'] + 1} has not been observed and ended")
     record = StepRecord(
         index=state["step"],
         label=decision.label,
-        t=obs["t"],
-        t_start=pending["t_start"],
-        t_end=pending["t_end"],
+        t=obs.t,
+        t_start=pending.t_start,
+        t_end=pending.t_end,
         frame=state["frame_id"],
-        geometry=obs["geometry"],
+        geometry=obs.geometry,
         mapping=decision.mapping,
-        url=obs.get("url"),
-        title=obs.get("title"),
-        window=obs.get("window"),
-        a11y=obs.get("a11y"),
+        url=obs.url,
+        title=obs.title,
+        window=obs.window,
+        a11y=obs.a11y,
         thought=decision.thought,
         raw=decision.raw,
         format_error=decision.format_error,
         model_actions=[dump_action(a) for a in decision.model_actions],
         actions=[dump_action(a) for a in decision.actions],
-        results=results,
-        checks=[CheckRecord.model_validate(c) for c in pending.get("checks", [])],
-        url_after=next((r.data["url"] for r in reversed(results) if "url" in r.data), None),
-        timings_ms=dict(pending["timings_ms"]),
+        results=pending.results,
+        checks=pending.checks,
+        url_after=next((r.data["url"] for r in reversed(pending.results) if "url" in r.data), None),
+        timings_ms=dict(pending.timings_ms),
         usage=decision.usage,
         policy_info=decision.info,
-        targets=[ResolvedTarget.model_validate(t) for t in pending.get("targets", [])],
-        context_frames=pending.get("context_frames", []),
-        approval=pending.get("approval"),
+        targets=pending.targets,
+        context_frames=pending.context_frames,
+        approval=pending.approval,
         error=ending.error if ending is not None else None,
         fault=ending.fault if ending is not None else None,
         source=decision.recorded_source,
-        frame_after=pending.get("frame_after"),
-        t_after=pending.get("t_after"),
+        frame_after=pending.frame_after,
+        t_after=pending.t_after,
     )
-    if "record_ms" in pending:
-        record.timings_ms["record"] = pending["record_ms"]
+    if pending.record_ms is not None:
+        record.timings_ms["record"] = pending.record_ms
     return record
 
 
@@ -106,7 +109,7 @@ def checkpointed_record(root: Path, index: int) -> StepRecord | None:
             step = values.get("step")
             if isinstance(step, int) and step <= index:
                 return None
-            if step == index + 1 and "t_end" in values.get("pending", {}) and values.get("frame_id"):
+            if step == index + 1 and StepInProgress.of(values).t_end is not None and values.get("frame_id"):
                 return record_from_state({**values, "step": index})
         return None
     except Exception as exc:  # sqlite3.DatabaseError for garbage; anything for a mangled blob

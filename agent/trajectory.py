@@ -14,13 +14,14 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from guiagent.agent.outcome import Declared, EndedBy, Fault, FaultKind, Outcome, Verdict
 from guiagent.tools import ActionResult, FrameGeometry, ScreenMapping
 from guiagent.tools.files import write_atomic
+from guiagent.tools.secrets import Secrets
 from guiagent.tools.targets import ResolvedTarget
 
 FORMAT_VERSION = 2
@@ -158,6 +159,9 @@ class StepRecord(BaseModel):
         return data
 
 
+_Written = TypeVar("_Written", StepRecord, TrajectoryMeta)
+
+
 def frame_name(index: int, suffix: str = "png") -> str:
     return f"{FRAMES_DIR}/{index:06d}.{suffix}"
 
@@ -167,13 +171,15 @@ def after_frame_name(index: int, suffix: str = "png") -> str:
 
 
 class TrajectoryWriter:
-    """Appends steps to a trajectory folder; safe to reopen after a crash (``open``)."""
+    """Appends steps to a trajectory folder; safe to reopen after a crash (``open``). Once it knows the run's
+    secrets (``redact_with``), every step and meta.json it writes has their values redacted: the one place."""
 
     def __init__(self, root: Path, meta: TrajectoryMeta, count: int) -> None:
         self.root = root
         self.meta = meta
         self.count = count
         self.notes: list[str] = []
+        self._secrets: Secrets | None = None
         (root / FRAMES_DIR).mkdir(parents=True, exist_ok=True)
         self._steps = open(root / STEPS_FILE, "a", encoding="utf-8")
 
@@ -233,20 +239,29 @@ class TrajectoryWriter:
             f.write(image)
         return name
 
+    def redact_with(self, secrets: Secrets | None) -> None:
+        """Redact ``secrets``' values (and their encoded forms) from every record written from now on."""
+        self._secrets = secrets or None
+
+    def _redacted(self, model: _Written) -> _Written:
+        if self._secrets is None:
+            return model
+        return type(model).model_validate(self._secrets.redact_obj(model.model_dump(mode="json")))
+
     def append(self, record: StepRecord) -> bool:
         """Append one step, flushed. A step already recorded is skipped (False): resuming is idempotent."""
         if record.index < self.count:
             return False
         if record.index != self.count:
             raise TrajectoryError(f"step {record.index} would leave a gap after step {self.count - 1}")
-        self._steps.write(record.model_dump_json() + "\n")
+        self._steps.write(self._redacted(record).model_dump_json() + "\n")
         self._steps.flush()
         self.count += 1
         self.meta.steps = self.count
         return True
 
     def update_meta(self, **fields: Any) -> None:
-        self.meta = self.meta.model_copy(update=fields)
+        self.meta = self._redacted(self.meta.model_copy(update=fields))
         write_atomic(self.root / META_FILE, self.meta.model_dump_json(indent=2))
 
     def finish(self, outcome: Outcome, reason: str | None = None, answer: str | None = None, **fields: Any) -> None:

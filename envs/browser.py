@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -40,6 +40,9 @@ from guiagent.tools import (
     Observation,
     Type,
 )
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog, Download, FileChooser, Page, Request
 from guiagent.tools.observation import png_size
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
@@ -72,7 +75,7 @@ class BrowserEnv(ClosingEnv):
         self._input = PageInput()  # the mouse and keyboard; it keeps where the mouse is
         self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": [],
                                               "file_choosers": []}
-        self._chooser: Any = None  # a page's file chooser the last action opened: the next `type` names the file
+        self._chooser: FileChooser | None = None  # a page's file chooser the last action opened: the next `type` names the file
         self._wanted_downloads = 0  # download links the current action clicked (see POPUP_HOOK)
         self._inflight = 0
         self._requests_started = 0
@@ -275,7 +278,7 @@ class BrowserEnv(ClosingEnv):
         notes += blocked_notes(data.get("blocked", []))
         return ActionResult.success("; ".join(notes), **data)
 
-    def _choose_files(self, chooser: Any, text: str) -> ActionResult:
+    def _choose_files(self, chooser: FileChooser, text: str) -> ActionResult:
         """The file chooser's files, named by the model's text: only from the upload folder (envs/transfers.py)."""
         try:
             files = upload_files(self.config.upload_dir, text, chooser.is_multiple())
@@ -406,7 +409,7 @@ class BrowserEnv(ClosingEnv):
 
     # -- tabs, events, failures ------------------------------------------------------------
 
-    def _track(self, page: Any) -> None:
+    def _track(self, page: Page) -> None:
         self._pages.append(page)
         page.on("dialog", self._on_dialog)
         page.on("download", lambda d: self._events["downloads"].append(d))
@@ -431,11 +434,11 @@ class BrowserEnv(ClosingEnv):
             self.page = new_pages[-1]
         return bool(new_pages)
 
-    def _on_new_page(self, page: Any) -> None:
+    def _on_new_page(self, page: Page) -> None:
         self._track(page)
         self._events["new_pages"].append(page)
 
-    def _on_dialog(self, dialog: Any) -> None:
+    def _on_dialog(self, dialog: Dialog) -> None:
         accept = self.config.dialogs == "accept"
         if dialog.type == "beforeunload" or accept:
             dialog.accept(self.config.prompt_text) if dialog.type == "prompt" else dialog.accept()
@@ -445,11 +448,11 @@ class BrowserEnv(ClosingEnv):
             handled = "dismissed"
         self._events["dialogs"].append({"type": dialog.type, "message": dialog.message, "handled": handled})
 
-    def _on_request(self, _: Any) -> None:
+    def _on_request(self, _: Request) -> None:
         self._inflight += 1
         self._requests_started += 1
 
-    def _on_request_done(self, _: Any) -> None:
+    def _on_request_done(self, _: Request) -> None:
         self._inflight = max(0, self._inflight - 1)
 
     def _live_page(self) -> Any:
@@ -491,7 +494,7 @@ class BrowserEnv(ClosingEnv):
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
 
 
-def _drop(download: Any) -> None:
+def _drop(download: Download) -> None:
     """Delete a download that is not kept (Playwright holds it in a temporary folder until then)."""
     try:
         download.delete()

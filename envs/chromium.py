@@ -8,11 +8,14 @@ import re
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guiagent.envs.base import EnvError
 from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.why import why_lines
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -94,7 +97,7 @@ class PlaywrightDriver:
     _local = threading.local()
 
     @classmethod
-    def acquire(cls) -> Any:
+    def acquire(cls) -> Playwright:
         if getattr(cls._local, "users", 0) == 0:
             from playwright.sync_api import sync_playwright
 
@@ -134,8 +137,8 @@ class SharedBrowser:
 
     def __init__(self, executable_path: str | None = None, headless: bool = True) -> None:
         self.executable_path, self.headless = executable_path, headless
-        self._pw: Any = None
-        self.browser: Any = None
+        self._pw: Playwright | None = None
+        self.browser: Browser | None = None
 
     def start(self) -> SharedBrowser:
         if self.browser is None:
@@ -147,7 +150,7 @@ class SharedBrowser:
                 # send UDP around it. The browser sees a clean environment, as an env's own would.
                 args = [*chromium_args(), "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
                 self.browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
-                                                        args=args, env=clean_environ([]))
+                                                        args=args, env={**clean_environ([])})
             except Exception as exc:
                 self.close()
                 raise EnvError(start_failure(exc, executable, args)) from None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from guiagent.tools import Action
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target, TargetError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 # Describes an element in one round trip: its CSS path, a selector unique in the page (an id, a
 # distinctive attribute, else the path from the nearest unique id), its text, an approximate ARIA role
@@ -101,16 +104,17 @@ REVEAL_JS = f"""el => {{ {_DESCRIBE_JS}
 }}"""
 
 
-def locator_for(page: Any, target: Target) -> Any:
+def locator_for(page: Page, target: Target) -> Locator:
     """The Playwright locator a DOM target names."""
     if target.selector is not None:
         return page.locator(target.selector)
     if target.text is not None:
         return page.get_by_text(target.text, exact=target.exact)
-    return page.get_by_role(target.role, name=target.name, exact=target.exact or None)
+    # Playwright types the role as its ARIA literal; any string goes through (an unknown one matches nothing)
+    return page.get_by_role(cast(Any, target.role), name=target.name, exact=target.exact or None)
 
 
-def locate(page: Any, target: Target) -> LocatedElement:
+def locate(page: Page, target: Target) -> LocatedElement:
     """The first visible element the target names, scrolled into view; its visible centre in CSS pixels."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -127,12 +131,13 @@ def locate(page: Any, target: Target) -> LocatedElement:
         first = str(exc).strip().splitlines()[0].removeprefix("Error: ")
         raise TargetError(f"{target.label()}: {first}") from None
     if found["point"] is None:
-        vw, vh = page.viewport_size["width"], page.viewport_size["height"]
-        raise TargetError(f"{target.label()} is outside the {vw}x{vh} viewport even after scrolling")
+        size = page.viewport_size
+        viewport = f"the {size['width']}x{size['height']} viewport" if size else "the viewport"
+        raise TargetError(f"{target.label()} is outside {viewport} even after scrolling")
     return LocatedElement(point=found["point"], element=ElementInfo.model_validate(found["element"]))
 
 
-def element_at(page: Any, point: tuple[float, float]) -> ElementInfo | None:
+def element_at(page: Page, point: tuple[float, float]) -> ElementInfo | None:
     """The element under a viewport point, or None (nothing there, or the page is between documents)."""
     try:
         data = page.evaluate(ELEMENT_AT_JS, [point[0], point[1]])

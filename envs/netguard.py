@@ -24,10 +24,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from guiagent.tools.urlpolicy import PolicyError, Target, UrlPolicy, Verdict, canonical_host
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Response
 
 HEAD_LIMIT = 64 * 1024
 PIPE_CHUNK = 64 * 1024
@@ -310,7 +313,7 @@ def refusal(policy: UrlPolicy | None, url: str) -> str | None:
     return f"blocked by policy: {url} ({verdict.reason})"
 
 
-def network_error(response: Any) -> str | None:
+def network_error(response: Response | None) -> str | None:
     """``net::ERR_...`` when the guard answered a navigation because it could not reach the host, as
     Chromium would have said it without a proxy."""
     value = response.headers.get("x-guiagent-error") if response is not None else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from guiagent.envs.keys import playwright_key
 from guiagent.envs.netguard import network_error
@@ -25,6 +25,11 @@ from guiagent.tools import (
     Wait,
 )
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+BUTTONS: dict[str, Literal["left", "middle", "right"]] = {"right_click": "right", "middle_click": "middle"}
+
 
 class PageInput:
     """Runs actions on a page's mouse and keyboard, and keeps where the mouse is (a click without a point, a drag
@@ -33,11 +38,11 @@ class PageInput:
     def __init__(self) -> None:
         self.mouse: tuple[float, float] = (0.0, 0.0)
 
-    def move(self, page: Any, p: tuple[float, float], steps: int = 1) -> None:
+    def move(self, page: Page, p: tuple[float, float], steps: int = 1) -> None:
         page.mouse.move(p[0], p[1], steps=steps)
         self.mouse = (p[0], p[1])
 
-    def run(self, page: Any, action: Action) -> str:
+    def run(self, page: Page, action: Action) -> str:
         """Run ``action`` (CSS pixels) on ``page``; a message for a terminate, else empty. Raises on failure."""
         mouse = page.mouse
         match action:
@@ -45,7 +50,7 @@ class PageInput:
                 self.move(page, p)
             case LeftClick() | RightClick() | MiddleClick() | DoubleClick() | TripleClick():
                 p = action.coordinate or self.mouse
-                button = {"right_click": "right", "middle_click": "middle"}.get(action.action, "left")
+                button = BUTTONS.get(action.action, "left")
                 count = {"double_click": 2, "triple_click": 3}.get(action.action, 1)
                 self.move(page, p)
                 mouse.click(p[0], p[1], button=button, click_count=count)

@@ -13,26 +13,29 @@ import base64
 import io
 import math
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from guiagent.envs.base import FrameTap
 from guiagent.tools import FrameGeometry, Observation
 
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, CDPSession, Page
+
 
 class Screencast:
     """Streams the active tab's repaints into a bounded queue of timestamped frames."""
 
-    def __init__(self, context: Any, fps: float, width: int, height: int, scale: float, capacity: int = 256,
+    def __init__(self, context: BrowserContext, fps: float, width: int, height: int, scale: float, capacity: int = 256,
                  tap: FrameTap | None = None) -> None:
         self.context, self.fps, self.tap = context, fps, tap
         self.width, self.height, self.scale = width, height, scale
-        self.page: Any = None
-        self._session: Any = None
+        self.page: Page | None = None
+        self._session: CDPSession | None = None
         self._frames: deque[Observation] = deque(maxlen=capacity)
 
-    def follow(self, page: Any) -> None:
+    def follow(self, page: Page | None) -> None:
         """Stream from ``page`` (the env's active tab) from now on."""
         if page is self.page or page is None:
             return
@@ -46,6 +49,8 @@ class Screencast:
         })
 
     def _on_frame(self, params: dict[str, Any]) -> None:
+        if self._session is None:
+            return  # stopped
         try:
             self._session.send("Page.screencastFrameAck", {"sessionId": params["sessionId"]})
         except Exception:

@@ -60,10 +60,12 @@ class _TooLong(Exception):
 
 
 class ChatClient:
-    """One server's client for a policy's lifetime (one pool, one TLS context)."""
+    """One server's client for a policy's lifetime (one pool, one TLS context). ``transport`` replaces httpx's own
+    (``httpx.HTTPTransport(proxy=..., verify=ssl_context)`` for a proxy or mTLS; ``httpx.MockTransport`` in a test)."""
 
     def __init__(self, base_url: str, model: str, api_key: str, api_key_env: str, request_timeout_s: float,
-                 connect_timeout_s: float, max_retries: int, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+                 connect_timeout_s: float, max_retries: int, max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.base_url, self.model, self.api_key_env = base_url.rstrip("/"), model, api_key_env
         self.request_timeout_s, self.max_retries = request_timeout_s, max_retries
         self.connect_timeout_s, self.max_response_bytes = connect_timeout_s, max_response_bytes
@@ -71,6 +73,7 @@ class ChatClient:
             # identity: what is counted against the cap is what is held (no gzip expanding past it)
             headers={"Authorization": f"Bearer {api_key}", "Accept-Encoding": "identity"},
             timeout=httpx.Timeout(request_timeout_s, connect=connect_timeout_s),
+            transport=transport,
         )
 
     def models(self) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ import os
 import re
 from typing import Any, Literal
 
+import httpx
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -146,11 +147,12 @@ def request_body(config: JudgeConfig, messages: list[dict[str, Any]]) -> dict[st
 class Judge:
     """Asks the judge model for one episode's verdict (one request; the client's retries on a failing server)."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, transport: httpx.BaseTransport | None = None) -> None:
+        """``transport``: the HTTP transport to the judge's server (a proxy, mTLS), else httpx's own."""
         self.config = config
         self._client = ChatClient(config.base_url, config.model, os.environ.get(config.api_key_env, "EMPTY"),
                                   config.api_key_env, config.request_timeout_s, config.connect_timeout_s,
-                                  config.max_retries)
+                                  config.max_retries, transport=transport)
 
     def judge(self, instruction: str, answer: str | None, frames: list[bytes]) -> JudgeAnswer:
         """The verdict. Raises PolicyUnavailable (the server is down or failing), PolicyError (it refused the

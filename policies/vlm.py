@@ -8,6 +8,7 @@ import os
 import time
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guiagent.policies.answer import actions_from_answer, mapping_for
@@ -111,8 +112,10 @@ class VLMPolicy:
 
     kind = "vlm"
 
-    def __init__(self, config: VLMConfig) -> None:
+    def __init__(self, config: VLMConfig, transport: httpx.BaseTransport | None = None) -> None:
+        """``transport``: the HTTP transport to the server (a proxy, mTLS), else httpx's own."""
         self.config = config
+        self._transport = transport
         self.dialect = config.dialect  # bound once: every prompt, parse and constraint of this policy speaks it
         self.encoder = Encoder(screens=config.profile.history_images + 1)
         self._http: ChatClient | None = None  # one connection pool and TLS context for the policy's life
@@ -131,7 +134,8 @@ class VLMPolicy:
         if self._http is None:
             cfg = self.config
             self._http = ChatClient(cfg.base_url, cfg.model, os.environ.get(cfg.api_key_env, "EMPTY"), cfg.api_key_env,
-                                    cfg.request_timeout_s, cfg.connect_timeout_s, cfg.max_retries)
+                                    cfg.request_timeout_s, cfg.connect_timeout_s, cfg.max_retries,
+                                    transport=self._transport)
         return self._http
 
     def close(self) -> None:

@@ -6,11 +6,13 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from bench.load_server import LoadServer
 from guiagent.policies import PolicyError
 from guiagent.policies.chat_client import ChatClient
+from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from tests.model.server import free_port
 
 
@@ -84,3 +86,32 @@ def test_an_unreachable_server_is_named():
     with pytest.raises(PolicyError, match=rf"^cannot reach the model server at {url} \(is it running\?\)$"):
         client(url, retries=1).models()
     assert client(url).tokenize({}, 1) == 0
+
+
+def test_an_injected_transport_carries_every_request_of_one_client():
+    """A fake at a named boundary: ``httpx.MockTransport`` stands for the network under the client (what a proxy or
+    mTLS transport replaces), so that a server's late and malformed answers come without a clock or a socket."""
+    seen: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "m", "max_model_len": 4096}]})
+        return httpx.Response(200, content=b"<html>not json</html>")
+
+    def late(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)  # the answer never comes in time
+
+    url = "http://model.invalid/v1"
+    policy = VLMPolicy(VLMConfig(base_url=url, model="m"), transport=httpx.MockTransport(server))
+    assert policy.served_models() == [{"id": "m", "max_model_len": 4096}]
+    malformed = ChatClient(url, "m", "EMPTY", "X", 30, 5, 2, transport=httpx.MockTransport(server))
+    with pytest.raises(PolicyError, match=rf"^the model server at {url} sent something other than JSON: '<html>not json</html>'$"):
+        malformed.chat({})
+    assert seen == ["GET /v1/models", "POST /v1/chat/completions"]  # not retried: garbage is no busy server
+    slow = ChatClient(url, "m", "EMPTY", "X", 30, 5, 2, transport=httpx.MockTransport(late))
+    with pytest.raises(PolicyError, match=rf"^the model server at {url} did not answer within 30s$"):
+        slow.models()
+    assert slow.tokenize({}, 5) == 0  # a late /tokenize is no count, not a failure
+    for closing in (policy, malformed, slow):
+        closing.close()

@@ -22,7 +22,7 @@ from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies import DecisionContext, PolicyError, PolicyUnavailable
-from guiagent.policies.chat_client import ChatClient
+from guiagent.policies.chat_client import MAX_RESPONSE_BYTES, ChatClient
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools import FrameGeometry, Observation
@@ -105,8 +105,8 @@ def faulty():
 
 
 def client(server: LoadServer, timeout_s: float = 10.0, retries: int = 2, cap: int | None = None) -> ChatClient:
-    extra = {"max_response_bytes": cap} if cap else {}
-    return ChatClient(server.base_url, MODEL, "EMPTY", "GUIAGENT_API_KEY", timeout_s, 2.0, retries, **extra)
+    return ChatClient(server.base_url, MODEL, "EMPTY", "GUIAGENT_API_KEY", timeout_s, 2.0, retries,
+                      max_response_bytes=cap or MAX_RESPONSE_BYTES)
 
 
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -178,8 +178,6 @@ def test_an_oversized_answer_is_dropped_without_reading_it(faulty, fault):
 
 
 def test_the_default_cap_is_far_above_an_answer_and_far_below_memory():
-    from guiagent.policies.chat_client import MAX_RESPONSE_BYTES
-
     assert 2**20 < MAX_RESPONSE_BYTES <= 64 * 2**20
 
 

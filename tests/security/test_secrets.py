@@ -12,6 +12,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from guiagent.agent.loop import CHECKPOINT_FILE, Episode, LoopConfig
+from guiagent.agent.safeguards import Safeguards
+from guiagent.agent.task import Task
+from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
+from guiagent.envs.browser import BrowserConfig, BrowserEnv
+from guiagent.policies import Decision, DecisionContext
+from guiagent.tools import LeftClick, Terminate, Type
 from guiagent.tools.secrets import SecretError, Secrets, SecretSpec, read_secrets_file
 from tests.model.server import ROOT
 
@@ -75,6 +82,42 @@ def test_a_typed_secret_is_written_nowhere(tmp_path: Path) -> None:
     for path in [out, *out.rglob("*"), *(tmp_path / "export-trl").rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+class _Echoing:
+    """A real Policy (no boundary stands in): the answers of a model that read the secret off the screen and wrote
+    it in its text and its answer, as a VLM may."""
+
+    kind = "echoing"
+
+    def decide(self, context: DecisionContext) -> Decision:
+        if context.step == 0:
+            return Decision(raw=f"I see {VALUE} typed", thought=f"the field holds {VALUE}",
+                            actions=[LeftClick(coordinate=(100, 100)), Type(text="{{TOKEN}}")])
+        return Decision(raw=f"done: {VALUE}", actions=[Terminate(status="success", answer=f"it was {VALUE}")])
+
+    def settings(self) -> dict:
+        return {"kind": self.kind}
+
+
+def test_a_secret_in_the_models_text_reaches_neither_the_records_nor_the_checkpoint(tmp_path: Path, pages_url: str) -> None:
+    """Redaction in one place per store: the trajectory writer (steps, meta), the nodes' update (the checkpoint)."""
+    env = BrowserEnv(BrowserConfig())
+    try:
+        env.reset(pages_url + "/pad.html")
+        writer = TrajectoryWriter.create(tmp_path / "t", TrajectoryMeta(task="read the token"))
+        guards = Safeguards(secrets=Secrets([SecretSpec(name="TOKEN")], {"TOKEN": VALUE}))
+        episode = Episode(env, _Echoing(), Task(instruction="read the token"), writer, LoopConfig(max_steps=3), safeguards=guards)
+        result = episode.run()
+        episode.close()
+    finally:
+        env.close()
+    assert (result.status, result.answer) == ("unverified", "it was {{TOKEN}}")
+    traj = load_trajectory(tmp_path / "t")
+    assert [s.raw for s in traj.steps] == ["I see {{TOKEN}} typed", "done: {{TOKEN}}"]
+    assert traj.steps[0].actions[1] == {"action": "type", "text": "{{TOKEN}}"} and traj.steps[0].results[1].ok
+    assert (tmp_path / "t" / CHECKPOINT_FILE).stat().st_size > 0
+    assert hits(tmp_path, VALUE) == []  # steps.jsonl, meta.json, checkpoints.sqlite (and its WAL), frames
 
 
 def test_an_unset_or_unknown_secret_is_a_clear_error(tmp_path: Path) -> None:
