@@ -36,6 +36,7 @@ from guiagent.agent.trajectory import (
     TrajectoryWriter,
     load_trajectory,
 )
+from guiagent.agent.watch_mark import FolderTap
 from guiagent.envs import Env, FrameTap, FrameTapping
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
@@ -253,7 +254,10 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     )
     env = env or _build_env(spec, out, shared)
     stack.callback(env.close)
-    if tap is not None and isinstance(env, FrameTapping):
+    if isinstance(env, FrameTapping):  # a live view in this process, else one of another process, once it watches
+        if tap is None:
+            tap = FolderTap(out).start()
+            stack.callback(tap.close)
         env.tap_frames(tap)
     meta.env = env.settings()
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -149,7 +150,8 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
 SUITE = """
 defaults: {site: demo, max_steps: 3}
 tasks:
-  - {id: waits, instruction: Wait on the sign-in page., start: {url: /login}, success: {url: /login}, script: waits.yaml}
+  - {id: waits, instruction: Wait on the sign-in page., start: {url: /login}, success: {url: /login}, script: waits.yaml,
+     max_steps: 300}
   - {id: fails, instruction: Reach a page that is not there., start: {url: /login}, success: {url: /nowhere, timeout: 0.1},
      script: fails.yaml}
 """
@@ -157,7 +159,8 @@ tasks:
 
 def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_path: Path) -> None:
     (tmp_path / "suite.yaml").write_text(SUITE)
-    (tmp_path / "waits.yaml").write_text("steps:\n  - {action: wait, time: 300}\n")  # running while the page is read
+    # running while the page is read, a step a second (a watch that begins is seen at the episode's next step)
+    (tmp_path / "waits.yaml").write_text("steps:\n" + "  - {action: wait, time: 1}\n" * 300)
     (tmp_path / "fails.yaml").write_text("steps:\n  - {action: terminate, status: success}\n")  # a check refuses it
     root = tmp_path / "batch"
     proc = subprocess.Popen([*CLI, "batch", str(tmp_path / "suite.yaml"), "--workers", "2", "--live", "--out", str(root)],
@@ -172,6 +175,9 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         running, failed = page.locator("tr[data-outcome='running']"), page.locator("tr[data-outcome='failure']")
         expect(running).to_have_count(1, timeout=WAIT_MS)
         expect(running.locator("img")).to_be_visible(timeout=WAIT_MS)  # its screen
+        # ... as it is now: the frame its worker writes while a page watches (not a recorded one)
+        expect(running.locator("img")).to_have_attribute("src", re.compile(r"/\.live-frame\?"), timeout=WAIT_MS)
+        live = root / "episodes" / str(running.get_attribute("data-episode")) / ".live-frame"
         expect(failed.locator(".reason")).to_contain_text("/nowhere", timeout=WAIT_MS)  # why it failed
         reason = (root / "episodes" / failed.get_attribute("data-episode") / "meta.json").read_text()  # type: ignore[operator]
         assert failed.locator(".reason").inner_text() in reason
@@ -183,6 +189,14 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         page.goto(watched)
         expect(page.locator("tr[data-outcome='running']")).to_have_count(1, timeout=WAIT_MS)
         expect(page.locator("tr[data-outcome='failure'] .reason")).to_contain_text("/nowhere", timeout=WAIT_MS)
+        expect(page.locator("tr[data-outcome='running'] img")).to_have_attribute("src", re.compile(r"/\.live-frame\?"),
+                                                                               timeout=WAIT_MS)
+        page.close()  # the last viewer leaves: the servers' marks go, and the worker deletes its live frame
+        deadline = time.monotonic() + 60  # a bound on the wait, not a timing the test depends on
+        while (live.exists() or list(root.glob(".live-watched*"))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not live.exists() and not list(root.glob(".live-watched*"))
+        assert proc.poll() is None  # gone while the episode still runs
     finally:
         for p in (watch, proc):
             if p is not None and p.poll() is None:
