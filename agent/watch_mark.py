@@ -90,6 +90,7 @@ class FolderTap:
         self._thread = threading.Thread(target=self._look, name="live frame", daemon=True)
 
     def start(self) -> FolderTap:
+        self._clear()  # a killed process's leftover (a resume)
         self._thread.start()
         return self
 

@@ -87,8 +87,9 @@ class EpisodeFolder:
     def current_frame(self) -> str | None:
         """The screen as it is now: the live frame its process writes while watched (its name with its version),
         else the frame of the step under way, else the last step's closing or own frame."""
-        with contextlib.suppress(OSError):
-            return f"{LIVE_FRAME}?v={(self.root / LIVE_FRAME).stat().st_mtime_ns}"
+        if self._meta.get("outcome", "running") == "running":  # a killed process's leftover is not the screen now
+            with contextlib.suppress(OSError):
+                return f"{LIVE_FRAME}?v={(self.root / LIVE_FRAME).stat().st_mtime_ns}"
         for suffix in FRAME_SUFFIXES:
             name = f"{FRAMES_DIR}/{len(self._steps):06d}.{suffix}"
             if (self.root / name).exists():
