@@ -2,7 +2,8 @@
 runtime's screencast), a pending action is approved, a person takes over, types into the sign-in form, hands back,
 and the run ends in success with human steps that replay strictly; a real ``batch --live`` page (and ``guiagent
 watch`` of its folder) shows the running episode and a failed one's reason; each server refuses requests without
-its token and listens on nothing else."""
+its token and listens on nothing else; the batch page shows the running episode's live frame (its worker writes it
+while a page watches, and deletes it when the last leaves)."""
 
 from __future__ import annotations
 
@@ -208,3 +209,17 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the batch's workers too
+
+
+def test_a_killed_servers_mark_is_stale(tmp_path: Path) -> None:
+    """A mark whose server stopped refreshing it (killed) asks nobody for live frames; a fresh one does."""
+    from guiagent.agent.watch_mark import STALE_S, WatchMark, watched
+
+    mark = WatchMark(tmp_path)
+    mark.join()
+    assert watched(tmp_path)
+    old = mark.path.stat().st_mtime - STALE_S - 1
+    os.utime(mark.path, (old, old))
+    assert not watched(tmp_path)
+    mark.leave()
+    assert not mark.path.exists()
