@@ -36,6 +36,7 @@ from guiagent.agent.trajectory import (
     TrajectoryWriter,
     load_trajectory,
 )
+from guiagent.agent.watch_mark import FolderTap
 from guiagent.envs import Env, FrameTap, FrameTapping
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
 from guiagent.envs.desktop import DesktopConfig, DesktopEnv
@@ -253,8 +254,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     )
     env = env or _build_env(spec, out, shared)
     stack.callback(env.close)
-    if tap is not None and isinstance(env, FrameTapping):
-        env.tap_frames(tap)
+    _tap(env, out, stack, tap)
     meta.env = env.settings()
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
     env.reset(task.start_url)
@@ -263,6 +263,18 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
     stack.callback(episode.close)
     return run_guarded(episode, writer, episode.run, signals)
+
+
+def _tap(env: Env, out: Path, stack: ExitStack, tap: FrameTap | None = None) -> None:
+    """Hand the env's frames to ``tap`` (a live view in this process), else to the episode folder's live frame once a
+    view of another process watches it (agent/watch_mark.py); stopped, and the live frame deleted, with ``stack``."""
+    if not isinstance(env, FrameTapping):
+        return
+    if tap is None:
+        folder_tap = FolderTap(out).start()
+        stack.callback(folder_tap.close)
+        tap = folder_tap
+    env.tap_frames(tap)
 
 
 def resume_episode(
@@ -337,6 +349,7 @@ def resume_episode(
         traj = load_trajectory(root)
         env = env or _build_env(spec, root, shared)
         stack.callback(env.close)
+        _tap(env, root, stack)
         log.info("resuming %s after step %d: rebuilding the world by replaying from %s", root, len(traj.steps), start_url)
         pending = _pending_frame(root, len(traj.steps)) if meta.outcome is Outcome.AWAITING_APPROVAL else None
         rebuilt = Rebuilder(env, traj, guards, url_map).rebuild(start_url, restored, anyway, pending)

@@ -4,7 +4,8 @@ Chromium sends a JPEG each time the page repaints (up to ~60 fps), stamped with 
 painted, and costs nothing while the page is still. We keep at most one frame per ``1/fps`` tick (the
 latest), so a loading spinner or an animation during an action reaches the model's clip at the clip's
 own rate. Frames arrive while Playwright is busy (acting, settling, checking, observing). A ``tap`` (a live
-view's screen) gets every frame as it arrives, while someone watches; with ``fps`` 0 the tap is all it feeds.
+view's screen) gets every frame as it arrives, while someone watches; with ``fps`` 0 the tap is all it feeds,
+and Chromium streams only while the tap watches.
 """
 
 from __future__ import annotations
@@ -36,8 +37,14 @@ class Screencast:
         self._frames: deque[Observation] = deque(maxlen=capacity)
 
     def follow(self, page: Page | None) -> None:
-        """Stream from ``page`` (the env's active tab) from now on."""
-        if page is self.page or page is None:
+        """Stream from ``page`` (the env's active tab) from now on; with ``fps`` 0, only while the tap watches (so
+        a watch that begins is seen at the env's next action or step, with the frame Chromium sends on starting)."""
+        if page is None:
+            return
+        if self.fps <= 0 and not (self.tap is not None and self.tap.watching):
+            self.stop()  # nobody keeps frames: Chromium takes none
+            return
+        if page is self.page:
             return
         self.stop()
         self.page = page

@@ -1,12 +1,14 @@
 """What the live view shows, read from a trajectory or batch folder on disk (written by whichever process runs it).
 
 An episode: its task, outcome so far, steps (thought, actions in screen pixels, results, source) and the current
-screen: the frame of the step under way (written when the step observes, before it decides), else the last one.
+screen: the live frame its process writes while a view watches (agent/watch_mark.py), else the frame of the step
+under way (written when the step observes, before it decides), else the last one.
 A batch: each episode folder with its outcome, reason and current screen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from guiagent.agent.batch.plan import EPISODES
 from guiagent.agent.batch.results import is_batch
 from guiagent.agent.trajectory import FRAMES_DIR, META_FILE, STEPS_FILE
+from guiagent.agent.watch_mark import LIVE_FRAME
 from guiagent.tools import FrameGeometry
 
 FRAME_SUFFIXES = ("png", "jpeg", "jpg", "webp")
@@ -82,7 +85,11 @@ class EpisodeFolder:
         }
 
     def current_frame(self) -> str | None:
-        """The screen as it is now: the frame of the step under way, else the last step's closing or own frame."""
+        """The screen as it is now: the live frame its process writes while watched (its name with its version),
+        else the frame of the step under way, else the last step's closing or own frame."""
+        if self._meta.get("outcome", "running") == "running":  # a killed process's leftover is not the screen now
+            with contextlib.suppress(OSError):
+                return f"{LIVE_FRAME}?v={(self.root / LIVE_FRAME).stat().st_mtime_ns}"
         for suffix in FRAME_SUFFIXES:
             name = f"{FRAMES_DIR}/{len(self._steps):06d}.{suffix}"
             if (self.root / name).exists():

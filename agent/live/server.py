@@ -29,6 +29,7 @@ from guiagent.agent.live.controls import ControlError, LiveControls
 from guiagent.agent.live.folder import BatchFolder, EpisodeFolder
 from guiagent.agent.live.screen import LiveScreen
 from guiagent.agent.trajectory import FRAMES_DIR
+from guiagent.agent.watch_mark import LIVE_FRAME, WatchMark
 
 TOKEN_HEADER = "x-guiagent-token"
 POLL_S = 0.4
@@ -51,6 +52,8 @@ class LiveServer:
         self.folder, self.controls, self.host, self.screen = folder, controls, host, screen
         self.on_answer = on_answer  # watch: an approval answered by resuming the folder (guiagent approve's path)
         self.token = secrets.token_urlsafe(18)
+        # the episodes run in other processes: a page open here asks them for their live frames (a mark in the folder)
+        self.mark = WatchMark(folder.root) if screen is None else None
         self._lock = threading.Lock()
         app = Starlette(routes=[
             Route("/", self._index), Route("/state", self._state), Route("/events", self._events),
@@ -117,15 +120,19 @@ class LiveServer:
         if not self._allowed(request):
             return PlainTextResponse("forbidden", status_code=403)
 
-        screen = self.screen
+        screen, mark = self.screen, self.mark
 
         async def stream() -> AsyncIterator[str]:
             last, shown = None, 0
             waker = _Waker(asyncio.get_running_loop())
             if screen is not None:
                 screen.subscribe(waker)
+            if mark is not None:
+                mark.join()
             try:
                 while not self._server.should_exit:
+                    if mark is not None:
+                        mark.refresh()
                     snap = self.snapshot()
                     seen = (self.folder.version, json.dumps(snap["controls"]))  # what changed, not dumping the steps
                     if seen != last:
@@ -141,6 +148,8 @@ class LiveServer:
             finally:
                 if screen is not None:
                     screen.subscribe(waker, joined=False)
+                if mark is not None:
+                    mark.leave()
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
@@ -149,8 +158,15 @@ class LiveServer:
             return PlainTextResponse("forbidden", status_code=403)
         root = self.folder.root.resolve()
         path = (root / request.path_params["path"]).resolve()
-        if not path.is_relative_to(root) or path.parent.name != FRAMES_DIR or not path.is_file():
+        live = path.name == LIVE_FRAME  # an episode's live frame (written while watched), else a recorded one
+        if not path.is_relative_to(root) or not (live or path.parent.name == FRAMES_DIR) or not path.is_file():
             return PlainTextResponse("no such frame", status_code=404)
+        if live:
+            try:
+                data = await anyio.to_thread.run_sync(path.read_bytes)  # whole: it is replaced, never rewritten
+            except OSError:  # gone since (nobody watches it any more)
+                return PlainTextResponse("no such frame", status_code=404)
+            return Response(data, media_type=_sniff(data), headers={"Cache-Control": "no-store"})
         return FileResponse(path, headers={"Cache-Control": "no-store"})
 
     async def _screen(self, request: Request) -> Response:
@@ -218,6 +234,15 @@ class _Waker:
             await asyncio.wait_for(self.event.wait(), timeout)
         self.event.clear()
         self.armed = True
+
+
+def _sniff(data: bytes) -> str:
+    """The media type of a frame's bytes (the live frame's file name does not say)."""
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/jpeg"
 
 
 async def _json(request: Request) -> dict[str, Any]:

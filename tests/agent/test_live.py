@@ -2,7 +2,8 @@
 runtime's screencast), a pending action is approved, a person takes over, types into the sign-in form, hands back,
 and the run ends in success with human steps that replay strictly; a real ``batch --live`` page (and ``guiagent
 watch`` of its folder) shows the running episode and a failed one's reason; each server refuses requests without
-its token and listens on nothing else."""
+its token and listens on nothing else; the batch page shows the running episode's live frame (its worker writes it
+while a page watches, and deletes it when the last leaves)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -149,7 +151,8 @@ def test_a_person_approves_takes_over_and_hands_back(viewer: Browser, tmp_path: 
 SUITE = """
 defaults: {site: demo, max_steps: 3}
 tasks:
-  - {id: waits, instruction: Wait on the sign-in page., start: {url: /login}, success: {url: /login}, script: waits.yaml}
+  - {id: waits, instruction: Wait on the sign-in page., start: {url: /login}, success: {url: /login}, script: waits.yaml,
+     max_steps: 300}
   - {id: fails, instruction: Reach a page that is not there., start: {url: /login}, success: {url: /nowhere, timeout: 0.1},
      script: fails.yaml}
 """
@@ -157,7 +160,8 @@ tasks:
 
 def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_path: Path) -> None:
     (tmp_path / "suite.yaml").write_text(SUITE)
-    (tmp_path / "waits.yaml").write_text("steps:\n  - {action: wait, time: 300}\n")  # running while the page is read
+    # running while the page is read, a step a second (a watch that begins is seen at the episode's next step)
+    (tmp_path / "waits.yaml").write_text("steps:\n" + "  - {action: wait, time: 1}\n" * 300)
     (tmp_path / "fails.yaml").write_text("steps:\n  - {action: terminate, status: success}\n")  # a check refuses it
     root = tmp_path / "batch"
     proc = subprocess.Popen([*CLI, "batch", str(tmp_path / "suite.yaml"), "--workers", "2", "--live", "--out", str(root)],
@@ -172,6 +176,9 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         running, failed = page.locator("tr[data-outcome='running']"), page.locator("tr[data-outcome='failure']")
         expect(running).to_have_count(1, timeout=WAIT_MS)
         expect(running.locator("img")).to_be_visible(timeout=WAIT_MS)  # its screen
+        # ... as it is now: the frame its worker writes while a page watches (not a recorded one)
+        expect(running.locator("img")).to_have_attribute("src", re.compile(r"/\.live-frame\?"), timeout=WAIT_MS)
+        live = root / "episodes" / str(running.get_attribute("data-episode")) / ".live-frame"
         expect(failed.locator(".reason")).to_contain_text("/nowhere", timeout=WAIT_MS)  # why it failed
         reason = (root / "episodes" / failed.get_attribute("data-episode") / "meta.json").read_text()  # type: ignore[operator]
         assert failed.locator(".reason").inner_text() in reason
@@ -183,6 +190,14 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         page.goto(watched)
         expect(page.locator("tr[data-outcome='running']")).to_have_count(1, timeout=WAIT_MS)
         expect(page.locator("tr[data-outcome='failure'] .reason")).to_contain_text("/nowhere", timeout=WAIT_MS)
+        expect(page.locator("tr[data-outcome='running'] img")).to_have_attribute("src", re.compile(r"/\.live-frame\?"),
+                                                                               timeout=WAIT_MS)
+        page.close()  # the last viewer leaves: the servers' marks go, and the worker deletes its live frame
+        deadline = time.monotonic() + 60  # a bound on the wait, not a timing the test depends on
+        while (live.exists() or list(root.glob(".live-watched*"))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not live.exists() and not list(root.glob(".live-watched*"))
+        assert proc.poll() is None  # gone while the episode still runs
     finally:
         for p in (watch, proc):
             if p is not None and p.poll() is None:
@@ -194,3 +209,17 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # the batch's workers too
+
+
+def test_a_killed_servers_mark_is_stale(tmp_path: Path) -> None:
+    """A mark whose server stopped refreshing it (killed) asks nobody for live frames; a fresh one does."""
+    from guiagent.agent.watch_mark import STALE_S, WatchMark, watched
+
+    mark = WatchMark(tmp_path)
+    mark.join()
+    assert watched(tmp_path)
+    old = mark.path.stat().st_mtime - STALE_S - 1
+    os.utime(mark.path, (old, old))
+    assert not watched(tmp_path)
+    mark.leave()
+    assert not mark.path.exists()
