@@ -28,13 +28,13 @@ from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
-CLASSES = ["python", "driver", "browser", "renderer", "gpu/utility", "xvfb", "app", "helpers", "short-lived",
+CLASSES = ["python", "driver", "browser", "renderer", "gpu", "network", "utility", "xvfb", "app", "helpers", "short-lived",
            "unattributed"]
 
 
 def classify(pid: int, comm: str) -> str:
     """The class of a process from its command line: guiagent's (or the raw script's) Python, Playwright's
-    driver, Chromium's browser, renderer, GPU/utility processes, Xvfb, the desktop app, helpers."""
+    driver, Chromium's browser (and zygotes), renderer, GPU, network service and other utility processes, Xvfb, the desktop app, helpers."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -43,8 +43,12 @@ def classify(pid: int, comm: str) -> str:
     exe = Path(argv[0].decode(errors="replace")).name if argv and argv[0] else comm
     if "--type=renderer" in line:
         return "renderer"
-    if "--type=" in line and ("chrom" in exe or "chrom" in comm):
-        return "gpu/utility" if "--type=zygote" not in line else "browser"
+    if "--type=gpu-process" in line:
+        return "gpu"
+    if "--type=utility" in line:
+        return "network" if "network.mojom" in line else "utility"
+    if "--type=zygote" in line:
+        return "browser"
     if "chrom" in exe or comm.startswith("chrom"):
         return "browser"
     if exe == "node" or comm == "node":
