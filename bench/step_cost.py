@@ -15,7 +15,8 @@ CDP screencast (JPEG q80, frames acked, one kept per 1/fps tick) like guiagent's
 
 The desktop: guiagent's desktop suite (``fill-form``, each episode a private Xvfb, window manager, D-Bus and
 the Tk demo app) against a raw script that starts Xvfb and the same app per episode, then per step grabs the
-screen with mss, encodes a PNG (compress level 1, as the desktop env does), waits, and clicks with xdotool.
+screen with mss, encodes a PNG (compress level 1, as the desktop env does), waits (grabbing once in the wait,
+JPEG-encoded when the screen changed: the desktop env's 1 fps sampler), and clicks with xdotool.
 
 CPU is exact and whole-tree: each side runs under a subreaper (bench/proctree.py: prctl
 PR_SET_CHILD_SUBREAPER, every descendant reaped there, forkserver children included), whose
@@ -109,12 +110,18 @@ def raw_desktop(episodes: int, steps: int, delay: float) -> int:
             app = subprocess.Popen([sys.executable, "-m", "guiagent.agent.demo.desktop_app", f"{tmp}/state.json"], env=env)
             subprocess.run(["xdotool", "search", "--sync", "--name", "^Desktop demo"], env=env, check=True,
                            stdout=subprocess.DEVNULL)
+            last = b""
             with mss.MSS(display=x.display) as sct:
                 for _ in range(steps):
                     shot = sct.grab(sct.monitors[0])
                     buf = io.BytesIO()
                     Image.frombytes("RGB", shot.size, shot.bgra, "raw", "BGRX").save(buf, "PNG", compress_level=1)
-                    time.sleep(delay)
+                    time.sleep(delay / 2)  # video on: one grab a second between steps, kept as JPEG when it changed
+                    grab = sct.grab(sct.monitors[0]).raw
+                    if grab != last:
+                        last = bytes(grab)
+                        Image.frombytes("RGB", shot.size, bytes(grab), "raw", "BGRX").save(io.BytesIO(), "JPEG", quality=80)
+                    time.sleep(delay / 2)
                     subprocess.run(["xdotool", "mousemove", str(rng.randrange(WIDTH)), str(rng.randrange(HEIGHT)),
                                     "click", "1"], env=env, check=True)
                     done += 1
