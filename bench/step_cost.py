@@ -10,7 +10,8 @@ episodes, video on (the 30 s clip at 1 fps, the screencast at 1 fps) or off (``-
 The raw side does the same work with plain Playwright in one Python process: the demo site served in
 that process, Chromium (the same binary, Playwright's default flags), a fresh context per episode
 (1280x800, DPR 1) on the same start page, then per step one PNG screenshot, the same wait as the model's
-(``page.wait_for_timeout``, so events are served) and one click at a seeded random point; with video on, a
+(``page.wait_for_timeout``, so events are served) and one click at the point the load server answers at
+that step (the same seeded sequence, mapped to the screen as guiagent maps it: both sides see the same pages); with video on, a
 CDP screencast (JPEG q80, frames acked, one kept per 1/fps tick) like guiagent's.
 
 The desktop: guiagent's desktop suite (``fill-form``, each episode a private Xvfb, window manager, D-Bus and
@@ -48,6 +49,16 @@ GUIAGENT = [sys.executable, "-m", "guiagent.agent.cli"]
 BROWSER_TASK, BROWSER_PAGE = "delete-item", "/list"
 DESKTOP_TASK = "fill-form"
 WIDTH, HEIGHT = 1280, 800
+MODEL_H, MODEL_W = 812, 1288  # smart_resize(800, 1280): the screenshot's size as the load server sees it
+
+
+def click_points(seed: int = 0):
+    """The load server's click points, in order (its seeded random points of the model-size image), mapped to the
+    screen as guiagent maps them: both sides click the same places in the same order, so they see the same pages."""
+    rng = random.Random(seed)
+    while True:
+        x, y = rng.randrange(MODEL_W), rng.randrange(MODEL_H)
+        yield x * WIDTH / MODEL_W, y * HEIGHT / MODEL_H
 
 
 # -- the raw sides (run as this file's subcommands, inside the subreaper) ----------------------------------
@@ -61,7 +72,7 @@ def raw_browser(episodes: int, steps: int, delay: float, fps: float) -> int:
     from guiagent.agent.demo.server import DemoServer
     from guiagent.envs.chromium import find_chromium
 
-    rng = random.Random(0)
+    points = click_points()
     done = 0
     with DemoServer() as site, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=find_chromium())
@@ -87,7 +98,7 @@ def raw_browser(episodes: int, steps: int, delay: float, fps: float) -> int:
             for _ in range(steps):
                 page.screenshot(type="png")
                 page.wait_for_timeout(delay * 1000)
-                page.mouse.click(rng.randrange(WIDTH), rng.randrange(HEIGHT))
+                page.mouse.click(*next(points))
                 done += 1
             context.close()
         browser.close()
@@ -102,7 +113,7 @@ def raw_desktop(episodes: int, steps: int, delay: float) -> int:
 
     from guiagent.envs.xvfb import Xvfb
 
-    rng = random.Random(0)
+    points = click_points()
     done = 0
     for _ in range(episodes):
         with Xvfb(f"{WIDTH}x{HEIGHT}x24") as x, tempfile.TemporaryDirectory() as tmp:
@@ -122,8 +133,8 @@ def raw_desktop(episodes: int, steps: int, delay: float) -> int:
                         last = bytes(grab)
                         Image.frombytes("RGB", shot.size, bytes(grab), "raw", "BGRX").save(io.BytesIO(), "JPEG", quality=80)
                     time.sleep(delay / 2)
-                    subprocess.run(["xdotool", "mousemove", str(rng.randrange(WIDTH)), str(rng.randrange(HEIGHT)),
-                                    "click", "1"], env=env, check=True)
+                    x, y = next(points)
+                    subprocess.run(["xdotool", "mousemove", str(round(x)), str(round(y)), "click", "1"], env=env, check=True)
                     done += 1
             app.terminate()
             app.wait()
@@ -133,7 +144,13 @@ def raw_desktop(episodes: int, steps: int, delay: float) -> int:
 # -- running and printing ----------------------------------------------------------------------------------
 
 
-def guiagent_side(kind: str, url: str, episodes: int, steps: int, video: bool, tmp: Path) -> tuple[float, dict, int]:
+def guiagent_side(kind: str, delay: float, episodes: int, steps: int, video: bool, tmp: Path) -> tuple[float, dict, int]:
+    """guiagent's batch, against a load server of its own (so its seeded click points start again, as the raw side's do)."""
+    with LoadServerProcess(delay_s=delay) as server:
+        return _guiagent_side(kind, server.base_url, episodes, steps, video, tmp)
+
+
+def _guiagent_side(kind: str, url: str, episodes: int, steps: int, video: bool, tmp: Path) -> tuple[float, dict, int]:
     out = tmp / f"{kind}-{episodes}-{int(video)}"
     cmd = [*GUIAGENT, "batch", "desktop" if kind == "desktop" else "demo", "--policy", "vlm", "--model-url", url,
            "--workers", "1", "--retries", "0", "--tasks", DESKTOP_TASK if kind == "desktop" else BROWSER_TASK,
@@ -194,7 +211,7 @@ def main() -> None:
     counts = [int(x) for x in args.episodes.split(",")]
     parts = set(args.only.split(","))
     print(f"step cost: {args.steps}-step episodes, answers after {args.delay:g} s, {os.cpu_count()} CPUs", flush=True)
-    with LoadServerProcess(delay_s=args.delay) as server, tempfile.TemporaryDirectory(prefix="step-cost-") as root:
+    with tempfile.TemporaryDirectory(prefix="step-cost-") as root:
         tmp = Path(root)
         runs = [("browser", v == "on") for v in args.video.split(",") if "browser" in parts]
         if "desktop" in parts:
@@ -202,7 +219,7 @@ def main() -> None:
         for kind, video in runs:
             ours, raw = [], []
             for n in counts:
-                ours.append(guiagent_side(kind, server.base_url, n, args.steps, video, tmp))
+                ours.append(guiagent_side(kind, args.delay, n, args.steps, video, tmp))
                 raw.append(raw_side(kind, n, args.steps, args.delay, video and kind == "browser", tmp))
             show(f"{kind}, video {'on' if video else 'off'}", ours, raw, counts)
 
