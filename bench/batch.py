@@ -117,15 +117,19 @@ def model_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None
                        browser=BrowserConfig(sample_fps=1.0), loop=LoopConfig(max_steps=steps))
         single = steady_single = None
         print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}"
-              f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}")
+              f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}{'load avg (1 min)':>18}{'CPU s / step':>14}")
         for n in sizes:
             tasks = [SuiteTask(id=f"page-{i}", instruction="Look at the page.", start=Start(url=url), max_steps=steps)
                      for i in range(rounds * n)]
-            wall, summary = batch([Suite(name="bench", source="bench", tasks=tasks)], spec, n, inspect=steady_rate)
+            with TreeCpu() as cpu:  # what the N workers' trees spend: more than the cores can give is CPU-bound
+                wall, summary = batch([Suite(name="bench", source="bench", tasks=tasks)], spec, n, inspect=steady_rate)
             rate, steady = summary["steps"] / wall, summary["inspected"]
             single, steady_single = single or rate, steady_single or steady
             print(f"{n:>4}{rounds * n:>10}{rate:>10.2f}{rate / (n * single):>22.2f}"
-                  f"{steady:>16.2f}{steady / (n * steady_single):>14.2f}{summary['error']:>8}", flush=True)
+                  f"{steady:>16.2f}{steady / (n * steady_single):>14.2f}{summary['error']:>8}"
+                  f"{os.getloadavg()[0]:>18.2f}{cpu.seconds / max(1, summary['steps']):>14.3f}", flush=True)
+        print(f"  (the machine has {os.cpu_count()} CPUs: at N workers the tree needs about N x CPU s / step x single "
+              "steps/s of them; past that the curve is CPU-bound, not the runtime's)")
 
 
 def desktop_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None:

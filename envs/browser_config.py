@@ -41,6 +41,9 @@ class BrowserConfig(BaseModel):
     pass_env: list[str] = Field(default_factory=list, description="Variables Chromium gets beyond a minimal set.")
 
 
+CHECK_POLL_MS = 100
+
+
 def wait_for_check(page: Any, check: Check) -> str | None:
     """Wait (bounded by the check's timeout) until every condition holds on ``page``; the first one that
     does not, in words, or None. Playwright's own errors propagate (the caller knows a dead browser)."""
@@ -59,5 +62,7 @@ def wait_for_check(page: Any, check: Check) -> str | None:
     if check.text is not None:
         page.get_by_text(check.text).first.wait_for(state="visible", timeout=remaining_ms())
     if check.js is not None:
-        page.wait_for_function(check.js, timeout=remaining_ms())
+        # Polled every CHECK_POLL_MS, not on every animation frame: a check that does not hold (a failed
+        # episode) would otherwise keep the renderer, compositor and browser painting for its whole timeout.
+        page.wait_for_function(check.js, timeout=remaining_ms(), polling=CHECK_POLL_MS)
     return None

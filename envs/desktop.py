@@ -398,7 +398,7 @@ class DesktopEnv(ClosingEnv):
                 return ActionResult.failure(
                     f"check {check.describe()} failed within {check.timeout:g}s: windows are {titles!r}"
                 )
-            time.sleep(0.05)
+            time.sleep(CHECK_POLL_S)
 
     # -- X helpers -------------------------------------------------------------------------
 
@@ -421,6 +421,7 @@ class DesktopEnv(ClosingEnv):
         return active_title(self._x, self.config.wm is not WindowManager.NONE)
 
 
+CHECK_POLL_S = 0.1  # a window check that does not hold reads the window list this often for its whole timeout
 DESKTOP_EXTRA = "the desktop env needs guiagent's [desktop] extra (mss, python-xlib): pip install 'guiagent[desktop]'"
 
 

@@ -140,6 +140,9 @@ def _decode(data: bytes, size: tuple[int, int]) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     if image.format == "JPEG":
         image.draft("RGB", size)
+    if image.mode == "RGB":  # Chromium's PNGs and JPEGs are RGB already: convert() would copy every pixel
+        image.load()
+        return image
     return image.convert("RGB")
 
 

@@ -177,6 +177,11 @@ def test_checks_hold_or_say_why_not(pad, pages_url):
     assert not failed.ok and failed.message.startswith("check text 'never there' failed within 0.3s")
     wrong_url = pad.check(Check(url="/elsewhere", timeout=0.2))
     assert "does not match '/elsewhere'" in wrong_url.message
+    # a js condition is polled (not read once): one that comes true later holds, one that never does says so
+    pad.evaluate("setTimeout(() => { window.__late = 1; }, 200)")
+    assert pad.check(Check(js="window.__late === 1", timeout=10)).ok
+    never = pad.check(Check(js="window.__never === 1", timeout=0.3))
+    assert not never.ok and never.message.startswith("check js 'window.__never === 1' failed within 0.3s")
 
 
 def test_a_crashed_browser_is_an_env_error_and_close_is_idempotent(pages_url):

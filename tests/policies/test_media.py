@@ -72,3 +72,26 @@ def test_clip_frames_keep_one_size_as_the_clip_grows_so_each_is_encoded_once():
     full = build_clip([frame(100.0 + k) for k in range(40)], 140.0, config)
     assert full is not None
     assert len(full.frames) == 30 and full.tokens <= config.token_budget + 2
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_the_model_image_keeps_the_screenshots_pixels(mode):
+    """The screenshot sent to the model (padded to whole patches) shows the captured pixels, whatever the PNG's mode."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from guiagent.policies.media import Encoder
+
+    src = Image.new("RGB", (64, 40))
+    src.putdata([(x * 4, y * 6, (x + y) % 256) for y in range(40) for x in range(64)])
+    buf = io.BytesIO()
+    src.convert(mode).save(buf, "PNG")
+    obs = Observation(image=buf.getvalue(), t=1.0, geometry=FrameGeometry(width=64, height=40))
+    url = Encoder().image_url(obs, 84, 56)
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.mode == "RGB" and sent.size == (84, 56)
+    # padding repeats rows and columns: every captured pixel (all distinct here) is sent, and nothing else
+    assert {c for _, c in sent.getcolors(10_000) or []} == {c for _, c in src.getcolors(10_000) or []}
+    assert sent.getpixel((0, 0)) == src.getpixel((0, 0)) and sent.getpixel((83, 55)) == src.getpixel((63, 39))
