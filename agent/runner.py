@@ -11,12 +11,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urljoin, urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from guiagent.agent.approval_wait import DEFAULT_TIMEOUT_S, FolderApprover
+from guiagent.agent.approval_wait import FolderApprover
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
 from guiagent.agent.interrupts import Signals, run_guarded, stop_signals
@@ -24,8 +21,17 @@ from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outcome import EndedBy, Outcome
 from guiagent.agent.rebuild import Rebuilder, restore_world_start, save_world_start
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
-from guiagent.agent.replay_source import ReplaySettings, replay_policy, served_url
+from guiagent.agent.replay_source import replay_policy, served_url
 from guiagent.agent.safeguards import Approver, Safeguards, describe_request, owner_only
+from guiagent.agent.spec import (
+    BrowserEnvSpec,
+    DesktopEnvSpec,
+    OraclePolicySpec,
+    ReplayPolicySpec,
+    RunSpec,
+    ScriptPolicySpec,
+    VLMPolicySpec,
+)
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
     FRAMES_DIR,
@@ -37,16 +43,14 @@ from guiagent.agent.trajectory import (
     load_trajectory,
 )
 from guiagent.envs import Env
-from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
-from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.envs.browser import BrowserEnv, SharedBrowser
+from guiagent.envs.desktop import DesktopEnv
 from guiagent.policies import Policy
 from guiagent.policies.action_cache import default_cache_path
-from guiagent.policies.judge import JudgeConfig
 from guiagent.policies.script import ScriptPolicy
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
-from guiagent.tools import Check, Observation
-from guiagent.tools.approval import ApprovalRule
-from guiagent.tools.secrets import SecretError, Secrets, SecretSpec, placeholders
+from guiagent.tools import Observation
+from guiagent.tools.secrets import SecretError, Secrets, placeholders
 
 log = logging.getLogger(__name__)
 
@@ -59,36 +63,8 @@ class ConfigError(ValueError):
     """A run that cannot start as configured; the message names the setting."""
 
 
-class RunSpec(BaseModel):
-    """Everything needed to build an episode; stored in meta.json so ``--resume`` rebuilds it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: Literal["browser", "desktop"] = "browser"
-    browser: BrowserConfig = Field(default_factory=BrowserConfig)
-    desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm", "replay", "oracle"] = "script"
-    script: str | None = None
-    cache: str | None = Field(default=None, description="The script's action cache file (default: beside the script).")
-    cache_mode: Literal["use", "refresh", "off"] = "use"
-    vlm: VLMConfig | None = None
-    replay: ReplaySettings | None = None
-    task: str | None = None
-    start_url: str | None = None
-    success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
-    judge: JudgeConfig | None = Field(default=None, description="A second model that judges the episode at its end.")
-    demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
-    demo_port: int | None = None
-    demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
-    loop: LoopConfig = Field(default_factory=LoopConfig)
-    sandbox: bool | None = Field(default=None, description="A suite's desktop tasks: sandbox the app or not "
-                                 "(--sandbox/--no-sandbox; None: as each task says).")
-    secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
-    secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
-    approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")
-    approval_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, ge=0, description=(
-        "Unattended, how long a run waits (its env alive) for `guiagent approve` before it stops awaiting approval."))
-    share: bool = Field(default=False, description="Files as the umask says (else owner only: 0700/0600).")
+__all__ = ["ConfigError", "RunSpec", "demo_script_path", "desktop_demo_spec", "episode_vlm_config", "resume_episode",
+           "start_episode", "with_url_lists"]
 
 
 def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
@@ -107,30 +83,34 @@ def desktop_demo_spec(out: Path) -> RunSpec:
                           "sudo apt-get install python3-tk) or use a Python built with Tk") from None
     app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
-        env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
-        script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
+        env=DesktopEnvSpec(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
+        policy=ScriptPolicySpec(script=str(demo_script_path("desktop"))), loop=LoopConfig(max_steps=20),
     )
 
 
 def episode_vlm_config(spec: RunSpec) -> VLMConfig:
     """The model settings of an episode, on every path that builds one (run, resume, batch local and Ray, routed
     servers, page tasks): the dialect offered to the model (its vocabulary) follows the env the episode drives."""
-    return (spec.vlm or VLMConfig()).model_copy(update={"env": spec.env})
+    return (spec.policy_model or VLMConfig()).model_copy(update={"env": spec.env.kind})
 
 
 def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Policy, dict]:
-    if spec.policy == "vlm":
-        return VLMPolicy(episode_vlm_config(spec)), {}
-    if spec.policy == "replay":
-        if spec.replay is None:
-            raise ConfigError("a replay needs its source trajectory")
-        return replay_policy(spec.replay, root, site_url)
-    if spec.policy == "oracle":
-        raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
-    if spec.script is None:
+    match spec.policy:
+        case VLMPolicySpec():
+            return VLMPolicy(episode_vlm_config(spec)), {}
+        case ReplayPolicySpec() as replay:
+            return replay_policy(replay, root, site_url)
+        case OraclePolicySpec():
+            raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
+        case ScriptPolicySpec() as given:
+            return _script_policy(given, root)
+
+
+def _script_policy(given: ScriptPolicySpec, root: Path) -> tuple[Policy, dict]:
+    if given.script is None:
         raise ConfigError("--policy script needs --script FILE")
-    script_path = Path(spec.script)
-    policy = ScriptPolicy.from_file(script_path, vlm=spec.vlm, cache=spec.cache, cache_mode=spec.cache_mode)
+    script_path = Path(given.script)
+    policy = ScriptPolicy.from_file(script_path, vlm=given.vlm, cache=given.cache, cache_mode=given.cache_mode)
     copy = root / SCRIPT_COPY
     if script_path.resolve() != copy.resolve():
         shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
@@ -155,17 +135,19 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
 
 def with_url_lists(spec: RunSpec, allow: list[str] | None, block: list[str] | None) -> RunSpec:
     """The run's URL policy with a script's or a task's own allow/block lists added."""
-    policy = spec.browser.url_policy
-    if policy is None or not (allow or block):
+    if not isinstance(spec.env, BrowserEnvSpec) or spec.env.url_policy is None or not (allow or block):
         return spec
+    policy = spec.env.url_policy
     policy = policy.model_copy(update={"allow": [*policy.allow, *(allow or [])], "block": [*policy.block, *(block or [])]})
     policy = type(policy).model_validate(policy.model_dump())  # re-parse the patterns
-    return spec.model_copy(update={"browser": spec.browser.model_copy(update={"url_policy": policy})})
+    return spec.model_copy(update={"env": spec.env.model_copy(update={"url_policy": policy})})
 
 
 def _check_start_url(spec: RunSpec, url: str | None) -> None:
-    policy = spec.browser.url_policy
-    if spec.env == "browser" and url and policy is not None and not (verdict := policy.check_url(url)):
+    if not isinstance(spec.env, BrowserEnvSpec):
+        return
+    policy = spec.env.url_policy
+    if url and policy is not None and not (verdict := policy.check_url(url)):
         raise ConfigError(f"start URL {url!r} is refused by the URL policy: {verdict.reason}")
 
 
@@ -184,10 +166,9 @@ def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> S
 
 
 def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
-    if spec.env == "desktop":
-        return DesktopEnv(spec.desktop)
-    browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
-    return BrowserEnv(browser, shared=shared)
+    if isinstance(spec.env, DesktopEnvSpec):
+        return DesktopEnv(spec.env)
+    return BrowserEnv(spec.env.model_copy(update={"downloads_dir": str(root / "downloads")}), shared=shared)
 
 
 def start_episode(
@@ -226,8 +207,10 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
            signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
     site_url = None
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
-    if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
-        spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
+    script = spec.policy
+    if isinstance(script, ScriptPolicySpec) and script.script and script.cache is None:  # resume finds the same cache
+        cache = str(default_cache_path(Path(script.script)).resolve())
+        spec = spec.model_copy(update={"policy": script.model_copy(update={"cache": cache})})
     if spec.demo_site:
         server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
                                                 layout=spec.demo_layout))
@@ -253,7 +236,7 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
     env = env or _build_env(spec, out, shared)
     stack.callback(env.close)
     meta.env = env.settings()
-    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
+    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env.kind, task.start_url, policy.kind, out)
     env.reset(task.start_url)
     writer = TrajectoryWriter.create(out, meta)
     _announce_waits(approver, writer)
@@ -292,8 +275,8 @@ def resume_episode(
     if "spec" not in meta.extra:
         raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
     spec = RunSpec.model_validate(meta.extra["spec"])
-    if spec.script is not None:
-        spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
+    if isinstance(spec.policy, ScriptPolicySpec) and spec.policy.script is not None:
+        spec = spec.model_copy(update={"policy": spec.policy.model_copy(update={"script": str(root / SCRIPT_COPY)})})
     with ExitStack() as stack, stop_signals() as signals:
         stack.enter_context(owner_only(root, spec.share))
         stack.enter_context(claim_existing(root))

@@ -26,6 +26,7 @@ from guiagent.agent.loop import LoopConfig
 from guiagent.agent.outside import OutsideRun
 from guiagent.agent.report import render_html
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.chromium import find_chromium
 from guiagent.policies import DecisionSource
@@ -149,8 +150,8 @@ def test_a_batch_page_shows_running_episodes_and_failures(viewer: Browser, tmp_p
     root = tmp_path / "batch"
     (root / "episodes").mkdir(parents=True)
     (root / "results.jsonl").touch()
-    spec = RunSpec(script=str(ROOT / "agent/demo/demo_task.yaml"), demo_site=True, loop=LoopConfig(max_steps=1),
-                   success=Check.model_validate({"url": "/nowhere$", "timeout": 0.1}))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(ROOT / "agent/demo/demo_task.yaml")), demo_site=True,
+                   loop=LoopConfig(max_steps=1), success=Check.model_validate({"url": "/nowhere$", "timeout": 0.1}))
     with ThreadPoolExecutor(1) as pool:  # off this thread, which holds the viewer's Playwright
         failed = pool.submit(start_episode, spec, root / "episodes" / "failed").result()
     assert failed.status == "failure"
