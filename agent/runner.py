@@ -171,6 +171,54 @@ def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -
     return BrowserEnv(spec.env.model_copy(update={"downloads_dir": str(root / "downloads")}), shared=shared)
 
 
+class Assembly:
+    """What start and resume share to assemble an episode in ``root`` around an open ExitStack: the approver, the
+    demo site, the policy, the env and, once the writer is there, the episode itself, run guarded. Everything
+    opened is closed with the stack."""
+
+    def __init__(self, spec: RunSpec, root: Path, stack: ExitStack, signals: Signals, approver: Approver | None,
+                 wait_approval: bool, on_step: StepCallback | None) -> None:
+        self.spec, self.root, self.stack, self.signals, self.on_step = spec, root, stack, signals, on_step
+        if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
+            approver = FolderApprover(root, spec.approval_timeout_s)
+        self.approver = approver
+
+    def demo_site(self, anywhere_if_taken: bool = False) -> DemoServer:
+        """The bundled site on the spec's port (any free one if it has none, or, ``anywhere_if_taken``, if it is taken)."""
+        spec = self.spec
+        try:
+            server = DemoServer(port=spec.demo_port or 0, state_path=self.root / DEMO_STATE, layout=spec.demo_layout)
+        except OSError:
+            if not anywhere_if_taken:
+                raise
+            server = DemoServer(port=0, state_path=self.root / DEMO_STATE, layout=spec.demo_layout)
+        return self.stack.enter_context(server)
+
+    def policy(self, built: tuple[Policy, dict] | None, site_url: str | None,
+               wrap: Callable[[Policy], Policy] | None = None) -> tuple[Policy, dict]:
+        policy, from_policy = built or _build_policy(self.spec, self.root, site_url)
+        return (wrap(policy) if wrap is not None else policy), from_policy
+
+    def safeguards(self, texts: list[str]) -> Safeguards:
+        return _safeguards(self.spec, texts, self.approver)
+
+    def env(self, given: Env | None, shared: SharedBrowser | None) -> Env:
+        """The caller's env, or one built from the spec; closed with the stack."""
+        env = given or _build_env(self.spec, self.root, shared)
+        self.stack.callback(env.close)
+        return env
+
+    def run(self, env: Env, policy: Policy, task: Task, writer: TrajectoryWriter, guards: Safeguards,
+            go: Callable[[Episode], EpisodeResult], prepare: Callable[[Episode], None] | None = None) -> EpisodeResult:
+        """The episode of these parts, run by ``go`` with interrupts turned into a recorded stop."""
+        _announce_waits(self.approver, writer)
+        episode = Episode(env, policy, task, writer, self.spec.loop, on_step=self.on_step, safeguards=guards)
+        self.stack.callback(episode.close)
+        if prepare is not None:
+            prepare(episode)
+        return run_guarded(episode, writer, lambda: go(episode), self.signals)
+
+
 def start_episode(
     spec: RunSpec, out: Path, on_step: StepCallback | None = None, built: tuple[Policy, dict] | None = None,
     approver: Approver | None = None, env: Env | None = None, shared: SharedBrowser | None = None,
@@ -192,9 +240,8 @@ def start_episode(
         claim = claim_new(out, created, allowed=inputs)
         try:
             with ExitStack() as stack, stop_signals() as signals:
-                if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
-                    approver = FolderApprover(out, spec.approval_timeout_s)
-                return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy)
+                parts = Assembly(spec, out, stack, signals, approver, wait_approval, on_step)
+                return _start(parts, built, env, shared, wrap_policy)
         except BaseException:
             claim.discard_if_unstarted()
             raise
@@ -202,28 +249,25 @@ def start_episode(
             claim.release()
 
 
-def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
-           approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None) -> EpisodeResult:
-    site_url = None
+def _start(parts: Assembly, built: tuple[Policy, dict] | None, env: Env | None, shared: SharedBrowser | None,
+           wrap_policy: Callable[[Policy], Policy] | None) -> EpisodeResult:
+    out = parts.root
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
-    script = spec.policy
+    script = parts.spec.policy
     if isinstance(script, ScriptPolicySpec) and script.script and script.cache is None:  # resume finds the same cache
         cache = str(default_cache_path(Path(script.script)).resolve())
-        spec = spec.model_copy(update={"policy": script.model_copy(update={"cache": cache})})
-    if spec.demo_site:
-        server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
-                                                layout=spec.demo_layout))
-        spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+        parts.spec = parts.spec.model_copy(update={"policy": script.model_copy(update={"cache": cache})})
+    site_url = None
+    if parts.spec.demo_site:
+        server = parts.demo_site()
+        parts.spec = parts.spec.model_copy(update={"demo_port": server.server_address[1]})
         site_url = server.url
         log.info("demo site at %s", site_url)
-    policy, from_policy = built or _build_policy(spec, out, site_url)
-    if wrap_policy is not None:
-        policy = wrap_policy(policy)
-    task = _task(spec, from_policy, site_url)
-    spec = with_url_lists(spec, from_policy.get("allow"), from_policy.get("block"))
+    policy, from_policy = parts.policy(built, site_url, wrap_policy)
+    task = _task(parts.spec, from_policy, site_url)
+    spec = parts.spec = with_url_lists(parts.spec, from_policy.get("allow"), from_policy.get("block"))
     _check_start_url(spec, task.start_url)
-    guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
+    guards = parts.safeguards([task.instruction, from_policy.get("text", "")])
     meta = TrajectoryMeta(
         task=task.instruction,
         start_url=task.start_url,
@@ -233,16 +277,12 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
         extra={"spec": spec.model_dump(mode="json")},
         segments=[Segment(first_step=0)],
     )
-    env = env or _build_env(spec, out, shared)
-    stack.callback(env.close)
+    env = parts.env(env, shared)
     meta.env = env.settings()
     log.info("starting the %s env at %s; %s policy; recording to %s", spec.env.kind, task.start_url, policy.kind, out)
     env.reset(task.start_url)
     writer = TrajectoryWriter.create(out, meta)
-    _announce_waits(approver, writer)
-    episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
-    stack.callback(episode.close)
-    return run_guarded(episode, writer, episode.run, signals)
+    return parts.run(env, policy, task, writer, guards, lambda episode: episode.run())
 
 
 def resume_episode(
@@ -287,25 +327,18 @@ def resume_episode(
             damaged = None
         except CheckpointError as exc:
             proven, damaged = None, str(exc)
+        parts = Assembly(spec, root, stack, signals, approver, wait_approval, on_step)
         site_url = None
-        start_url = meta.start_url
-        if spec.demo_site:
-            try:
-                server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
-            except OSError:  # the old port is taken: serve elsewhere and move the URLs along
-                server = DemoServer(port=0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
-            stack.enter_context(server)
-            site_url = server.url
+        if spec.demo_site:  # the old port if it is free, else elsewhere, and the URLs move along
+            site_url = parts.demo_site(anywhere_if_taken=True).url
             old_port = spec.demo_port
             url_map = url_map or (lambda u: served_url(u, old_port, site_url) or u)
         url_map = url_map or (lambda u: u)
-        start_url = url_map(start_url) if start_url else start_url
-        policy, from_policy = built or _build_policy(spec, root, site_url)
+        start_url = url_map(meta.start_url) if meta.start_url else meta.start_url
+        policy, from_policy = parts.policy(built, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"),
                     judge=spec.judge)
-        if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
-            approver = FolderApprover(root, spec.approval_timeout_s)
-        guards = _safeguards(spec, [], approver)
+        guards = parts.safeguards([])
         if damaged is not None:
             aside = _set_checkpoint_aside(root)
             note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
@@ -315,8 +348,7 @@ def resume_episode(
         for text in writer.notes:
             note(text)
         traj = load_trajectory(root)
-        env = env or _build_env(spec, root, shared)
-        stack.callback(env.close)
+        env = parts.env(env, shared)
         log.info("resuming %s after step %d: rebuilding the world by replaying from %s", root, len(traj.steps), start_url)
         pending = _pending_frame(root, len(traj.steps)) if meta.outcome is Outcome.AWAITING_APPROVAL else None
         rebuilt = Rebuilder(env, traj, guards, url_map).rebuild(start_url, restored, anyway, pending)
@@ -326,13 +358,12 @@ def resume_episode(
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
         writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_at=None, ended_by=None, fault=None, steps=len(traj.steps), segments=[
             *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason, rebuilt=rebuilt)])
-        _announce_waits(approver, writer)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
-        stack.callback(episode.close)
-        _preload_frames(episode, traj)
+        steps = traj.steps
         if damaged is not None:
-            return run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
-        return run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
+            return parts.run(env, policy, task, writer, guards, lambda episode: episode.resume_from_steps(steps),
+                             prepare=lambda episode: _preload_frames(episode, traj))
+        return parts.run(env, policy, task, writer, guards, lambda episode: episode.resume(steps, approval),
+                         prepare=lambda episode: _preload_frames(episode, traj))
 
 
 def _pending_frame(root: Path, index: int) -> str | None:
