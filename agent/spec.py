@@ -18,6 +18,11 @@ from guiagent.tools import Check
 from guiagent.tools.approval import ApprovalRule
 from guiagent.tools.secrets import SecretSpec
 
+
+class ConfigError(ValueError):
+    """A run that cannot start as configured; the message names the setting."""
+
+
 EnvKind = Literal["browser", "desktop"]
 PolicyKind = Literal["script", "vlm", "replay", "oracle"]
 

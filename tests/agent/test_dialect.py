@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from guiagent.agent.assembly import build_policy
 from guiagent.agent.batch.episode import _single_vlm, task_spec
 from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
 from guiagent.agent.batch.router import routed_policy
-from guiagent.agent.runner import RunSpec, _build_policy
+from guiagent.agent.runner import RunSpec
 from guiagent.agent.spec import BrowserEnvSpec, DesktopEnvSpec, VLMPolicySpec
 from guiagent.agent.suites import load_suite
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
@@ -29,7 +30,7 @@ def _offered(policy: VLMPolicy) -> set[str]:
 def _paths(env: str, tmp_path: Path) -> dict[str, VLMPolicy]:
     spec = RunSpec(env=DesktopEnvSpec() if env == "desktop" else BrowserEnvSpec(),
                    policy=VLMPolicySpec(vlm=VLMConfig()))
-    run_policy, _ = _build_policy(spec, tmp_path, None)  # run and resume build it here
+    run_policy, _ = build_policy(spec, tmp_path, None)  # run and resume build it here
     routed = routed_policy(spec, ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"], tmp_path)
     batch_policy = _single_vlm(spec)
     assert isinstance(run_policy, VLMPolicy) and isinstance(batch_policy, VLMPolicy)
