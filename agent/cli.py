@@ -233,19 +233,10 @@ def batch(
         output.error(f"interrupted: what finished is in {target / 'results.jsonl'}")
         output.line(f"run the same command to continue: {continue_command(out is None, target)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    out = target
-    s = report.summary
-    rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
-    table = s["declared_vs_verified"]
-    output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
-                f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
-                f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
-    for task in s.get("skipped", []):
-        output.line(f"skipped    {task['id']}: {task['reason']}", "yellow")
-    if (agreement := s.get("judge_agreement")) is not None:
-        share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
-        output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "
-                    f"recall {share(agreement['recall'])} (of its \"success\")")
+    from guiagent.agent.batch.cli_lines import summary_lines
+
+    for text, style in summary_lines(report.summary, target):
+        output.line(text, style)
     raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 

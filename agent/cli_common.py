@@ -152,9 +152,6 @@ def suite_task(options: RunOptions, suite: str, seed: int | None, target: Path, 
                           on_step=output.step, approver=terminal_approver())
 
 
-# run's options that batch does not take: the suite's task gives them, or they make no sense for many
-# episodes at once (a profile, a person to approve, one JSON result).
-
 
 def with_options_of(source: Callable[..., None], leaving: set[str]) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command every option of ``source`` (another command) but those in ``leaving``, with their names, help
