@@ -138,9 +138,8 @@ def run(
     live_host: Annotated[str, typer.Option(help="With --live: the address the view listens on (default this machine only).")] = "127.0.0.1",
 ) -> None:
     """Run an episode (or continue one with --resume)."""
-    options = dict(locals())
     output = _output(json_out)
-    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.run_options import RunOptions
     from guiagent.agent.runner import resume_episode, start_episode
     from guiagent.agent.safeguards import terminal_approver
 
@@ -153,17 +152,28 @@ def run(
                                        wait_approval=True, on_note=lambda text: output.line(f"note: {text}", "yellow")),
                 resume, output)
         return
+    options = RunOptions(
+        env=env, policy=policy, script=script, task=task, start_url=start_url, max_steps=max_steps,
+        max_format_errors=max_format_errors, success=success, judge_url=judge_url, judge_model=judge_model,
+        judge_frames=judge_frames, xvfb=xvfb, launch=launch, window=window, monitor=monitor, display=display, a11y=a11y,
+        sandbox=sandbox, network=network, headed=headed, viewport=viewport, scale=scale, chromium=chromium, profile=profile,
+        demo_site=demo_site, demo_layout=demo_layout, model_url=model_url, model=model, model_family=model_family,
+        protocol=protocol, constrained=constrained, video_fps=video_fps, history_seconds=history_seconds,
+        max_pixels=max_pixels, video_tokens=video_tokens, sample_fps=sample_fps, allow=allow, block=block,
+        allow_scheme=allow_scheme, private_network=private_network, secret=secret, secrets_file=secrets_file,
+        pass_env=pass_env, upload_dir=upload_dir, approve=approve, approval_timeout=approval_timeout, share=share,
+        cache=cache, no_cache=no_cache, refresh_cache=refresh_cache)
     target = out or default_out("run")
     if suite is not None:
-        execute(lambda: suite_task(options, target, output), target, output)
+        execute(lambda: suite_task(options, suite, seed, target, output), target, output)
         return
     if live:
         from guiagent.agent.live import live_episode
 
-        execute(lambda: live_episode(run_spec(options), target, live_host, output.err.print, on_step=output.step),
+        execute(lambda: live_episode(options.spec(), target, live_host, output.err.print, on_step=output.step),
                 target, output)
         return
-    execute(lambda: start_episode(run_spec(options), target, on_step=output.step, approver=terminal_approver(),
+    execute(lambda: start_episode(options.spec(), target, on_step=output.step, approver=terminal_approver(),
                                   wait_approval=True), target, output)
 
 
@@ -197,20 +207,20 @@ def batch(
     from pydantic import ValidationError
 
     from guiagent.agent.batch import BatchError, run_from_cli
-    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.run_options import RunOptions
     from guiagent.agent.runner import ConfigError
     from guiagent.agent.suites import SuiteError
 
     target = out or default_out("batch")
     urls = model_url or ["http://127.0.0.1:8000/v1"]
+    given = {k: v for k, v in (run_options or {}).items() if k not in ("live", "live_host")}
     # The bundled suites' sites are served on 127.0.0.1: reachable unless --no-private-network.
-    options = {**(run_options or {}), **{k: None for k in NOT_FOR_BATCH}, "policy": policy, "model_url": urls[0],
-               "env": "browser", "monitor": 0, "demo_site": True, "max_steps": 50}
+    options = RunOptions.model_validate({**given, "policy": policy, "model_url": urls[0], "demo_site": True})
     from guiagent.agent.cli_drivers import batch_view
 
     try:
         with batch_view(target, run_options or {}, output.err.print):
-            report = run_from_cli(suites, target, run_spec(options), workers=workers, tasks=tasks, seeds=seeds,
+            report = run_from_cli(suites, target, options.spec(), desktop=options.desktop(), workers=workers, tasks=tasks, seeds=seeds,
                                   max_steps=max_steps, model_urls=urls if len(urls) > 1 else [], engine=engine,
                                   ray_address=ray_address, retries=retries, episode_timeout_s=episode_timeout,
                                   recycle_after=recycle_after)
@@ -223,19 +233,10 @@ def batch(
         output.error(f"interrupted: what finished is in {target / 'results.jsonl'}")
         output.line(f"run the same command to continue: {continue_command(out is None, target)}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    out = target
-    s = report.summary
-    rate = f" ({s['success_rate']:.0%} of those that ran)" if s["success_rate"] is not None else ""
-    table = s["declared_vs_verified"]
-    output.line(f"{s['success']} of {s['episodes']} episodes succeeded (verified){rate}; {s['failure']} failed "
-                f"({table['false_success']} false successes); {s['unverified']} unverified; {s['not_run']} could not run. "
-                f"Results: {out / 'results.jsonl'}, {out / 'index.html'}")
-    for task in s.get("skipped", []):
-        output.line(f"skipped    {task['id']}: {task['reason']}", "yellow")
-    if (agreement := s.get("judge_agreement")) is not None:
-        share = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
-        output.line(f"judge vs reward on {agreement['episodes']} episodes: precision {share(agreement['precision'])}, "
-                    f"recall {share(agreement['recall'])} (of its \"success\")")
+    from guiagent.agent.batch.cli_lines import summary_lines
+
+    for text, style in summary_lines(report.summary, target):
+        output.line(text, style)
     raise typer.Exit(EXIT_OK if report.all_ran else EXIT_FAILED)
 
 
@@ -276,7 +277,7 @@ def demo(
     output = _output()
     from guiagent.agent.loop import LoopConfig
     from guiagent.agent.runner import ConfigError, RunSpec, demo_script_path, desktop_demo_spec, start_episode
-    from guiagent.envs.browser import BrowserConfig
+    from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 
     target = out or default_out(f"demo-{env}" if env != "browser" else "demo")
     if env == "desktop":
@@ -288,8 +289,8 @@ def demo(
         output.line(f"demo: the bundled desktop task on a private Xvfb, recording to {target}")
     else:
         spec = RunSpec(
-            browser=BrowserConfig(executable_path=chromium, headless=not headed, device_scale_factor=scale),
-            script=str(demo_script_path(targets=targets)), demo_site=True, demo_layout=layout,
+            env=BrowserEnvSpec(executable_path=chromium, headless=not headed, device_scale_factor=scale),
+            policy=ScriptPolicySpec(script=str(demo_script_path(targets=targets))), demo_site=True, demo_layout=layout,
             loop=LoopConfig(max_steps=40),
         )
         output.line(f"demo: the bundled task on the bundled site, recording to {target}")
@@ -473,7 +474,7 @@ def doctor(
 def _register_drivers() -> None:
     from guiagent.agent.cli_drivers import register  # typer and the standard library only
 
-    register(app, run, EXIT_USAGE)
+    register(app, EXIT_USAGE)
 
 
 _register_drivers()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from guiagent.agent.cli_output import Output
     from guiagent.agent.loop import EpisodeResult
     from guiagent.agent.outcome import Outcome
+    from guiagent.agent.run_options import RunOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_UNVERIFIED = 3  # the policy says it is done, and no check verified it
@@ -136,24 +137,20 @@ def refuse_finished(folder: Path, output: Output) -> None:
     raise typer.Exit(exit_code(m.outcome))
 
 
-def suite_task(options: dict[str, Any], target: Path, output: Output) -> EpisodeResult:
+def suite_task(options: RunOptions, suite: str, seed: int | None, target: Path, output: Output) -> EpisodeResult:
     """``run --suite FILE --task ID``: the suite's task gives the start, check, limits and script; run's options
     the policy, model and env settings (the bundled sites are on 127.0.0.1, as in batch)."""
     from guiagent.agent.batch import run_suite_task
-    from guiagent.agent.run_options import run_spec
     from guiagent.agent.runner import ConfigError
     from guiagent.agent.safeguards import terminal_approver
 
-    given = [f"--{k.replace('_', '-')}" for k in ("script", "start_url", "success", "launch", "window") if options[k]]
+    given = [f"--{k.replace('_', '-')}" for k in ("script", "start_url", "success", "launch", "window") if getattr(options, k)]
     if given:
         raise ConfigError(f"--suite takes the task's own {', '.join(given)}: leave {'it' if len(given) == 1 else 'them'} out")
-    spec = run_spec({**options, "task": None, "demo_site": True})
-    return run_suite_task(options["suite"], options["task"], target, spec, seed=options["seed"], on_step=output.step,
-                          approver=terminal_approver())
+    settings = options.model_copy(update={"task": None, "demo_site": True, "env": "browser"})  # the task's env decides
+    return run_suite_task(suite, options.task, target, settings.spec(), desktop=settings.desktop(), seed=seed,
+                          on_step=output.step, approver=terminal_approver())
 
-
-# run's options that batch does not take: the suite's task gives them, or they make no sense for many
-# episodes at once (a profile, a person to approve, one JSON result).
 
 
 def with_options_of(source: Callable[..., None], leaving: set[str]) -> Callable[[Callable[..., None]], Callable[..., None]]:

@@ -6,18 +6,12 @@ Registered on the main app by ``register``; like cli.py, only typer and the stan
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-
-
-def _run_defaults(run: Callable[..., None]) -> dict[str, Any]:
-    """``guiagent run``'s options at their defaults: the env settings an MCP episode shares with a run."""
-    return {p.name: p.default for p in inspect.signature(run, eval_str=True).parameters.values()}
 
 
 @contextmanager
@@ -33,8 +27,8 @@ def batch_view(out: Path, run_options: dict[str, Any], announce: Callable[[str],
         yield
 
 
-def register(app: typer.Typer, run: Callable[..., None], exit_usage: int) -> None:
-    """Add ``watch`` and ``mcp`` to ``app``; ``run`` is ``guiagent run`` (its options' defaults are borrowed)."""
+def register(app: typer.Typer, exit_usage: int) -> None:
+    """Add ``watch`` and ``mcp`` to ``app``."""
 
     @app.command()
     def watch(
@@ -83,15 +77,17 @@ def register(app: typer.Typer, run: Callable[..., None], exit_usage: int) -> Non
         share: Annotated[bool, typer.Option(help="Trajectory files as the umask says (default: owner only).")] = False,
     ) -> None:
         """Serve an env as computer-use tools to an MCP client (stdio by default); every call is a recorded step."""
-        given = dict(locals())
         from guiagent.agent.mcp_server import McpDriver, serve_http, serve_stdio
-        from guiagent.agent.run_options import run_spec
+        from guiagent.agent.run_options import RunOptions
         from guiagent.agent.runner import ConfigError
 
-        options = {**_run_defaults(run), **{k: v for k, v in given.items() if k not in ("http", "host", "port")},
-                   "private_network": private_network if private_network is not None else demo_site}
+        options = RunOptions(
+            env=env, demo_site=demo_site, start_url=start_url, max_steps=max_steps, viewport=viewport, scale=scale,
+            headed=headed, chromium=chromium, allow=allow, block=block, secret=secret, secrets_file=secrets_file,
+            approve=approve, xvfb=xvfb, launch=launch, window=window, display=display, share=share,
+            private_network=private_network if private_network is not None else demo_site)
         try:
-            spec = run_spec(options)
+            spec = options.spec()
         except ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exit_usage) from None

@@ -187,7 +187,7 @@ class McpDriver:
 
 def build_server(driver: McpDriver) -> Server:
     """The MCP server over ``driver``: tools listed from the action models, calls run on worker threads."""
-    tools = [*TASK_TOOLS[:2], *action_tools(driver.spec.env), TASK_TOOLS[2]]
+    tools = [*TASK_TOOLS[:2], *action_tools(driver.spec.env.kind), TASK_TOOLS[2]]
     names = {t.name for t in tools}
 
     async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:

@@ -14,9 +14,10 @@ from pydantic import BaseModel
 
 from guiagent.agent.loop import EpisodeResult, LoopConfig, StepCallback
 from guiagent.agent.outputs import check_folder
-from guiagent.agent.replay_source import DIVERGENCE_DIR, ReplaySettings, replay_policy
+from guiagent.agent.replay_source import DIVERGENCE_DIR, replay_policy
 from guiagent.agent.runner import DESKTOP_STATE, ConfigError, RunSpec, start_episode
 from guiagent.agent.safeguards import Approver
+from guiagent.agent.spec import DesktopEnvSpec, ReplayPolicySpec
 from guiagent.agent.trajectory import StepRecord, Trajectory, load_trajectory
 
 REPORT_JSON = "divergence.json"
@@ -63,13 +64,14 @@ def replay_trajectory(
     if "spec" not in traj.meta.extra:
         raise ConfigError(f"{source}: meta.json has no run spec: cannot build the same env")
     spec = RunSpec.model_validate(traj.meta.extra["spec"])
-    launch = spec.desktop.launch
-    if launch and str(Path(source).resolve()) in launch:  # an app whose state lives in the trajectory: start fresh
-        launch = launch.replace(str(Path(source).resolve() / DESKTOP_STATE), str(out.resolve() / DESKTOP_STATE))
+    env = spec.env
+    if isinstance(env, DesktopEnvSpec) and env.launch and str(Path(source).resolve()) in env.launch:
+        # an app whose state lives in the trajectory: start fresh
+        launch = env.launch.replace(str(Path(source).resolve() / DESKTOP_STATE), str(out.resolve() / DESKTOP_STATE))
+        env = env.model_copy(update={"launch": launch})
+    replay = ReplayPolicySpec(source=str(Path(source).resolve()), mode=mode, threshold=threshold)
     spec = spec.model_copy(update={
-        "policy": "replay", "script": None, "vlm": None, "demo_port": None,
-        "replay": ReplaySettings(source=str(Path(source).resolve()), mode=mode, threshold=threshold),
-        "desktop": spec.desktop.model_copy(update={"launch": launch}),
+        "policy": replay, "demo_port": None, "env": env,
         "loop": LoopConfig(max_steps=len(traj.steps) + 1, max_format_errors=0),
     })
     out.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,7 @@ def replay_trajectory(
     if spec.demo_site:  # pick the port now, so that recorded URLs can be mapped to it while verifying
         spec.demo_port = _free_port()
         site_url = f"http://127.0.0.1:{spec.demo_port}"
-    policy, facts = replay_policy(spec.replay, out, site_url)  # type: ignore[arg-type]
+    policy, facts = replay_policy(replay, out, site_url)
     result = start_episode(spec, out, on_step=on_step, built=(policy, facts), approver=recorded_answers(traj.steps))
     replayed = load_trajectory(out)
     divergences = []

@@ -1,17 +1,26 @@
-"""``guiagent run``'s options as a run spec: what `run` and `batch` share."""
+"""``guiagent run``'s options, typed, and the run spec they describe: what `run`, `batch` and `mcp` share."""
 
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from guiagent.agent.loop import LoopConfig
-from guiagent.agent.runner import ConfigError, RunSpec
-from guiagent.envs.browser import BrowserConfig
+from guiagent.agent.runner import ConfigError
+from guiagent.agent.spec import (
+    BrowserEnvSpec,
+    DesktopEnvSpec,
+    EnvKind,
+    OraclePolicySpec,
+    PolicySpec,
+    RunSpec,
+    ScriptPolicySpec,
+    VLMPolicySpec,
+)
 from guiagent.envs.desktop import DesktopConfig
 from guiagent.envs.sandbox import SandboxConfig
 from guiagent.envs.xvfb import parse_screen
@@ -24,70 +33,141 @@ from guiagent.tools.secrets import SecretSpec
 from guiagent.tools.urlpolicy import UrlPolicy
 
 
-def run_spec(options: dict[str, Any]) -> RunSpec:
-    """The run spec that ``guiagent run``'s options describe (option name -> value); ``batch`` builds its
-    episodes' base spec with it too."""
-    o = SimpleNamespace(**options)
-    if o.xvfb is not None:
+class RunOptions(BaseModel):
+    """The env, policy, model and safety options of ``guiagent run`` (the names and defaults of its options; batch
+    and mcp take theirs), from which ``spec`` builds the run spec's tagged unions."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    env: EnvKind = "browser"
+    policy: Literal["script", "vlm", "oracle"] = "script"
+    script: Path | None = None
+    task: str | None = None
+    start_url: str | None = None
+    max_steps: int = 50
+    max_format_errors: int = 3
+    success: list[str] | None = None
+    judge_url: str | None = None
+    judge_model: str | None = None
+    judge_frames: int = 3
+    xvfb: str | None = None
+    launch: str | None = None
+    window: str | None = None
+    monitor: int = 0
+    display: str | None = None
+    a11y: bool = False
+    sandbox: bool | None = None
+    network: bool = False
+    headed: bool = False
+    viewport: str = "1280x800"
+    scale: float = 1.0
+    chromium: str | None = None
+    profile: Path | None = None
+    demo_site: bool = False
+    demo_layout: Literal["default", "moved"] = "default"
+    model_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    model_family: str = "qwen2.5-vl"
+    protocol: str = "tool-call"
+    constrained: bool = False
+    video_fps: float = 1.0
+    history_seconds: float = 30.0
+    max_pixels: int | None = None
+    video_tokens: int = 768
+    sample_fps: float | None = None
+    allow: list[str] | None = None
+    block: list[str] | None = None
+    allow_scheme: list[str] | None = None
+    private_network: bool | None = None
+    secret: list[str] | None = None
+    secrets_file: Path | None = None
+    pass_env: list[str] | None = None
+    upload_dir: Path | None = None
+    approve: list[str] | None = None
+    approval_timeout: float = 300.0
+    share: bool = False
+    cache: Path | None = None
+    no_cache: bool = False
+    refresh_cache: bool = False
+
+    def spec(self) -> RunSpec:
+        """The run spec these options describe; a ConfigError names a bad option."""
         try:
-            parse_screen(o.xvfb)
-        except ValueError as exc:
-            raise ConfigError(f"--xvfb: {exc}") from None
-    if o.no_cache and o.refresh_cache:
-        raise ConfigError("--no-cache and --refresh-cache exclude each other")
-    width, height = size(o.viewport, "--viewport")
-    fps = o.sample_fps if o.sample_fps is not None else (o.video_fps if o.policy == "vlm" and o.history_seconds > 0 else 0.0)
-    vlm = None
-    if o.policy == "vlm" or o.script is not None:  # a script's describe targets are grounded by this model
-        given = {"max_pixels": o.max_pixels} if o.max_pixels is not None else {}
-        vlm = VLMConfig(
-            base_url=o.model_url, model=o.model, family=o.model_family, protocol=o.protocol, constrained=o.constrained, **given,
-            video=VideoConfig(fps=o.video_fps, history_seconds=o.history_seconds, token_budget=o.video_tokens),
+            url_policy = self.url_policy()
+            secrets = [SecretSpec.parse(s) for s in self.secret or []]
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(first_error(exc)) from None
+        return RunSpec(
+            env=self.browser(url_policy) if self.env == "browser" else DesktopEnvSpec(**self.desktop().model_dump()),
+            policy=self.policy_spec(), task=self.task, start_url=self.start_url,
+            demo_site=self.demo_site, demo_layout=self.demo_layout, sandbox=self.sandbox,
+            loop=LoopConfig(max_steps=self.max_steps, max_format_errors=self.max_format_errors),
+            secrets=secrets, secrets_file=str(self.secrets_file) if self.secrets_file else None,
+            approve=[ApprovalRule(rule=r) for r in self.approve or []], share=self.share,
+            approval_timeout_s=self.approval_timeout,
+            success=success_check(self.success or []), judge=judge_config(self.judge_url, self.judge_model, self.judge_frames),
         )
-    private = o.private_network if o.private_network is not None else (o.policy != "vlm" or o.demo_site)
-    upload_dir = getattr(o, "upload_dir", None)
-    sandbox = getattr(o, "sandbox", None)
-    if upload_dir is not None and not upload_dir.is_dir():
-        raise ConfigError(f"--upload-dir {upload_dir} is not a folder: name the folder the page may take files from")
-    try:
-        url_policy = UrlPolicy(allow=o.allow or [], block=o.block or [], private_network=private,
-                               schemes=["http", "https", *(o.allow_scheme or [])])
-        secrets = [SecretSpec.parse(s) for s in o.secret or []]
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigError(first_error(exc)) from None
-    return RunSpec(
-        env=o.env, policy=o.policy, vlm=vlm,
-        desktop=DesktopConfig(display=o.display, xvfb=o.xvfb, launch=o.launch, window=o.window, monitor=o.monitor,
-                              sample_fps=fps, pass_env=o.pass_env or [],
-                              a11y=bool(getattr(o, "a11y", False)),
-                              sandbox=SandboxConfig(enabled=bool(sandbox), network=bool(getattr(o, "network", False)))),
-        sandbox=sandbox,
-        browser=BrowserConfig(executable_path=o.chromium, headless=not o.headed, viewport_width=width,
-                              viewport_height=height, device_scale_factor=o.scale, sample_fps=fps,
-                              profile_dir=str(o.profile.resolve()) if o.profile else None,
-                              url_policy=url_policy, pass_env=o.pass_env or [],
-                              upload_dir=str(upload_dir.resolve()) if upload_dir is not None else None),
-        script=str(o.script) if o.script else None, task=o.task, start_url=o.start_url,
-        cache=str(o.cache) if o.cache else None,
-        cache_mode="off" if o.no_cache else "refresh" if o.refresh_cache else "use",
-        demo_site=o.demo_site, demo_layout=o.demo_layout,
-        loop=LoopConfig(max_steps=o.max_steps, max_format_errors=o.max_format_errors),
-        secrets=secrets, secrets_file=str(o.secrets_file) if o.secrets_file else None,
-        approve=[ApprovalRule(rule=r) for r in o.approve or []], share=o.share,
-        approval_timeout_s=300.0 if getattr(o, "approval_timeout", None) is None else o.approval_timeout,
-        success=success_check(o.success or []), judge=judge_config(options),
-    )
+
+    def sample_rate(self) -> float:
+        """Frames kept between steps: as asked, else the clip's rate for a model that sees a clip, else none."""
+        if self.sample_fps is not None:
+            return self.sample_fps
+        return self.video_fps if self.policy == "vlm" and self.history_seconds > 0 else 0.0
+
+    def vlm(self) -> VLMConfig:
+        return VLMConfig(
+            base_url=self.model_url, model=self.model, family=self.model_family, protocol=self.protocol,  # type: ignore[arg-type]
+            constrained=self.constrained, max_pixels=self.max_pixels,
+            video=VideoConfig(fps=self.video_fps, history_seconds=self.history_seconds, token_budget=self.video_tokens),
+        )
+
+    def policy_spec(self) -> PolicySpec:
+        if self.no_cache and self.refresh_cache:
+            raise ConfigError("--no-cache and --refresh-cache exclude each other")
+        if self.policy == "vlm":
+            return VLMPolicySpec(vlm=self.vlm())
+        if self.policy == "oracle":
+            return OraclePolicySpec()
+        return ScriptPolicySpec(  # a script's describe targets are grounded by the model
+            script=str(self.script) if self.script else None, cache=str(self.cache) if self.cache else None,
+            cache_mode="off" if self.no_cache else "refresh" if self.refresh_cache else "use",
+            vlm=self.vlm() if self.script is not None else None)
+
+    def url_policy(self) -> UrlPolicy:
+        private = self.private_network if self.private_network is not None else (self.policy != "vlm" or self.demo_site)
+        return UrlPolicy(allow=self.allow or [], block=self.block or [], private_network=private,
+                         schemes=["http", "https", *(self.allow_scheme or [])])
+
+    def browser(self, url_policy: UrlPolicy) -> BrowserEnvSpec:
+        width, height = size(self.viewport, "--viewport")
+        if self.upload_dir is not None and not self.upload_dir.is_dir():
+            raise ConfigError(f"--upload-dir {self.upload_dir} is not a folder: name the folder the page may take files from")
+        return BrowserEnvSpec(executable_path=self.chromium, headless=not self.headed, viewport_width=width,
+                              viewport_height=height, device_scale_factor=self.scale, sample_fps=self.sample_rate(),
+                              profile_dir=str(self.profile.resolve()) if self.profile else None,
+                              url_policy=url_policy, pass_env=self.pass_env or [],
+                              upload_dir=str(self.upload_dir.resolve()) if self.upload_dir is not None else None)
+
+    def desktop(self) -> DesktopConfig:
+        """The desktop's settings (a suite's desktop tasks in a browser batch take these too)."""
+        if self.xvfb is not None:
+            try:
+                parse_screen(self.xvfb)
+            except ValueError as exc:
+                raise ConfigError(f"--xvfb: {exc}") from None
+        return DesktopConfig(display=self.display, xvfb=self.xvfb, launch=self.launch, window=self.window,
+                             monitor=self.monitor, sample_fps=self.sample_rate(), pass_env=self.pass_env or [],
+                             a11y=self.a11y, sandbox=SandboxConfig(enabled=bool(self.sandbox), network=self.network))
 
 
-def judge_config(options: dict[str, Any]) -> JudgeConfig | None:
+def judge_config(url: str | None, model: str | None, frames: int | None) -> JudgeConfig | None:
     """``--judge-url``/``--judge-model``/``--judge-frames`` as the judge's settings (None: no judge)."""
-    url, model, frames = options.get("judge_url"), options.get("judge_model"), options.get("judge_frames") or 3
     if url is None and model is None:
         return None
     if url is None or not model:
         raise ConfigError("the judge needs both --judge-url (its server's OpenAI-compatible root) and --judge-model")
     try:
-        return JudgeConfig(base_url=url, model=model, frames=frames)
+        return JudgeConfig(base_url=url, model=model, frames=frames or 3)
     except ValidationError as exc:
         raise ConfigError(f"--judge-frames: {first_error(exc)}") from None
 

@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import logging
-import os
 import shlex
-import shutil
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urljoin, urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from guiagent.agent.approval_wait import DEFAULT_TIMEOUT_S, FolderApprover
-from guiagent.agent.demo.server import DemoServer
+from guiagent.agent.assembly import DEMO_STATE, DESKTOP_STATE, SCRIPT_COPY, Assembly, episode_vlm_config
 from guiagent.agent.folder import claim_existing, claim_new, refuse_unless_empty
-from guiagent.agent.interrupts import Signals, run_guarded, stop_signals
+from guiagent.agent.interrupts import stop_signals
 from guiagent.agent.loop import Episode, EpisodeResult, LoopConfig, StepCallback
-from guiagent.agent.outcome import EndedBy, Outcome
+from guiagent.agent.outcome import Outcome
 from guiagent.agent.rebuild import Rebuilder, restore_world_start, save_world_start
 from guiagent.agent.records import CHECKPOINT_FILE, CheckpointError, checkpointed_record
-from guiagent.agent.replay_source import ReplaySettings, replay_policy, served_url
-from guiagent.agent.safeguards import Approver, Safeguards, describe_request, owner_only
+from guiagent.agent.replay_source import served_url
+from guiagent.agent.safeguards import Approver, owner_only
+from guiagent.agent.spec import BrowserEnvSpec, ConfigError, DesktopEnvSpec, RunSpec, ScriptPolicySpec
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import (
     FRAMES_DIR,
@@ -36,60 +31,16 @@ from guiagent.agent.trajectory import (
     TrajectoryWriter,
     load_trajectory,
 )
-from guiagent.agent.watch_mark import FolderTap
-from guiagent.envs import Env, FrameTap, FrameTapping
-from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser
-from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.envs import Env, FrameTap
+from guiagent.envs.browser import SharedBrowser
 from guiagent.policies import Policy
 from guiagent.policies.action_cache import default_cache_path
-from guiagent.policies.judge import JudgeConfig
-from guiagent.policies.script import ScriptPolicy
-from guiagent.policies.vlm import VLMConfig, VLMPolicy
-from guiagent.tools import Check, Observation
-from guiagent.tools.approval import ApprovalRule
-from guiagent.tools.secrets import SecretError, Secrets, SecretSpec, placeholders
+from guiagent.tools import Observation
 
 log = logging.getLogger(__name__)
 
-SCRIPT_COPY = "script.yaml"
-DEMO_STATE = "demo-state.json"
-DESKTOP_STATE = "desktop-state.json"
-
-
-class ConfigError(ValueError):
-    """A run that cannot start as configured; the message names the setting."""
-
-
-class RunSpec(BaseModel):
-    """Everything needed to build an episode; stored in meta.json so ``--resume`` rebuilds it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: Literal["browser", "desktop"] = "browser"
-    browser: BrowserConfig = Field(default_factory=BrowserConfig)
-    desktop: DesktopConfig = Field(default_factory=DesktopConfig)
-    policy: Literal["script", "vlm", "replay", "oracle"] = "script"
-    script: str | None = None
-    cache: str | None = Field(default=None, description="The script's action cache file (default: beside the script).")
-    cache_mode: Literal["use", "refresh", "off"] = "use"
-    vlm: VLMConfig | None = None
-    replay: ReplaySettings | None = None
-    task: str | None = None
-    start_url: str | None = None
-    success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
-    judge: JudgeConfig | None = Field(default=None, description="A second model that judges the episode at its end.")
-    demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")
-    demo_port: int | None = None
-    demo_layout: Literal["default", "moved"] = Field(default="default", description="The demo site's layout variant.")
-    loop: LoopConfig = Field(default_factory=LoopConfig)
-    sandbox: bool | None = Field(default=None, description="A suite's desktop tasks: sandbox the app or not "
-                                 "(--sandbox/--no-sandbox; None: as each task says).")
-    secrets: list[SecretSpec] = Field(default_factory=list, description="Names only; values come from the environment.")
-    secrets_file: str | None = Field(default=None, description="NAME=value file outside the trajectory.")
-    approve: list[ApprovalRule] = Field(default_factory=list, description="Actions that wait for a person's approval.")
-    approval_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, ge=0, description=(
-        "Unattended, how long a run waits (its env alive) for `guiagent approve` before it stops awaiting approval."))
-    share: bool = Field(default=False, description="Files as the umask says (else owner only: 0700/0600).")
+__all__ = ["DEMO_STATE", "DESKTOP_STATE", "Assembly", "ConfigError", "RunSpec", "demo_script_path", "desktop_demo_spec",
+           "episode_vlm_config", "resume_episode", "start_episode", "with_url_lists"]
 
 
 def demo_script_path(env: str = "browser", targets: bool = False) -> Path:
@@ -108,37 +59,9 @@ def desktop_demo_spec(out: Path) -> RunSpec:
                           "sudo apt-get install python3-tk) or use a Python built with Tk") from None
     app = f"{shlex.quote(sys.executable)} -m guiagent.agent.demo.desktop_app {shlex.quote(str(out.resolve() / DESKTOP_STATE))}"
     return RunSpec(
-        env="desktop", desktop=DesktopConfig(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
-        script=str(demo_script_path("desktop")), loop=LoopConfig(max_steps=20),
+        env=DesktopEnvSpec(xvfb="1280x800x24", launch=app, window="^Desktop demo"),
+        policy=ScriptPolicySpec(script=str(demo_script_path("desktop"))), loop=LoopConfig(max_steps=20),
     )
-
-
-def episode_vlm_config(spec: RunSpec) -> VLMConfig:
-    """The model settings of an episode, on every path that builds one (run, resume, batch local and Ray, routed
-    servers, page tasks): the dialect offered to the model (its vocabulary) follows the env the episode drives."""
-    return (spec.vlm or VLMConfig()).model_copy(update={"env": spec.env})
-
-
-def _build_policy(spec: RunSpec, root: Path, site_url: str | None) -> tuple[Policy, dict]:
-    if spec.policy == "vlm":
-        return VLMPolicy(episode_vlm_config(spec)), {}
-    if spec.policy == "replay":
-        if spec.replay is None:
-            raise ConfigError("a replay needs its source trajectory")
-        return replay_policy(spec.replay, root, site_url)
-    if spec.policy == "oracle":
-        raise ConfigError("an oracle policy reads a suite task's page: give the task with --suite FILE --task ID (or run a batch)")
-    if spec.script is None:
-        raise ConfigError("--policy script needs --script FILE")
-    script_path = Path(spec.script)
-    policy = ScriptPolicy.from_file(script_path, vlm=spec.vlm, cache=spec.cache, cache_mode=spec.cache_mode)
-    copy = root / SCRIPT_COPY
-    if script_path.resolve() != copy.resolve():
-        shutil.copyfile(script_path, copy)  # the trajectory carries its own script, for resume
-    policy.source = str(copy)
-    script = policy.script
-    return policy, {"task": script.task, "start_url": script.start_url, "success": script.success,
-                    "allow": script.allow, "block": script.block, "text": script_path.read_text()}
 
 
 def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
@@ -156,39 +79,20 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
 
 def with_url_lists(spec: RunSpec, allow: list[str] | None, block: list[str] | None) -> RunSpec:
     """The run's URL policy with a script's or a task's own allow/block lists added."""
-    policy = spec.browser.url_policy
-    if policy is None or not (allow or block):
+    if not isinstance(spec.env, BrowserEnvSpec) or spec.env.url_policy is None or not (allow or block):
         return spec
+    policy = spec.env.url_policy
     policy = policy.model_copy(update={"allow": [*policy.allow, *(allow or [])], "block": [*policy.block, *(block or [])]})
     policy = type(policy).model_validate(policy.model_dump())  # re-parse the patterns
-    return spec.model_copy(update={"browser": spec.browser.model_copy(update={"url_policy": policy})})
+    return spec.model_copy(update={"env": spec.env.model_copy(update={"url_policy": policy})})
 
 
 def _check_start_url(spec: RunSpec, url: str | None) -> None:
-    policy = spec.browser.url_policy
-    if spec.env == "browser" and url and policy is not None and not (verdict := policy.check_url(url)):
+    if not isinstance(spec.env, BrowserEnvSpec):
+        return
+    policy = spec.env.url_policy
+    if url and policy is not None and not (verdict := policy.check_url(url)):
         raise ConfigError(f"start URL {url!r} is refused by the URL policy: {verdict.reason}")
-
-
-def _safeguards(spec: RunSpec, texts: list[str], approver: Approver | None) -> Safeguards:
-    """Load the run's secrets (from the environment or the secrets file) and its approval rules."""
-    try:
-        secrets = Secrets.load(spec.secrets, os.environ, spec.secrets_file) if spec.secrets else None
-    except SecretError as exc:
-        raise ConfigError(str(exc)) from None
-    known = {s.name for s in spec.secrets}
-    for text in texts:
-        unknown = sorted(placeholders(text) - known)
-        if unknown:
-            raise ConfigError(f"{{{{{unknown[0]}}}}} is used but is not a secret of this run: pass --secret {unknown[0]}")
-    return Safeguards(secrets=secrets, rules=list(spec.approve), approver=approver)
-
-
-def _build_env(spec: RunSpec, root: Path, shared: SharedBrowser | None = None) -> Env:
-    if spec.env == "desktop":
-        return DesktopEnv(spec.desktop)
-    browser = spec.browser.model_copy(update={"downloads_dir": str(root / "downloads")})
-    return BrowserEnv(browser, shared=shared)
 
 
 def start_episode(
@@ -212,9 +116,8 @@ def start_episode(
         claim = claim_new(out, created, allowed=inputs)
         try:
             with ExitStack() as stack, stop_signals() as signals:
-                if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
-                    approver = FolderApprover(out, spec.approval_timeout_s)
-                return _start(spec, out, on_step, built, approver, env, shared, stack, signals, wrap_policy, tap)
+                parts = Assembly(spec, out, stack, signals, approver, wait_approval, on_step, tap)
+                return _start(parts, built, env, shared, wrap_policy)
         except BaseException:
             claim.discard_if_unstarted()
             raise
@@ -222,27 +125,25 @@ def start_episode(
             claim.release()
 
 
-def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[Policy, dict] | None,
-           approver: Approver | None, env: Env | None, shared: SharedBrowser | None, stack: ExitStack,
-           signals: Signals, wrap_policy: Callable[[Policy], Policy] | None = None,
-           tap: FrameTap | None = None) -> EpisodeResult:
-    site_url = None
+def _start(parts: Assembly, built: tuple[Policy, dict] | None, env: Env | None, shared: SharedBrowser | None,
+           wrap_policy: Callable[[Policy], Policy] | None) -> EpisodeResult:
+    out = parts.root
     save_world_start(out, [DEMO_STATE, DESKTOP_STATE])  # a resume replays from this state
-    if spec.policy == "script" and spec.script and spec.cache is None:  # resume finds the same cache
-        spec = spec.model_copy(update={"cache": str(default_cache_path(Path(spec.script)).resolve())})
-    if spec.demo_site:
-        server = stack.enter_context(DemoServer(port=spec.demo_port or 0, state_path=out / DEMO_STATE,
-                                                layout=spec.demo_layout))
-        spec = spec.model_copy(update={"demo_port": server.server_address[1]})
+    script = parts.spec.policy
+    if isinstance(script, ScriptPolicySpec) and script.script and script.cache is None:  # resume finds the same cache
+        cache = str(default_cache_path(Path(script.script)).resolve())
+        parts.spec = parts.spec.model_copy(update={"policy": script.model_copy(update={"cache": cache})})
+    site_url = None
+    if parts.spec.demo_site:
+        server = parts.demo_site()
+        parts.spec = parts.spec.model_copy(update={"demo_port": server.server_address[1]})
         site_url = server.url
         log.info("demo site at %s", site_url)
-    policy, from_policy = built or _build_policy(spec, out, site_url)
-    if wrap_policy is not None:
-        policy = wrap_policy(policy)
-    task = _task(spec, from_policy, site_url)
-    spec = with_url_lists(spec, from_policy.get("allow"), from_policy.get("block"))
+    policy, from_policy = parts.policy(built, site_url, wrap_policy)
+    task = _task(parts.spec, from_policy, site_url)
+    spec = parts.spec = with_url_lists(parts.spec, from_policy.get("allow"), from_policy.get("block"))
     _check_start_url(spec, task.start_url)
-    guards = _safeguards(spec, [task.instruction, from_policy.get("text", "")], approver)
+    guards = parts.safeguards([task.instruction, from_policy.get("text", "")])
     meta = TrajectoryMeta(
         task=task.instruction,
         start_url=task.start_url,
@@ -252,29 +153,12 @@ def _start(spec: RunSpec, out: Path, on_step: StepCallback | None, built: tuple[
         extra={"spec": spec.model_dump(mode="json")},
         segments=[Segment(first_step=0)],
     )
-    env = env or _build_env(spec, out, shared)
-    stack.callback(env.close)
-    _tap(env, out, stack, tap)
+    env = parts.env(env, shared)
     meta.env = env.settings()
-    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env, task.start_url, policy.kind, out)
+    log.info("starting the %s env at %s; %s policy; recording to %s", spec.env.kind, task.start_url, policy.kind, out)
     env.reset(task.start_url)
     writer = TrajectoryWriter.create(out, meta)
-    _announce_waits(approver, writer)
-    episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
-    stack.callback(episode.close)
-    return run_guarded(episode, writer, episode.run, signals)
-
-
-def _tap(env: Env, out: Path, stack: ExitStack, tap: FrameTap | None = None) -> None:
-    """Hand the env's frames to ``tap`` (a live view in this process), else to the episode folder's live frame once a
-    view of another process watches it (agent/watch_mark.py); stopped, and the live frame deleted, with ``stack``."""
-    if not isinstance(env, FrameTapping):
-        return
-    if tap is None:
-        folder_tap = FolderTap(out).start()
-        stack.callback(folder_tap.close)
-        tap = folder_tap
-    env.tap_frames(tap)
+    return parts.run(env, policy, task, writer, guards, lambda episode: episode.run())
 
 
 def resume_episode(
@@ -307,8 +191,8 @@ def resume_episode(
     if "spec" not in meta.extra:
         raise ConfigError(f"{root}: meta.json has no run spec; this trajectory cannot be resumed")
     spec = RunSpec.model_validate(meta.extra["spec"])
-    if spec.script is not None:
-        spec = spec.model_copy(update={"script": str(root / SCRIPT_COPY)})
+    if isinstance(spec.policy, ScriptPolicySpec) and spec.policy.script is not None:
+        spec = spec.model_copy(update={"policy": spec.policy.model_copy(update={"script": str(root / SCRIPT_COPY)})})
     with ExitStack() as stack, stop_signals() as signals:
         stack.enter_context(owner_only(root, spec.share))
         stack.enter_context(claim_existing(root))
@@ -319,25 +203,18 @@ def resume_episode(
             damaged = None
         except CheckpointError as exc:
             proven, damaged = None, str(exc)
+        parts = Assembly(spec, root, stack, signals, approver, wait_approval, on_step)
         site_url = None
-        start_url = meta.start_url
-        if spec.demo_site:
-            try:
-                server = DemoServer(port=spec.demo_port or 0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
-            except OSError:  # the old port is taken: serve elsewhere and move the URLs along
-                server = DemoServer(port=0, state_path=root / DEMO_STATE, layout=spec.demo_layout)
-            stack.enter_context(server)
-            site_url = server.url
+        if spec.demo_site:  # the old port if it is free, else elsewhere, and the URLs move along
+            site_url = parts.demo_site(anywhere_if_taken=True).url
             old_port = spec.demo_port
             url_map = url_map or (lambda u: served_url(u, old_port, site_url) or u)
         url_map = url_map or (lambda u: u)
-        start_url = url_map(start_url) if start_url else start_url
-        policy, from_policy = built or _build_policy(spec, root, site_url)
+        start_url = url_map(meta.start_url) if meta.start_url else meta.start_url
+        policy, from_policy = parts.policy(built, site_url)
         task = Task(instruction=meta.task, start_url=start_url, success=spec.success or from_policy.get("success"),
                     judge=spec.judge)
-        if approver is None and wait_approval and spec.approve and spec.approval_timeout_s > 0:
-            approver = FolderApprover(root, spec.approval_timeout_s)
-        guards = _safeguards(spec, [], approver)
+        guards = parts.safeguards([])
         if damaged is not None:
             aside = _set_checkpoint_aside(root)
             note(f"{CHECKPOINT_FILE} is damaged ({damaged}); it was moved aside to {aside.name} and the episode "
@@ -347,9 +224,7 @@ def resume_episode(
         for text in writer.notes:
             note(text)
         traj = load_trajectory(root)
-        env = env or _build_env(spec, root, shared)
-        stack.callback(env.close)
-        _tap(env, root, stack)
+        env = parts.env(env, shared)
         log.info("resuming %s after step %d: rebuilding the world by replaying from %s", root, len(traj.steps), start_url)
         pending = _pending_frame(root, len(traj.steps)) if meta.outcome is Outcome.AWAITING_APPROVAL else None
         rebuilt = Rebuilder(env, traj, guards, url_map).rebuild(start_url, restored, anyway, pending)
@@ -359,35 +234,18 @@ def resume_episode(
         segments = meta.segments or [Segment(started_at=meta.started_at, first_step=0)]
         writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_at=None, ended_by=None, fault=None, steps=len(traj.steps), segments=[
             *segments, Segment(first_step=len(traj.steps), after=meta.outcome, after_reason=meta.reason, rebuilt=rebuilt)])
-        _announce_waits(approver, writer)
-        episode = Episode(env, policy, task, writer, spec.loop, on_step=on_step, safeguards=guards)
-        stack.callback(episode.close)
-        _preload_frames(episode, traj)
+        steps = traj.steps
         if damaged is not None:
-            return run_guarded(episode, writer, lambda: episode.resume_from_steps(traj.steps), signals)
-        return run_guarded(episode, writer, lambda: episode.resume(traj.steps, approval), signals)
+            return parts.run(env, policy, task, writer, guards, lambda episode: episode.resume_from_steps(steps),
+                             prepare=lambda episode: _preload_frames(episode, traj))
+        return parts.run(env, policy, task, writer, guards, lambda episode: episode.resume(steps, approval),
+                         prepare=lambda episode: _preload_frames(episode, traj))
 
 
 def _pending_frame(root: Path, index: int) -> str | None:
     """The frame the step in progress decided on (written when it was observed), if it is on disk."""
     found = sorted((root / FRAMES_DIR).glob(f"{index:06d}.*"))
     return f"{FRAMES_DIR}/{found[0].name}" if found else None
-
-
-def _announce_waits(approver: Approver | None, writer: TrajectoryWriter) -> None:
-    """While a waiting approver waits, meta.json says the episode is awaiting approval (and how to give it)."""
-    if not isinstance(approver, FolderApprover):
-        return
-
-    def waiting(request: dict | None) -> None:
-        if request is None:
-            writer.update_meta(outcome=Outcome.RUNNING, reason=None, ended_by=None)
-            return
-        reason = (f"waiting up to {approver.timeout_s:g}s for approval of {describe_request(request)}: "
-                  f"guiagent approve {writer.root} [--deny]")
-        writer.update_meta(outcome=Outcome.AWAITING_APPROVAL, reason=reason, steps=writer.count, ended_by=EndedBy.APPROVAL)
-
-    approver.on_wait = waiting
 
 
 def _set_checkpoint_aside(root: Path) -> Path:

@@ -41,6 +41,7 @@ from guiagent.agent.batch.local import LocalPool  # noqa: E402
 from guiagent.agent.batch.plan import BatchSettings  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
+from guiagent.agent.spec import BrowserEnvSpec, OraclePolicySpec, ScriptPolicySpec, VLMPolicySpec
 from guiagent.agent.suites import Start, Suite, SuiteTask  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv, SharedBrowser  # noqa: E402
 from guiagent.policies.media import VideoConfig  # noqa: E402
@@ -113,8 +114,8 @@ def model_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> None
     print(f"\n== model-bound curve: load generator answering after {delay:g}s, {steps} steps an episode, "
           f"{rounds}N episodes (whole batch with workers' start-up; steady state without it)")
     with LoadServerProcess(delay_s=delay, action="move") as server:
-        spec = RunSpec(policy="vlm", vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(fps=1.0, history_seconds=30)),
-                       browser=BrowserConfig(sample_fps=1.0), loop=LoopConfig(max_steps=steps))
+        spec = RunSpec(env=BrowserEnvSpec(sample_fps=1.0), policy=VLMPolicySpec(vlm=VLMConfig(base_url=server.base_url,
+                       video=VideoConfig(fps=1.0, history_seconds=30))), loop=LoopConfig(max_steps=steps))
         single = steady_single = None
         print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}"
               f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}{'load avg (1 min)':>18}{'CPU s / step':>14}")
@@ -138,8 +139,8 @@ def desktop_curve(delay: float, steps: int, sizes: list[int], rounds: int) -> No
     print(f"\n== desktop model-bound curve: load generator answering after {delay:g}s, {steps} steps an episode, "
           f"{rounds}N episodes of the desktop suite (a private Xvfb and app each)")
     with LoadServerProcess(delay_s=delay, action="move") as server:
-        spec = RunSpec(policy="vlm", vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(fps=1.0, history_seconds=30)),
-                       loop=LoopConfig(max_steps=steps))
+        spec = RunSpec(policy=VLMPolicySpec(vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(fps=1.0,
+                       history_seconds=30))), loop=LoopConfig(max_steps=steps))
         single = steady_single = None
         print(f"{'N':>4}{'episodes':>10}{'steps/s':>10}{'ratio vs N x single':>22}"
               f"{'steady steps/s':>16}{'steady ratio':>14}{'errors':>8}{'load avg (1 min)':>18}")
@@ -171,7 +172,7 @@ def fixed_cost(rounds: int = 20) -> None:
         with tempfile.TemporaryDirectory() as root:
             script = Path(root) / "s.yaml"
             script.write_text("steps: [{action: terminate, status: success}]\n")
-            spec = RunSpec(script=str(script), task="Look.", start_url=url)
+            spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), task="Look.", start_url=url)
             whole = []
             for i in range(rounds // 2 + 1):
                 t0 = time.perf_counter()
@@ -189,7 +190,7 @@ def miniwob_rates(sizes: list[int], seeds: str) -> None:
     single = None
     for n in sizes:
         SampledPool.peak = []
-        wall, summary = batch(suites, RunSpec(policy="oracle"), n)
+        wall, summary = batch(suites, RunSpec(policy=OraclePolicySpec()), n)
         rate = summary["recorded"] / wall
         single = single or rate
         pss = max(SampledPool.peak) / 2**20 if SampledPool.peak else 0
@@ -204,7 +205,7 @@ def scripted_curve(sizes: list[int]) -> None:
     print(f"{'workers':>8}{'episodes/s':>12}{'steps/s':>10}{'ratio vs N x single':>22}")
     single = None
     for n in sizes:
-        wall, summary = batch(suites, RunSpec(policy="script"), n)
+        wall, summary = batch(suites, RunSpec(policy=ScriptPolicySpec()), n)
         rate = summary["recorded"] / wall
         single = single or rate
         print(f"{n:>8}{rate:>12.2f}{summary['steps'] / wall:>10.2f}{rate / (n * single):>22.2f}", flush=True)
@@ -229,14 +230,14 @@ def ray_overhead(workers: int, seeds: str) -> None:
           "and the CPU of every process of the run (workers, drivers, Chromium, Ray's daemons)")
     suites = load_suites(["miniwob"], ORACLE_TASKS, seeds)
     with TreeCpu() as cpu:
-        local_wall, summary = batch(suites, RunSpec(policy="oracle"), workers, inspect=steady_episode_rate)
+        local_wall, summary = batch(suites, RunSpec(policy=OraclePolicySpec()), workers, inspect=steady_episode_rate)
     local, local_cpu, episodes = summary["inspected"], cpu.seconds, summary["recorded"]
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, resources={"browser": workers})
     try:
-        batch(load_suites(["miniwob"], "click-test", ",".join(str(i) for i in range(workers))), RunSpec(policy="oracle"),
+        batch(load_suites(["miniwob"], "click-test", ",".join(str(i) for i in range(workers))), RunSpec(policy=OraclePolicySpec()),
               workers, engine=lambda s, n: RayEngine(s, n, None))  # Ray's workers up, with their Chromium
         with TreeCpu() as cpu:
-            remote_wall, summary = batch(suites, RunSpec(policy="oracle"), workers,
+            remote_wall, summary = batch(suites, RunSpec(policy=OraclePolicySpec()), workers,
                                          engine=lambda s, n: RayEngine(s, n, None), inspect=steady_episode_rate)
         remote, remote_cpu = summary["inspected"], cpu.seconds
     finally:

@@ -22,6 +22,7 @@ from bench.common import percentile, print_step_overhead, timed  # noqa: E402
 from guiagent.agent.demo.server import DemoServer  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import desktop_demo_spec, start_episode  # noqa: E402
+from guiagent.agent.spec import ScriptPolicySpec  # noqa: E402
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
 from guiagent.envs.xvfb import Xvfb  # noqa: E402
@@ -82,9 +83,9 @@ def desktop_steps(steps: int, tmp: Path, sample_fps: float = 0.0) -> list:
     script.write_text(yaml.safe_dump({"task": "benchmark", "steps": body}, allow_unicode=True))
     out = tmp / "traj"
     spec = desktop_demo_spec(out)
-    spec = spec.model_copy(update={"script": str(script), "loop": LoopConfig(max_steps=steps + 5)})
-    spec.desktop.settle_s = 0.02
-    spec.desktop.sample_fps = sample_fps
+    env = spec.env.model_copy(update={"settle_s": 0.02, "sample_fps": sample_fps})
+    spec = spec.model_copy(update={"policy": ScriptPolicySpec(script=str(script)), "env": env,
+                                   "loop": LoopConfig(max_steps=steps + 5)})
     result = start_episode(spec, out)
     if result.status != "success":
         sys.exit(f"desktop benchmark episode failed: {result.reason}")

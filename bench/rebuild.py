@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from guiagent.agent.interrupts import EpisodeInterrupted  # noqa: E402
 from guiagent.agent.runner import RunSpec, demo_script_path, resume_episode, start_episode  # noqa: E402
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 
 
@@ -32,7 +33,8 @@ def one_run(folder: Path, after: int) -> tuple[float, float]:
             raise KeyboardInterrupt("bench")
 
     try:
-        start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), folder, on_step=stop)
+        start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True), folder,
+                              on_step=stop)
     except EpisodeInterrupted:
         pass
     recorded = load_trajectory(folder).steps

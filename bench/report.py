@@ -68,9 +68,10 @@ def _link(src: Path, dst: Path) -> None:
 
 def record_demo(root: Path) -> Path:
     from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
-    from guiagent.envs.browser import BrowserConfig
+    from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 
-    spec = RunSpec(script=str(demo_script_path()), demo_site=True, browser=BrowserConfig(sample_fps=2))
+    spec = RunSpec(env=BrowserEnvSpec(sample_fps=2), policy=ScriptPolicySpec(script=str(demo_script_path())),
+                   demo_site=True)
     if start_episode(spec, root / "demo").status != "success":
         sys.exit("could not record the demo trajectory")
     return root / "demo"

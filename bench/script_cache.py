@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode  # noqa: E402
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 from guiagent.policies.action_cache import ActionCache  # noqa: E402
 from guiagent.policies.grounding import Grounding  # noqa: E402
@@ -64,7 +65,7 @@ def describe_script(folder: Path) -> tuple[Path, dict[str, tuple[float, float]]]
 
 def run(folder: Path, name: str, script: Path, grounder=None) -> list[float]:
     """One episode; the wall time of each step in ms (observe, decide, act, record)."""
-    spec = RunSpec(script=str(script), demo_site=True, loop=LoopConfig(max_steps=40))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, loop=LoopConfig(max_steps=40))
     built = None
     if grounder is not None or script.name == "describe.yaml":
         policy = ScriptPolicy(load_script(script), source=str(script), grounder=grounder,

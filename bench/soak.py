@@ -155,6 +155,7 @@ def soak(episodes: int, workers: int, root: Path, delay_s: float = 0.05, every_s
     from guiagent.agent.batch.results import read_results
     from guiagent.agent.loop import LoopConfig
     from guiagent.agent.runner import RunSpec
+    from guiagent.agent.spec import VLMPolicySpec
     from guiagent.agent.suites import Start, Suite, SuiteTask
     from guiagent.policies.media import VideoConfig
     from guiagent.policies.vlm import VLMConfig
@@ -170,8 +171,8 @@ def soak(episodes: int, workers: int, root: Path, delay_s: float = 0.05, every_s
     t0 = time.perf_counter()
     with LoadServerProcess(delay_s=delay_s, action="move", terminate_after=1) as server:
         assert server.proc is not None
-        spec = RunSpec(policy="vlm", vlm=VLMConfig(base_url=server.base_url, video=VideoConfig(history_seconds=0)),
-                       loop=LoopConfig(max_steps=3))
+        spec = RunSpec(policy=VLMPolicySpec(vlm=VLMConfig(base_url=server.base_url,
+                       video=VideoConfig(history_seconds=0))), loop=LoopConfig(max_steps=3))
         settings = BatchSettings(root=str(out), spec=spec, retries=0, recycle_after=recycle_after)
         counted = lambda: sum(progress.outcomes.values())  # noqa: E731
         with Sampler(counted, every_s, exclude={server.proc.pid}) as sampler:

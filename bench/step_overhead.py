@@ -23,6 +23,7 @@ from bench.common import print_step_overhead, timed  # noqa: E402
 from guiagent.agent.demo.server import DemoServer  # noqa: E402
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 from guiagent.envs.browser import BrowserConfig, BrowserEnv  # noqa: E402
 
@@ -67,8 +68,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.yaml"
         script.write_text(yaml.safe_dump(bench_script(args.steps)))
-        spec = RunSpec(browser=BrowserConfig(device_scale_factor=args.scale, sample_fps=args.sample_fps), script=str(script),
-                       demo_site=True, loop=LoopConfig(max_steps=args.steps + 5))
+        spec = RunSpec(env=BrowserEnvSpec(device_scale_factor=args.scale, sample_fps=args.sample_fps),
+                       policy=ScriptPolicySpec(script=str(script)), demo_site=True,
+                       loop=LoopConfig(max_steps=args.steps + 5))
         result = start_episode(spec, Path(tmp) / "traj")
         if result.status != "success":
             sys.exit(f"benchmark episode failed: {result.reason}")

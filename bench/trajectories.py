@@ -21,6 +21,7 @@ from guiagent.agent.export import ExportOptions, build_samples, write_dataset  #
 from guiagent.agent.loop import LoopConfig  # noqa: E402
 from guiagent.agent.replay import replay_trajectory  # noqa: E402
 from guiagent.agent.runner import RunSpec, start_episode  # noqa: E402
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory  # noqa: E402
 
 
@@ -34,7 +35,8 @@ def main() -> None:
         script = tmp / "bench.yaml"
         script.write_text(yaml.safe_dump(bench_script(args.steps)))
         source = tmp / "source"
-        spec = RunSpec(script=str(script), demo_site=True, loop=LoopConfig(max_steps=args.steps + 5))
+        spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True,
+                       loop=LoopConfig(max_steps=args.steps + 5))
         if start_episode(spec, source).status != "success":
             sys.exit("could not record the benchmark trajectory")
         steps = load_trajectory(source).steps

@@ -15,6 +15,7 @@ from guiagent.agent.outputs import Kind, OutputError, check_folder
 from guiagent.agent.runner import ConfigError, RunSpec
 from guiagent.agent.safeguards import Approver
 from guiagent.agent.suites import Suite, SuiteError, SuiteTask, load_suite
+from guiagent.envs.desktop import DesktopConfig
 
 
 def _ints(text: str, option: str) -> list[int]:
@@ -76,22 +77,23 @@ def suite_task(name: str, task_id: str | None) -> SuiteTask:
     return found
 
 
-def run_suite_task(name: str, task_id: str | None, out: Path, spec: RunSpec, *, seed: int | None = None,
+def run_suite_task(name: str, task_id: str | None, out: Path, spec: RunSpec, *, desktop: DesktopConfig | None = None,
+                   seed: int | None = None,
                    on_step: StepCallback | None = None, approver: Approver | None = None) -> EpisodeResult:
     """One task of a suite as a single episode into ``out`` (``guiagent run --suite FILE --task ID``), built as a
     batch builds its episodes (episode.start_task): the task's start, check or reward, limits and script, with
-    ``spec``'s policy, model and env settings; ``seed`` (default the task's first) seeds a page task."""
+    ``spec``'s policy, model and browser settings (``desktop``: a desktop task's); ``seed`` (default the task's first) seeds a page task."""
     from guiagent.agent.batch.episode import WorkerState, start_task
 
     task = suite_task(name, task_id)
     try:
-        check_policy([Suite(name="run", source=name, tasks=[task])], spec.policy)
+        check_policy([Suite(name="run", source=name, tasks=[task])], spec.policy.kind)
     except BatchError as exc:
         raise ConfigError(str(exc)) from None
     chosen = seed if seed is not None else task.episode_seeds()[0]
-    settings = BatchSettings(root=str(out.resolve().parent), spec=spec)
+    settings = BatchSettings(root=str(out.resolve().parent), spec=spec, desktop=desktop or DesktopConfig())
     job = EpisodeJob(key=episode_key(task.id, chosen), task=task, seed=chosen, settings=settings, out=str(out))
-    state = WorkerState(spec.browser.executable_path, spec.browser.headless)
+    state = WorkerState(settings.browser().executable_path, settings.browser().headless)
     try:
         return start_task(job, state, on_step, approver)
     finally:
@@ -110,19 +112,20 @@ def make_engine(engine: str, settings: BatchSettings, workers: int, ray_address:
     raise BatchError(f"--engine must be local or ray, got {engine!r}")
 
 
-def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, workers: int, tasks: str | None = None,
+def run_from_cli(names: list[str], out: Path, spec: RunSpec, *, desktop: DesktopConfig | None = None, workers: int, tasks: str | None = None,
                  seeds: str | None = None, max_steps: int | None = None, model_urls: list[str] | None = None,
                  engine: str = "local", ray_address: str | None = None, retries: int = 2,
                  episode_timeout_s: float = 600.0, recycle_after: int = 50, progress: Progress | None = None) -> BatchReport:
-    """A batch of the suites named (``guiagent batch``): ``spec`` holds the policy, model and env settings.
+    """A batch of the suites named (``guiagent batch``): ``spec`` holds the policy, model and browser settings,
+    ``desktop`` the desktop tasks' env settings.
     ``out`` is new, empty, or a batch folder to continue (agent/outputs.py)."""
     try:
         check_folder(out, "--out", "batch", own=Kind.BATCH)
     except OutputError as exc:
         raise BatchError(str(exc)) from None
     suites = load_suites(names, tasks, seeds, max_steps)
-    check_policy(suites, spec.policy)
-    settings = BatchSettings(root=str(out.resolve()), spec=spec, model_urls=model_urls or [], retries=retries,
+    check_policy(suites, spec.policy.kind)
+    settings = BatchSettings(root=str(out.resolve()), spec=spec, desktop=desktop or DesktopConfig(), model_urls=model_urls or [], retries=retries,
                              episode_timeout_s=episode_timeout_s, recycle_after=recycle_after)
     try:
         return run_batch(settings, suites, make_engine(engine, settings, workers, ray_address), progress or Progress())

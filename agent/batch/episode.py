@@ -28,11 +28,12 @@ from guiagent.agent.runner import (
     with_url_lists,
 )
 from guiagent.agent.safeguards import Approver
+from guiagent.agent.spec import BrowserEnvSpec, DesktopEnvSpec, ScriptPolicySpec, VLMPolicySpec
 from guiagent.agent.suites.apps import AppTaskEnv
 from guiagent.agent.suites.page import EndWhenPageDone, PageOracle, PageTaskEnv
 from guiagent.agent.trajectory import META_FILE
 from guiagent.envs.browser import BrowserEnv, SharedBrowser
-from guiagent.envs.desktop import DesktopConfig, DesktopEnv
+from guiagent.envs.desktop import DesktopEnv
 from guiagent.policies import Policy
 from guiagent.policies.script import ScriptPolicy
 
@@ -48,7 +49,7 @@ class WorkerState:
         self.episodes = 0
 
     def shared_browser(self, spec: RunSpec) -> SharedBrowser | None:
-        if spec.env != "browser" or not self.browser.serves(spec.browser):
+        if not isinstance(spec.env, BrowserEnvSpec) or not self.browser.serves(spec.env):
             return None
         if self.browser.browser is not None and not self.browser.alive:
             self.browser.close()  # died under the last episode: start a fresh one
@@ -72,20 +73,22 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
     """The run spec of this episode: the batch's settings, with the task's start, check and limits."""
     base, task, folder = job.settings.spec, job.task, job.folder
     update: dict[str, Any] = {
-        "env": task.env, "task": instruction or task.instruction, "start_url": start_url, "success": task.success,
-        "demo_site": task.site == "demo", "script": task.script if base.policy == "script" else None,
+        "env": job.settings.browser(), "task": instruction or task.instruction, "start_url": start_url,
+        "success": task.success, "demo_site": task.site == "demo",
         "loop": LoopConfig(**{**base.loop.model_dump(), "max_steps": task.max_steps}),
     }
+    if isinstance(base.policy, ScriptPolicySpec):
+        update["policy"] = base.policy.model_copy(update={"script": task.script})
     if task.env == "desktop":
         launch = (task.start.app or "").replace("{python}", shlex.quote(sys.executable)).replace(
             "{episode}", shlex.quote(str(folder.resolve())))
-        start = task.start
-        sandbox = base.desktop.sandbox.model_copy(update={"enabled": start.sandbox if base.sandbox is None else base.sandbox,
-                                                          "network": start.network or base.desktop.sandbox.network})
-        update["desktop"] = DesktopConfig(xvfb=start.screen, launch=launch, window=start.window, wm=start.wm,
-                                          sample_fps=base.desktop.sample_fps, sandbox=sandbox, a11y=base.desktop.a11y,
-                                          home=str(folder.resolve() / "home") if start.files or start.sandbox else None,
-                                          home_seed=start.files, launch_timeout_s=max(base.desktop.launch_timeout_s, 60.0))
+        start, desktop = task.start, job.settings.desktop
+        sandbox = desktop.sandbox.model_copy(update={"enabled": start.sandbox if base.sandbox is None else base.sandbox,
+                                                     "network": start.network or desktop.sandbox.network})
+        update["env"] = DesktopEnvSpec(xvfb=start.screen, launch=launch, window=start.window, wm=start.wm,
+                                       sample_fps=desktop.sample_fps, sandbox=sandbox, a11y=desktop.a11y,
+                                       home=str(folder.resolve() / "home") if start.files or start.sandbox else None,
+                                       home_seed=start.files, launch_timeout_s=max(desktop.launch_timeout_s, 60.0))
     return with_url_lists(base.model_copy(update=update), task.allow, task.block)
 
 
@@ -124,7 +127,9 @@ def start_task(job: EpisodeJob, state: WorkerState, step_cb: StepCallback | None
     if job.task.reward is not None:
         return _run_page_task(job, state, step_cb, approver)
     spec = task_spec(job, job.task.start.url, None)
-    env = AppTaskEnv(DesktopEnv(spec.desktop), job.task.evaluator) if job.task.evaluator is not None else None
+    env = None
+    if job.task.evaluator is not None and isinstance(spec.env, DesktopEnvSpec):
+        env = AppTaskEnv(DesktopEnv(spec.env), job.task.evaluator)
     return start_episode(spec, job.folder, on_step=step_cb, built=_vlm(job, spec), shared=state.shared_browser(spec),
                          approver=approver, env=env)
 
@@ -137,7 +142,8 @@ def _page_start(job: EpisodeJob, state: WorkerState) -> str:
 def _page_env(job: EpisodeJob, state: WorkerState, start: str) -> PageTaskEnv:
     """The task's page on this worker's browser, set up for the episode's seed when it is opened."""
     base = task_spec(job, start, "(read from the page)")
-    inner = BrowserEnv(base.browser.model_copy(update={"downloads_dir": str(job.folder / "downloads")}),
+    browser = base.env if isinstance(base.env, BrowserEnvSpec) else job.settings.browser()
+    inner = BrowserEnv(browser.model_copy(update={"downloads_dir": str(job.folder / "downloads")}),
                        shared=state.shared_browser(base))
     return PageTaskEnv(inner, job.task.reward, job.seed, oracle=job.task.oracle)  # type: ignore[arg-type]
 
@@ -145,10 +151,10 @@ def _page_env(job: EpisodeJob, state: WorkerState, start: str) -> PageTaskEnv:
 def _page_policy(job: EpisodeJob, spec: RunSpec, page: PageTaskEnv, instruction: str | None,
                  start: str) -> tuple[Policy, dict]:
     policy: Policy
-    if spec.policy == "oracle":
+    if spec.policy.kind == "oracle":
         policy = PageOracle(page)
-    elif spec.policy == "script":
-        policy = ScriptPolicy.from_file(spec.script or "")
+    elif isinstance(spec.policy, ScriptPolicySpec):
+        policy = ScriptPolicy.from_file(spec.policy.script or "")
     else:
         policy = (_vlm(job, spec) or (None, None))[0] or _single_vlm(spec)
     return EndWhenPageDone(policy, page), {"task": instruction, "start_url": start}
@@ -191,7 +197,7 @@ def _single_vlm(spec: RunSpec) -> Policy:
 
 def _vlm(job: EpisodeJob, spec: RunSpec) -> tuple[Policy, dict] | None:
     """With several model servers, a policy that sends each request to the least busy one."""
-    if spec.policy != "vlm" or len(job.settings.model_urls) < 2:
+    if not isinstance(spec.policy, VLMPolicySpec) or len(job.settings.model_urls) < 2:
         return None
     return routed_policy(spec, job.settings.model_urls, Path(job.settings.root)), {}
 

@@ -31,7 +31,7 @@ def worker_main(conn: Connection, settings_json: str) -> None:
     from guiagent.agent.batch.episode import WorkerState, run_episode
 
     settings = BatchSettings.model_validate_json(settings_json)
-    browser = settings.spec.browser
+    browser = settings.browser()
     state = WorkerState(browser.executable_path, browser.headless)
     try:
         while state.episodes < settings.recycle_after:

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field
 
 from guiagent.agent.batch.results import ResultRow, episode_key
 from guiagent.agent.outcome import CheckKind, Outcome
-from guiagent.agent.runner import RunSpec
+from guiagent.agent.spec import BrowserEnvSpec, RunSpec
 from guiagent.agent.suites import Suite, SuiteTask
 from guiagent.agent.trajectory import META_FILE, TrajectoryError, load_trajectory
+from guiagent.envs.desktop import DesktopConfig
 
 EPISODES = "episodes"
 
@@ -28,12 +29,19 @@ class BatchSettings(BaseModel):
     """How every episode of a batch runs (from the command line), shared by all its workers."""
 
     root: str = Field(description="The batch folder (absolute; with Ray, a path every node sees).")
-    spec: RunSpec = Field(description="Policy, model and env settings; the task fills in the rest.")
+    spec: RunSpec = Field(description="Policy, model and browser settings; the task fills in the rest.")
+    desktop: DesktopConfig = Field(default_factory=DesktopConfig, description=(
+        "The desktop tasks' env settings (the task gives its screen and app)."))
     model_urls: list[str] = Field(default_factory=list, description="With several, each request goes to the least busy.")
     episode_timeout_s: float = Field(default=600.0, gt=0)
     retries: int = Field(default=2, ge=0)
     recycle_after: int = Field(default=50, ge=1, description="A worker is replaced after this many episodes.")
     recycle_mb: int = Field(default=2048, ge=100, description="A worker grown past this PSS (with its browser) is replaced.")
+
+
+    def browser(self) -> BrowserEnvSpec:
+        """The browser tasks' env settings."""
+        return self.spec.env if isinstance(self.spec.env, BrowserEnvSpec) else BrowserEnvSpec()
 
 
 class EpisodeJob(BaseModel):

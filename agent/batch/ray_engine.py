@@ -31,7 +31,7 @@ def ray_episode(job_json: str) -> str:
 
     job = EpisodeJob.model_validate_json(job_json)
     if _STATE is None:
-        browser = job.settings.spec.browser
+        browser = job.settings.browser()
         _STATE = WorkerState(browser.executable_path, browser.headless)
         atexit.register(_STATE.close)
     return run_episode(job, _STATE).model_dump_json()

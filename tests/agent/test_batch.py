@@ -169,8 +169,10 @@ def test_a_shared_browser_gives_each_episode_a_fresh_context(pages_url, tmp_path
 def test_desktop_suite_episodes_get_their_own_xvfb_and_app(tmp_path):
     from guiagent.agent.batch import run_from_cli
     from guiagent.agent.runner import RunSpec
+    from guiagent.agent.spec import ScriptPolicySpec
 
-    report = run_from_cli(["desktop"], tmp_path / "out", RunSpec(policy="script"), workers=2, tasks="drag-and-save,save")
+    report = run_from_cli(["desktop"], tmp_path / "out", RunSpec(policy=ScriptPolicySpec()), workers=2,
+                                                                 tasks="drag-and-save,save")
     assert report.all_ran and [r.outcome for r in report.rows] == ["success", "success"], report.rows
     for row in report.rows:  # each app kept its state in its own episode folder, from the task's initial state
         state = json.loads((tmp_path / "out" / row.trajectory / "desktop-state.json").read_text())

@@ -12,6 +12,7 @@ import pytest
 from guiagent.agent.batch import run_from_cli
 from guiagent.agent.batch.results import batch_trajectories, read_results
 from guiagent.agent.runner import RunSpec
+from guiagent.agent.spec import OraclePolicySpec, ScriptPolicySpec
 
 ORACLE_TASKS = "click-test,click-button,click-link,click-dialog,focus-text,enter-text"
 
@@ -21,7 +22,7 @@ def _same(rows):
 
 
 def test_a_dom_oracle_scores_1_on_miniwob_and_ray_gives_the_same_rows(tmp_path):
-    local = run_from_cli(["miniwob"], tmp_path / "local", RunSpec(policy="oracle"), workers=2,
+    local = run_from_cli(["miniwob"], tmp_path / "local", RunSpec(policy=OraclePolicySpec()), workers=2,
                          tasks=ORACLE_TASKS, seeds="0,1", recycle_after=3)  # each worker replaced after 3
     assert local.all_ran and local.summary["success"] == 12
     assert all(r.attempt == 0 for r in local.rows)  # recycling a worker costs no episode a retry
@@ -44,7 +45,7 @@ def test_a_dom_oracle_scores_1_on_miniwob_and_ray_gives_the_same_rows(tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, resources={"browser": 2})
     try:
-        remote = run_from_cli(["miniwob"], tmp_path / "ray", RunSpec(policy="oracle"), workers=2,
+        remote = run_from_cli(["miniwob"], tmp_path / "ray", RunSpec(policy=OraclePolicySpec()), workers=2,
                               tasks=ORACLE_TASKS, seeds="0,1", engine="ray")
     finally:
         ray.shutdown()
@@ -64,7 +65,8 @@ def test_a_wrong_answer_gets_the_pages_negative_reward(tmp_path):
         "    script: wrong.yaml\n    max_steps: 5\n"
         "    reward: {setup: 'Math.seedrandom({seed}); core.startEpisodeReal();', instruction: core.getUtterance(),"
         " done: WOB_DONE_GLOBAL, reward: WOB_RAW_REWARD_GLOBAL}\n")
-    report = run_from_cli([str(tmp_path / "suite.yaml")], tmp_path / "out", RunSpec(policy="script"), workers=1)
+    report = run_from_cli([str(tmp_path / "suite.yaml")], tmp_path / "out", RunSpec(policy=ScriptPolicySpec()),
+                                                                                    workers=1)
     row = report.rows[0]
     # the script says success, the page did not end the episode with a reward above 0: it is a failure
     assert row.outcome == "failure" and row.reward == 0.0 and row.reason is not None

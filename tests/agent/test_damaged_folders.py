@@ -15,6 +15,7 @@ import pytest
 
 from guiagent.agent.folder import LOCK_FILE
 from guiagent.agent.runner import RunSpec, demo_script_path, resume_episode, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.script import load_script
 
@@ -37,7 +38,8 @@ def stopped(tmp_path_factory) -> Path:
             raise _Stop
 
     with pytest.raises(_Stop):
-        start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=stop)
+        start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True), out,
+                              on_step=stop)
     assert load_trajectory(out).meta.outcome == "running"
     return out
 

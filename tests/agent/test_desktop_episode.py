@@ -49,7 +49,7 @@ def _kill_after_blue(out: Path, what: str, cmdline: bool = False):
 def test_a_dead_x_server_or_app_is_an_error_and_resume_reaches_success(tmp_path, what, cmdline, says):
     out = tmp_path / "run"
     spec = desktop_demo_spec(out)
-    spec.desktop.sample_fps = 4  # the background sampler dies with the server too, quietly
+    spec.env.sample_fps = 4  # the background sampler dies with the server too, quietly
     result = start_episode(spec, out, on_step=_kill_after_blue(out, what, cmdline))
     assert result.status == "error" and result.reason is not None
     assert result.reason.startswith("env: ") and says in result.reason

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from guiagent.agent.assembly import build_policy
 from guiagent.agent.batch.episode import _single_vlm, task_spec
 from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
 from guiagent.agent.batch.router import routed_policy
-from guiagent.agent.runner import RunSpec, _build_policy
+from guiagent.agent.runner import RunSpec
+from guiagent.agent.spec import BrowserEnvSpec, DesktopEnvSpec, VLMPolicySpec
 from guiagent.agent.suites import load_suite
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from guiagent.tools.actions import offered_actions
@@ -26,8 +28,9 @@ def _offered(policy: VLMPolicy) -> set[str]:
 
 
 def _paths(env: str, tmp_path: Path) -> dict[str, VLMPolicy]:
-    spec = RunSpec(env=env, policy="vlm", vlm=VLMConfig())  # type: ignore[arg-type]
-    run_policy, _ = _build_policy(spec, tmp_path, None)  # run and resume build it here
+    spec = RunSpec(env=DesktopEnvSpec() if env == "desktop" else BrowserEnvSpec(),
+                   policy=VLMPolicySpec(vlm=VLMConfig()))
+    run_policy, _ = build_policy(spec, tmp_path, None)  # run and resume build it here
     routed = routed_policy(spec, ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"], tmp_path)
     batch_policy = _single_vlm(spec)
     assert isinstance(run_policy, VLMPolicy) and isinstance(batch_policy, VLMPolicy)
@@ -47,7 +50,8 @@ def test_every_path_offers_the_dialect_of_the_env_it_drives(env, tmp_path):
 def test_a_page_task_is_offered_the_browsers_dialect(tmp_path):
     """A MiniWoB episode drives a browser: its model gets navigate and back (it once got the desktop's)."""
     task = next(t for t in load_suite("miniwob").tasks if t.id == "click-button")
-    settings = BatchSettings(root=str(tmp_path), spec=RunSpec(policy="vlm"))  # no vlm settings given: the defaults
+    # no vlm settings given: the defaults
+    settings = BatchSettings(root=str(tmp_path), spec=RunSpec(policy=VLMPolicySpec()))
     spec = task_spec(EpisodeJob(key="click-button/seed-0", task=task, seed=0, settings=settings), "http://x/", "Click.")
     policy = _single_vlm(spec)
     assert isinstance(policy, VLMPolicy) and policy.config.env == "browser" and _offered(policy) >= BROWSER_ONLY

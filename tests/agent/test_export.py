@@ -13,6 +13,7 @@ import pytest
 from guiagent.agent.demo.server import DemoServer
 from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from guiagent.tools.parsing import parse_function_calls, parse_tool_calls
@@ -25,7 +26,8 @@ MAX = 1280 * 28 * 28
 @pytest.fixture(scope="module")
 def demo_trajectory(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "traj"
-    assert start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out).status == "success"
+    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True),
+                                 out).status == "success"
     return out
 
 

@@ -23,7 +23,7 @@ from PIL import Image
 from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.export.samples import Sample
 from guiagent.agent.runner import RunSpec, start_episode
-from guiagent.envs.browser import BrowserConfig
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 from guiagent.policies.families import get_family
 from guiagent.tools import FrameGeometry
 from tests.model.server import ROOT
@@ -60,8 +60,8 @@ def samples(tmp_path_factory, pages_url) -> list[Sample]:
     script = root / "task.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
                       "  - {name: look, action: wait, time: 0}\n  - {name: again, action: left_click, coordinate: [30, 90]}\n")
-    spec = RunSpec(script=str(script), start_url=f"{pages_url}/second.html",
-                   browser=BrowserConfig(viewport_width=1366, viewport_height=768))
+    spec = RunSpec(env=BrowserEnvSpec(viewport_width=1366, viewport_height=768),
+                   policy=ScriptPolicySpec(script=str(script)), start_url=f"{pages_url}/second.html")
     assert start_episode(spec, root / "run").status == "unverified"  # the script has no success check
     built, _ = build_samples([root / "run"], OPTIONS)
     return built

@@ -20,15 +20,9 @@ def test_batch_and_run_take_the_family_and_refuse_a_protocol_it_does_not_answer_
 
 
 def test_the_run_spec_carries_the_family():
-    from guiagent.agent.run_options import run_spec
+    from guiagent.agent.run_options import RunOptions
 
-    defaults = dict(xvfb=None, no_cache=False, refresh_cache=False, viewport="1280x800", sample_fps=None, video_fps=1.0,
-                    history_seconds=30.0, policy="vlm", script=None, max_pixels=None, model_url="http://127.0.0.1:1/v1",
-                    model="m", model_family="qwen3-vl", protocol="tool-call", constrained=False, video_tokens=768,
-                    private_network=None, demo_site=False, allow=None, block=None, allow_scheme=None, secret=None,
-                    env="browser", display=None, launch=None, window=None, monitor=0, pass_env=None, chromium=None,
-                    headed=False, scale=1.0, profile=None, task="t", start_url=None, cache=None, demo_layout="default",
-                    max_steps=5, max_format_errors=3, secrets_file=None, approve=None, share=False, success=None)
-    spec = run_spec(defaults)
-    assert spec.vlm is not None
-    assert spec.vlm.family == "qwen3-vl" and spec.vlm.profile.space == "relative-1000"
+    spec = RunOptions(policy="vlm", model_url="http://127.0.0.1:1/v1", model="m", model_family="qwen3-vl", task="t",
+                      max_steps=5).spec()
+    assert spec.policy_model is not None
+    assert spec.policy_model.family == "qwen3-vl" and spec.policy_model.profile.space == "relative-1000"

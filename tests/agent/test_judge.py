@@ -30,6 +30,7 @@ from guiagent.agent.outcome import (
     verified_label,
 )
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import OraclePolicySpec, ScriptPolicySpec
 from guiagent.agent.suites.miniwob import oracle_js, page_reward
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.judge import JudgeConfig, JudgeError, answer_regex, parse_answer, regex_matches
@@ -137,7 +138,8 @@ def test_a_judge_that_does_not_answer_is_a_check_fault_not_a_failure(tmp_path):
     with LoadServer(delay_s=0.0, verdicts=["success"]) as gone:
         url = gone.base_url  # a port nothing listens on once it stops
     judge = JudgeConfig(base_url=url, model=DEFAULT_MODEL, max_retries=0)
-    result = start_episode(RunSpec(script=str(script), demo_site=True, judge=judge), tmp_path / "run")
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, judge=judge),
+                                   tmp_path / "run")
     assert result.status is Outcome.ERROR and result.verified == []
     meta = load_trajectory(tmp_path / "run").meta
     assert meta.fault is not None and meta.fault.kind is FaultKind.CHECK
@@ -170,7 +172,8 @@ def test_a_batch_reports_the_judges_agreement_with_the_reward(tmp_path):
     suite = _agreement_suite(tmp_path / "suite.json")
     scripted = ["success", "failure", "success", "success", "failure", "failure"]
     with LoadServer(delay_s=0.0, verdicts=scripted) as judge:
-        spec = RunSpec(policy="oracle", judge=JudgeConfig(base_url=judge.base_url, model=DEFAULT_MODEL, frames=2))
+        spec = RunSpec(policy=OraclePolicySpec(), judge=JudgeConfig(base_url=judge.base_url, model=DEFAULT_MODEL,
+                       frames=2))
         report = run_from_cli([str(suite)], tmp_path / "out", spec, workers=1, retries=0)
     assert report.all_ran and len(judge.judged) == 6
     rows = sorted(report.rows, key=lambda r: r.finished_at)  # one worker: the episodes ran, and were judged, in turn
@@ -204,7 +207,7 @@ def test_the_tiny_model_judges_through_the_constrained_form(vllm_server, tmp_pat
     script = tmp_path / "early.yaml"
     script.write_text(EARLY_DONE)
     out = tmp_path / "run"
-    result = start_episode(RunSpec(script=str(script), demo_site=True, judge=config), out)
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, judge=config), out)
     (seen,) = result.verified
     assert seen.kind is CheckKind.JUDGE and seen.reasons and len(seen.reasons) <= 40
     assert seen.saw is not None and seen.saw.startswith("success: " if seen.passed else "failure: ")
@@ -227,7 +230,8 @@ def test_a_rule_and_the_tiny_judge_together(vllm_server, tmp_path):
                          reasons_chars=20, max_tokens=64)
     script = tmp_path / "early.yaml"
     script.write_text(EARLY_DONE)
-    result = start_episode(RunSpec(script=str(script), demo_site=True, judge=config, success=Check(url="/settings$")),
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, judge=config,
+                                   success=Check(url="/settings$")),
                            tmp_path / "run")
     assert [v.kind for v in result.verified] == [CheckKind.RULE, CheckKind.JUDGE]
     assert result.status is Outcome.FAILURE  # the rule refused; the judge's word does not change that
@@ -243,7 +247,8 @@ def test_a_resume_after_the_judge_failed_asks_it_again_and_takes_no_step(tmp_pat
     port = free_port()
     judge = JudgeConfig(base_url=f"http://127.0.0.1:{port}/v1", model=DEFAULT_MODEL, max_retries=0)
     out = tmp_path / "run"
-    assert start_episode(RunSpec(script=str(script), demo_site=True, judge=judge), out).status is Outcome.ERROR
+    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, judge=judge),
+                                 out).status is Outcome.ERROR
     with LoadServer(delay_s=0.0, verdicts=["success"], port=port) as server:  # the judge is back
         result = resume_episode(out)
     assert result.status is Outcome.SUCCESS and len(server.judged) == 1

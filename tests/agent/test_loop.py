@@ -7,6 +7,7 @@ import pytest
 
 from guiagent.agent.loop import CHECKPOINT_FILE, Episode, LoopConfig
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.task import Task
 from guiagent.agent.trajectory import TrajectoryMeta, TrajectoryWriter, load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
@@ -18,7 +19,7 @@ from tests.processes import kill_descendants_named
 def test_the_demo_runs_to_success_and_reads_back(tmp_path):
     out = tmp_path / "demo"
     seen = []
-    spec = RunSpec(script=str(demo_script_path()), demo_site=True)
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True)
     result = start_episode(spec, out, on_step=lambda record, max_steps: seen.append(record.index))
     assert result.status == "success", result.reason
     traj = load_trajectory(out)
@@ -43,7 +44,8 @@ def test_the_demo_runs_to_success_and_reads_back(tmp_path):
 
 def test_checkpoints_hold_no_pixels(tmp_path):
     out = tmp_path / "demo"
-    assert start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out).status == "success"
+    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True),
+                                 out).status == "success"
     conn = sqlite3.connect(out / CHECKPOINT_FILE)
     sizes = [len(row[0]) for row in conn.execute("SELECT checkpoint FROM checkpoints")]
     blobs = [len(row[0] or b"") for row in conn.execute("SELECT value FROM writes")]
@@ -213,7 +215,8 @@ def test_a_dead_browser_is_an_error_and_resume_reaches_success(tmp_path):
         if record.index == 13:  # after "save": the settings are on the server, the page at /settings
             assert kill_descendants_named("chromium") > 0
 
-    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True), out,
+                                   on_step=kill_chromium)
     assert result.status == "error" and result.reason is not None and result.reason.startswith("env: "), result.reason
     assert load_trajectory(out).meta.outcome == "error"
     resumed = resume_episode(out)  # a fresh Chromium, the page rebuilt by replaying the 14 recorded steps
@@ -235,7 +238,7 @@ def test_a_script_step_the_browser_died_under_is_taken_again_on_resume(tmp_path,
         return decide(self, context)
 
     monkeypatch.setattr(ScriptPolicy, "decide", dies_during_open_terms)
-    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out)
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True), out)
     assert result.status == "error" and killed[0] > 0, result.reason
     faulted = load_trajectory(out).steps[-1]
     assert faulted.index == 14 and faulted.label == "open terms" and faulted.results[-1].message.startswith("env: ")

@@ -25,6 +25,7 @@ from guiagent.agent.outcome import (
     settle,
 )
 from guiagent.agent.runner import DEMO_STATE, RunSpec, start_episode
+from guiagent.agent.spec import ScriptPolicySpec, VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.tools import Check
 
@@ -145,7 +146,8 @@ steps:
   - {name: open settings, action: left_click, coordinate: [190, 24], expect: {url: "/settings$"}}
   - {name: wait, action: wait, time: 0.1}
 """)
-    spec = RunSpec(script=str(script), demo_site=True, success=Check(url="/settings$"), loop=LoopConfig(max_steps=2))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, success=Check(url="/settings$"),
+                   loop=LoopConfig(max_steps=2))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / DEMO_STATE).write_text(json.dumps({"logged_in": True}))  # the site's state at the start
     result = start_episode(spec, tmp_path / "run")
@@ -155,7 +157,8 @@ steps:
 
 def test_the_success_check_on_the_untouched_start_says_failure(tmp_path):
     """A check that cannot fail is a defect: the one used above, on the starting state, refuses."""
-    spec = RunSpec(script=str(_write(tmp_path / "s.yaml", EARLY_DONE)), demo_site=True, success=Check(url="/settings$"))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(_write(tmp_path / "s.yaml", EARLY_DONE))), demo_site=True,
+                   success=Check(url="/settings$"))
     result = start_episode(spec, tmp_path / "run")
     assert result.status is Outcome.FAILURE and not result.verified[0].passed
 
@@ -203,10 +206,10 @@ def _model_spec(base_url: str, success: Check | None) -> RunSpec:
     from guiagent.policies.vlm import VLMConfig
     from tests.model.server import MODEL_NAME
 
-    return RunSpec(policy="vlm", vlm=VLMConfig(base_url=base_url, model=MODEL_NAME, constrained=True,
-                                               constrained_regex=TERMINATE_SUCCESS, max_tokens=64, max_pixels=256 * 28 * 28),
-                   task="Open the settings page.", start_url="/list", demo_site=True, success=success,
-                   loop=LoopConfig(max_steps=3))
+    vlm = VLMConfig(base_url=base_url, model=MODEL_NAME, constrained=True, constrained_regex=TERMINATE_SUCCESS,
+                    max_tokens=64, max_pixels=256 * 28 * 28)
+    return RunSpec(policy=VLMPolicySpec(vlm=vlm), task="Open the settings page.", start_url="/list", demo_site=True,
+                   success=success, loop=LoopConfig(max_steps=3))
 
 
 def test_a_model_that_declares_success_on_the_wrong_page_fails(vllm_server, tmp_path):

@@ -22,13 +22,14 @@ from guiagent.agent.cli import app
 from guiagent.agent.folder import LOCK_FILE
 from guiagent.agent.outcome import Outcome
 from guiagent.agent.runner import RunSpec, demo_script_path
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import META_FILE, StepRecord, TrajectoryMeta, TrajectoryWriter
 from guiagent.tools import ActionResult, FrameGeometry
 
 
 def make_trajectory(root: Path) -> Path:
     """A finished one-step trajectory, written by the real writer (a click on a 64x40 frame)."""
-    spec = RunSpec(script=str(demo_script_path()), demo_site=True)
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True)
     writer = TrajectoryWriter.create(root, TrajectoryMeta(task="click", extra={"spec": spec.model_dump(mode="json")},
                                                           policy={"kind": "script"}, env={"kind": "browser"}))
     png = io.BytesIO()

@@ -11,6 +11,7 @@ import pytest
 from guiagent.agent.export.samples import ExportOptions, build_samples
 from guiagent.agent.report import render_html
 from guiagent.agent.runner import RunSpec, demo_script_path, resume_episode, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from tests.agent.test_cli import guiagent
 from tests.agent.test_rebuild import DEMO_STEPS, _assert_rebuilt_and_succeeded, _run_until
@@ -38,7 +39,8 @@ def test_chromium_killed_mid_episode_then_resume_succeeds(tmp_path, k):
         if record.index == k:
             assert kill_descendants_named("chromium") > 0
 
-    result = start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out, on_step=kill_chromium)
+    result = start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True), out,
+                                   on_step=kill_chromium)
     assert result.status == "error", result.reason
     recorded = len(load_trajectory(out).steps)
     resumed = resume_episode(out)

@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 
 from guiagent.agent.replay import replay_trajectory
 from guiagent.agent.runner import RunSpec, demo_script_path, desktop_demo_spec, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from tests.model.server import ROOT
 
@@ -22,7 +23,8 @@ CLI = [sys.executable, "-m", "guiagent.agent.cli"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "traj"
-    assert start_episode(RunSpec(script=str(demo_script_path()), demo_site=True), out).status == "success"
+    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path())), demo_site=True),
+                                 out).status == "success"
     return out
 
 

@@ -12,6 +12,7 @@ import av
 from PIL import GifImagePlugin, Image
 
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.envs.browser import BrowserConfig, BrowserEnv
 from tests.model.server import ROOT
@@ -19,7 +20,8 @@ from tests.model.server import ROOT
 
 def test_report_video_and_gif(tmp_path):
     traj = tmp_path / "demo"
-    spec = RunSpec(script=str(demo_script_path()), demo_site=True, browser=BrowserConfig(sample_fps=2))
+    spec = RunSpec(env=BrowserEnvSpec(sample_fps=2), policy=ScriptPolicySpec(script=str(demo_script_path())),
+                   demo_site=True)
     assert start_episode(spec, traj).status == "success"
     (traj / "frames" / "000002.png").unlink()  # a missing frame is shown as missing, not a broken image
     proc = subprocess.run([sys.executable, "-m", "guiagent.agent.cli", "view", str(traj), "-o", str(tmp_path / "r.html"),
@@ -75,7 +77,7 @@ def test_report_timeline_failed_step_and_prompt(tmp_path):
     script.write_text("task: fail\nstart_url: /login\nsteps:\n  - {action: left_click, coordinate: [640, 220]}\n"
                       "  - {name: look, action: type, text: demo, expect: {text: Nowhere, timeout: 0.5}}\n")
     traj = tmp_path / "t"
-    assert start_episode(RunSpec(script=str(script), demo_site=True), traj).status == "failure"
+    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True), traj).status == "failure"
     lines = (traj / "steps.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     first["policy_info"]["prompt"] = {"messages": 3, "role": "user", "parts": [

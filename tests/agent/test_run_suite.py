@@ -21,7 +21,7 @@ def test_run_suite_task_runs_one_task_with_its_reward_seed_and_limits(tmp_path):
     assert [v.kind for v in meta.verified] == [CheckKind.REWARD, CheckKind.JUDGE] and meta.verified[0].check["seed"] == 2
     assert meta.task.startswith("Click on the") and meta.loop["max_steps"] == 2  # the page's words, the task's limit
     spec = meta.extra["spec"]
-    assert spec["policy"] == "oracle" and spec["judge"]["model"] == DEFAULT_MODEL
+    assert spec["policy"] == {"kind": "oracle"} and spec["judge"]["model"] == DEFAULT_MODEL
     again = _cli("run", "--suite", str(suite), "--task", "wrong", "--policy", "oracle", "--out", str(tmp_path / "two"))
     assert again.returncode == EXIT_FAILED, again.stdout + again.stderr
     assert load_trajectory(tmp_path / "two").meta.ended_by is EndedBy.STEP_LIMIT

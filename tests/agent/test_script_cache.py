@@ -16,6 +16,7 @@ import pytest
 
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.action_cache import CacheMode
 from guiagent.policies.vlm import VLMConfig
@@ -57,12 +58,11 @@ def cached_runs(vllm_server, tmp_path_factory):
     def run(name: str, layout: Literal["default", "moved"] = "default", list_expect: str = "", mode: CacheMode = "use"):
         script = root / "describe.yaml"
         script.write_text(SCRIPT.format(site=site, list_expect=list_expect))
-        spec = RunSpec(
-            script=str(script), demo_site=True, demo_port=port, demo_layout=layout, cache_mode=mode,
-            vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, max_tokens=96,
-                          max_pixels=256 * 28 * 28),
-            loop=LoopConfig(max_steps=20),
-        )
+        vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, max_tokens=96,
+                        max_pixels=256 * 28 * 28)
+        spec = RunSpec(policy=ScriptPolicySpec(script=str(script), cache_mode=mode, vlm=vlm), demo_site=True,
+                       demo_port=port,
+                       demo_layout=layout, loop=LoopConfig(max_steps=20))
         before = served_requests(vllm_server.base_url)
         result = start_episode(spec, root / name)
         calls = served_requests(vllm_server.base_url) - before
@@ -122,7 +122,7 @@ def test_a_describe_target_on_the_desktop_is_grounded_then_cached(vllm_server, t
     vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, max_tokens=96, max_pixels=256 * 28 * 28)
     for run, calls, source in (("first", 1, "model"), ("second", 0, "cache")):
         out = tmp_path / run
-        spec = desktop_demo_spec(out).model_copy(update={"script": str(script), "vlm": vlm})
+        spec = desktop_demo_spec(out).model_copy(update={"policy": ScriptPolicySpec(script=str(script), vlm=vlm)})
         before = served_requests(vllm_server.base_url)
         assert start_episode(spec, out).status == "unverified"  # no success check
         assert served_requests(vllm_server.base_url) - before == calls

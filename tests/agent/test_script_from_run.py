@@ -10,6 +10,7 @@ import yaml
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
 from guiagent.agent.script_from_run import script_from_trajectory
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import StepRecord, Trajectory, TrajectoryMeta, load_trajectory
 from guiagent.tools import ActionResult, FrameGeometry
 
@@ -17,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(script: Path, out: Path, layout: Literal["default", "moved"] = "default"):
-    spec = RunSpec(script=str(script), demo_site=True, demo_layout=layout, loop=LoopConfig(max_steps=40))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), demo_site=True, demo_layout=layout,
+                   loop=LoopConfig(max_steps=40))
     return start_episode(spec, out)
 
 

@@ -4,12 +4,13 @@ from typing import Literal
 
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, demo_script_path, start_episode
+from guiagent.agent.spec import ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 
 
 def demo(tmp_path, targets: bool, layout: Literal["default", "moved"]):
-    spec = RunSpec(script=str(demo_script_path(targets=targets)), demo_site=True, demo_layout=layout,
-                   loop=LoopConfig(max_steps=40))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(demo_script_path(targets=targets))), demo_site=True,
+                   demo_layout=layout, loop=LoopConfig(max_steps=40))
     out = tmp_path / f"{layout}-{targets}"
     return start_episode(spec, out), load_trajectory(out)
 

@@ -96,16 +96,18 @@ def test_a_tasks_allow_and_block_lists_join_the_runs_url_policy(tmp_path):
     from guiagent.agent.batch.episode import task_spec
     from guiagent.agent.batch.plan import BatchSettings, EpisodeJob
     from guiagent.agent.runner import RunSpec
-    from guiagent.envs.browser import BrowserConfig
+    from guiagent.agent.spec import BrowserEnvSpec
     from guiagent.tools.urlpolicy import UrlPolicy
 
     (tmp_path / "suite.yaml").write_text(
         "tasks:\n  - {id: a, instruction: Do A, start: {url: 'https://shop.test/'}, allow: ['*.shop.test', shop.test],"
         " block: [pay.shop.test]}\n")
     task = load_suite(str(tmp_path / "suite.yaml")).tasks[0]
-    base = RunSpec(browser=BrowserConfig(url_policy=UrlPolicy(block=["evil.test"])))
+    base = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(block=["evil.test"])))
     job = EpisodeJob(key="a/0", task=task, seed=0, settings=BatchSettings(root=str(tmp_path), spec=base))
-    policy = task_spec(job, "https://shop.test/", None).browser.url_policy
+    env = task_spec(job, "https://shop.test/", None).env
+    assert isinstance(env, BrowserEnvSpec)
+    policy = env.url_policy
     assert policy is not None
     assert policy.allow == ["*.shop.test", "shop.test"] and policy.block == ["evil.test", "pay.shop.test"]
     assert policy.check_url("https://www.shop.test/cart")

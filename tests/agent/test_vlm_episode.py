@@ -10,8 +10,8 @@ import pytest
 
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import BrowserEnvSpec, VLMPolicySpec
 from guiagent.agent.trajectory import StepRecord, load_trajectory
-from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools.parsing import Protocol
@@ -24,14 +24,12 @@ MOVES = ["key", "type", "mouse_move", "left_click", "right_click", "double_click
 
 
 def vlm_spec(base_url: str, protocol: Protocol = "tool-call", steps: int = 10, **video) -> RunSpec:
-    return RunSpec(
-        policy="vlm",
-        vlm=VLMConfig(base_url=base_url, model=MODEL_NAME, protocol=protocol, constrained=True,
-                      constrained_actions=MOVES, max_tokens=256, temperature=1.0, max_pixels=256 * 28 * 28,
-                      video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512)),
-        task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps),
-        browser=BrowserConfig(sample_fps=1.0),  # what is painted during actions joins the clip
-    )
+    vlm = VLMConfig(base_url=base_url, model=MODEL_NAME, protocol=protocol, constrained=True,
+                    constrained_actions=MOVES, max_tokens=256, temperature=1.0, max_pixels=256 * 28 * 28,
+                    video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512))
+    # sample_fps: what is painted during actions joins the clip
+    return RunSpec(env=BrowserEnvSpec(sample_fps=1.0), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.",
+                   start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps))
 
 
 def usage(step: StepRecord) -> dict[str, int]:
@@ -66,8 +64,8 @@ def test_ten_vlm_steps_on_the_demo_site_are_recorded(vllm_server, tmp_path, prot
 def test_killing_the_server_mid_episode_fails_clearly_and_keeps_the_trajectory(vllm_python, tiny_model, tmp_path):
     with VLLMServer(vllm_python, tiny_model, tmp_path / "server.log") as server:
         spec = vlm_spec(server.base_url, steps=20)
-        assert spec.vlm is not None
-        spec.vlm.max_retries = 1
+        assert spec.policy_model is not None
+        spec.policy_model.max_retries = 1
 
         def kill_after_three(record, max_steps):
             if record.index == 2:

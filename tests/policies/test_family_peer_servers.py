@@ -13,8 +13,8 @@ import pytest
 
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import BrowserEnvSpec, VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
-from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig, VLMPolicy
 from tests.policies.test_vlm_server import context, screenshot, text_only_tokens
@@ -64,13 +64,10 @@ def test_a_short_constrained_episode_is_recorded(peer_server, tmp_path):
     family, server = peer_server
     # max_tokens: room for the longest answer the constraint allows (its 61-character thought alone can
     # take ~60 tokens of this tokenizer; at 96 an answer was seen to end on the very last token)
-    spec = RunSpec(
-        policy="vlm",
-        vlm=VLMConfig(base_url=server.base_url, model=server.name, family=family, constrained=True,
-                      constrained_actions=MOVES, max_tokens=160, temperature=1.0, video=VideoConfig(history_seconds=0)),
-        task="Sign in as demo / demo.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=3),
-        browser=BrowserConfig(),
-    )
+    vlm = VLMConfig(base_url=server.base_url, model=server.name, family=family, constrained=True,
+                    constrained_actions=MOVES, max_tokens=160, temperature=1.0, video=VideoConfig(history_seconds=0))
+    spec = RunSpec(env=BrowserEnvSpec(), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.", start_url="/login",
+                   demo_site=True, loop=LoopConfig(max_steps=3))
     result = start_episode(spec, tmp_path / "run")
     assert result.status == "failure" and result.reason is not None and "step limit (3)" in result.reason
     traj = load_trajectory(tmp_path / "run")

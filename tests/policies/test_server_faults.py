@@ -20,6 +20,7 @@ from bench.load_server import LoadServer
 from guiagent.agent.batch.router import ServerTable, routed_policy
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
+from guiagent.agent.spec import VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies import DecisionContext, PolicyError, PolicyUnavailable
 from guiagent.policies.chat_client import MAX_RESPONSE_BYTES, ChatClient
@@ -191,8 +192,8 @@ def _observation() -> Observation:
 def test_a_batch_routes_around_a_faulty_server(fault, faulty, tmp_path):
     with LoadServer(delay_s=0.0, action="terminate", model=MODEL) as good:
         faulty.faults = [fault] * 10
-        spec = RunSpec(policy="vlm", vlm=VLMConfig(model=MODEL, max_retries=1, request_timeout_s=5,
-                                                   video=VideoConfig(history_seconds=0), max_context=32768))
+        spec = RunSpec(policy=VLMPolicySpec(vlm=VLMConfig(model=MODEL, max_retries=1, request_timeout_s=5,
+                                                   video=VideoConfig(history_seconds=0), max_context=32768)))
         policy = routed_policy(spec, [faulty.base_url, good.base_url], tmp_path)
         context = DecisionContext(task="finish", step=0, max_steps=5, observation=_observation())
         decision = policy.decide(context)
@@ -239,9 +240,9 @@ def page_url():
 def test_each_fault_ends_the_episode_as_an_error_that_resumes(faulty, page_url, tmp_path):
     """On Chromium, through the loop: each fault ends the episode with outcome ``error`` and one sentence;
     resumed once the server behaves, the episode goes on and succeeds."""
-    spec = RunSpec(policy="vlm", task="Finish.", start_url=page_url, loop=LoopConfig(max_steps=20),
-                   vlm=VLMConfig(base_url=faulty.base_url, model=MODEL, max_retries=1, request_timeout_s=5,
-                                 video=VideoConfig(history_seconds=0), max_context=32768))
+    vlm = VLMConfig(base_url=faulty.base_url, model=MODEL, max_retries=1, request_timeout_s=5,
+                    video=VideoConfig(history_seconds=0), max_context=32768)
+    spec = RunSpec(policy=VLMPolicySpec(vlm=vlm), task="Finish.", start_url=page_url, loop=LoopConfig(max_steps=20))
     out = tmp_path / "episode"
     for i, fault in enumerate(["hang", "500", "429:3600", "garbage", "huge", "drip"]):
         faulty.faults = [fault] * 2

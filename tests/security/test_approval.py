@@ -9,8 +9,8 @@ from typing import Any
 
 from guiagent.agent.loop import LoopConfig, summary_of
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec, VLMPolicySpec
 from guiagent.agent.trajectory import StepRecord, load_trajectory
-from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools import Key, Navigate, Type
@@ -60,7 +60,8 @@ def test_a_scripted_navigate_waits_then_a_denial_goes_back_and_the_run_goes_on(t
     script = tmp_path / "nav.yaml"
     script.write_text(SCRIPT % (port, port, port))
     out = tmp_path / "run"
-    spec = RunSpec(script=str(script), approve=[ApprovalRule(rule="navigate")], loop=LoopConfig(max_steps=5))
+    spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), approve=[ApprovalRule(rule="navigate")],
+                   loop=LoopConfig(max_steps=5))
     first = start_episode(spec, out)
     assert first.status == "awaiting-approval" and first.reason is not None and "step 1: navigate" in first.reason
     traj = load_trajectory(out)
@@ -82,16 +83,13 @@ def test_a_scripted_navigate_waits_then_a_denial_goes_back_and_the_run_goes_on(t
 
 def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    spec = RunSpec(
-        policy="vlm",
-        vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
-                      max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
-                      video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
-        task="Open the shop.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
-        browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
-        approve=[ApprovalRule(rule="navigate")],
-        approval_timeout_s=0,  # `approve` (no terminal) stops at the next request at once instead of waiting for it
-    )
+    vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
+                    max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
+                    video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512))
+    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
+                   policy=VLMPolicySpec(vlm=vlm), task="Open the shop.", start_url="/login", demo_site=True,
+                   loop=LoopConfig(max_steps=2), approve=[ApprovalRule(rule="navigate")],
+                   approval_timeout_s=0)  # `approve` (no terminal) stops at the next request at once instead of waiting
     first = start_episode(spec, out)
     assert first.status == "awaiting-approval" and first.reason is not None, first.reason
     assert "step 1: navigate" in first.reason, first.reason

@@ -192,13 +192,14 @@ def test_a_blocked_script_step_is_recorded_and_fails_the_script(site: AttackerSi
     """A script cannot react to a refused action (its next steps assume it worked), so the refusal fails
     it, named; a model is told instead and goes on (tests/security/test_model_navigate.py)."""
     from guiagent.agent.runner import RunSpec, start_episode
+    from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
     from guiagent.agent.trajectory import load_trajectory
 
     script = tmp_path / "s.yaml"
     script.write_text(f"task: t\nstart_url: {site.allowed}/\nallow: [allowed.test]\nsteps:\n"
                       f"  - {{action: navigate, url: '{site.evil}/x'}}\n  - {{action: navigate, url: '{site.allowed}/'}}\n")
     hosts = {"allowed.test": "127.0.0.1", "evil.test": "127.0.0.1"}
-    spec = RunSpec(script=str(script), browser=BrowserConfig(url_policy=UrlPolicy(), hosts=hosts))
+    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(), hosts=hosts), policy=ScriptPolicySpec(script=str(script)))
     site.take_log()
     result = start_episode(spec, tmp_path / "run")
     refusal = f"blocked by policy: {site.evil}/x (evil.test:{site.port} is not on the allow list)"

@@ -8,8 +8,8 @@ from pathlib import Path
 from guiagent.agent.export.samples import ExportOptions, build_samples
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, start_episode
+from guiagent.agent.spec import BrowserEnvSpec, VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
-from guiagent.envs.browser import BrowserConfig
 from guiagent.policies.media import VideoConfig
 from guiagent.policies.vlm import VLMConfig
 from guiagent.tools.parsing import parse_tool_calls
@@ -19,14 +19,12 @@ from tests.model.server import MODEL_NAME
 
 def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm_server, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    spec = RunSpec(
-        policy="vlm",
-        vlm=VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
-                      max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
-                      video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512)),
-        task="Open the admin page.", start_url="/login", demo_site=True, loop=LoopConfig(max_steps=2),
-        browser=BrowserConfig(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
-    )
+    vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
+                    max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
+                    video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512))
+    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
+                   policy=VLMPolicySpec(vlm=vlm), task="Open the admin page.", start_url="/login", demo_site=True,
+                   loop=LoopConfig(max_steps=2))
     result = start_episode(spec, out)
     traj = load_trajectory(out)
     assert result.steps == 2 and result.reason is not None and "step limit" in result.reason, result.reason  # refused, the episode went on
