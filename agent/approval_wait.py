@@ -52,9 +52,9 @@ class FolderApprover:
         request_path, answer_path = self.root / REQUEST_FILE, self.root / ANSWER_FILE
         answer_path.unlink(missing_ok=True)  # a stale answer is not this request's
         deadline = time.monotonic() + self.timeout_s
-        _write_private(request_path, {**request, "pid": os.getpid(), "timeout_s": self.timeout_s})
-        self.on_wait(request)
+        self.on_wait(request)  # meta.json says awaiting approval before the request appears, for whoever sees it
         try:
+            _write_private(request_path, {**request, "pid": os.getpid(), "timeout_s": self.timeout_s})
             while time.monotonic() < deadline:
                 answer = _take(answer_path)
                 if answer is not None:
