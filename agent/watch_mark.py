@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from guiagent.tools import Observation
+from guiagent.tools.files import write_atomic
 
 MARK_PREFIX = ".live-watched"
 LIVE_FRAME = ".live-frame"
@@ -129,15 +130,12 @@ class FolderTap:
 
     def _write(self, frame: Observation) -> None:
         self._pending = None
-        tmp = self.path.with_name(f"{LIVE_FRAME}.tmp")
         try:
-            tmp.write_bytes(frame.image)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, frame.image)
         except OSError:
             return
         self._written = time.monotonic()
 
     def _clear(self) -> None:
         self._pending = None
-        for path in (self.path, self.path.with_name(f"{LIVE_FRAME}.tmp")):
-            path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)

@@ -48,6 +48,10 @@ from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
 __all__ = ["BrowserConfig", "BrowserEnv", "SharedBrowser"]
 
+# A download the action set off (a clicked download link) is waited for this long even past the settle bound: it is
+# what the step did, and a loaded machine starts it late.
+DOWNLOAD_START_S = 30.0
+
 class _FollowPopup(Exception):
     """Settling found that the action opened a tab: settle again, on that tab."""
 
@@ -337,7 +341,7 @@ class BrowserEnv(ClosingEnv):
         self._wanted_downloads += painted["downloads"]
         if len(self._events["downloads"]) < self._wanted_downloads:
             try:
-                page.wait_for_event("download", timeout=remaining_ms())
+                page.wait_for_event("download", timeout=max(remaining_ms(), DOWNLOAD_START_S * 1000))
             except PlaywrightTimeoutError:
                 pass  # the page cancelled it, or it never started: the result says what did arrive
         if painted.get("choosers") and not self._events["file_choosers"]:
