@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from guiagent.agent.outside import EpisodeOver, OutsideRun
 from guiagent.agent.run_options import first_error, success_check
 from guiagent.agent.runner import ConfigError, RunSpec
+from guiagent.agent.spec import BrowserEnvSpec
 from guiagent.policies import DecisionContext, DecisionSource
 from guiagent.policies.external import ExternalPolicy, from_screen_pixels
 from guiagent.tools import CoordinateOutOfRange, Observation, Terminate
@@ -120,8 +121,10 @@ class McpDriver:
         try:
             success = args.get("success")
             check = success_check([success] if isinstance(success, str) else list(success or []))
-            spec = self.spec.model_copy(update={"task": args["instruction"], "start_url": args.get("start_url") or self.spec.start_url,
-                                                "success": check or self.spec.success})
+            env = self.spec.env
+            if args.get("start_url") and isinstance(env, BrowserEnvSpec):
+                env = env.model_copy(update={"start_url": args["start_url"]})
+            spec = self.spec.model_copy(update={"task": args["instruction"], "env": env, "success": check or self.spec.success})
         except ConfigError as exc:
             return _error(str(exc))
         folder = self._folder()

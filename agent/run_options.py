@@ -97,9 +97,11 @@ class RunOptions(BaseModel):
             secrets = [SecretSpec.parse(s) for s in self.secret or []]
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise ConfigError(first_error(exc)) from None
+        if self.env == "desktop" and self.start_url:
+            raise ConfigError("--start-url opens a page in the browser env: a desktop run starts its app (--launch)")
         return RunSpec(
             env=self.browser(url_policy) if self.env == "browser" else DesktopEnvSpec(**self.desktop().model_dump()),
-            policy=self.policy_spec(), task=self.task, start_url=self.start_url,
+            policy=self.policy_spec(), task=self.task,
             demo_site=self.demo_site, demo_layout=self.demo_layout, sandbox=self.sandbox,
             loop=LoopConfig(max_steps=self.max_steps, max_format_errors=self.max_format_errors),
             secrets=secrets, secrets_file=str(self.secrets_file) if self.secrets_file else None,
@@ -146,7 +148,8 @@ class RunOptions(BaseModel):
                               viewport_height=height, device_scale_factor=self.scale, sample_fps=self.sample_rate(),
                               profile_dir=str(self.profile.resolve()) if self.profile else None,
                               url_policy=url_policy, pass_env=self.pass_env or [],
-                              upload_dir=str(self.upload_dir.resolve()) if self.upload_dir is not None else None)
+                              upload_dir=str(self.upload_dir.resolve()) if self.upload_dir is not None else None,
+                              start_url=self.start_url)
 
     def desktop(self) -> DesktopConfig:
         """The desktop's settings (a suite's desktop tasks in a browser batch take these too)."""

@@ -68,7 +68,7 @@ def _task(spec: RunSpec, from_policy: dict, site_url: str | None) -> Task:
     instruction = spec.task or from_policy.get("task")
     if not instruction:
         raise ConfigError("no task: pass --task TEXT or give the script a 'task'")
-    start_url = spec.start_url or from_policy.get("start_url")
+    start_url = (spec.env.start_url if isinstance(spec.env, BrowserEnvSpec) else None) or from_policy.get("start_url")
     if start_url and not urlparse(start_url).scheme:
         if site_url is None:
             raise ConfigError(f"start URL {start_url!r} is relative: give an absolute URL or use --demo-site")

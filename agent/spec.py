@@ -28,13 +28,16 @@ PolicyKind = Literal["script", "vlm", "replay", "oracle"]
 
 
 class BrowserEnvSpec(BrowserConfig):
-    """A page in Chromium: the browser's settings (its dump is the form meta.json's ``env`` has)."""
+    """A page in Chromium: the browser's settings and the page it opens first (its dump is the form meta.json's
+    ``env`` has)."""
 
     kind: Literal["browser"] = "browser"
+    start_url: str | None = Field(default=None, description="The page opened first (relative: on the demo site; "
+                                  "None: the script's or the task's own).")
 
 
 class DesktopEnvSpec(DesktopConfig):
-    """An X display and the app on it: the desktop's settings."""
+    """An X display and the app on it: the desktop's settings, its start the app's ``launch`` and ``window``."""
 
     kind: Literal["desktop"] = "desktop"
 
@@ -87,7 +90,9 @@ _OWN_FIELDS: dict[str, tuple[str, ...]] = {"script": ("script", "cache", "cache_
 
 def flat_to_tagged(data: dict[str, Any]) -> dict[str, Any]:
     """A spec in the flat form meta.json had before the tagged unions (``env``/``policy`` as names beside every
-    variant's settings: ``browser``, ``desktop``, ``script``, ``vlm``, ...) in today's form; today's form as it is."""
+    variant's settings: ``browser``, ``desktop``, ``script``, ``vlm``, ...) or with the start URL beside the env
+    (a top-level ``start_url``) in today's form; today's form as it is. A start URL goes into a browser env; a
+    desktop env never opened one (its start is the app's launch), so there it is dropped."""
     data = dict(data)
     env = data.get("env")
     if env is None or isinstance(env, str):
@@ -97,6 +102,12 @@ def flat_to_tagged(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(config, BaseModel):
             config = config.model_dump()
         data["env"] = {**(config or {}), "kind": kind}
+    if "start_url" in data:
+        start_url, env = data.pop("start_url"), data["env"]
+        if isinstance(env, BaseModel):
+            env = env.model_dump()
+        if isinstance(env, dict) and env.get("kind", "browser") == "browser" and start_url is not None:
+            data["env"] = {**env, "start_url": env.get("start_url") or start_url}
     policy = data.get("policy")
     if policy is None or isinstance(policy, str):
         kind = policy or "script"
@@ -118,7 +129,6 @@ class RunSpec(BaseModel):
     env: EnvSpec = Field(default_factory=BrowserEnvSpec)
     policy: PolicySpec = Field(default_factory=ScriptPolicySpec)
     task: str | None = None
-    start_url: str | None = None
     success: Check | None = Field(default=None, description="The task's success check (overrides the script's).")
     judge: JudgeConfig | None = Field(default=None, description="A second model that judges the episode at its end.")
     demo_site: bool = Field(default=False, description="Serve the bundled demo site; relative URLs point at it.")

@@ -172,7 +172,7 @@ def fixed_cost(rounds: int = 20) -> None:
         with tempfile.TemporaryDirectory() as root:
             script = Path(root) / "s.yaml"
             script.write_text("steps: [{action: terminate, status: success}]\n")
-            spec = RunSpec(policy=ScriptPolicySpec(script=str(script)), task="Look.", start_url=url)
+            spec = RunSpec(env=BrowserEnvSpec(start_url=url), policy=ScriptPolicySpec(script=str(script)), task="Look.")
             whole = []
             for i in range(rounds // 2 + 1):
                 t0 = time.perf_counter()

@@ -66,8 +66,10 @@ def bench_playwright(n: int) -> None:
         for size in SIZES:
             env = BrowserEnv(BrowserConfig(viewport_width=size[0], viewport_height=size[1]))
             env.reset(site.url + "/login")
-            row("browser", size, "PNG", timed(lambda env=env: env.page.screenshot(type="png"), n))
-            row("browser", size, "JPEG", timed(lambda env=env: env.page.screenshot(type="jpeg", quality=90), n))
+            page = env.page
+            assert page is not None
+            row("browser", size, "PNG", timed(lambda page=page: page.screenshot(type="png"), n))
+            row("browser", size, "JPEG", timed(lambda page=page: page.screenshot(type="jpeg", quality=90), n))
             env.close()
 
 

@@ -52,7 +52,9 @@ def raw_capture_ms(scale: float, n: int = 40) -> list[float]:
     with DemoServer() as site:
         env = BrowserEnv(BrowserConfig(device_scale_factor=scale))
         env.reset(site.url + "/login")
-        times = timed(lambda: env.page.screenshot(type="png"), n)
+        page = env.page
+        assert page is not None
+        times = timed(lambda: page.screenshot(type="png"), n)
         env.close()
     return times
 

@@ -42,7 +42,17 @@ from guiagent.tools import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Dialog, Download, FileChooser, Page, Request
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        Dialog,
+        Download,
+        FileChooser,
+        Page,
+        Playwright,
+        Request,
+        ViewportSize,
+    )
 from guiagent.tools.observation import png_size
 from guiagent.tools.targets import ElementInfo, LocatedElement, Target
 
@@ -71,11 +81,11 @@ class BrowserEnv(ClosingEnv):
         if shared is not None and not shared.serves(self.config):
             raise EnvError("a shared browser cannot serve a persistent profile or another Chromium binary/mode")
         self._shared = shared
-        self._pw: Any = None
-        self._browser: Any = None
-        self._context: Any = None
-        self.page: Any = None
-        self._pages: list[Any] = []
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self.page: Page | None = None
+        self._pages: list[Page] = []
         self._input = PageInput()  # the mouse and keyboard; it keeps where the mouse is
         self._events: dict[str, list[Any]] = {"dialogs": [], "downloads": [], "new_pages": [], "page_errors": [],
                                               "file_choosers": []}
@@ -113,8 +123,10 @@ class BrowserEnv(ClosingEnv):
             if self._guard is not None:  # this context's own guard: the policy is the episode's
                 context_args["proxy"] = {"server": self._guard.proxy_url, "bypass": "<-loopback>"}
             try:
-                self._browser = self._shared.start().browser
-                self._context = self._browser.new_context(**context_args)
+                browser = self._browser = self._shared.start().browser
+                if browser is None:
+                    raise EnvError("the shared browser is not running")
+                self._context = browser.new_context(**context_args)
             except Exception as exc:
                 if isinstance(exc, EnvError):
                     raise
@@ -124,38 +136,38 @@ class BrowserEnv(ClosingEnv):
             return
         executable = find_chromium(cfg.executable_path)
         args = chromium_args()
-        env = clean_environ(cfg.pass_env)
+        env: dict[str, str | float | bool] = {**clean_environ(cfg.pass_env)}
         if self._guard is not None:
             args += self._guard.chromium_args()
         try:
-            self._pw = PlaywrightDriver.acquire()
+            pw = self._pw = PlaywrightDriver.acquire()
             if cfg.profile_dir:
-                self._context = self._pw.chromium.launch_persistent_context(
+                self._context = pw.chromium.launch_persistent_context(
                     cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args
                 )
             else:
-                self._browser = self._pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
-                                                         env=env)
-                self._context = self._browser.new_context(**context_args)
+                browser = self._browser = pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
+                                                             env=env)
+                self._context = browser.new_context(**context_args)
         except Exception as exc:
             self.close()
             raise EnvError(start_failure(exc, executable, args)) from None
         self._init_context()
 
     def _init_context(self) -> None:
-        cfg = self.config
-        self._context.set_default_timeout(cfg.action_timeout_s * 1000)
-        self._context.add_init_script(POPUP_HOOK)
-        self._context.on("page", self._on_new_page)
-        self._context.on("request", self._on_request)
-        self._context.on("requestfinished", self._on_request_done)
-        self._context.on("requestfailed", self._on_request_done)
-        existing = list(self._context.pages)
+        cfg, context = self.config, self._started_context()
+        context.set_default_timeout(cfg.action_timeout_s * 1000)
+        context.add_init_script(POPUP_HOOK)
+        context.on("page", self._on_new_page)
+        context.on("request", self._on_request)
+        context.on("requestfinished", self._on_request_done)
+        context.on("requestfailed", self._on_request_done)
+        existing = list(context.pages)
         for p in existing:
             self._track(p)
-        self.page = existing[0] if existing else self._context.new_page()
+        self.page = existing[0] if existing else context.new_page()
         if cfg.sample_fps > 0 or self._tap is not None:
-            self._screencast = Screencast(self._context, cfg.sample_fps, cfg.viewport_width, cfg.viewport_height,
+            self._screencast = Screencast(context, cfg.sample_fps, cfg.viewport_width, cfg.viewport_height,
                                           cfg.device_scale_factor, tap=self._tap)
         self._events["new_pages"].clear()
 
@@ -213,7 +225,7 @@ class BrowserEnv(ClosingEnv):
                 page = self._live_page()
         t1 = time.time()
         width, height = png_size(png)
-        geometry = FrameGeometry(width=width, height=height, scale=width / page.viewport_size["width"])
+        geometry = FrameGeometry(width=width, height=height, scale=width / self._viewport(page)["width"])
         try:
             title = page.title()
         except Exception:
@@ -244,7 +256,7 @@ class BrowserEnv(ClosingEnv):
             return self._choose_files(chooser, action.text)
         for name, point in action.points().items():
             if not self._in_viewport(point):
-                vw, vh = page.viewport_size["width"], page.viewport_size["height"]
+                vw, vh = self._viewport(page)["width"], self._viewport(page)["height"]
                 return ActionResult.failure(
                     f"{action.action}: {name} [{point[0]:g}, {point[1]:g}] is outside the {vw}x{vh} viewport"
                 )
@@ -307,7 +319,7 @@ class BrowserEnv(ClosingEnv):
         return dom.element_at(self._live_page(), point)
 
     def _in_viewport(self, p: tuple[float, float]) -> bool:
-        vp = self.page.viewport_size
+        vp = self._viewport(self._current_page())
         return 0 <= p[0] < vp["width"] and 0 <= p[1] < vp["height"]
 
     def _settle_pass(self, deadline: float, to_front: bool) -> None:
@@ -337,7 +349,7 @@ class BrowserEnv(ClosingEnv):
                 return
             painted = page.evaluate(PAINTED_JS)
         if painted["popups"] and not self._events["new_pages"]:
-            self._context.wait_for_event("page", timeout=remaining_ms())
+            self._started_context().wait_for_event("page", timeout=remaining_ms())
         self._wanted_downloads += painted["downloads"]
         if len(self._events["downloads"]) < self._wanted_downloads:
             try:
@@ -373,8 +385,8 @@ class BrowserEnv(ClosingEnv):
         if problem:
             data["settle"] = f"page did not settle within {self.config.settle_timeout_s:g}s: {problem}"
         if new_pages:
-            data["new_tab"] = self.page.url
-        data["url"] = self.page.url
+            data["new_tab"] = self._current_page().url
+        data["url"] = self._current_page().url
         if self._screencast is not None:
             self._screencast.follow(self.page)
         if self._events["dialogs"]:
@@ -425,8 +437,9 @@ class BrowserEnv(ClosingEnv):
         """Follow a tab that opened after the last action had settled, once it has loaded."""
         if self._adopt_new_page():
             try:
-                self.page.wait_for_load_state("load", timeout=self.config.settle_timeout_s * 1000)
-                self.page.bring_to_front()
+                page = self._current_page()
+                page.wait_for_load_state("load", timeout=self.config.settle_timeout_s * 1000)
+                page.bring_to_front()
             except Exception as exc:
                 self._raise_if_dead(exc)
 
@@ -459,7 +472,24 @@ class BrowserEnv(ClosingEnv):
     def _on_request_done(self, _: Request) -> None:
         self._inflight = max(0, self._inflight - 1)
 
-    def _live_page(self) -> Any:
+    def _started_context(self) -> BrowserContext:
+        """The browser context; an EnvError if the env is not started."""
+        if self._context is None:
+            raise EnvError("the browser is not running (call reset first)")
+        return self._context
+
+    def _current_page(self) -> Page:
+        """The tab the env acts on, as it is (``_live_page`` also checks that the browser and the tab live); an
+        EnvError if the env is not started."""
+        if self.page is None:
+            raise EnvError("the browser is not running (call reset first)")
+        return self.page
+
+    def _viewport(self, page: Page) -> ViewportSize:
+        """The page's viewport (every context here is opened with one: the config's size if Playwright has none)."""
+        return page.viewport_size or {"width": self.config.viewport_width, "height": self.config.viewport_height}
+
+    def _live_page(self) -> Page:
         if self._context is None:
             raise EnvError("the browser is not running (call reset first)")
         if self._crashed:

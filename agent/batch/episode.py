@@ -73,7 +73,7 @@ def task_spec(job: EpisodeJob, start_url: str | None, instruction: str | None) -
     """The run spec of this episode: the batch's settings, with the task's start, check and limits."""
     base, task, folder = job.settings.spec, job.task, job.folder
     update: dict[str, Any] = {
-        "env": job.settings.browser(), "task": instruction or task.instruction, "start_url": start_url,
+        "env": job.settings.browser().model_copy(update={"start_url": start_url}), "task": instruction or task.instruction,
         "success": task.success, "demo_site": task.site == "demo",
         "loop": LoopConfig(**{**base.loop.model_dump(), "max_steps": task.max_steps}),
     }

@@ -92,9 +92,10 @@ def test_labels_land_on_the_element_the_recorded_action_targeted(demo_trajectory
             assert abs(x - rx) <= half and abs(y - ry) <= half
             assert step.url is not None
             if step.url.endswith("/login"):
-                hit = "e => e ? (e.id || e.tagName) : null"
-                def at(px, py, hit=hit):
-                    return env.page.evaluate(f"([x, y]) => ({hit})(document.elementFromPoint(x, y))", [px, py])
+                hit, page = "e => e ? (e.id || e.tagName) : null", env.page
+                assert page is not None
+                def at(px, py, hit=hit, page=page):
+                    return page.evaluate(f"([x, y]) => ({hit})(document.elementFromPoint(x, y))", [px, py])
                 assert at(x, y) == at(rx, ry) is not None
     finally:
         env.close()

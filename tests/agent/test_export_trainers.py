@@ -60,8 +60,8 @@ def samples(tmp_path_factory, pages_url) -> list[Sample]:
     script = root / "task.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
                       "  - {name: look, action: wait, time: 0}\n  - {name: again, action: left_click, coordinate: [30, 90]}\n")
-    spec = RunSpec(env=BrowserEnvSpec(viewport_width=1366, viewport_height=768),
-                   policy=ScriptPolicySpec(script=str(script)), start_url=f"{pages_url}/second.html")
+    spec = RunSpec(env=BrowserEnvSpec(viewport_width=1366, viewport_height=768, start_url=f"{pages_url}/second.html"),
+                   policy=ScriptPolicySpec(script=str(script)))
     assert start_episode(spec, root / "run").status == "unverified"  # the script has no success check
     built, _ = build_samples([root / "run"], OPTIONS)
     return built

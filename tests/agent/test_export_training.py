@@ -17,7 +17,7 @@ from guiagent.agent.export import ExportOptions, build_samples, write_dataset
 from guiagent.agent.export.budget import sample_tokens
 from guiagent.agent.export.writers import LLAMAFACTORY_TEMPLATES
 from guiagent.agent.runner import RunSpec, start_episode
-from guiagent.agent.spec import ScriptPolicySpec
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies.families import FAMILIES
 from guiagent.policies.media import image_tokens
@@ -35,7 +35,7 @@ def _episode(out: Path, page: str) -> Path:
     script = out.parent / f"{out.parent.name}.yaml"
     script.write_text("task: Press Go\nsteps:\n  - {name: press go, action: left_click, coordinate: [30, 90]}\n"
                       "  - {name: look, action: wait, time: 0}\n")
-    assert start_episode(RunSpec(policy=ScriptPolicySpec(script=str(script)), start_url=page),
+    assert start_episode(RunSpec(env=BrowserEnvSpec(start_url=page), policy=ScriptPolicySpec(script=str(script))),
                                  out).status == "unverified"  # no check: its word
     return out
 

@@ -25,7 +25,7 @@ from guiagent.agent.outcome import (
     settle,
 )
 from guiagent.agent.runner import DEMO_STATE, RunSpec, start_episode
-from guiagent.agent.spec import ScriptPolicySpec, VLMPolicySpec
+from guiagent.agent.spec import BrowserEnvSpec, ScriptPolicySpec, VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.tools import Check
 
@@ -208,7 +208,7 @@ def _model_spec(base_url: str, success: Check | None) -> RunSpec:
 
     vlm = VLMConfig(base_url=base_url, model=MODEL_NAME, constrained=True, constrained_regex=TERMINATE_SUCCESS,
                     max_tokens=64, max_pixels=256 * 28 * 28)
-    return RunSpec(policy=VLMPolicySpec(vlm=vlm), task="Open the settings page.", start_url="/list", demo_site=True,
+    return RunSpec(env=BrowserEnvSpec(start_url="/list"), policy=VLMPolicySpec(vlm=vlm), task="Open the settings page.", demo_site=True,
                    success=success, loop=LoopConfig(max_steps=3))
 
 

@@ -52,7 +52,7 @@ def _flatten_spec(meta_file: Path) -> None:
     spec = meta["extra"]["spec"]
     env, policy = spec.pop("env"), spec.pop("policy")
     old = json.loads((Path(__file__).parent / "data" / "meta_flat_spec.json").read_text())["extra"]["spec"]
-    flat = {**spec, "env": env.pop("kind"), "browser": env, "desktop": old["desktop"], "policy": policy.pop("kind"),
+    flat = {**spec, "start_url": env.pop("start_url"), "env": env.pop("kind"), "browser": env, "desktop": old["desktop"], "policy": policy.pop("kind"),
             "vlm": None, "replay": None, **policy}
     assert flat.keys() == old.keys()
     meta["extra"]["spec"] = flat

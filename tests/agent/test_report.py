@@ -34,16 +34,18 @@ def test_report_video_and_gif(tmp_path):
     errors: list[str] = []
     try:
         env.reset()
-        env.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        env.page.on("pageerror", lambda e: errors.append(str(e)))
-        env.page.goto((tmp_path / "r.html").as_uri())
-        lazy = env.page.evaluate("[...document.images].every(i => i.loading === 'lazy')")
+        page = env.page
+        assert page is not None
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((tmp_path / "r.html").as_uri())
+        lazy = page.evaluate("[...document.images].every(i => i.loading === 'lazy')")
         # frames load as they scroll into view: load them all now, as scrolling through would
-        env.page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
-        images = env.page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
-        marks = env.page.evaluate("document.querySelectorAll('#step-1 .shot svg circle').length")
-        sections = env.page.evaluate("document.querySelectorAll('section[id^=step-]').length")
-        text = env.page.inner_text("body")
+        page.evaluate("Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
+        images = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
+        marks = page.evaluate("document.querySelectorAll('#step-1 .shot svg circle').length")
+        sections = page.evaluate("document.querySelectorAll('section[id^=step-]').length")
+        text = page.inner_text("body")
     finally:
         env.close()
     shown = sum(min(12, len(s.context_frames)) for s in load_trajectory(traj).steps)
@@ -90,18 +92,20 @@ def test_report_timeline_failed_step_and_prompt(tmp_path):
     env = BrowserEnv(BrowserConfig(url_policy=None))
     try:
         env.reset()
-        env.page.goto((traj / "report.html").as_uri())
-        links = env.page.evaluate("[...document.querySelectorAll('nav#timeline a')].map(a => [a.textContent, a.className])")
+        page = env.page
+        assert page is not None
+        page.goto((traj / "report.html").as_uri())
+        links = page.evaluate("[...document.querySelectorAll('nav#timeline a')].map(a => [a.textContent, a.className])")
         assert links[:2] == [["1", "ok"], ["2", "bad"]]
-        env.page.click("nav#timeline a[href='#step-2']")
-        assert env.page.evaluate("location.hash") == "#step-2"
-        top = env.page.evaluate("document.getElementById('step-2').getBoundingClientRect().top")
-        bar = env.page.evaluate("document.getElementById('timeline').getBoundingClientRect().bottom")
+        page.click("nav#timeline a[href='#step-2']")
+        assert page.evaluate("location.hash") == "#step-2"
+        top = page.evaluate("document.getElementById('step-2').getBoundingClientRect().top")
+        bar = page.evaluate("document.getElementById('timeline').getBoundingClientRect().bottom")
         assert bar - 1 <= top < bar + 100  # scrolled to it, just below the sticky timeline
-        failed = env.page.inner_text("#step-2")
+        failed = page.inner_text("#step-2")
         assert "the episode failed here" in failed and "check text 'Nowhere' failed" in failed
-        assert env.page.evaluate("!!document.querySelector('#step-2 .after img').naturalWidth")
-        prompt = env.page.inner_text("#step-1 .prompt")
+        assert page.evaluate("!!document.querySelector('#step-2 .after img').naturalWidth")
+        prompt = page.inner_text("#step-1 .prompt")
         assert "after 2 earlier messages" in prompt and "video: 4 frames at 1 fps" in prompt and "image 1288x812" in prompt
     finally:
         env.close()

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from guiagent.agent.run_options import RunOptions
 from guiagent.agent.spec import (
     BrowserEnvSpec,
+    ConfigError,
     DesktopEnvSpec,
     OraclePolicySpec,
     ReplayPolicySpec,
@@ -27,7 +28,7 @@ def _flat() -> dict:
 def test_a_flat_spec_from_an_older_meta_json_reads_as_the_tagged_form():
     flat = _flat()
     spec = RunSpec.model_validate(flat)
-    assert isinstance(spec.env, BrowserEnvSpec) and spec.env.model_dump(exclude={"kind"}) == flat["browser"]
+    assert isinstance(spec.env, BrowserEnvSpec) and spec.env.model_dump(exclude={"kind", "start_url"}) == flat["browser"]
     assert isinstance(spec.policy, ScriptPolicySpec)
     assert (spec.policy.script, spec.policy.cache, spec.policy.vlm) == (flat["script"], flat["cache"], None)
     assert spec.demo_port == flat["demo_port"] and spec.loop.max_steps == flat["loop"]["max_steps"]
@@ -45,6 +46,30 @@ def test_every_flat_kind_of_env_and_policy_migrates():
     assert isinstance(RunSpec.model_validate({**flat, "policy": "oracle"}).policy, OraclePolicySpec)
     with pytest.raises(ValidationError, match="bogus"):
         RunSpec.model_validate({**flat, "policy": "bogus"})
+
+
+def test_a_top_level_start_url_of_either_older_form_moves_into_the_browser_env():
+    flat = {**_flat(), "start_url": "/login"}  # the flat form: env a name, the start beside it
+    assert RunSpec.model_validate(flat).env == BrowserEnvSpec(**flat["browser"], start_url="/login")
+    tagged = {"env": {"kind": "browser", "headless": False}, "policy": {"kind": "oracle"}, "start_url": "/list"}
+    spec = RunSpec.model_validate(tagged)  # the first tagged form: the unions, the start still at the top
+    assert isinstance(spec.env, BrowserEnvSpec) and (spec.env.start_url, spec.env.headless) == ("/list", False)
+    assert "start_url" not in spec.model_dump() and RunSpec.model_validate(spec.model_dump()) == spec
+    # a desktop env never opened a URL (its start is the app's launch): an old one's start_url is dropped
+    desktop = RunSpec.model_validate({**flat, "env": "desktop", "desktop": {**flat["desktop"], "launch": "xterm"}})
+    assert isinstance(desktop.env, DesktopEnvSpec) and desktop.env.launch == "xterm"
+    assert isinstance(RunSpec.model_validate({"env": {"kind": "desktop"}, "start_url": "/x"}).env, DesktopEnvSpec)
+
+
+def test_a_start_belongs_to_its_env():
+    with pytest.raises(ValidationError, match="start_url"):
+        RunSpec.model_validate({"env": {"kind": "desktop", "start_url": "/login"}})
+    with pytest.raises(ValidationError, match="launch"):
+        RunSpec.model_validate({"env": {"kind": "browser", "launch": "xterm"}})
+    with pytest.raises(ConfigError, match="--start-url"):
+        RunOptions(env="desktop", start_url="/login", launch="xterm").spec()
+    spec = RunOptions(start_url="/login").spec()
+    assert isinstance(spec.env, BrowserEnvSpec) and spec.env.start_url == "/login"
 
 
 def test_a_variant_refuses_another_variants_settings():

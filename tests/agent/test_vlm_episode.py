@@ -28,8 +28,8 @@ def vlm_spec(base_url: str, protocol: Protocol = "tool-call", steps: int = 10, *
                     constrained_actions=MOVES, max_tokens=256, temperature=1.0, max_pixels=256 * 28 * 28,
                     video=VideoConfig(fps=1.0, history_seconds=video.get("history_seconds", 6), token_budget=512))
     # sample_fps: what is painted during actions joins the clip
-    return RunSpec(env=BrowserEnvSpec(sample_fps=1.0), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.",
-                   start_url="/login", demo_site=True, loop=LoopConfig(max_steps=steps))
+    return RunSpec(env=BrowserEnvSpec(sample_fps=1.0, start_url="/login"), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.",
+                   demo_site=True, loop=LoopConfig(max_steps=steps))
 
 
 def usage(step: StepRecord) -> dict[str, int]:

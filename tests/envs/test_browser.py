@@ -187,6 +187,7 @@ def test_checks_hold_or_say_why_not(pad, pages_url):
 def test_a_crashed_browser_is_an_env_error_and_close_is_idempotent(pages_url):
     env = BrowserEnv(BrowserConfig())
     env.reset(pages_url + "/pad.html")
+    assert env._browser is not None
     env._browser.close()  # what a crash looks like from here: the connection is gone
     with pytest.raises(EnvError, match="the browser is gone"):
         env.observe()

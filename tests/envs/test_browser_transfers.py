@@ -98,7 +98,7 @@ def test_without_an_upload_folder_nothing_is_chosen(pages_url, tmp_path):
         assert opened.ok and "uploads are off" in opened.message
         refused = act(env, action="type", text="/etc/hostname")
         assert not refused.ok and refused.message.startswith("uploads are off: ") and "--upload-dir" in refused.message
-        assert env.page.evaluate("window.chosen") == []
+        assert chosen(env) == []
     finally:
         env.close()
 

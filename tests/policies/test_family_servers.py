@@ -86,7 +86,7 @@ def test_a_short_constrained_episode_is_recorded(family_server, tmp_path):
     vlm = VLMConfig(base_url=server.base_url, model=server.name, family=family, constrained=True,
                     constrained_actions=MOVES, max_tokens=160, temperature=1.0, max_pixels=256 * 32 * 32,
                     video=VideoConfig(history_seconds=0))
-    spec = RunSpec(env=BrowserEnvSpec(), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.", start_url="/login",
+    spec = RunSpec(env=BrowserEnvSpec(start_url="/login"), policy=VLMPolicySpec(vlm=vlm), task="Sign in as demo / demo.",
                    demo_site=True, loop=LoopConfig(max_steps=3))
     result = start_episode(spec, tmp_path / "run")
     assert result.status == "failure" and result.reason is not None and "step limit (3)" in result.reason

@@ -20,7 +20,7 @@ from bench.load_server import LoadServer
 from guiagent.agent.batch.router import ServerTable, routed_policy
 from guiagent.agent.loop import LoopConfig
 from guiagent.agent.runner import RunSpec, resume_episode, start_episode
-from guiagent.agent.spec import VLMPolicySpec
+from guiagent.agent.spec import BrowserEnvSpec, VLMPolicySpec
 from guiagent.agent.trajectory import load_trajectory
 from guiagent.policies import DecisionContext, PolicyError, PolicyUnavailable
 from guiagent.policies.chat_client import MAX_RESPONSE_BYTES, ChatClient
@@ -242,7 +242,7 @@ def test_each_fault_ends_the_episode_as_an_error_that_resumes(faulty, page_url, 
     resumed once the server behaves, the episode goes on and succeeds."""
     vlm = VLMConfig(base_url=faulty.base_url, model=MODEL, max_retries=1, request_timeout_s=5,
                     video=VideoConfig(history_seconds=0), max_context=32768)
-    spec = RunSpec(policy=VLMPolicySpec(vlm=vlm), task="Finish.", start_url=page_url, loop=LoopConfig(max_steps=20))
+    spec = RunSpec(env=BrowserEnvSpec(start_url=page_url), policy=VLMPolicySpec(vlm=vlm), task="Finish.", loop=LoopConfig(max_steps=20))
     out = tmp_path / "episode"
     for i, fault in enumerate(["hang", "500", "429:3600", "garbage", "huge", "drip"]):
         faulty.faults = [fault] * 2

@@ -86,8 +86,8 @@ def test_a_model_driven_run_stops_for_approval_and_hears_the_refusal(vllm_server
     vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
                     max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
                     video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512))
-    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
-                   policy=VLMPolicySpec(vlm=vlm), task="Open the shop.", start_url="/login", demo_site=True,
+    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True), start_url="/login"),
+                   policy=VLMPolicySpec(vlm=vlm), task="Open the shop.", demo_site=True,
                    loop=LoopConfig(max_steps=2), approve=[ApprovalRule(rule="navigate")],
                    approval_timeout_s=0)  # `approve` (no terminal) stops at the next request at once instead of waiting
     first = start_episode(spec, out)

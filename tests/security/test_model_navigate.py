@@ -22,8 +22,8 @@ def test_a_models_navigate_to_a_blocked_host_is_refused_and_the_run_goes_on(vllm
     vlm = VLMConfig(base_url=vllm_server.base_url, model=MODEL_NAME, constrained=True, constrained_actions=["navigate"],
                     max_tokens=192, temperature=1.0, max_pixels=256 * 28 * 28,
                     video=VideoConfig(fps=1.0, history_seconds=0, token_budget=512))
-    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True)),
-                   policy=VLMPolicySpec(vlm=vlm), task="Open the admin page.", start_url="/login", demo_site=True,
+    spec = RunSpec(env=BrowserEnvSpec(url_policy=UrlPolicy(allow=["127.0.0.1"], private_network=True), start_url="/login"),
+                   policy=VLMPolicySpec(vlm=vlm), task="Open the admin page.", demo_site=True,
                    loop=LoopConfig(max_steps=2))
     result = start_episode(spec, out)
     traj = load_trajectory(out)
