@@ -18,18 +18,15 @@ from guiagent.envs.chromium import (
     POPUP_HOOK,
     PlaywrightDriver,
     SharedBrowser,
-    chromium_args,
-    find_chromium,
-    start_failure,
+    launch_own,
 )
 from guiagent.envs.chromium import (
     first_line as _first_line,
 )
-from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.netguard import NetworkGuard, blocked_notes, network_error, refusal
 from guiagent.envs.page_input import PageInput
 from guiagent.envs.screencast import Screencast
-from guiagent.envs.transfers import TransferRefused, download_target, listing, upload_files
+from guiagent.envs.transfers import TransferRefused, keep_downloads, listing, upload_files
 from guiagent.tools import (
     Action,
     ActionResult,
@@ -46,7 +43,6 @@ if TYPE_CHECKING:
         Browser,
         BrowserContext,
         Dialog,
-        Download,
         FileChooser,
         Page,
         Playwright,
@@ -114,11 +110,8 @@ class BrowserEnv(ClosingEnv):
         cfg = self.config
         if cfg.url_policy is not None:
             self._guard = NetworkGuard(cfg.url_policy, cfg.hosts).start()
-        context_args: dict[str, Any] = dict(
-            viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
-            device_scale_factor=cfg.device_scale_factor,
-            accept_downloads=True,
-        )
+        context_args: dict[str, Any] = dict(viewport={"width": cfg.viewport_width, "height": cfg.viewport_height},
+                                            device_scale_factor=cfg.device_scale_factor, accept_downloads=True)
         if self._shared is not None:
             if self._guard is not None:  # this context's own guard: the policy is the episode's
                 context_args["proxy"] = {"server": self._guard.proxy_url, "bypass": "<-loopback>"}
@@ -134,24 +127,12 @@ class BrowserEnv(ClosingEnv):
                 raise EnvError(f"could not open a browser context: {_first_line(exc)}") from None
             self._init_context()
             return
-        executable = find_chromium(cfg.executable_path)
-        args = chromium_args()
-        env: dict[str, str | float | bool] = {**clean_environ(cfg.pass_env)}
-        if self._guard is not None:
-            args += self._guard.chromium_args()
         try:
-            pw = self._pw = PlaywrightDriver.acquire()
-            if cfg.profile_dir:
-                self._context = pw.chromium.launch_persistent_context(
-                    cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args
-                )
-            else:
-                browser = self._browser = pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args,
-                                                             env=env)
-                self._context = browser.new_context(**context_args)
-        except Exception as exc:
+            self._pw, self._browser, self._context = launch_own(
+                cfg, self._guard.chromium_args() if self._guard is not None else [], context_args)
+        except EnvError:
             self.close()
-            raise EnvError(start_failure(exc, executable, args)) from None
+            raise
         self._init_context()
 
     def _init_context(self) -> None:
@@ -393,18 +374,7 @@ class BrowserEnv(ClosingEnv):
             data["dialogs"] = list(self._events["dialogs"])
         if self._events["page_errors"]:
             data["page_errors"] = list(self._events["page_errors"])
-        downloads = []
-        for download in self._events["downloads"]:
-            try:
-                target = download_target(self.config.downloads_dir, download.suggested_filename)
-                download.save_as(target)
-                downloads.append({"url": download.url, "path": str(target)})
-            except TransferRefused as exc:
-                _drop(download)
-                downloads.append({"url": download.url, "error": str(exc)})
-            except Exception as exc:
-                downloads.append({"url": download.url, "error": f"not kept: {_first_line(exc)}"})
-        if downloads:
+        if downloads := keep_downloads(self._events["downloads"], self.config.downloads_dir):
             data["downloads"] = downloads
         if self._guard is not None and (blocked := [b.describe() for b in self._guard.drain()]):
             data["blocked"] = blocked
@@ -526,11 +496,3 @@ class BrowserEnv(ClosingEnv):
         )
         if dead or self._crashed:
             raise EnvError(f"the browser is gone: {_first_line(exc)}") from None
-
-
-def _drop(download: Download) -> None:
-    """Delete a download that is not kept (Playwright holds it in a temporary folder until then)."""
-    try:
-        download.delete()
-    except Exception:
-        pass  # the context's end removes it anyway

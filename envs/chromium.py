@@ -15,7 +15,9 @@ from guiagent.envs.cleanenv import clean_environ
 from guiagent.envs.why import why_lines
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from playwright.sync_api import Browser, BrowserContext, Playwright
+
+    from guiagent.envs.browser_config import BrowserConfig
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -217,3 +219,31 @@ def start_failure(exc: BaseException, executable: str, args: list[str]) -> str:
         return f"{head}: {first_line(exc)}"
     shown = why[:MAX_WHY_LINES] + ([f"... and {len(why) - MAX_WHY_LINES} more lines"] if len(why) > MAX_WHY_LINES else [])
     return head + ":\n" + "\n".join(f"  {line}" for line in shown)
+
+
+def launch_own(cfg: BrowserConfig, extra_args: list[str],
+               context_args: dict[str, Any]) -> tuple[Playwright, Browser | None, BrowserContext]:
+    """Chromium of the env's own (or its persistent profile's context) with ``extra_args`` (the network guard's)
+    and its first context: the thread's driver, the browser (None for a profile) and the context. A failure
+    releases what it took and raises EnvError saying why Chromium did not start."""
+    executable = find_chromium(cfg.executable_path)
+    args = chromium_args() + extra_args
+    env: dict[str, str | float | bool] = {**clean_environ(cfg.pass_env)}
+    pw = PlaywrightDriver.acquire()
+    browser = None
+    try:
+        if cfg.profile_dir:
+            context = pw.chromium.launch_persistent_context(
+                cfg.profile_dir, executable_path=executable, headless=cfg.headless, args=args, env=env, **context_args)
+        else:
+            browser = pw.chromium.launch(executable_path=executable, headless=cfg.headless, args=args, env=env)
+            context = browser.new_context(**context_args)
+    except Exception as exc:
+        if browser is not None:
+            try:
+                browser.close()
+            except Exception:
+                pass  # already gone
+        PlaywrightDriver.release()
+        raise EnvError(start_failure(exc, executable, args)) from None
+    return pw, browser, context

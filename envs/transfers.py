@@ -13,7 +13,12 @@ from __future__ import annotations
 import mimetypes
 import re
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from guiagent.envs.chromium import first_line
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Download
 
 MAX_UPLOAD_BYTES = 50 * 2**20  # what Playwright hands a page in one file
 MAX_NAME_CHARS = 200
@@ -98,3 +103,28 @@ def download_target(downloads_dir: str | None, suggested: str) -> Path:
         target = root / (f"{stem} ({n}){dot}{suffix}" if dot else f"{name} ({n})")
         n += 1
     return target
+
+
+def keep_downloads(downloads: list[Download], downloads_dir: str | None) -> list[dict[str, Any]]:
+    """Save each download into ``downloads_dir`` under a safe new name; what a download became: its path, or why it
+    was not kept (one not kept is deleted from Playwright's temporary folder)."""
+    kept: list[dict[str, Any]] = []
+    for download in downloads:
+        try:
+            target = download_target(downloads_dir, download.suggested_filename)
+            download.save_as(target)
+            kept.append({"url": download.url, "path": str(target)})
+        except TransferRefused as exc:
+            _drop(download)
+            kept.append({"url": download.url, "error": str(exc)})
+        except Exception as exc:
+            kept.append({"url": download.url, "error": f"not kept: {first_line(exc)}"})
+    return kept
+
+
+def _drop(download: Download) -> None:
+    """Delete a download that is not kept (Playwright holds it in a temporary folder until then)."""
+    try:
+        download.delete()
+    except Exception:
+        pass  # the context's end removes it anyway
